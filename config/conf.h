@@ -1,0 +1,79 @@
+#ifndef POPFETCH_CONFIG_CONF_H
+#define POPFETCH_CONFIG_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+/*
+ * The configuration file, read with libconfuse into plain structs; no
+ * other module sees cfg_t.  Layout:
+ *
+ *	defaults { KEY = VALUE ... }          optional; every account inherits
+ *	account "NAME" { KEY = VALUE ... }    one or more
+ *
+ * Keys: host, port, tls (on|starttls|off), allow_plaintext (bool),
+ * ca_file, user, password, password_command, maildir (~ expanded),
+ * delete (keep|each|batch), timeout (seconds).
+ */
+
+enum conf_tls {
+	CONF_TLS_ON = 0,
+	CONF_TLS_STARTTLS,
+	CONF_TLS_OFF,
+};
+
+enum conf_delete {
+	CONF_DELETE_KEEP = 0,
+	CONF_DELETE_EACH,
+	CONF_DELETE_BATCH,
+};
+
+struct conf_account {
+	char *name;
+	char *host;
+	unsigned port;     /* 995 for tls = on, else 110, unless set */
+	enum conf_tls tls; /* on if port is 995, else starttls, unless set */
+	bool allow_plaintext;
+	char *ca_file; /* NULL: system trust store */
+	char *user;
+	char *password;         /* NULL unless set; wiped by conf_free() */
+	char *password_command; /* NULL unless set */
+	char *maildir;          /* ~ expanded */
+	enum conf_delete delete_mode;
+	unsigned timeout; /* seconds, default 60 */
+	unsigned line;    /* where the account section starts */
+};
+
+struct conf {
+	char *path;
+	struct conf_account *accounts; /* in file order */
+	size_t naccounts;
+};
+
+/*
+ * Load and check path.  Every problem is ERR_CONFIG with a message
+ * "path:line: what is wrong" (line omitted only when libconfuse gives
+ * none).  Rules: at least one account; host, user and maildir required;
+ * password and password_command exclusive; tls = off only with
+ * allow_plaintext = yes; a file holding a password that is readable or
+ * writable by group or others is refused; duplicate account names are
+ * refused.  Returns a new conf (caller owns, conf_free()), or NULL.
+ */
+struct conf *conf_load(const char *path, struct err *err);
+void conf_free(struct conf *c);
+
+/* The account called name, or NULL.  Borrowed from c. */
+const struct conf_account *conf_find(const struct conf *c, const char *name);
+
+/*
+ * $XDG_CONFIG_HOME/popfetch/config, or ~/.config/popfetch/config.
+ * Caller owns; NULL when neither variable is set.
+ */
+char *conf_default_path(void);
+
+const char *conf_tls_name(enum conf_tls tls);
+const char *conf_delete_name(enum conf_delete mode);
+
+#endif

@@ -1,0 +1,80 @@
+#ifndef POPFETCH_FETCH_FETCH_H
+#define POPFETCH_FETCH_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fetch/plan.h"
+#include "fetch/pop3.h"
+#include "fetch/uidl.h"
+#include "util/err.h"
+
+/*
+ * Where retrieved messages go.  fetch/ writes through this and never
+ * sees the Maildir: cli/ wires it to maildir/, tests to memory.
+ * Per message: begin, write..., then commit (or abort).  commit returns
+ * 0 only once the message is durable; *name_out (caller owns, may be
+ * left NULL) names what was stored.
+ */
+struct sink_ops {
+	int (*begin)(void *ctx, const struct pop3_msg *msg, struct err *err);
+	int (*write)(void *ctx, const char *data, size_t len, struct err *err);
+	int (*commit)(void *ctx, char **name_out, struct err *err);
+	void (*abort)(void *ctx);
+};
+
+struct sink {
+	const struct sink_ops *ops;
+	void *ctx;
+};
+
+enum fetch_tls {
+	FETCH_TLS_ON = 0,   /* implicit TLS (POP3S) */
+	FETCH_TLS_STARTTLS, /* STLS, required */
+	FETCH_TLS_OFF,      /* plain text; the config allowed it */
+};
+
+/* One account's connection and policy; every pointer borrowed. */
+struct fetch_account {
+	const char *name;
+	const char *host;
+	const char *port;
+	enum fetch_tls tls;
+	const char *ca_file; /* NULL: system trust store */
+	const char *user;
+	const char *password;
+	int timeout_ms;
+	enum plan_policy policy;
+};
+
+struct fetch_stats {
+	unsigned on_server; /* messages in the maildrop */
+	unsigned new_msgs;  /* not delivered before */
+	unsigned retrieved; /* delivered in this run */
+	unsigned deleted;   /* DELE accepted (final after QUIT) */
+	uint64_t bytes;     /* octets delivered */
+	bool quit_ok;       /* QUIT got +OK: deletions are final */
+};
+
+/*
+ * Run the plan over a session already in TRANSACTION state: LIST, UIDL,
+ * plan, then for each step RETR into sink -> commit -> record in st ->
+ * DELE, then QUIT.  No DELE is ever sent for a message that is not
+ * durably stored (and recorded in st).  On a message-scope failure the
+ * message is left on the server and the run goes on; the first error is
+ * returned in err (-1) after the rest has been done.
+ */
+int fetch_session(struct pop3_session *s, struct uidl_store *st,
+    const struct sink *sink, enum plan_policy policy, struct fetch_stats *stats,
+    struct err *err);
+
+/*
+ * Connect, secure and log in as acct says, then fetch_session().  With
+ * FETCH_TLS_STARTTLS a server without STLS is refused before any
+ * credential is sent.
+ */
+int fetch_account(const struct fetch_account *acct, struct uidl_store *st,
+    const struct sink *sink, struct fetch_stats *stats, struct err *err);
+
+#endif

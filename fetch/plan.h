@@ -1,0 +1,65 @@
+#ifndef POPFETCH_FETCH_PLAN_H
+#define POPFETCH_FETCH_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fetch/pop3.h"
+#include "util/err.h"
+
+/*
+ * What to do with the copies on the server.
+ *   keep:  leave everything; retrieve only what was not delivered before.
+ *   each:  RETR 1, DELE 1, RETR 2, DELE 2, ... (Foxmail style).
+ *   batch: RETR every wanted message, then DELE them all (Outlook style).
+ */
+enum plan_policy {
+	PLAN_KEEP = 0,
+	PLAN_EACH,
+	PLAN_BATCH,
+};
+
+enum plan_op {
+	PLAN_RETR,
+	PLAN_DELE,
+};
+
+struct plan_step {
+	enum plan_op op;
+	size_t idx; /* index into the msgs array given to plan_build() */
+};
+
+struct plan {
+	struct plan_step *steps; /* owned; in the order to run them */
+	size_t nsteps;
+	size_t nretr; /* how many steps are RETR */
+	size_t ndele; /* how many steps are DELE */
+};
+
+/*
+ * Is msgs[i] already delivered (so not to be retrieved again)?  Only
+ * asked for messages with has_uid.
+ */
+typedef bool plan_seen_fn(void *arg, const struct pop3_msg *msg);
+
+/*
+ * Build the plan for n messages (as LIST/UIDL gave them) under policy.
+ * A pure function: no I/O.
+ *
+ * A message without a uid is never taken as seen.  Under each/batch, a
+ * message already delivered (its DELE was lost) is deleted without being
+ * retrieved again.  The runner must still refuse to send a DELE for a
+ * message whose RETR step in this plan did not end durably.
+ *
+ * keep needs uids: has_uidl false under PLAN_KEEP is ERR_PROTO ("server
+ * has no UIDL").
+ */
+int plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
+    plan_seen_fn *seen, void *arg, enum plan_policy policy, struct plan *out,
+    struct err *err);
+
+void plan_cleanup(struct plan *p);
+
+const char *plan_policy_name(enum plan_policy policy);
+
+#endif

@@ -1,0 +1,54 @@
+#ifndef POPFETCH_FETCH_UIDL_H
+#define POPFETCH_FETCH_UIDL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+/*
+ * The seen-UIDL store of one account: which messages were delivered,
+ * kept as an append-only journal file.  A record is appended (and made
+ * durable with uidl_sync()) after each delivery; uidl_compact() rewrites
+ * the file atomically.  A torn last line, as a crash may leave, is
+ * ignored on load.  UIDs are untrusted server data but have already been
+ * checked by pop3_uidl() (1-70 bytes in 0x21..0x7e).
+ */
+struct uidl_store;
+
+/*
+ * Load the journal at path (missing is fine: an empty store) and open it
+ * for appending, creating it with mode 0600.  The parent directory must
+ * exist.  Returns a new store (caller owns, uidl_free()), or NULL with
+ * err set (ERR_LOCAL).
+ */
+struct uidl_store *uidl_open(const char *path, struct err *err);
+void uidl_free(struct uidl_store *st);
+
+/* Was a message with this uid and size delivered before? */
+bool uidl_has(const struct uidl_store *st, const char *uid, uint64_t size);
+
+/* Number of entries. */
+size_t uidl_count(const struct uidl_store *st);
+
+/*
+ * Record that uid (of size octets) was delivered as file (a name in the
+ * Maildir, may be NULL) at time now.  Appended, not yet durable: call
+ * uidl_sync() before acting on it (e.g. before DELE).
+ */
+int uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
+    const char *file, int64_t now, struct err *err);
+
+/* Make every appended record durable (fsync of the journal). */
+int uidl_sync(struct uidl_store *st, struct err *err);
+
+/*
+ * Drop every entry whose uid is not among the n uids in keep (e.g. the
+ * ones still on the server) and rewrite the journal atomically: temp
+ * file, fsync, rename, fsync of the directory.
+ */
+int uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
+    struct err *err);
+
+#endif

@@ -1,0 +1,58 @@
+#ifndef POPFETCH_MAILDIR_MAILDIR_H
+#define POPFETCH_MAILDIR_MAILDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+/*
+ * Durable delivery into a Maildir.  One message at a time:
+ * maildir_begin() creates a file in tmp/ (O_EXCL), maildir_write()
+ * appends, maildir_commit() flushes, fsyncs and closes it, links it into
+ * new/ under a unique name ending in ",S=<size>", removes the tmp/ name
+ * and fsyncs new/.  Only when maildir_commit() returns 0 is the message
+ * safe.  All paths are relative to directory descriptors: no chdir().
+ * Errors are ERR_LOCAL (ENOSPC, EIO, EACCES ...), with errno saved.
+ */
+struct maildir;
+struct maildir_delivery;
+
+/*
+ * Open the Maildir at path, creating path and its tmp/, new/ and cur/
+ * (mode 0700) when missing.  Returns a new handle (caller owns,
+ * maildir_close()), or NULL with err set.
+ */
+struct maildir *maildir_open(const char *path, struct err *err);
+void maildir_close(struct maildir *md);
+
+/*
+ * Start a message.  Returns a new delivery (owned until passed to
+ * maildir_commit() or maildir_abort(), which free it), or NULL with err
+ * set.  At most one delivery per Maildir handle at a time.
+ */
+struct maildir_delivery *maildir_begin(struct maildir *md, struct err *err);
+
+/* Append len bytes (buffered). */
+int maildir_write(struct maildir_delivery *d, const void *data, size_t len,
+    struct err *err);
+
+/*
+ * Make the message durable in new/.  On success *name_out (may be NULL)
+ * gets its file name in new/ (caller owns).  On failure the tmp/ file is
+ * removed.  Frees d in both cases.
+ */
+int maildir_commit(struct maildir_delivery *d, char **name_out,
+    struct err *err);
+
+/* Give up the message: close and remove its tmp/ file; frees d. */
+void maildir_abort(struct maildir_delivery *d);
+
+/*
+ * A unique file name (caller owns): "<sec>.M<usec>P<pid>Q<n>R<hex>.<host>"
+ * where host is the host name with '/' and ':' escaped as Maildir
+ * readers expect.
+ */
+char *maildir_unique_name(void);
+
+#endif

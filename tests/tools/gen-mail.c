@@ -1,0 +1,7 @@
+#include "config.h"
+/* PLACEHOLDER */
+int
+main(void)
+{
+	return 0;
+}

@@ -1,0 +1,48 @@
+#ifndef POPFETCH_TESTS_MOCK_TRANSPORT_H
+#define POPFETCH_TESTS_MOCK_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fetch/transport.h"
+
+/*
+ * An in-memory transport for tests.  The server's side is a script of
+ * bytes fixed in advance; reads hand it out at most chunk bytes at a
+ * time (1 = byte by byte), and can be made to fail with a network error
+ * once fail_at bytes have been read.  Everything the client writes is
+ * kept for the test to inspect.
+ */
+struct mock_transport;
+
+/*
+ * A mock serving len bytes of script (copied).  chunk 0 means all at
+ * once.  The returned transport is owned by whoever owns the
+ * transport (pop3_free() frees it); mock_of() gives back the mock.
+ */
+struct transport *mock_transport_new(const char *script, size_t len,
+    size_t chunk);
+
+/* The same, for a NUL-terminated script. */
+struct transport *mock_transport_str(const char *script, size_t chunk);
+
+/* Fail the read that would pass byte offset n (ERR_TEMP, "reset"). */
+void mock_transport_fail_at(struct transport *t, size_t n);
+
+/* Fail every write after n bytes have been written. */
+void mock_transport_fail_write_at(struct transport *t, size_t n);
+
+/* Let starttls() succeed (it fails with ERR_SOFTWARE otherwise). */
+void mock_transport_allow_tls(struct transport *t);
+bool mock_transport_tls_started(struct transport *t);
+
+/*
+ * What the client wrote so far, NUL-terminated; valid until the next
+ * write or the transport's free.
+ */
+const char *mock_transport_written(struct transport *t);
+
+/* How many script bytes were consumed so far. */
+size_t mock_transport_consumed(struct transport *t);
+
+#endif
