@@ -1,7 +1,173 @@
 #include "config.h"
-/* PLACEHOLDER */
-int
-main(void)
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <glib.h>
+
+#include "cli/run.h"
+#include "config/conf.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+struct main_opts {
+	char *config;
+	int verbose;
+	gboolean is_quiet;
+	gboolean is_version;
+	char **accounts;
+};
+
+static struct main_opts opts;
+
+static gboolean
+main_verbose(const gchar *name, const gchar *value, gpointer data,
+    GError **gerr)
 {
-	return 0;
+	(void)name;
+	(void)value;
+	(void)data;
+	(void)gerr;
+	opts.verbose++;
+	return TRUE;
+}
+
+static const GOptionEntry main_entries[] = {
+	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opts.config,
+	    "Read FILE instead of ~/.config/popfetch/config", "FILE" },
+	{ "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
+	    (gpointer)main_verbose,
+	    "Say more: -v per message, -v -v a protocol trace", NULL },
+	{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &opts.is_quiet,
+	    "Print errors only", NULL },
+	{ "version", 'V', 0, G_OPTION_ARG_NONE, &opts.is_version,
+	    "Print the version and exit", NULL },
+	{ G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts.accounts,
+	    NULL, "[ACCOUNT...]" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL },
+};
+
+static int
+main_parse(int argc, char **argv)
+{
+	GOptionContext *ctx;
+	GError *gerr = NULL;
+	int rc = 0;
+
+	ctx = g_option_context_new("[ACCOUNT...]");
+	g_option_context_set_summary(ctx,
+	    "Fetch mail from POP3 servers into Maildirs, every account of the "
+	    "configuration\nfile or only the ones named.");
+	g_option_context_add_main_entries(ctx, main_entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &gerr)) {
+		fprintf(stderr, "popfetch: %s\nTry 'popfetch --help'.\n",
+		    gerr->message);
+		g_error_free(gerr);
+		rc = -1;
+	}
+	g_option_context_free(ctx);
+	return rc;
+}
+
+static enum log_level
+main_level(void)
+{
+	if (opts.is_quiet)
+		return LOG_LEVEL_ERROR;
+	if (opts.verbose >= 2)
+		return LOG_LEVEL_TRACE;
+	if (opts.verbose == 1)
+		return LOG_LEVEL_INFO;
+	return LOG_LEVEL_NOTICE;
+}
+
+static struct conf *
+main_load(void)
+{
+	struct conf *conf;
+	struct err err;
+	char *path;
+
+	err_clear(&err);
+	path = opts.config != NULL ? xstrdup(opts.config) : conf_default_path();
+	if (path == NULL) {
+		log_error("no configuration file: neither XDG_CONFIG_HOME nor "
+		          "HOME is set (use -c FILE)");
+		return NULL;
+	}
+	if ((conf = conf_load(path, &err)) == NULL)
+		log_error("%s", err.msg);
+	free(path);
+	return conf;
+}
+
+/* Run the named accounts (all when none is named); the worst class. */
+static enum err_class
+main_run(const struct conf *conf)
+{
+	struct run_opts ropts = { .is_quiet = opts.is_quiet };
+	enum err_class worst = ERR_NONE;
+	const struct conf_account *acct;
+	struct err err;
+	size_t i, n;
+
+	n = opts.accounts != NULL ? g_strv_length(opts.accounts)
+	                          : conf->naccounts;
+	for (i = 0; i < n; i++) {
+		acct = opts.accounts != NULL ? conf_find(conf, opts.accounts[i])
+		                             : &conf->accounts[i];
+		err_clear(&err);
+		if (run_account(acct, &ropts, &err) == 0)
+			continue;
+		log_error("%s: %s", acct->name, err.msg);
+		worst = err_worse(worst, err.cls);
+	}
+	return worst;
+}
+
+static bool
+main_check_accounts(const struct conf *conf)
+{
+	char **name;
+
+	for (name = opts.accounts; name != NULL && *name != NULL; name++) {
+		if (conf_find(conf, *name) == NULL) {
+			log_error("%s: no such account in %s", *name,
+			    conf->path);
+			return false;
+		}
+	}
+	return true;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct conf *conf = NULL;
+	int status;
+
+	if (main_parse(argc, argv) == -1)
+		return EX_USAGE;
+	if (opts.is_version) {
+		printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		return 0;
+	}
+	log_init(main_level(), false);
+	/* A closed connection must be an error return, not a signal. */
+	(void)signal(SIGPIPE, SIG_IGN);
+
+	if ((conf = main_load()) == NULL)
+		status = EX_CONFIG;
+	else if (!main_check_accounts(conf))
+		status = EX_USAGE;
+	else
+		status = err_exitcode(main_run(conf));
+	conf_free(conf);
+	g_free(opts.config);
+	g_strfreev(opts.accounts);
+	return status;
 }

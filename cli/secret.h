@@ -1,0 +1,17 @@
+#ifndef POPFETCH_CLI_SECRET_H
+#define POPFETCH_CLI_SECRET_H
+
+#include "util/err.h"
+
+/*
+ * Run command and return the first line of its standard output, without
+ * the line ending, as the password (caller owns; wipe and free it with
+ * xfree_secret()).  The command runs directly when it is a plain word
+ * list, through /bin/sh -c when it uses shell syntax.  Its standard
+ * error passes through to ours.  A command that cannot start, fails, or
+ * prints nothing is ERR_AUTH with a message saying so; its output is
+ * never put in the message.
+ */
+char *secret_from_command(const char *command, struct err *err);
+
+#endif

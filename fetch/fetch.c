@@ -1,2 +1,262 @@
 #include "config.h"
-/* PLACEHOLDER */
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fetch/fetch.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+/* The state of one run over a logged-in session. */
+struct fetch_run {
+	struct pop3_session *s;
+	const char *account;
+	struct uidl_store *st;
+	const struct sink *sink;
+	struct pop3_msg *msgs;
+	size_t n;
+	bool *is_stored; /* durable in the Maildir and recorded */
+	struct fetch_stats *stats;
+	struct err first; /* the first message-scope failure, if any */
+};
+
+static bool
+fetch_seen(void *arg, const struct pop3_msg *msg)
+{
+	return uidl_has(arg, msg->uid, msg->size);
+}
+
+static int
+fetch_sink_write(void *arg, const char *data, size_t len, struct err *err)
+{
+	struct fetch_run *r = arg;
+
+	return r->sink->ops->write(r->sink->ctx, data, len, err);
+}
+
+/*
+ * Deliver one message: RETR into the sink, commit, record the uid.  The
+ * order is the delivery invariant: only once all three are done may the
+ * message be deleted on the server.
+ */
+static int
+fetch_retrieve(struct fetch_run *r, size_t idx, struct err *err)
+{
+	const struct pop3_msg *msg = &r->msgs[idx];
+	const struct sink *sink = r->sink;
+	uint64_t size = 0;
+	char *name = NULL;
+
+	if (sink->ops->begin(sink->ctx, msg, err) == -1)
+		goto fail;
+	if (pop3_retr(r->s, msg->num, fetch_sink_write, r, &size, err) == -1) {
+		sink->ops->abort(sink->ctx);
+		goto fail;
+	}
+	if (sink->ops->commit(sink->ctx, &name, err) == -1)
+		goto fail;
+	if (msg->has_uid) {
+		if (uidl_append(r->st, msg->uid, msg->size, name,
+		        (int64_t)time(NULL), err) == -1 ||
+		    uidl_sync(r->st, err) == -1) {
+			free(name);
+			goto fail;
+		}
+	}
+	log_info("%s: message %u: %llu octets delivered as %s", r->account,
+	    msg->num, (unsigned long long)size,
+	    name != NULL ? name : "(unnamed)");
+	free(name);
+	r->is_stored[idx] = true;
+	r->stats->retrieved++;
+	r->stats->bytes += size;
+	return 0;
+fail:
+	err_prefix(err, "message %u", msg->num);
+	return -1;
+}
+
+static int
+fetch_delete(struct fetch_run *r, size_t idx, struct err *err)
+{
+	const struct pop3_msg *msg = &r->msgs[idx];
+
+	/* Never delete what is not durably stored: promise 1. */
+	if (!r->is_stored[idx])
+		return 0;
+	if (pop3_dele(r->s, msg->num, err) == -1) {
+		err_prefix(err, "message %u", msg->num);
+		return -1;
+	}
+	r->stats->deleted++;
+	return 0;
+}
+
+/*
+ * Run the steps in order.  A failure confined to one message is
+ * remembered and the run goes on; anything wider ends it.
+ */
+static int
+fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < p->nsteps; i++) {
+		const struct plan_step *step = &p->steps[i];
+
+		if (step->op == PLAN_RETR)
+			rc = fetch_retrieve(r, step->idx, err);
+		else
+			rc = fetch_delete(r, step->idx, err);
+		if (rc == 0)
+			continue;
+		if (err->scope != ERR_SCOPE_MESSAGE ||
+		    pop3_get_state(r->s) == POP3_BROKEN)
+			return -1;
+		log_warnx("%s: %s (left on the server)", r->account, err->msg);
+		if (r->first.cls == ERR_NONE)
+			r->first = *err;
+	}
+	return 0;
+}
+
+/* Forget what is no longer on the server, so the store stays small. */
+static int
+fetch_compact(struct fetch_run *r, struct err *err)
+{
+	const char **keep;
+	size_t i, nkeep = 0;
+	int rc;
+
+	keep = xreallocarray(NULL, r->n == 0 ? 1 : r->n, sizeof(*keep));
+	for (i = 0; i < r->n; i++)
+		if (r->msgs[i].has_uid &&
+		    uidl_has(r->st, r->msgs[i].uid, r->msgs[i].size))
+			keep[nkeep++] = r->msgs[i].uid;
+	rc = 0;
+	if (uidl_count(r->st) > nkeep)
+		rc = uidl_compact(r->st, keep, nkeep, err);
+	free(keep);
+	return rc;
+}
+
+int
+fetch_session(struct pop3_session *s, const struct fetch_account *acct,
+    struct uidl_store *st, const struct sink *sink, struct fetch_stats *stats,
+    struct err *err)
+{
+	struct fetch_run r = { .s = s,
+		.account = acct->name,
+		.st = st,
+		.sink = sink,
+		.stats = stats };
+	struct plan plan = { 0 };
+	bool has_uidl = false;
+	int rc = -1;
+
+	memset(stats, 0, sizeof(*stats));
+	err_clear(&r.first);
+	if (pop3_list(s, &r.msgs, &r.n, err) == -1 ||
+	    pop3_uidl(s, r.msgs, r.n, &has_uidl, err) == -1)
+		goto quit;
+	stats->on_server = (unsigned)r.n;
+	if (plan_build(r.msgs, r.n, has_uidl, fetch_seen, st, acct->policy,
+	        &plan, err) == -1)
+		goto quit;
+	stats->new_msgs = (unsigned)plan.nretr;
+	r.is_stored = xcalloc(r.n == 0 ? 1 : r.n, sizeof(*r.is_stored));
+	for (size_t i = 0; i < r.n; i++)
+		r.is_stored[i] =
+		    r.msgs[i].has_uid && fetch_seen(st, &r.msgs[i]);
+	if (fetch_steps(&r, &plan, err) == -1)
+		goto quit;
+	if (has_uidl && fetch_compact(&r, err) == -1)
+		goto quit;
+	rc = 0;
+quit:
+	/*
+	 * QUIT even after a failure: every DELE sent so far is for a
+	 * message that is durable, so committing them is safe.
+	 */
+	if (pop3_get_state(s) == POP3_TRANSACTION) {
+		struct err qerr;
+
+		err_clear(&qerr);
+		if (pop3_quit(s, &qerr) == 0)
+			stats->quit_ok = true;
+		else if (rc == 0) {
+			*err = qerr;
+			rc = -1;
+		}
+	}
+	if (rc == 0 && r.first.cls != ERR_NONE) {
+		*err = r.first;
+		rc = -1;
+	}
+	plan_cleanup(&plan);
+	free(r.is_stored);
+	free(r.msgs);
+	return rc;
+}
+
+static int
+fetch_secure(struct pop3_session *s, const struct transport_tls_opts *tls,
+    struct err *err)
+{
+	const struct pop3_caps *caps = pop3_get_caps(s);
+
+	/*
+	 * RFC 2595 §4: STLS is announced in CAPA.  A server that answers
+	 * CAPA without it may be stripped by an attacker; refuse before
+	 * any credential is sent.  A server without CAPA gets one try.
+	 */
+	if (caps->has_capa && !caps->stls) {
+		err_setx(err, ERR_PROTO,
+		    "server does not offer STLS; refusing to log in without "
+		    "TLS (tls = off with allow_plaintext = yes permits it)");
+		return -1;
+	}
+	if (pop3_stls(s, tls, err) == -1)
+		return -1;
+	return pop3_capa(s, err);
+}
+
+int
+fetch_account(const struct fetch_account *acct, struct uidl_store *st,
+    const struct sink *sink, struct fetch_stats *stats, struct err *err)
+{
+	struct transport_tls_opts tls = { .hostname = acct->host,
+		.ca_file = acct->ca_file,
+		.verify = true };
+	struct pop3_session *s = NULL;
+	struct transport *t;
+	int rc = -1;
+
+	memset(stats, 0, sizeof(*stats));
+	t = transport_connect(acct->host, acct->port, acct->timeout_ms, err);
+	if (t == NULL)
+		return -1;
+	if (acct->tls == FETCH_TLS_ON &&
+	    transport_starttls(t, &tls, err) == -1) {
+		transport_free(t);
+		return -1;
+	}
+	s = pop3_new(t, acct->name);
+	if (pop3_greeting(s, err) == -1 || pop3_capa(s, err) == -1)
+		goto out;
+	if (acct->tls == FETCH_TLS_STARTTLS && fetch_secure(s, &tls, err) == -1)
+		goto out;
+	if (pop3_user_pass(s, acct->user, acct->password, err) == -1)
+		goto out;
+	rc = fetch_session(s, acct, st, sink, stats, err);
+out:
+	if (rc == -1 && pop3_get_state(s) == POP3_AUTHORIZATION) {
+		struct err qerr;
+
+		(void)pop3_quit(s, &qerr);
+	}
+	pop3_free(s);
+	return rc;
+}

@@ -58,15 +58,15 @@ struct fetch_stats {
 };
 
 /*
- * Run the plan over a session already in TRANSACTION state: LIST, UIDL,
- * plan, then for each step RETR into sink -> commit -> record in st ->
- * DELE, then QUIT.  No DELE is ever sent for a message that is not
- * durably stored (and recorded in st).  On a message-scope failure the
- * message is left on the server and the run goes on; the first error is
- * returned in err (-1) after the rest has been done.
+ * Run the plan over a session already in TRANSACTION state (of acct only
+ * name and policy are used): LIST, UIDL, plan, then for each step RETR
+ * into sink -> commit -> record in st -> DELE, then QUIT.  No DELE is ever sent
+ * for a message that is not durably stored (and recorded in st).  On a
+ * message-scope failure the message is left on the server and the run goes on;
+ * the first error is returned in err (-1) after the rest has been done.
  */
-int fetch_session(struct pop3_session *s, struct uidl_store *st,
-    const struct sink *sink, enum plan_policy policy, struct fetch_stats *stats,
+int fetch_session(struct pop3_session *s, const struct fetch_account *acct,
+    struct uidl_store *st, const struct sink *sink, struct fetch_stats *stats,
     struct err *err);
 
 /*

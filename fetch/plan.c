@@ -1,2 +1,79 @@
 #include "config.h"
-/* PLACEHOLDER */
+
+#include <stdlib.h>
+
+#include "fetch/plan.h"
+#include "util/xmalloc.h"
+
+static bool
+plan_is_seen(const struct pop3_msg *msg, plan_seen_fn *seen, void *arg)
+{
+	return msg->has_uid && seen != NULL && seen(arg, msg);
+}
+
+static void
+plan_add(struct plan *p, enum plan_op op, size_t idx)
+{
+	p->steps[p->nsteps].op = op;
+	p->steps[p->nsteps].idx = idx;
+	p->nsteps++;
+	if (op == PLAN_RETR)
+		p->nretr++;
+	else
+		p->ndele++;
+}
+
+int
+plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
+    plan_seen_fn *seen, void *arg, enum plan_policy policy, struct plan *out,
+    struct err *err)
+{
+	size_t i;
+
+	out->steps = NULL;
+	out->nsteps = out->nretr = out->ndele = 0;
+	if (policy == PLAN_KEEP && !has_uidl) {
+		err_setx(err, ERR_PROTO,
+		    "server has no UIDL, so delete = keep cannot tell new "
+		    "messages from old ones");
+		return -1;
+	}
+	/* At most a RETR and a DELE per message. */
+	out->steps =
+	    xreallocarray(NULL, n == 0 ? 1 : n, 2 * sizeof(*out->steps));
+
+	for (i = 0; i < n; i++) {
+		bool is_seen = plan_is_seen(&msgs[i], seen, arg);
+
+		if (!is_seen)
+			plan_add(out, PLAN_RETR, i);
+		if (policy == PLAN_EACH)
+			plan_add(out, PLAN_DELE, i);
+	}
+	if (policy == PLAN_BATCH)
+		for (i = 0; i < n; i++)
+			plan_add(out, PLAN_DELE, i);
+	return 0;
+}
+
+void
+plan_cleanup(struct plan *p)
+{
+	free(p->steps);
+	p->steps = NULL;
+	p->nsteps = p->nretr = p->ndele = 0;
+}
+
+const char *
+plan_policy_name(enum plan_policy policy)
+{
+	switch (policy) {
+	case PLAN_KEEP:
+		return "keep";
+	case PLAN_EACH:
+		return "each";
+	case PLAN_BATCH:
+		return "batch";
+	}
+	return "unknown";
+}

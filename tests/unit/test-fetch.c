@@ -1,9 +1,349 @@
 #include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
-/* PLACEHOLDER */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fetch/fetch.h"
+#include "tests/unit/mock-transport.h"
+#include "util/xmalloc.h"
+
+/* A sink that keeps messages in memory and can fail the Nth commit. */
+struct mem_sink {
+	char *cur;
+	size_t curlen;
+	char *stored[16];
+	size_t nstored;
+	int fail_commit; /* 1-based commit to fail, 0 = never */
+	int ncommits;
+};
+
+static int
+mem_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
+{
+	struct mem_sink *m = ctx;
+
+	(void)msg;
+	(void)err;
+	assert_null(m->cur);
+	m->cur = xcalloc(1, 1);
+	m->curlen = 0;
+	return 0;
+}
+
+static int
+mem_write(void *ctx, const char *data, size_t len, struct err *err)
+{
+	struct mem_sink *m = ctx;
+
+	(void)err;
+	m->cur = xreallocarray(m->cur, m->curlen + len + 1, 1);
+	memcpy(m->cur + m->curlen, data, len);
+	m->curlen += len;
+	m->cur[m->curlen] = '\0';
+	return 0;
+}
+
+static int
+mem_commit(void *ctx, char **name_out, struct err *err)
+{
+	struct mem_sink *m = ctx;
+
+	if (++m->ncommits == m->fail_commit) {
+		free(m->cur);
+		m->cur = NULL;
+		errno = ENOSPC;
+		err_set(err, ERR_LOCAL, "write tmp/x");
+		return -1;
+	}
+	assert_true(m->nstored < 16);
+	m->stored[m->nstored++] = m->cur;
+	m->cur = NULL;
+	*name_out = xasprintf("msg%zu", m->nstored);
+	return 0;
+}
+
+static void
+mem_abort(void *ctx)
+{
+	struct mem_sink *m = ctx;
+
+	free(m->cur);
+	m->cur = NULL;
+}
+
+static const struct sink_ops mem_ops = {
+	.begin = mem_begin,
+	.write = mem_write,
+	.commit = mem_commit,
+	.abort = mem_abort,
+};
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	struct uidl_store *st;
+	struct mem_sink mem;
+	struct sink sink;
+	struct fetch_stats stats;
+	struct err err;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/test-fetch.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	(void)snprintf(f->path, sizeof(f->path), "%s/acct.uidl", f->dir);
+	f->st = uidl_open(f->path, &f->err);
+	assert_non_null(f->st);
+	f->sink.ops = &mem_ops;
+	f->sink.ctx = &f->mem;
+	err_clear(&f->err);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	size_t i;
+
+	uidl_free(f->st);
+	for (i = 0; i < f->mem.nstored; i++)
+		free(f->mem.stored[i]);
+	free(f->mem.cur);
+	(void)unlink(f->path);
+	(void)rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+#define GREET "+OK ready\r\n+OK user\r\n+OK logged in\r\n"
+#define LIST3 "+OK 3 messages\r\n1 10\r\n2 20\r\n3 30\r\n.\r\n"
+#define UIDL3 "+OK\r\n1 u-one\r\n2 u-two\r\n3 u-three\r\n.\r\n"
+#define M1 "+OK\r\nSubject: one\r\n\r\n..dot\r\n.\r\n"
+#define M2 "+OK\r\nSubject: two\r\n\r\nbody\r\n.\r\n"
+#define M3 "+OK\r\nSubject: three\r\n\r\nx\r\n.\r\n"
+#define OK "+OK\r\n"
+#define LOGIN "USER u\r\nPASS p\r\n"
+
+/*
+ * Log in over a mock serving script, run fetch_session under policy and
+ * return its result; *t_out keeps the transport for inspection (it is
+ * owned by the session, freed by the caller through *s_out).
+ */
+static int
+run(struct fixture *f, const char *script, enum plan_policy policy,
+    struct pop3_session **s_out, struct transport **t_out)
+{
+	struct fetch_account acct = { .name = "test", .policy = policy };
+	struct transport *t = mock_transport_str(script, 3);
+	struct pop3_session *s = pop3_new(t, "test");
+
+	assert_int_equal(pop3_greeting(s, &f->err), 0);
+	assert_int_equal(pop3_user_pass(s, "u", "p", &f->err), 0);
+	*s_out = s;
+	*t_out = t;
+	return fetch_session(s, &acct, f->st, &f->sink, &f->stats, &f->err);
+}
+
+static void
+expect_wire(struct fixture *f, const char *script, enum plan_policy policy,
+    int want_rc, const char *want_wire)
+{
+	struct pop3_session *s;
+	struct transport *t;
+
+	assert_int_equal(run(f, script, policy, &s, &t), want_rc);
+	assert_string_equal(mock_transport_written(t), want_wire);
+	pop3_free(s);
+}
+
+static void
+test_keep_fetches_new_only(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_wire(f, GREET LIST3 UIDL3 M1 M2 M3 OK, PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 3);
+	assert_string_equal(f->mem.stored[0], "Subject: one\n\n.dot\n");
+	assert_string_equal(f->mem.stored[1], "Subject: two\n\nbody\n");
+	assert_int_equal(f->stats.on_server, 3);
+	assert_int_equal(f->stats.new_msgs, 3);
+	assert_int_equal(f->stats.retrieved, 3);
+	assert_int_equal(f->stats.deleted, 0);
+	assert_true(uidl_has(f->st, "u-two", 20));
+
+	/* The second run finds nothing new and downloads nothing. */
+	expect_wire(f, GREET LIST3 UIDL3 OK, PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nQUIT\r\n");
+	assert_int_equal(f->stats.new_msgs, 0);
+	assert_int_equal(f->mem.nstored, 3);
+}
+
+static void
+test_each_is_foxmail_order(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK M2 OK M3 OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\n"
+	          "RETR 3\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->stats.deleted, 3);
+	assert_true(f->stats.quit_ok);
+}
+
+static void
+test_batch_is_outlook_order(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_wire(f, GREET LIST3 UIDL3 M1 M2 M3 OK OK OK OK, PLAN_BATCH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nDELE 1\r\n"
+	          "DELE 2\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->stats.deleted, 3);
+}
+
+/* A message delivered before whose DELE was lost: deleted, not fetched. */
+static void
+test_seen_message_deleted_unread(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(uidl_append(f->st, "u-two", 20, "old", 1, &f->err), 0);
+	assert_int_equal(uidl_sync(f->st, &f->err), 0);
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK OK M3 OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nDELE 2\r\nRETR 3\r\n"
+	          "DELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->stats.retrieved, 2);
+	assert_int_equal(f->stats.new_msgs, 2);
+}
+
+/* The same uid with another size is another message: fetched. */
+static void
+test_reused_uid_other_size_fetched(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(uidl_append(f->st, "u-two", 999, NULL, 1, &f->err), 0);
+	expect_wire(f, GREET LIST3 UIDL3 M1 M2 M3 OK, PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nQUIT\r\n");
+}
+
+/* Disk full on message 2: no DELE for it, nothing after it, DELE 1 kept. */
+static void
+test_commit_failure_stops_without_dele(void **state)
+{
+	struct fixture *f = *state;
+
+	f->mem.fail_commit = 2;
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK M2 OK, PLAN_EACH, -1,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nQUIT\r\n");
+	assert_int_equal(f->err.cls, ERR_LOCAL);
+	assert_non_null(strstr(f->err.msg, "message 2"));
+	assert_false(uidl_has(f->st, "u-two", 20));
+	assert_true(uidl_has(f->st, "u-one", 10));
+}
+
+/* -ERR on RETR 2: the others go on, 2 stays on the server. */
+static void
+test_retr_err_skips_one_message(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_wire(f,
+	    GREET LIST3 UIDL3 M1 "-ERR no such message\r\n" M3 OK OK OK,
+	    PLAN_BATCH, -1,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nDELE 1\r\n"
+	          "DELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->err.cls, ERR_PROTO);
+	assert_int_equal(f->stats.retrieved, 2);
+	assert_int_equal(f->stats.deleted, 2);
+	assert_int_equal(f->mem.nstored, 2);
+}
+
+/* The connection drops in the middle of message 2. */
+static void
+test_drop_mid_message(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK "+OK\r\nSubject: tw", PLAN_EACH,
+	    -1, LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n");
+	assert_int_equal(f->mem.nstored, 1);
+	assert_null(f->mem.cur);
+	assert_false(f->stats.quit_ok);
+	assert_true(uidl_has(f->st, "u-one", 10));
+}
+
+static void
+test_keep_without_uidl_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_wire(f, GREET LIST3 "-ERR no UIDL here\r\n" OK, PLAN_KEEP, -1,
+	    LOGIN "LIST\r\nUIDL\r\nQUIT\r\n");
+	assert_int_equal(f->err.cls, ERR_PROTO);
+	assert_int_equal(f->mem.nstored, 0);
+}
+
+/* Without UIDL, each still works; nothing is recorded. */
+static void
+test_each_without_uidl(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_wire(f, GREET LIST3 "-ERR no\r\n" M1 OK M2 OK M3 OK OK,
+	    PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\n"
+	          "RETR 3\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(uidl_count(f->st), 0);
+}
+
+/* Entries for messages gone from the server are dropped. */
+static void
+test_store_compacted(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(uidl_append(f->st, "gone", 5, NULL, 1, &f->err), 0);
+	expect_wire(f, GREET LIST3 UIDL3 M1 M2 M3 OK, PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nQUIT\r\n");
+	assert_false(uidl_has(f->st, "gone", 5));
+	assert_int_equal(uidl_count(f->st), 3);
+}
+
 int
 main(void)
 {
-	puts("Bail out! placeholder");
-	return 1;
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_keep_fetches_new_only),
+		T(test_each_is_foxmail_order),
+		T(test_batch_is_outlook_order),
+		T(test_seen_message_deleted_unread),
+		T(test_reused_uid_other_size_fetched),
+		T(test_commit_failure_stops_without_dele),
+		T(test_retr_err_skips_one_message),
+		T(test_drop_mid_message),
+		T(test_keep_without_uidl_refused),
+		T(test_each_without_uidl),
+		T(test_store_compacted),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
