@@ -1,2 +1,583 @@
 #include "config.h"
-/* PLACEHOLDER */
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "fetch/uidl.h"
+#include "util/fsutil.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+/*
+ * The journal is text, one record a line:
+ *
+ *	popfetch-uidl 1
+ *	<uid> TAB <size> TAB <first seen> TAB <delivered> TAB <file> LF
+ *
+ * Times are seconds since the epoch; file is the name in the Maildir,
+ * or "-".  Within version 1, fields are only ever added at the end: a
+ * reader takes the ones it knows and ignores the rest, so a record needs
+ * at least UIDL_FIELDS fields.  An incompatible change bumps the version,
+ * which older readers refuse rather than misread.
+ */
+#define UIDL_MAGIC "popfetch-uidl "
+#define UIDL_VERSION 1
+#define UIDL_FIELDS 5
+#define UIDL_HEADER "popfetch-uidl 1\n"
+
+/* RFC 1939 §7: a unique-id is 1 to 70 characters in 0x21..0x7e. */
+#define UIDL_UID_MAX 70
+
+/* One record: uid, four numbers, a file name, separators. */
+#define UIDL_RECORD_MAX (UIDL_UID_MAX + 4 * 21 + NAME_MAX + 8)
+
+struct uidl_entry {
+	const char *uid;  /* points into data */
+	const char *file; /* points into data, or NULL */
+	uint64_t size;
+	int64_t first_seen;
+	int64_t delivered;
+	char data[];
+};
+
+struct uidl_store {
+	char *path;
+	char *dir;  /* its directory, for messages */
+	char *base; /* file name within dir_fd */
+	int dir_fd;
+	int fd;    /* O_APPEND, -1 when broken */
+	off_t end; /* end of the last whole record written */
+	bool need_dir_sync;
+	size_t malformed;
+	GHashTable *set; /* struct uidl_entry, keyed on (uid, size) */
+};
+
+static guint
+uidl_entry_hash(gconstpointer p)
+{
+	const struct uidl_entry *e = p;
+
+	return g_str_hash(e->uid) ^ (guint)(e->size * 0x9e3779b97f4a7c15ULL);
+}
+
+static gboolean
+uidl_entry_equal(gconstpointer a, gconstpointer b)
+{
+	const struct uidl_entry *x = a, *y = b;
+
+	return x->size == y->size && strcmp(x->uid, y->uid) == 0;
+}
+
+static bool
+uidl_valid_uid(const char *uid, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > UIDL_UID_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)uid[i] < 0x21 ||
+		    (unsigned char)uid[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* A Maildir file name: no separators, nothing unprintable. */
+static bool
+uidl_valid_file(const char *file, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)file[i] < 0x20 || file[i] == 0x7f ||
+		    file[i] == '/')
+			return false;
+	return true;
+}
+
+static struct uidl_entry *
+uidl_entry_new(const char *uid, size_t uidlen, uint64_t size, const char *file,
+    size_t filelen, int64_t first_seen, int64_t delivered)
+{
+	struct uidl_entry *e;
+
+	e = xmalloc(sizeof(*e) + uidlen + 1 + filelen + 1);
+	memcpy(e->data, uid, uidlen);
+	e->data[uidlen] = '\0';
+	e->uid = e->data;
+	if (file != NULL) {
+		memcpy(e->data + uidlen + 1, file, filelen);
+		e->data[uidlen + 1 + filelen] = '\0';
+		e->file = e->data + uidlen + 1;
+	} else
+		e->file = NULL;
+	e->size = size;
+	e->first_seen = first_seen;
+	e->delivered = delivered;
+	return e;
+}
+
+/* Add e (taking ownership); a later record for the same key wins. */
+static void
+uidl_insert(struct uidl_store *st, struct uidl_entry *e)
+{
+	struct uidl_entry *old;
+
+	if ((old = g_hash_table_lookup(st->set, e)) != NULL &&
+	    old->first_seen < e->first_seen)
+		e->first_seen = old->first_seen;
+	(void)g_hash_table_replace(st->set, e, e);
+}
+
+static int
+uidl_parse_time(const char *s, size_t len, int64_t *out)
+{
+	uint64_t v;
+
+	if (str_tonum(s, len, INT64_MAX, &v) == -1)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* Parse one record (without its LF); -1 if malformed. */
+static int
+uidl_parse_record(struct uidl_store *st, const char *line, size_t len)
+{
+	const char *field[UIDL_FIELDS], *end = line + len, *p = line, *tab;
+	size_t flen[UIDL_FIELDS], n;
+	uint64_t size;
+	int64_t seen, delivered;
+
+	for (n = 0; n < UIDL_FIELDS; n++) {
+		tab = memchr(p, '\t', (size_t)(end - p));
+		field[n] = p;
+		flen[n] = (size_t)((tab != NULL ? tab : end) - p);
+		if (tab == NULL)
+			break;
+		p = tab + 1;
+	}
+	if (n < UIDL_FIELDS - 1)
+		return -1;
+	if (!uidl_valid_uid(field[0], flen[0]) ||
+	    str_tonum(field[1], flen[1], UINT64_MAX, &size) == -1 ||
+	    uidl_parse_time(field[2], flen[2], &seen) == -1 ||
+	    uidl_parse_time(field[3], flen[3], &delivered) == -1)
+		return -1;
+	if (flen[4] == 1 && field[4][0] == '-')
+		flen[4] = 0;
+	else if (!uidl_valid_file(field[4], flen[4]))
+		return -1;
+	uidl_insert(st,
+	    uidl_entry_new(field[0], flen[0], size,
+	        flen[4] > 0 ? field[4] : NULL, flen[4], seen, delivered));
+	return 0;
+}
+
+static int
+uidl_parse_header(struct uidl_store *st, const char *line, size_t len,
+    struct err *err)
+{
+	size_t mlen = strlen(UIDL_MAGIC);
+	uint64_t version;
+
+	if (len < mlen || memcmp(line, UIDL_MAGIC, mlen) != 0 ||
+	    str_tonum(line + mlen, len - mlen, UINT32_MAX, &version) == -1) {
+		err_setx(err, ERR_LOCAL, "%s: not a popfetch UIDL journal",
+		    st->path);
+		return -1;
+	}
+	if (version != UIDL_VERSION) {
+		err_setx(err, ERR_LOCAL,
+		    "%s: journal version %" PRIu64
+		    " is not supported (only %d)",
+		    st->path, version, UIDL_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parse the whole journal in place.  *good_out gets the length of its
+ * whole lines: anything after the last LF is a torn record.
+ */
+static int
+uidl_parse(struct uidl_store *st, const char *buf, size_t len, size_t *good_out,
+    struct err *err)
+{
+	const char *p = buf, *end = buf + len, *nl;
+
+	*good_out = 0;
+	if ((nl = memchr(p, '\n', len)) == NULL) {
+		/*
+		 * Only a torn header, as a crash right after creation leaves,
+		 * is started afresh; anything else is someone else's file.
+		 */
+		if (len < strlen(UIDL_HEADER) &&
+		    memcmp(buf, UIDL_HEADER, len) == 0)
+			return 0;
+		return uidl_parse_header(st, buf, len, err);
+	}
+	if (uidl_parse_header(st, p, (size_t)(nl - p), err) == -1)
+		return -1;
+	for (p = nl + 1; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		if (uidl_parse_record(st, p, (size_t)(nl - p)) == -1)
+			st->malformed++;
+	}
+	*good_out = (size_t)(p - buf);
+	return 0;
+}
+
+static int
+uidl_load(struct uidl_store *st, struct err *err)
+{
+	struct stat sb;
+	void *map;
+	size_t good = 0;
+	int rc;
+
+	if (fstat(st->fd, &sb) == -1) {
+		err_set(err, ERR_LOCAL, "stat %s", st->path);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		err_setx(err, ERR_LOCAL, "%s: not a regular file", st->path);
+		return -1;
+	}
+	if (sb.st_size > 0) {
+		map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE,
+		    st->fd, 0);
+		if (map == MAP_FAILED) {
+			err_set(err, ERR_LOCAL, "mmap %s", st->path);
+			return -1;
+		}
+		rc = uidl_parse(st, map, (size_t)sb.st_size, &good, err);
+		(void)munmap(map, (size_t)sb.st_size);
+		if (rc == -1)
+			return -1;
+	}
+	st->end = (off_t)good;
+	if ((off_t)good < sb.st_size) {
+		/* Cut the torn tail so that the next record starts a line. */
+		if (ftruncate(st->fd, st->end) == -1 || fsync(st->fd) == -1) {
+			err_set(err, ERR_LOCAL, "truncate %s", st->path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+uidl_write_header(struct uidl_store *st, struct err *err)
+{
+	size_t len = strlen(UIDL_HEADER);
+
+	if (fsutil_write_all(st->fd, UIDL_HEADER, len, err) == -1) {
+		err_set(err, ERR_LOCAL, "write %s", st->path);
+		return -1;
+	}
+	st->end = (off_t)len;
+	return 0;
+}
+
+static int
+uidl_open_fd(struct uidl_store *st, struct err *err)
+{
+	st->fd =
+	    openat(st->dir_fd, st->base, O_RDWR | O_APPEND | O_CLOEXEC, 0600);
+	if (st->fd == -1 && errno == ENOENT)
+		st->fd = openat(st->dir_fd, st->base,
+		    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (st->fd == -1) {
+		err_set(err, ERR_LOCAL, "open %s", st->path);
+		return -1;
+	}
+	return 0;
+}
+
+struct uidl_store *
+uidl_open(const char *path, struct err *err)
+{
+	struct uidl_store *st;
+	const char *slash;
+
+	st = xcalloc(1, sizeof(*st));
+	st->dir_fd = st->fd = -1;
+	st->path = xstrdup(path);
+	st->set = g_hash_table_new_full(uidl_entry_hash, uidl_entry_equal, free,
+	    NULL);
+	if ((slash = strrchr(path, '/')) == NULL) {
+		st->dir = xstrdup(".");
+		st->base = xstrdup(path);
+	} else {
+		st->dir = slash == path
+		    ? xstrdup("/")
+		    : xstrndup(path, (size_t)(slash - path));
+		st->base = xstrdup(slash + 1);
+	}
+	st->dir_fd =
+	    openat(AT_FDCWD, st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (st->dir_fd == -1) {
+		err_set(err, ERR_LOCAL, "open %s", st->dir);
+		goto fail;
+	}
+	if (st->base[0] == '\0') {
+		err_setx(err, ERR_LOCAL, "%s: not a file name", path);
+		goto fail;
+	}
+	if (uidl_open_fd(st, err) == -1 || uidl_load(st, err) == -1)
+		goto fail;
+	if (st->end == 0 && uidl_write_header(st, err) == -1)
+		goto fail;
+	/*
+	 * The name may be new (or a crash may have left it unsynced): the
+	 * first uidl_sync() makes it durable in the directory too.
+	 */
+	st->need_dir_sync = true;
+	return st;
+fail:
+	uidl_free(st);
+	return NULL;
+}
+
+void
+uidl_free(struct uidl_store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->fd != -1)
+		(void)close(st->fd);
+	if (st->dir_fd != -1)
+		(void)close(st->dir_fd);
+	g_hash_table_destroy(st->set);
+	free(st->base);
+	free(st->dir);
+	free(st->path);
+	free(st);
+}
+
+bool
+uidl_has(const struct uidl_store *st, const char *uid, uint64_t size)
+{
+	struct uidl_entry key;
+
+	if (!uidl_valid_uid(uid, strlen(uid)))
+		return false;
+	key.uid = uid;
+	key.size = size;
+	return g_hash_table_contains(st->set, &key);
+}
+
+size_t
+uidl_count(const struct uidl_store *st)
+{
+	return g_hash_table_size(st->set);
+}
+
+size_t
+uidl_malformed(const struct uidl_store *st)
+{
+	return st->malformed;
+}
+
+static int
+uidl_check_args(const char *uid, const char *file, struct err *err)
+{
+	if (!uidl_valid_uid(uid, strlen(uid))) {
+		err_setx(err, ERR_SOFTWARE, "uidl: invalid uid");
+		return -1;
+	}
+	if (file != NULL &&
+	    (!uidl_valid_file(file, strlen(file)) || strcmp(file, "-") == 0)) {
+		err_setx(err, ERR_SOFTWARE, "uidl: invalid file name");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+uidl_format(char *buf, size_t bufsize, const struct uidl_entry *e)
+{
+	int n;
+
+	n = snprintf(buf, bufsize,
+	    "%s\t%" PRIu64 "\t%" PRId64 "\t%" PRId64 "\t%s\n", e->uid, e->size,
+	    e->first_seen, e->delivered, e->file != NULL ? e->file : "-");
+	assert(n > 0 && (size_t)n < bufsize);
+	return n;
+}
+
+int
+uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
+    const char *file, int64_t now, struct err *err)
+{
+	struct uidl_entry *e;
+	char rec[UIDL_RECORD_MAX];
+	int len;
+
+	if (uidl_check_args(uid, file, err) == -1)
+		return -1;
+	if (st->fd == -1) {
+		err_setx(err, ERR_LOCAL,
+		    "%s: journal unusable after an earlier error", st->path);
+		return -1;
+	}
+	if (now < 0)
+		now = 0; /* a clock before 1970 is wrong, the record is not */
+	e = uidl_entry_new(uid, strlen(uid), size, file,
+	    file != NULL ? strlen(file) : 0, now, now);
+	len = uidl_format(rec, sizeof(rec), e);
+	/* One write(2) per record: a crash tears at most the last line. */
+	if (fsutil_write_all(st->fd, rec, (size_t)len, err) == -1) {
+		err_set(err, ERR_LOCAL, "write %s", st->path);
+		free(e);
+		/*
+		 * A partial record must not glue itself to the next one;
+		 * if the file cannot be cut back, stop appending.
+		 */
+		if (ftruncate(st->fd, st->end) == -1) {
+			(void)close(st->fd);
+			st->fd = -1;
+		}
+		return -1;
+	}
+	st->end += len;
+	uidl_insert(st, e);
+	return 0;
+}
+
+int
+uidl_sync(struct uidl_store *st, struct err *err)
+{
+	if (st->fd == -1) {
+		err_setx(err, ERR_LOCAL,
+		    "%s: journal unusable after an earlier error", st->path);
+		return -1;
+	}
+	if (fsync(st->fd) == -1) {
+		err_set(err, ERR_LOCAL, "fsync %s", st->path);
+		/*
+		 * After a failed fsync the kernel may have dropped the dirty
+		 * pages and a second fsync may succeed without them: refuse
+		 * to vouch for anything until the journal is reloaded.
+		 */
+		(void)close(st->fd);
+		st->fd = -1;
+		return -1;
+	}
+	if (st->need_dir_sync) {
+		if (fsutil_fsync_dir(st->dir_fd, st->dir, err) == -1)
+			return -1;
+		st->need_dir_sync = false;
+	}
+	return 0;
+}
+
+/*
+ * The retained entries, serialised as a whole journal (caller owns the
+ * GString).
+ */
+static GString *
+uidl_serialise(struct uidl_store *st, GHashTable *keep)
+{
+	GHashTableIter it;
+	GString *out;
+	gpointer p;
+	char rec[UIDL_RECORD_MAX];
+	int len;
+
+	out = g_string_sized_new(64 + g_hash_table_size(st->set) * 96);
+	g_string_append(out, UIDL_HEADER);
+	g_hash_table_iter_init(&it, st->set);
+	while (g_hash_table_iter_next(&it, &p, NULL)) {
+		const struct uidl_entry *e = p;
+
+		if (!g_hash_table_contains(keep, e->uid))
+			continue;
+		len = uidl_format(rec, sizeof(rec), e);
+		g_string_append_len(out, rec, len);
+	}
+	return out;
+}
+
+/*
+ * Point the append descriptor at whatever file now has the journal's
+ * name: after a rename the old one would write into a replaced file.
+ */
+static int
+uidl_reopen(struct uidl_store *st, struct err *err)
+{
+	struct stat sb;
+
+	if (st->fd != -1)
+		(void)close(st->fd);
+	st->fd =
+	    openat(st->dir_fd, st->base, O_RDWR | O_APPEND | O_CLOEXEC, 0600);
+	if (st->fd == -1) {
+		err_set(err, ERR_LOCAL, "open %s", st->path);
+		return -1;
+	}
+	if (fstat(st->fd, &sb) == -1) {
+		err_set(err, ERR_LOCAL, "stat %s", st->path);
+		(void)close(st->fd);
+		st->fd = -1;
+		return -1;
+	}
+	st->end = sb.st_size;
+	return 0;
+}
+
+int
+uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
+    struct err *err)
+{
+	GHashTableIter it;
+	GHashTable *kept;
+	GString *data;
+	gpointer p;
+	size_t i;
+	int rc;
+
+	kept = g_hash_table_new(g_str_hash, g_str_equal);
+	for (i = 0; i < n; i++)
+		(void)g_hash_table_add(kept, (gpointer)(uintptr_t)keep[i]);
+	data = uidl_serialise(st, kept);
+	rc = fsutil_atomic_write(st->dir_fd, st->base, data->str, data->len,
+	    0600, err);
+	if (rc == -1)
+		err_prefix(err, "compact %s", st->path);
+	/*
+	 * A failure may come after the rename (the directory fsync), so
+	 * reopen in every case.  Either file holds every record: the old
+	 * one all of them, the new one all that are kept.
+	 */
+	if (uidl_reopen(st, rc == -1 ? NULL : err) == -1)
+		rc = -1;
+	if (rc == 0) {
+		g_hash_table_iter_init(&it, st->set);
+		while (g_hash_table_iter_next(&it, &p, NULL))
+			if (!g_hash_table_contains(kept,
+			        ((const struct uidl_entry *)p)->uid))
+				g_hash_table_iter_remove(&it);
+		st->need_dir_sync = false; /* fsutil_atomic_write did it */
+	}
+	g_string_free(data, TRUE);
+	g_hash_table_destroy(kept);
+	return rc;
+}

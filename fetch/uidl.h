@@ -33,6 +33,12 @@ bool uidl_has(const struct uidl_store *st, const char *uid, uint64_t size);
 size_t uidl_count(const struct uidl_store *st);
 
 /*
+ * Number of malformed records skipped by uidl_open() (0 in a healthy
+ * journal; worth a warning, never fatal).
+ */
+size_t uidl_malformed(const struct uidl_store *st);
+
+/*
  * Record that uid (of size octets) was delivered as file (a name in the
  * Maildir, may be NULL) at time now.  Appended, not yet durable: call
  * uidl_sync() before acting on it (e.g. before DELE).

@@ -1,2 +1,405 @@
 #include "config.h"
-/* PLACEHOLDER */
+
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "maildir/maildir.h"
+#include "util/fsutil.h"
+#include "util/xmalloc.h"
+
+/*
+ * Messages are streamed through a fixed buffer, so memory stays bounded
+ * whatever their size.
+ */
+#define MAILDIR_BUF_SIZE (64 * 1024)
+
+/*
+ * How many fresh names to try when one is taken.  A clash needs the same
+ * second, microsecond, pid, counter and 64 random bits: one retry is
+ * already a sign of something odd, so a few are plenty.
+ */
+#define MAILDIR_NAME_TRIES 8
+
+/* Longest escaped host name put in a file name (NAME_MAX is 255). */
+#define MAILDIR_HOST_MAX 128
+
+struct maildir {
+	char *path;
+	int tmp_fd;   /* tmp/ */
+	int new_fd;   /* new/ */
+	bool is_busy; /* a delivery is in progress */
+};
+
+struct maildir_delivery {
+	struct maildir *md;
+	char *name; /* in tmp/ */
+	int fd;
+	char *buf;
+	size_t used;     /* bytes in buf */
+	uint64_t size;   /* bytes accepted so far */
+	bool has_failed; /* a write failed: only abort is left */
+};
+
+static const char *const maildir_subdirs[] = { "tmp", "new", "cur" };
+
+static int
+maildir_make_subdirs(int dirfd, const char *path, struct err *err)
+{
+	bool made = false;
+	size_t i;
+
+	for (i = 0; i < sizeof(maildir_subdirs) / sizeof(maildir_subdirs[0]);
+	     i++) {
+		if (mkdirat(dirfd, maildir_subdirs[i], 0700) == 0)
+			made = true;
+		else if (errno != EEXIST) {
+			err_set(err, ERR_LOCAL, "mkdir %s/%s", path,
+			    maildir_subdirs[i]);
+			return -1;
+		}
+	}
+	/* The new entries must be durable before any message is linked. */
+	if (made && fsutil_fsync_dir(dirfd, path, err) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+maildir_open_subdir(int dirfd, const char *path, const char *sub,
+    struct err *err)
+{
+	int fd;
+
+	fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd == -1)
+		err_set(err, ERR_LOCAL, "open %s/%s", path, sub);
+	return fd;
+}
+
+struct maildir *
+maildir_open(const char *path, struct err *err)
+{
+	struct maildir *md;
+	int dirfd = -1;
+
+	md = xcalloc(1, sizeof(*md));
+	md->tmp_fd = md->new_fd = -1;
+	md->path = xstrdup(path);
+	if (fsutil_mkdirs(path, 0700, err) == -1)
+		goto fail;
+	dirfd = openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dirfd == -1) {
+		err_set(err, ERR_LOCAL, "open %s", path);
+		goto fail;
+	}
+	if (maildir_make_subdirs(dirfd, path, err) == -1)
+		goto fail;
+	if ((md->tmp_fd = maildir_open_subdir(dirfd, path, "tmp", err)) == -1)
+		goto fail;
+	if ((md->new_fd = maildir_open_subdir(dirfd, path, "new", err)) == -1)
+		goto fail;
+	(void)close(dirfd);
+	return md;
+fail:
+	if (dirfd != -1)
+		(void)close(dirfd);
+	maildir_close(md);
+	return NULL;
+}
+
+void
+maildir_close(struct maildir *md)
+{
+	if (md == NULL)
+		return;
+	if (md->tmp_fd != -1)
+		(void)close(md->tmp_fd);
+	if (md->new_fd != -1)
+		(void)close(md->new_fd);
+	free(md->path);
+	free(md);
+}
+
+static void
+maildir_random(unsigned char *p, size_t len)
+{
+	struct timespec ts;
+	ssize_t n;
+	size_t i;
+
+	while (len > 0) {
+		n = getrandom(p, len, 0);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (n == -1 && errno != EINTR)
+			break;
+	}
+	if (len == 0)
+		return;
+	/*
+	 * No entropy source: the name stays unique through time, pid and
+	 * counter, and O_EXCL catches the rest.
+	 */
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	for (i = 0; i < len; i++)
+		p[i] = (unsigned char)(ts.tv_nsec >> (8 * (i % 4)));
+}
+
+/*
+ * The host name, with the characters that mean something in a Maildir
+ * name escaped as octal: '/' and ':' (as other Maildir writers do), and
+ * also ',' (which starts the ",S=" field), '\' (so that the escaping can
+ * be undone) and anything outside printable ASCII.
+ */
+static void
+maildir_host(char *out, size_t outsize)
+{
+	char host[256];
+	const unsigned char *p;
+	size_t used = 0;
+	int n;
+
+	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+		(void)strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (p = (const unsigned char *)host; *p != '\0'; p++) {
+		if (*p < 0x21 || *p > 0x7e || *p == '/' || *p == ':' ||
+		    *p == ',' || *p == '\\')
+			n = snprintf(out + used, outsize - used, "\\%03o", *p);
+		else
+			n = snprintf(out + used, outsize - used, "%c", *p);
+		if (n < 0 || (size_t)n >= outsize - used)
+			break; /* a shorter host part, never half an escape */
+		used += (size_t)n;
+	}
+	out[used] = '\0';
+}
+
+char *
+maildir_unique_name(void)
+{
+	static unsigned long counter;
+	unsigned char rnd[8];
+	char host[MAILDIR_HOST_MAX + 1], hex[sizeof(rnd) * 2 + 1];
+	struct timeval tv;
+	size_t i;
+
+	(void)gettimeofday(&tv, NULL);
+	maildir_random(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	maildir_host(host, sizeof(host));
+	counter++;
+	return xasprintf("%lld.M%06ldP%ldQ%luR%s.%s", (long long)tv.tv_sec,
+	    (long)tv.tv_usec, (long)getpid(), counter, hex, host);
+}
+
+struct maildir_delivery *
+maildir_begin(struct maildir *md, struct err *err)
+{
+	struct maildir_delivery *d;
+	char *name = NULL;
+	int fd = -1, i;
+
+	if (md->is_busy) {
+		err_setx(err, ERR_SOFTWARE, "%s: delivery already in progress",
+		    md->path);
+		return NULL;
+	}
+	for (i = 0; i < MAILDIR_NAME_TRIES; i++) {
+		name = maildir_unique_name();
+		fd = openat(md->tmp_fd, name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1)
+			break;
+		if (errno != EEXIST || i + 1 == MAILDIR_NAME_TRIES) {
+			err_set(err, ERR_LOCAL, "create tmp/%s", name);
+			free(name);
+			return NULL;
+		}
+		free(name);
+	}
+	d = xcalloc(1, sizeof(*d));
+	d->md = md;
+	d->name = name;
+	d->fd = fd;
+	d->buf = xmalloc(MAILDIR_BUF_SIZE);
+	md->is_busy = true;
+	return d;
+}
+
+static int
+maildir_flush(struct maildir_delivery *d, struct err *err)
+{
+	if (d->used == 0)
+		return 0;
+	if (fsutil_write_all(d->fd, d->buf, d->used, err) == -1) {
+		/* errno is still write(2)'s: name the file it failed on. */
+		err_set(err, ERR_LOCAL, "write tmp/%s", d->name);
+		return -1;
+	}
+	d->used = 0;
+	return 0;
+}
+
+int
+maildir_write(struct maildir_delivery *d, const void *data, size_t len,
+    struct err *err)
+{
+	if (d->has_failed) {
+		err_setx(err, ERR_SOFTWARE,
+		    "write tmp/%s: earlier write failed", d->name);
+		return -1;
+	}
+	if (len > MAILDIR_BUF_SIZE - d->used && maildir_flush(d, err) == -1)
+		goto fail;
+	if (len >= MAILDIR_BUF_SIZE) {
+		/* Large chunks go straight to the file, not via the buffer. */
+		if (fsutil_write_all(d->fd, data, len, err) == -1) {
+			err_set(err, ERR_LOCAL, "write tmp/%s", d->name);
+			goto fail;
+		}
+	} else {
+		memcpy(d->buf + d->used, data, len);
+		d->used += len;
+	}
+	d->size += len;
+	return 0;
+fail:
+	d->has_failed = true;
+	return -1;
+}
+
+static void
+maildir_delivery_free(struct maildir_delivery *d)
+{
+	int saved = errno;
+
+	if (d->fd != -1)
+		(void)close(d->fd);
+	(void)unlinkat(d->md->tmp_fd, d->name, 0);
+	d->md->is_busy = false;
+	free(d->buf);
+	free(d->name);
+	free(d);
+	errno = saved;
+}
+
+/* Flush, fsync and close the tmp/ file: step 1 of the invariant. */
+static int
+maildir_finish_tmp(struct maildir_delivery *d, struct err *err)
+{
+	int fd;
+
+	if (d->has_failed) {
+		err_setx(err, ERR_SOFTWARE,
+		    "commit tmp/%s: earlier write failed", d->name);
+		return -1;
+	}
+	if (maildir_flush(d, err) == -1)
+		return -1;
+	if (fsync(d->fd) == -1) {
+		err_set(err, ERR_LOCAL, "fsync tmp/%s", d->name);
+		return -1;
+	}
+	/* Linux releases the descriptor even when close(2) fails. */
+	fd = d->fd;
+	d->fd = -1;
+	if (close(fd) == -1) {
+		err_set(err, ERR_LOCAL, "close tmp/%s", d->name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Link tmp/NAME into new/ as "NAME,S=<size>", or under a fresh name if
+ * that one is taken.  Returns the name used (caller owns) or NULL.
+ */
+static char *
+maildir_link_new(struct maildir_delivery *d, struct err *err)
+{
+	struct maildir *md = d->md;
+	char *base = NULL, *newname;
+	int i;
+
+	for (i = 0; i < MAILDIR_NAME_TRIES; i++) {
+		newname = xasprintf("%s,S=%" PRIu64,
+		    base != NULL ? base : d->name, d->size);
+		free(base);
+		base = NULL;
+		if (linkat(md->tmp_fd, d->name, md->new_fd, newname, 0) == 0)
+			return newname;
+		if (errno != EEXIST || i + 1 == MAILDIR_NAME_TRIES) {
+			err_set(err, ERR_LOCAL, "link tmp/%s to new/%s",
+			    d->name, newname);
+			free(newname);
+			return NULL;
+		}
+		free(newname);
+		base = maildir_unique_name();
+	}
+	return NULL; /* not reached */
+}
+
+int
+maildir_commit(struct maildir_delivery *d, char **name_out, struct err *err)
+{
+	struct maildir *md = d->md;
+	char *newname = NULL;
+	int saved;
+
+	if (name_out != NULL)
+		*name_out = NULL;
+	if (maildir_finish_tmp(d, err) == -1)
+		goto fail;
+	if ((newname = maildir_link_new(d, err)) == NULL)
+		goto fail;
+	if (unlinkat(md->tmp_fd, d->name, 0) == -1) {
+		err_set(err, ERR_LOCAL, "unlink tmp/%s", d->name);
+		goto fail;
+	}
+	if (fsutil_fsync_dir(md->new_fd, "new", err) == -1)
+		goto fail;
+	maildir_delivery_free(d);
+	if (name_out != NULL)
+		*name_out = newname;
+	else
+		free(newname);
+	return 0;
+fail:
+	/*
+	 * Not committed: the caller keeps the message on the server, so
+	 * take back the new/ name too, or a later run would deliver it a
+	 * second time.  Should that unlink fail as well, what stays in new/
+	 * is the whole message, fsynced before it was linked: at worst a
+	 * duplicate, never a partial file and never a loss.
+	 */
+	saved = errno;
+	if (newname != NULL)
+		(void)unlinkat(md->new_fd, newname, 0);
+	free(newname);
+	maildir_delivery_free(d);
+	errno = saved;
+	return -1;
+}
+
+void
+maildir_abort(struct maildir_delivery *d)
+{
+	if (d != NULL)
+		maildir_delivery_free(d);
+}

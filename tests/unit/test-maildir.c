@@ -1,9 +1,777 @@
 #include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <regex.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
-/* PLACEHOLDER */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "maildir/maildir.h"
+#include "util/xmalloc.h"
+
+/*
+ * System calls are wrapped at link time (-Wl,--wrap=...): each wrapper
+ * passes through to the real call unless a fault is armed, in which case
+ * calls nth .. nth + times - 1 (counted from arming) fail with errnum.
+ */
+struct fault {
+	int nth;
+	int times;
+	int errnum;
+	int calls;
+};
+
+static struct fault f_write, f_fsync, f_linkat, f_openat, f_close, f_unlinkat;
+static size_t write_max;        /* when > 0, a write(2) moves at most this */
+static int write_calls;         /* every write(2) seen */
+static char link_names[4][512]; /* new/ names tried by linkat */
+static int link_tries;
+static const char *fake_host;
+
+ssize_t __real_write(int, const void *, size_t);
+ssize_t __wrap_write(int, const void *, size_t);
+int __real_fsync(int);
+int __wrap_fsync(int);
+int __real_linkat(int, const char *, int, const char *, int);
+int __wrap_linkat(int, const char *, int, const char *, int);
+int __real_openat(int, const char *, int, ...);
+int __wrap_openat(int, const char *, int, ...);
+int __real_close(int);
+int __wrap_close(int);
+int __real_unlinkat(int, const char *, int);
+int __wrap_unlinkat(int, const char *, int);
+int __real_gethostname(char *, size_t);
+int __wrap_gethostname(char *, size_t);
+
+static void
+fault_arm(struct fault *f, int nth, int times, int errnum)
+{
+	f->nth = nth;
+	f->times = times;
+	f->errnum = errnum;
+	f->calls = 0;
+}
+
+static bool
+fault_hit(struct fault *f)
+{
+	if (f->nth == 0)
+		return false;
+	f->calls++;
+	if (f->calls >= f->nth && f->calls < f->nth + f->times) {
+		errno = f->errnum;
+		return true;
+	}
+	return false;
+}
+
+ssize_t
+__wrap_write(int fd, const void *buf, size_t len)
+{
+	write_calls++;
+	if (fault_hit(&f_write))
+		return -1;
+	if (write_max > 0 && len > write_max)
+		len = write_max;
+	return __real_write(fd, buf, len);
+}
+
+int
+__wrap_fsync(int fd)
+{
+	if (fault_hit(&f_fsync))
+		return -1;
+	return __real_fsync(fd);
+}
+
+int
+__wrap_linkat(int ofd, const char *old, int nfd, const char *new, int flags)
+{
+	if (link_tries < 4)
+		(void)snprintf(link_names[link_tries], sizeof(link_names[0]),
+		    "%s", new);
+	link_tries++;
+	if (fault_hit(&f_linkat))
+		return -1;
+	return __real_linkat(ofd, old, nfd, new, flags);
+}
+
+int
+__wrap_openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+
+	if (flags & O_CREAT) {
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	if (fault_hit(&f_openat))
+		return -1;
+	return __real_openat(dirfd, path, flags, mode);
+}
+
+int
+__wrap_close(int fd)
+{
+	if (fault_hit(&f_close)) {
+		(void)__real_close(fd); /* as Linux does: the fd is gone */
+		return -1;
+	}
+	return __real_close(fd);
+}
+
+int
+__wrap_unlinkat(int dirfd, const char *path, int flags)
+{
+	if (fault_hit(&f_unlinkat))
+		return -1;
+	return __real_unlinkat(dirfd, path, flags);
+}
+
+int
+__wrap_gethostname(char *name, size_t len)
+{
+	if (fake_host != NULL) {
+		(void)snprintf(name, len, "%s", fake_host);
+		return 0;
+	}
+	return __real_gethostname(name, len);
+}
+
+struct fixture {
+	char root[64];
+	char path[128];
+	struct maildir *md;
+};
+
+static void
+faults_reset(void)
+{
+	memset(&f_write, 0, sizeof(f_write));
+	memset(&f_fsync, 0, sizeof(f_fsync));
+	memset(&f_linkat, 0, sizeof(f_linkat));
+	memset(&f_openat, 0, sizeof(f_openat));
+	memset(&f_close, 0, sizeof(f_close));
+	memset(&f_unlinkat, 0, sizeof(f_unlinkat));
+	write_max = 0;
+	write_calls = 0;
+	link_tries = 0;
+	fake_host = NULL;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx;
+	struct err err;
+	const char *tmpdir = getenv("TMPDIR");
+
+	faults_reset();
+	(void)umask(022);
+	fx = xcalloc(1, sizeof(*fx));
+	if (tmpdir == NULL || strlen(tmpdir) > 30)
+		tmpdir = "/tmp";
+	(void)snprintf(fx->root, sizeof(fx->root), "%s/md-test-XXXXXX", tmpdir);
+	if (mkdtemp(fx->root) == NULL)
+		return -1;
+	(void)snprintf(fx->path, sizeof(fx->path), "%s/a/b/Maildir", fx->root);
+	if ((fx->md = maildir_open(fx->path, &err)) == NULL) {
+		fprintf(stderr, "maildir_open: %s\n", err.msg);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	faults_reset();
+	maildir_close(fx->md);
+	(void)nftw(fx->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* Number of entries in PATH/sub; the last one's name goes to name_out. */
+static int
+count_files(const struct fixture *fx, const char *sub, char *name_out,
+    size_t size)
+{
+	char dir[256];
+	struct dirent *de;
+	DIR *dp;
+	int n = 0;
+
+	(void)snprintf(dir, sizeof(dir), "%s/%s", fx->path, sub);
+	assert_non_null(dp = opendir(dir));
+	while ((de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (name_out != NULL)
+			(void)snprintf(name_out, size, "%s", de->d_name);
+		n++;
+	}
+	(void)closedir(dp);
+	return n;
+}
+
+/* Is PATH/new/name exactly len bytes of data? */
+static void
+assert_file_is(const struct fixture *fx, const char *name, const void *data,
+    size_t len)
+{
+	char path[512], *buf;
+	struct stat sb;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "%s/new/%s", fx->path, name);
+	assert_int_not_equal(fd = open(path, O_RDONLY), -1);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_int_equal((size_t)sb.st_size, len);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	buf = xmalloc(len + 1);
+	while ((n = read(fd, buf + got, len + 1 - got)) > 0)
+		got += (size_t)n;
+	assert_int_equal(got, len);
+	assert_memory_equal(buf, data, len);
+	free(buf);
+	(void)close(fd);
+}
+
+static void
+assert_empty(const struct fixture *fx)
+{
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 0);
+	assert_int_equal(count_files(fx, "new", NULL, 0), 0);
+}
+
+/* Deliver data in one write; returns 0 or -1 as maildir_commit() does. */
+static int
+deliver(struct fixture *fx, const char *data, char **name_out, struct err *err)
+{
+	struct maildir_delivery *d;
+
+	if ((d = maildir_begin(fx->md, err)) == NULL)
+		return -1;
+	if (maildir_write(d, data, strlen(data), err) == -1) {
+		maildir_abort(d);
+		return -1;
+	}
+	return maildir_commit(d, name_out, err);
+}
+
+static bool
+has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static void
+test_open_creates_structure(void **state)
+{
+	struct fixture *fx = *state;
+	const char *subs[] = { "", "/tmp", "/new", "/cur" };
+	char path[256];
+	struct stat sb;
+	struct maildir *again;
+	struct err err;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		(void)snprintf(path, sizeof(path), "%s%s", fx->path, subs[i]);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_true(S_ISDIR(sb.st_mode));
+		assert_int_equal(sb.st_mode & 0777, 0700);
+	}
+	/* Opening an existing Maildir is fine. */
+	assert_non_null(again = maildir_open(fx->path, &err));
+	maildir_close(again);
+
+	/* A file in the way is an error, not a crash. */
+	(void)snprintf(path, sizeof(path), "%s/file", fx->root);
+	assert_int_not_equal(fd = open(path, O_WRONLY | O_CREAT, 0600), -1);
+	(void)close(fd);
+	err_clear(&err);
+	assert_null(maildir_open(path, &err));
+	assert_int_equal(err.cls, ERR_LOCAL);
+}
+
+static void
+test_deliver_one(void **state)
+{
+	struct fixture *fx = *state;
+	const char *msg = "From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n";
+	char *name, found[256], suffix[32];
+	struct err err;
+
+	assert_int_equal(deliver(fx, msg, &name, &err), 0);
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 0);
+	assert_int_equal(count_files(fx, "new", found, sizeof(found)), 1);
+	assert_string_equal(found, name);
+	(void)snprintf(suffix, sizeof(suffix), ",S=%zu", strlen(msg));
+	assert_true(has_suffix(name, suffix));
+	assert_null(strchr(name, ':'));
+	assert_file_is(fx, name, msg, strlen(msg));
+	free(name);
+
+	/* name_out may be NULL. */
+	assert_int_equal(deliver(fx, "x", NULL, &err), 0);
+	assert_int_equal(count_files(fx, "new", NULL, 0), 2);
+}
+
+static void
+test_empty_message(void **state)
+{
+	struct fixture *fx = *state;
+	struct maildir_delivery *d;
+	struct err err;
+	char *name;
+
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	assert_int_equal(maildir_commit(d, &name, &err), 0);
+	assert_true(has_suffix(name, ",S=0"));
+	assert_file_is(fx, name, "", 0);
+	free(name);
+}
+
+static void
+test_unique_names(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = 200 };
+	char *names[N], buf[16];
+	regex_t re;
+	struct err err;
+	size_t i, j;
+
+	assert_int_equal(
+	    regcomp(&re,
+	        "^[0-9]+\\.M[0-9]{6}P[0-9]+Q[0-9]+R[0-9a-f]{16}\\.[^/:]+,S=[0-9]+$",
+	        REG_EXTENDED | REG_NOSUB),
+	    0);
+	for (i = 0; i < N; i++) {
+		(void)snprintf(buf, sizeof(buf), "m%zu\n", i);
+		assert_int_equal(deliver(fx, buf, &names[i], &err), 0);
+		assert_int_equal(regexec(&re, names[i], 0, NULL, 0), 0);
+	}
+	for (i = 0; i < N; i++)
+		for (j = i + 1; j < N; j++)
+			assert_string_not_equal(names[i], names[j]);
+	assert_int_equal(count_files(fx, "new", NULL, 0), N);
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 0);
+	for (i = 0; i < N; i++)
+		free(names[i]);
+	regfree(&re);
+}
+
+static void
+test_host_escaped(void **state)
+{
+	char *name, *host;
+
+	(void)state;
+	fake_host = "a/b:c,d\\e f";
+	name = maildir_unique_name();
+	assert_non_null(host = strchr(strchr(name, 'R'), '.'));
+	assert_string_equal(host + 1, "a\\057b\\072c\\054d\\134e\\040f");
+	free(name);
+}
+
+static void
+fill(char *buf, size_t len, size_t offset)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (char)((offset + i) * 31 % 251);
+}
+
+static void
+test_large_message_small_writes(void **state)
+{
+	struct fixture *fx = *state;
+	const size_t total = 5 * 1024 * 1024 + 17;
+	struct maildir_delivery *d;
+	size_t off = 0, chunk, step = 0;
+	char *all, *name, suffix[32];
+	struct err err;
+	int flushes;
+
+	all = xmalloc(total);
+	fill(all, total, 0);
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	write_calls = 0;
+	while (off < total) {
+		/* Mostly small chunks, now and then one bigger than the buffer.
+		 */
+		chunk = step % 97 == 0 ? 100000 : 1 + (step * 7919) % 3000;
+		if (chunk > total - off)
+			chunk = total - off;
+		assert_int_equal(maildir_write(d, all + off, chunk, &err), 0);
+		off += chunk;
+		step++;
+	}
+	assert_int_equal(maildir_commit(d, &name, &err), 0);
+	flushes = write_calls;
+	/* Buffered: about one write(2) per 64 KiB, not one per chunk. */
+	assert_true(flushes <= (int)(total / 65536) * 2 + 2);
+	assert_true((size_t)flushes < step / 10);
+	(void)snprintf(suffix, sizeof(suffix), ",S=%zu", total);
+	assert_true(has_suffix(name, suffix));
+	assert_file_is(fx, name, all, total);
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 0);
+	free(name);
+	free(all);
+}
+
+static void
+test_abort(void **state)
+{
+	struct fixture *fx = *state;
+	struct maildir_delivery *d;
+	struct err err;
+
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	assert_int_equal(maildir_write(d, "partial", 7, &err), 0);
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 1);
+	maildir_abort(d);
+	assert_empty(fx);
+	maildir_abort(NULL);
+
+	/* The handle is free for the next message. */
+	assert_int_equal(deliver(fx, "next\n", NULL, &err), 0);
+}
+
+static void
+test_one_delivery_at_a_time(void **state)
+{
+	struct fixture *fx = *state;
+	struct maildir_delivery *d;
+	struct err err;
+
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	err_clear(&err);
+	assert_null(maildir_begin(fx->md, &err));
+	assert_int_equal(err.cls, ERR_SOFTWARE);
+	maildir_abort(d);
+	assert_empty(fx);
+}
+
+static void
+test_enospc_nth_write(void **state)
+{
+	struct fixture *fx = *state;
+	struct maildir_delivery *d;
+	struct err err;
+	char chunk[4096];
+	int i, rc = 0;
+
+	fill(chunk, sizeof(chunk), 0);
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	fault_arm(&f_write, 3, 1000, ENOSPC);
+	for (i = 0; i < 256 && rc == 0; i++)
+		rc = maildir_write(d, chunk, sizeof(chunk), &err);
+	assert_int_equal(rc, -1);
+	/* Two 64 KiB flushes went through, the third failed. */
+	assert_int_equal(f_write.calls, 3);
+	assert_int_equal(err.cls, ERR_LOCAL);
+	assert_int_equal(err.errnum, ENOSPC);
+	assert_non_null(strstr(err.msg, "write tmp/"));
+	assert_non_null(strstr(err.msg, ": No space left on device"));
+
+	/* Nothing more goes in, and commit refuses. */
+	assert_int_equal(maildir_write(d, "x", 1, &err), -1);
+	assert_int_equal(maildir_commit(d, NULL, &err), -1);
+	assert_empty(fx);
+}
+
+static void
+test_enospc_in_commit(void **state)
+{
+	struct fixture *fx = *state;
+	struct err err;
+	char dummy[] = "unchanged", *name = dummy;
+
+	/* A small message is only written by the flush in commit. */
+	fault_arm(&f_write, 1, 1, ENOSPC);
+	assert_int_equal(deliver(fx, "small\n", &name, &err), -1);
+	assert_null(name);
+	assert_int_equal(err.cls, ERR_LOCAL);
+	assert_int_equal(err.errnum, ENOSPC);
+	assert_true(strncmp(err.msg, "write tmp/", 10) == 0);
+	assert_true(has_suffix(err.msg, ": No space left on device"));
+	assert_empty(fx);
+}
+
+static void
+test_eintr_and_short_writes(void **state)
+{
+	struct fixture *fx = *state;
+	const size_t total = 200000;
+	struct maildir_delivery *d;
+	struct err err;
+	char *all, *name;
+
+	all = xmalloc(total);
+	fill(all, total, 3);
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	fault_arm(&f_write, 1, 2, EINTR);
+	write_max = 1000;
+	assert_int_equal(maildir_write(d, all, 70000, &err), 0);
+	assert_int_equal(maildir_write(d, all + 70000, total - 70000, &err), 0);
+	assert_int_equal(maildir_commit(d, &name, &err), 0);
+	assert_true(f_write.calls > 2);
+	write_max = 0;
+	assert_file_is(fx, name, all, total);
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 0);
+	free(name);
+	free(all);
+}
+
+static void
+test_eio_fsync_file(void **state)
+{
+	struct fixture *fx = *state;
+	struct err err;
+
+	fault_arm(&f_fsync, 1, 1, EIO);
+	assert_int_equal(deliver(fx, "data\n", NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_LOCAL);
+	assert_int_equal(err.errnum, EIO);
+	assert_true(strncmp(err.msg, "fsync tmp/", 10) == 0);
+	assert_int_equal(f_linkat.calls, 0);
+	assert_int_equal(link_tries, 0);
+	assert_empty(fx);
+}
+
+static void
+test_eio_close(void **state)
+{
+	struct fixture *fx = *state;
+	struct maildir_delivery *d;
+	struct err err;
+
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	assert_int_equal(maildir_write(d, "data\n", 5, &err), 0);
+	fault_arm(&f_close, 1, 1, EIO);
+	assert_int_equal(maildir_commit(d, NULL, &err), -1);
+	assert_int_equal(err.errnum, EIO);
+	assert_true(strncmp(err.msg, "close tmp/", 10) == 0);
+	assert_int_equal(link_tries, 0);
+	assert_empty(fx);
+}
+
+static void
+test_eexist_linkat_retried(void **state)
+{
+	struct fixture *fx = *state;
+	struct err err;
+	char *name;
+
+	fault_arm(&f_linkat, 1, 1, EEXIST);
+	assert_int_equal(deliver(fx, "hello\n", &name, &err), 0);
+	assert_int_equal(link_tries, 2);
+	assert_string_not_equal(link_names[0], link_names[1]);
+	assert_string_equal(name, link_names[1]);
+	assert_true(has_suffix(link_names[0], ",S=6"));
+	assert_true(has_suffix(name, ",S=6"));
+	assert_int_equal(count_files(fx, "new", NULL, 0), 1);
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 0);
+	assert_file_is(fx, name, "hello\n", 6);
+	free(name);
+}
+
+static void
+test_eexist_linkat_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	struct err err;
+
+	fault_arm(&f_linkat, 1, 1000, EEXIST);
+	assert_int_equal(deliver(fx, "hello\n", NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_LOCAL);
+	assert_int_equal(err.errnum, EEXIST);
+	assert_true(link_tries > 1 && link_tries < 100);
+	assert_empty(fx);
+}
+
+static void
+test_eio_linkat(void **state)
+{
+	struct fixture *fx = *state;
+	struct err err;
+
+	fault_arm(&f_linkat, 1, 1, EIO);
+	assert_int_equal(deliver(fx, "hello\n", NULL, &err), -1);
+	assert_int_equal(err.errnum, EIO);
+	assert_true(strncmp(err.msg, "link tmp/", 9) == 0);
+	assert_int_equal(link_tries, 1);
+	assert_empty(fx);
+}
+
+static void
+test_eexist_begin(void **state)
+{
+	struct fixture *fx = *state;
+	struct maildir_delivery *d;
+	struct err err;
+
+	fault_arm(&f_openat, 1, 1, EEXIST);
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	assert_int_equal(f_openat.calls, 2);
+	maildir_abort(d);
+
+	fault_arm(&f_openat, 1, 1000, EEXIST);
+	err_clear(&err);
+	assert_null(maildir_begin(fx->md, &err));
+	assert_int_equal(err.cls, ERR_LOCAL);
+	assert_int_equal(err.errnum, EEXIST);
+	assert_true(f_openat.calls > 1 && f_openat.calls < 100);
+	fault_arm(&f_openat, 0, 0, 0);
+
+	fault_arm(&f_openat, 1, 1, EACCES);
+	assert_null(maildir_begin(fx->md, &err));
+	assert_int_equal(err.errnum, EACCES);
+	assert_int_equal(f_openat.calls, 1);
+	fault_arm(&f_openat, 0, 0, 0);
+	assert_empty(fx);
+
+	/* The handle is still usable. */
+	assert_int_equal(deliver(fx, "ok\n", NULL, &err), 0);
+}
+
+static void
+test_unlink_tmp_fails(void **state)
+{
+	struct fixture *fx = *state;
+	struct err err;
+
+	/* Link worked, removing the tmp/ name did not: not committed. */
+	fault_arm(&f_unlinkat, 1, 1, EIO);
+	assert_int_equal(deliver(fx, "hello\n", NULL, &err), -1);
+	assert_int_equal(err.errnum, EIO);
+	assert_true(strncmp(err.msg, "unlink tmp/", 11) == 0);
+	assert_empty(fx);
+}
+
+static void
+test_dir_fsync_fails(void **state)
+{
+	struct fixture *fx = *state;
+	struct err err;
+
+	/* fsync #1 is the message file, #2 the new/ directory. */
+	fault_arm(&f_fsync, 2, 1, EIO);
+	assert_int_equal(deliver(fx, "hello\n", NULL, &err), -1);
+	assert_int_equal(f_fsync.calls, 2);
+	assert_int_equal(err.cls, ERR_LOCAL);
+	assert_int_equal(err.errnum, EIO);
+	assert_string_equal(err.msg, "fsync new: Input/output error");
+	/* Not committed, so nothing is left in new/ to duplicate later. */
+	assert_empty(fx);
+}
+
+static void
+test_dir_fsync_and_unlink_fail(void **state)
+{
+	struct fixture *fx = *state;
+	char found[256];
+	struct err err;
+
+	/*
+	 * The worst case: new/ cannot be fsynced and the new/ name cannot
+	 * be taken back (unlinkat #2).  Commit still fails, and what stays
+	 * in new/ is the whole message, never a part of it.
+	 */
+	fault_arm(&f_fsync, 2, 1, EIO);
+	fault_arm(&f_unlinkat, 2, 1, EIO);
+	assert_int_equal(deliver(fx, "whole message\n", NULL, &err), -1);
+	assert_int_equal(err.errnum, EIO);
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 0);
+	assert_int_equal(count_files(fx, "new", found, sizeof(found)), 1);
+	assert_true(has_suffix(found, ",S=14"));
+	assert_file_is(fx, found, "whole message\n", 14);
+}
+
 int
 main(void)
 {
-	puts("Bail out! placeholder");
-	return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_creates_structure,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_one, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_empty_message, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unique_names, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_host_escaped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_large_message_small_writes,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_delivery_at_a_time,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enospc_nth_write, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_enospc_in_commit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_eintr_and_short_writes,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eio_fsync_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_eio_close, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_eexist_linkat_retried,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eexist_linkat_bounded,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eio_linkat, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_eexist_begin, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unlink_tmp_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_dir_fsync_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_dir_fsync_and_unlink_fail,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
