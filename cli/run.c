@@ -104,6 +104,9 @@ run_open_state(const char *account, struct err *err)
 	path = run_state_path(dir, account);
 	if (fsutil_mkdirs(dir, 0700, err) == 0)
 		st = uidl_open(path, err);
+	if (st != NULL && uidl_malformed(st) > 0)
+		log_warnx("%s: %s: %zu damaged lines ignored", account, path,
+		    uidl_malformed(st));
 	free(path);
 	free(dir);
 	return st;
