@@ -390,7 +390,7 @@ test_tcp_refused(void **state)
 	(void)close(listen_local(port, sizeof(port), 1));
 	t0 = now_ms();
 	assert_null(transport_connect("127.0.0.1", port, 5000, &err));
-	assert_true(now_ms() - t0 < 1000);
+	assert_true(now_ms() - t0 < 10000);
 	assert_int_equal(err.cls, ERR_TEMP);
 	(void)snprintf(want, sizeof(want),
 	    "connect to 127.0.0.1 port %s: ", port);
@@ -426,7 +426,7 @@ test_tcp_connect_timeout(void **state)
 	ms = now_ms() - t0;
 	printf("# %s (%lld ms)\n", err.msg, (long long)ms);
 	assert_int_equal(err.cls, ERR_TEMP);
-	assert_true(ms >= 290 && ms < 1500);
+	assert_true(ms >= 290 && ms < 10000);
 	assert_non_null(strstr(err.msg, "timed out after 300 ms"));
 	for (i = 0; i < 4; i++)
 		(void)close(fds[i]);
@@ -465,7 +465,7 @@ test_tcp_read_timeout(void **state)
 	assert_int_equal(err.cls, ERR_TEMP);
 	assert_string_equal(err.msg,
 	    "timed out after 200 ms waiting for the server");
-	assert_true(ms >= 195 && ms < 1000);
+	assert_true(ms >= 195 && ms < 10000);
 	transport_free(t);
 	(void)close(lfd);
 }
@@ -767,7 +767,7 @@ test_tls_stalled_handshake(void **state)
 	assert_int_equal(err.cls, ERR_TEMP);
 	assert_string_equal(err.msg,
 	    "TLS handshake with localhost: timed out after 300 ms");
-	assert_true(ms >= 290 && ms < 1500);
+	assert_true(ms >= 290 && ms < 10000);
 	transport_free(t);
 	assert_int_equal(srv_reap(), 0);
 }
