@@ -502,6 +502,14 @@ test_capa(void **state)
 	assert_int_equal(caps->expire, -1);
 	assert_int_equal(caps->login_delay, -1);
 	pop3_free(s);
+	/* RFC 1939 §3: the first dot goes; ".." is a line, not the end. */
+	s = start(GREET "+OK\r\n.TOP\r\n..\r\n.\r\n+OK\r\n", 1, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	assert_true(pop3_get_caps(s)->top);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), -1);
+	assert_int_equal(mock_transport_consumed(t), strlen(GREET) + 23);
+	pop3_free(s);
 }
 
 static void
