@@ -1,2 +1,1131 @@
+/*
+ * POP3 client session.
+ *
+ * RFC 1939  Post Office Protocol - Version 3
+ * RFC 2449  POP3 Extension Mechanism (CAPA, response codes)
+ * RFC 2595  Using TLS with IMAP, POP3 and ACAP (STLS)
+ * RFC 3206  The SYS and AUTH POP Response Codes
+ *
+ * Every command is sent by pop3_send() and its reply read by
+ * pop3_read_reply(), kept apart so that commands can later be pipelined
+ * (RFC 2449 §6.6).  Multi-line replies are read line by line (CAPA, LIST,
+ * UIDL, bounded by POP3_LINE_MAX) or streamed (RETR, TOP, unbounded).
+ */
 #include "config.h"
-/* PLACEHOLDER */
+
+#include <assert.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fetch/pop3.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+/* Read buffer; also the largest chunk handed to a pop3_data_fn. */
+#define POP3_RBUF_SIZE 65536
+/* Longest command we send, CRLF included. */
+#define POP3_CMD_MAX 512
+/* What we show of a command in errors ("RETR 12"). */
+#define POP3_CMD_SHOWN 64
+/* Room for an APOP timestamp "<...>" from the greeting (RFC 1939 §7). */
+#define POP3_STAMP_MAX 256
+
+#define POP3_IN(state) (1u << (state))
+
+struct pop3_session {
+	struct transport *t;
+	const char *account;
+	enum pop3_state state;
+	enum pop3_resp_code resp_code;
+	bool has_greeting; /* DISCONNECTED comes before and after */
+	struct pop3_caps caps;
+	char stamp[POP3_STAMP_MAX]; /* APOP timestamp, or "" */
+	char cmd[POP3_CMD_SHOWN];   /* the command in flight, for errors */
+	size_t rpos, rlen;          /* unread bytes are rbuf[rpos..rlen) */
+	char rbuf[POP3_RBUF_SIZE];
+};
+
+/* A status line (RFC 1939 §3); text points into the read buffer. */
+struct pop3_reply {
+	bool is_ok;
+	enum pop3_resp_code code;
+	const char *text;
+	size_t len;
+};
+
+static void
+pop3_set_state(struct pop3_session *s, enum pop3_state state)
+{
+	if (s->state == state)
+		return;
+	log_debug("%s: pop3: %s -> %s", s->account, pop3_state_name(s->state),
+	    pop3_state_name(state));
+	s->state = state;
+}
+
+static void
+pop3_caps_reset(struct pop3_caps *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->expire = -1;
+	c->login_delay = -1;
+}
+
+/*
+ * Is the session in one of the states of mask?  A broken session
+ * refuses everything; a command out of its RFC 1939 state is a bug in
+ * the caller.  Nothing is sent in either case.
+ */
+static int
+pop3_check(struct pop3_session *s, unsigned mask, const char *what,
+    struct err *err)
+{
+	if (s->state == POP3_BROKEN) {
+		err_setx(err, ERR_PROTO, "%s: session is broken", what);
+		return -1;
+	}
+	if ((POP3_IN(s->state) & mask) == 0) {
+		err_setx(err, ERR_SOFTWARE, "%s: not allowed in state %s", what,
+		    pop3_state_name(s->state));
+		return -1;
+	}
+	return 0;
+}
+
+/* Remember the command in flight (truncated) for error messages. */
+static void
+pop3_set_cmd(struct pop3_session *s, const char *cmd, size_t len)
+{
+	if (len > sizeof(s->cmd) - 1)
+		len = sizeof(s->cmd) - 1;
+	memcpy(s->cmd, cmd, len);
+	s->cmd[len] = '\0';
+}
+
+/*
+ * Send one command, CRLF added.  A secret command (PASS) is traced with
+ * its argument masked, and the buffer that held it is wiped.
+ */
+static int pop3_vsend(struct pop3_session *s, bool is_secret, struct err *err,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static int
+pop3_vsend(struct pop3_session *s, bool is_secret, struct err *err,
+    const char *fmt, va_list ap)
+{
+	char line[POP3_CMD_MAX], shown[POP3_CMD_SHOWN + 8];
+	const char *sp;
+	size_t len, vlen;
+	int n, rc = -1;
+
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2) {
+		err_setx(err, ERR_SOFTWARE, "command too long");
+		goto out;
+	}
+	len = (size_t)n;
+	if (is_secret) {
+		sp = memchr(line, ' ', len);
+		vlen = sp != NULL ? (size_t)(sp - line) : len;
+		pop3_set_cmd(s, line, vlen);
+		(void)snprintf(shown, sizeof(shown), "%s ****", s->cmd);
+		log_trace(s->account, "C", shown, strlen(shown));
+	} else {
+		pop3_set_cmd(s, line, len);
+		log_trace(s->account, "C", line, len);
+	}
+	memcpy(line + len, "\r\n", 2);
+	if (transport_write(s->t, line, len + 2, err) == -1) {
+		err_prefix(err, "%s", s->cmd);
+		pop3_set_state(s, POP3_BROKEN);
+		goto out;
+	}
+	rc = 0;
+out:
+	explicit_bzero(line, sizeof(line));
+	return rc;
+}
+
+static int pop3_send(struct pop3_session *s, bool is_secret, struct err *err,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+pop3_send(struct pop3_session *s, bool is_secret, struct err *err,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = pop3_vsend(s, is_secret, err, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/*
+ * Read more from the transport behind what is still unread, moved to
+ * the front first.  Returns the number of bytes read, 0 at the end of
+ * the stream, or -1 (err set, session broken).
+ */
+static ssize_t
+pop3_fill(struct pop3_session *s, struct err *err)
+{
+	ssize_t n;
+
+	if (s->rpos > 0) {
+		memmove(s->rbuf, s->rbuf + s->rpos, s->rlen - s->rpos);
+		s->rlen -= s->rpos;
+		s->rpos = 0;
+	}
+	/* Callers never leave more than a line's worth unread. */
+	assert(s->rlen < sizeof(s->rbuf));
+	n = transport_read(s->t, s->rbuf + s->rlen, sizeof(s->rbuf) - s->rlen,
+	    err);
+	if (n < 0) {
+		err_prefix(err, "%s", s->cmd);
+		pop3_set_state(s, POP3_BROKEN);
+		return -1;
+	}
+	s->rlen += (size_t)n;
+	return n;
+}
+
+/* A protocol or I/O failure: the session cannot go on. */
+static int pop3_fail(struct pop3_session *s, enum err_class cls,
+    struct err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+pop3_fail(struct pop3_session *s, enum err_class cls, struct err *err,
+    const char *fmt, ...)
+{
+	char why[ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	err_setx(err, cls, "%s: %s", s->cmd, why);
+	pop3_set_state(s, POP3_BROKEN);
+	return -1;
+}
+
+/*
+ * The next reply line, without its CRLF (or bare LF), of at most
+ * POP3_LINE_MAX octets.  *line_out points into the read buffer and is
+ * valid until the next read.  Returns 1, or 0 at the end of the stream
+ * (err not set; what that means is up to the caller), or -1.
+ */
+static int
+pop3_getline(struct pop3_session *s, char **line_out, size_t *len_out,
+    struct err *err)
+{
+	char *line, *lf;
+	size_t len;
+	ssize_t n;
+
+	for (;;) {
+		line = s->rbuf + s->rpos;
+		len = s->rlen - s->rpos;
+		if ((lf = memchr(line, '\n', len)) != NULL)
+			break;
+		/* Even with its CR, a line this long cannot be valid. */
+		if (len > POP3_LINE_MAX + 1)
+			return pop3_fail(s, ERR_PROTO, err,
+			    "reply line too long");
+		if ((n = pop3_fill(s, err)) <= 0)
+			return (int)n;
+	}
+	len = (size_t)(lf - line);
+	s->rpos += len + 1;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len > POP3_LINE_MAX)
+		return pop3_fail(s, ERR_PROTO, err, "reply line too long");
+	*line_out = line;
+	*len_out = len;
+	return 1;
+}
+
+/* Does the line start with word, followed by a space or its end? */
+static bool
+pop3_has_word(const char *line, size_t len, const char *word)
+{
+	size_t wlen = strlen(word);
+
+	return len >= wlen && memcmp(line, word, wlen) == 0 &&
+	    (len == wlen || line[wlen] == ' ');
+}
+
+/*
+ * RFC 2449 §8: "[CODE]" at the start of the text, hierarchical with
+ * "/"; RFC 3206 adds SYS/TEMP, SYS/PERM and AUTH.  A code we do not know
+ * is OTHER; a more specific one (SYS/TEMP/X) counts as its parent.
+ */
+static enum pop3_resp_code
+pop3_parse_code(const char *text, size_t len)
+{
+	static const struct {
+		const char *name;
+		enum pop3_resp_code code;
+	} codes[] = {
+		{ "IN-USE", POP3_RESP_IN_USE },
+		{ "LOGIN-DELAY", POP3_RESP_LOGIN_DELAY },
+		{ "SYS/TEMP", POP3_RESP_SYS_TEMP },
+		{ "SYS/PERM", POP3_RESP_SYS_PERM },
+		{ "AUTH", POP3_RESP_AUTH },
+	};
+	const char *end;
+	size_t i, clen, nlen;
+
+	if (len < 2 || text[0] != '[' || (end = memchr(text, ']', len)) == NULL)
+		return POP3_RESP_NONE;
+	clen = (size_t)(end - text) - 1;
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		nlen = strlen(codes[i].name);
+		if (clen >= nlen &&
+		    strncasecmp(text + 1, codes[i].name, nlen) == 0 &&
+		    (clen == nlen || text[1 + nlen] == '/'))
+			return codes[i].code;
+	}
+	return POP3_RESP_OTHER;
+}
+
+/* RFC 1939 §3: "+OK" or "-ERR", then a space and text, or nothing. */
+static int
+pop3_parse_status(const char *line, size_t len, struct pop3_reply *r)
+{
+	size_t skip;
+
+	memset(r, 0, sizeof(*r));
+	if (pop3_has_word(line, len, "+OK")) {
+		r->is_ok = true;
+		skip = 3;
+	} else if (pop3_has_word(line, len, "-ERR"))
+		skip = 4;
+	else
+		return -1;
+	if (len > skip)
+		skip++;
+	r->text = line + skip;
+	r->len = len - skip;
+	if (!r->is_ok)
+		r->code = pop3_parse_code(r->text, r->len);
+	return 0;
+}
+
+/*
+ * Read the status line of the reply to the command in flight.  Returns
+ * 0 for both +OK and -ERR (r says which), -1 if there was no valid
+ * status line (err set, session broken).
+ */
+static int
+pop3_read_reply(struct pop3_session *s, struct pop3_reply *r, struct err *err)
+{
+	char *line;
+	size_t len;
+	int rc;
+
+	if ((rc = pop3_getline(s, &line, &len, err)) == -1)
+		return -1;
+	if (rc == 0) {
+		/* No answer at all: most likely a server gone away. */
+		return pop3_fail(s, ERR_TEMP, err,
+		    "connection closed by server");
+	}
+	log_trace(s->account, "S", line, len);
+	if (pop3_parse_status(line, len, r) == -1) {
+		pop3_fail(s, ERR_PROTO, err, "reply is neither +OK nor -ERR");
+		err_set_server(err, line, len);
+		return -1;
+	}
+	s->resp_code = r->code;
+	return 0;
+}
+
+/* What a response code says about a -ERR, whatever the command. */
+static enum err_class
+pop3_code_class(enum pop3_resp_code code, enum err_class dflt)
+{
+	switch (code) {
+	case POP3_RESP_IN_USE:
+	case POP3_RESP_LOGIN_DELAY:
+	case POP3_RESP_SYS_TEMP:
+		return ERR_TEMP;
+	case POP3_RESP_AUTH:
+		return ERR_AUTH;
+	case POP3_RESP_SYS_PERM:
+		return ERR_PROTO;
+	case POP3_RESP_NONE:
+	case POP3_RESP_OTHER:
+		break;
+	}
+	return dflt;
+}
+
+/*
+ * Turn a -ERR into an error of class dflt, unless its response code
+ * says otherwise.  is_fatal: +OK was required, so the session is over.
+ */
+static int
+pop3_refused(struct pop3_session *s, const struct pop3_reply *r,
+    enum err_class dflt, bool is_fatal, struct err *err)
+{
+	err_setx(err, pop3_code_class(r->code, dflt), "%s refused", s->cmd);
+	err_set_server(err, r->text, r->len);
+	if (is_fatal)
+		pop3_set_state(s, POP3_BROKEN);
+	return -1;
+}
+
+/*
+ * Send a command and read its status line.  A -ERR is refused with
+ * class dflt (is_fatal: and the session is broken).
+ */
+static int pop3_simple(struct pop3_session *s, enum err_class dflt,
+    bool is_fatal, struct pop3_reply *r, struct err *err, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static int
+pop3_simple(struct pop3_session *s, enum err_class dflt, bool is_fatal,
+    struct pop3_reply *r, struct err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = pop3_vsend(s, false, err, fmt, ap);
+	va_end(ap);
+	if (rc == -1 || pop3_read_reply(s, r, err) == -1)
+		return -1;
+	if (!r->is_ok)
+		return pop3_refused(s, r, dflt, is_fatal, err);
+	return 0;
+}
+
+/*
+ * The next line of a multi-line reply (CAPA, LIST, UIDL), with the
+ * termination octet removed (RFC 1939 §3).  Returns 1 with a line, 0
+ * after the final ".", -1 on error.
+ */
+static int
+pop3_next_line(struct pop3_session *s, char **line_out, size_t *len_out,
+    struct err *err)
+{
+	char *line;
+	size_t len;
+	int rc;
+
+	if ((rc = pop3_getline(s, &line, &len, err)) == -1)
+		return -1;
+	if (rc == 0)
+		return pop3_fail(s, ERR_PROTO, err,
+		    "connection closed in the middle of the reply");
+	log_trace(s->account, "S", line, len);
+	if (len == 1 && line[0] == '.')
+		return 0;
+	if (len > 0 && line[0] == '.') {
+		line++;
+		len--;
+	}
+	*line_out = line;
+	*len_out = len;
+	return 1;
+}
+
+/*
+ * Unstuff what the buffer holds of a message (RFC 1939 §3) in place:
+ * the output never outgrows the input, so it is written at *w, behind
+ * the read position.  Bytes that cannot be judged yet (a "." or ".\r"
+ * at the start of a line, a CR that may begin a CRLF) are left unread
+ * for the next round.  Returns true once the final "." line is read.
+ */
+static bool
+pop3_unstuff(struct pop3_session *s, bool *is_bol, size_t *w)
+{
+	char *buf = s->rbuf, *p, *lf;
+	size_t avail, len, n;
+
+	for (;;) {
+		p = buf + s->rpos;
+		avail = s->rlen - s->rpos;
+		if (*is_bol) {
+			if (avail == 0 || (p[0] == '.' && avail < 2) ||
+			    (p[0] == '.' && p[1] == '\r' && avail < 3))
+				return false;
+			if (p[0] == '.' &&
+			    (p[1] == '\n' || (p[1] == '\r' && p[2] == '\n'))) {
+				s->rpos += p[1] == '\n' ? 2 : 3;
+				return true;
+			}
+			if (p[0] == '.') {
+				p++;
+				avail--;
+				s->rpos++;
+			}
+			*is_bol = false;
+		}
+		lf = memchr(p, '\n', avail);
+		len = lf != NULL ? (size_t)(lf - p) : avail;
+		n = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+		memmove(buf + *w, p, n);
+		*w += n;
+		s->rpos += n;
+		if (lf == NULL)
+			return false;
+		buf[(*w)++] = '\n';
+		s->rpos += len - n + 1;
+		*is_bol = true;
+	}
+}
+
+/*
+ * Stream the rest of a multi-line reply into fn, one chunk per buffer
+ * load, so memory stays bounded whatever the line lengths.
+ */
+static int
+pop3_read_data(struct pop3_session *s, pop3_data_fn *fn, void *arg,
+    uint64_t *size_out, struct err *err)
+{
+	char note[64];
+	uint64_t total = 0;
+	size_t start, w;
+	bool is_bol = true, is_done;
+	ssize_t n;
+
+	for (;;) {
+		start = w = s->rpos;
+		is_done = pop3_unstuff(s, &is_bol, &w);
+		if (w > start) {
+			if (fn(arg, s->rbuf + start, w - start, err) == -1) {
+				pop3_set_state(s, POP3_BROKEN);
+				return -1;
+			}
+			total += w - start;
+		}
+		if (is_done)
+			break;
+		if ((n = pop3_fill(s, err)) == -1)
+			return -1;
+		if (n == 0)
+			return pop3_fail(s, ERR_PROTO, err,
+			    "connection closed in the middle of the message");
+	}
+	(void)snprintf(note, sizeof(note), "(message, %" PRIu64 " octets)",
+	    total);
+	log_trace(s->account, "S", note, strlen(note));
+	if (size_out != NULL)
+		*size_out = total;
+	return 0;
+}
+
+struct pop3_session *
+pop3_new(struct transport *t, const char *account)
+{
+	struct pop3_session *s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->t = t;
+	s->account = account;
+	s->state = POP3_DISCONNECTED;
+	pop3_caps_reset(&s->caps);
+	pop3_set_cmd(s, "greeting", strlen("greeting"));
+	return s;
+}
+
+void
+pop3_free(struct pop3_session *s)
+{
+	if (s == NULL)
+		return;
+	transport_free(s->t);
+	free(s);
+}
+
+enum pop3_state
+pop3_get_state(const struct pop3_session *s)
+{
+	return s->state;
+}
+
+const char *
+pop3_state_name(enum pop3_state state)
+{
+	switch (state) {
+	case POP3_DISCONNECTED:
+		return "DISCONNECTED";
+	case POP3_AUTHORIZATION:
+		return "AUTHORIZATION";
+	case POP3_TRANSACTION:
+		return "TRANSACTION";
+	case POP3_UPDATE:
+		return "UPDATE";
+	case POP3_BROKEN:
+		return "BROKEN";
+	}
+	return "UNKNOWN";
+}
+
+enum pop3_resp_code
+pop3_last_resp_code(const struct pop3_session *s)
+{
+	return s->resp_code;
+}
+
+const struct pop3_caps *
+pop3_get_caps(const struct pop3_session *s)
+{
+	return &s->caps;
+}
+
+/* RFC 1939 §7: an APOP-capable server puts a msg-id in its greeting. */
+static void
+pop3_keep_stamp(struct pop3_session *s, const char *text, size_t len)
+{
+	const char *lt, *gt;
+	size_t n;
+
+	s->stamp[0] = '\0';
+	if ((lt = memchr(text, '<', len)) == NULL)
+		return;
+	if ((gt = memchr(lt, '>', len - (size_t)(lt - text))) == NULL)
+		return;
+	n = (size_t)(gt - lt) + 1;
+	if (n < sizeof(s->stamp)) {
+		memcpy(s->stamp, lt, n);
+		s->stamp[n] = '\0';
+	}
+}
+
+int
+pop3_greeting(struct pop3_session *s, struct err *err)
+{
+	struct pop3_reply r;
+
+	if (pop3_check(s, POP3_IN(POP3_DISCONNECTED), "greeting", err) == -1)
+		return -1;
+	if (s->has_greeting) {
+		err_setx(err, ERR_SOFTWARE, "greeting: session is over");
+		return -1;
+	}
+	s->has_greeting = true;
+	pop3_set_cmd(s, "greeting", strlen("greeting"));
+	if (pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	/* A server that turns us away is most often busy. */
+	if (!r.is_ok)
+		return pop3_refused(s, &r, ERR_TEMP, true, err);
+	pop3_keep_stamp(s, r.text, r.len);
+	pop3_set_state(s, POP3_AUTHORIZATION);
+	return 0;
+}
+
+/* "n" as a count in [0, max]; -1 if the word is not a number. */
+static int
+pop3_parse_long(const char *arg, size_t len, long *out)
+{
+	uint64_t v;
+
+	if (str_tonum(arg, len, LONG_MAX, &v) == -1)
+		return -1;
+	*out = (long)v;
+	return 0;
+}
+
+static bool
+pop3_is_tag(const char *tag, size_t len, const char *name)
+{
+	return len == strlen(name) && strncasecmp(tag, name, len) == 0;
+}
+
+/*
+ * One CAPA line (RFC 2449 §6): a tag, case-insensitive, and its
+ * arguments.  Unknown tags are ignored; so is a malformed EXPIRE or
+ * LOGIN-DELAY argument, which only leaves the value unannounced.
+ */
+static void
+pop3_parse_capa(struct pop3_caps *c, const char *line, size_t len)
+{
+	const char *arg, *sp;
+	size_t tlen, alen = 0;
+
+	if ((arg = memchr(line, ' ', len)) != NULL) {
+		tlen = (size_t)(arg - line);
+		arg++;
+		alen = len - tlen - 1;
+		/* "EXPIRE 30 USER" (§6.7): only the first argument counts. */
+		if ((sp = memchr(arg, ' ', alen)) != NULL)
+			alen = (size_t)(sp - arg);
+	} else
+		tlen = len;
+	if (pop3_is_tag(line, tlen, "STLS"))
+		c->stls = true;
+	else if (pop3_is_tag(line, tlen, "UIDL"))
+		c->uidl = true;
+	else if (pop3_is_tag(line, tlen, "TOP"))
+		c->top = true;
+	else if (pop3_is_tag(line, tlen, "USER"))
+		c->user = true;
+	else if (pop3_is_tag(line, tlen, "PIPELINING"))
+		c->pipelining = true;
+	else if (pop3_is_tag(line, tlen, "RESP-CODES"))
+		c->resp_codes = true;
+	else if (pop3_is_tag(line, tlen, "EXPIRE") && arg != NULL) {
+		if (!pop3_is_tag(arg, alen, "NEVER"))
+			(void)pop3_parse_long(arg, alen, &c->expire);
+	} else if (pop3_is_tag(line, tlen, "LOGIN-DELAY") && arg != NULL)
+		(void)pop3_parse_long(arg, alen, &c->login_delay);
+}
+
+int
+pop3_capa(struct pop3_session *s, struct err *err)
+{
+	struct pop3_reply r;
+	char *line;
+	size_t len;
+	int rc;
+
+	if (pop3_check(s,
+	        POP3_IN(POP3_AUTHORIZATION) | POP3_IN(POP3_TRANSACTION), "CAPA",
+	        err) == -1)
+		return -1;
+	pop3_caps_reset(&s->caps);
+	if (pop3_send(s, false, err, "CAPA") == -1 ||
+	    pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	/* RFC 2449 §5: a server without CAPA just says -ERR. */
+	if (!r.is_ok)
+		return 0;
+	while ((rc = pop3_next_line(s, &line, &len, err)) == 1)
+		pop3_parse_capa(&s->caps, line, len);
+	if (rc == -1) {
+		pop3_caps_reset(&s->caps);
+		return -1;
+	}
+	s->caps.has_capa = true;
+	return 0;
+}
+
+int
+pop3_stls(struct pop3_session *s, const struct transport_tls_opts *opts,
+    struct err *err)
+{
+	struct pop3_reply r;
+
+	if (pop3_check(s, POP3_IN(POP3_AUTHORIZATION), "STLS", err) == -1)
+		return -1;
+	/* Whatever follows a refused STLS is plain text: stop here. */
+	if (pop3_simple(s, ERR_PROTO, true, &r, err, "STLS") == -1)
+		return -1;
+	/*
+	 * Bytes already read past the +OK were sent before TLS, where
+	 * anyone could have put them: they must not pass for TLS data.
+	 */
+	if (s->rpos != s->rlen)
+		return pop3_fail(s, ERR_PROTO, err,
+		    "data after the reply, before TLS");
+	if (transport_starttls(s->t, opts, err) == -1) {
+		err_prefix(err, "STLS");
+		pop3_set_state(s, POP3_BROKEN);
+		return -1;
+	}
+	/* RFC 2595 §4: forget what CAPA said in the clear. */
+	pop3_caps_reset(&s->caps);
+	return 0;
+}
+
+/* May s go on a command line?  No line breaks, and not too long. */
+static bool
+pop3_is_safe_arg(const char *arg)
+{
+	return strlen(arg) < POP3_CMD_MAX - 8 && strpbrk(arg, "\r\n") == NULL;
+}
+
+int
+pop3_user_pass(struct pop3_session *s, const char *user, const char *pass,
+    struct err *err)
+{
+	struct pop3_reply r;
+
+	if (pop3_check(s, POP3_IN(POP3_AUTHORIZATION), "USER", err) == -1)
+		return -1;
+	if (user[0] == '\0' || !pop3_is_safe_arg(user) ||
+	    !pop3_is_safe_arg(pass)) {
+		err_setx(err, ERR_CONFIG,
+		    "user name or password is empty, too long or holds a "
+		    "line break");
+		return -1;
+	}
+	/*
+	 * RFC 1939 §7: after -ERR the server stays in AUTHORIZATION, so
+	 * the session does too (the caller may still QUIT).
+	 */
+	if (pop3_simple(s, ERR_AUTH, false, &r, err, "USER %s", user) == -1)
+		return -1;
+	if (pop3_send(s, true, err, "PASS %s", pass) == -1 ||
+	    pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	if (!r.is_ok)
+		return pop3_refused(s, &r, ERR_AUTH, false, err);
+	pop3_set_state(s, POP3_TRANSACTION);
+	return 0;
+}
+
+/*
+ * "a b", then optionally a space and anything (RFC 1939 §5 leaves what
+ * follows the size open, in both STAT and LIST).
+ */
+static int
+pop3_parse_pair(const char *p, size_t len, uint64_t max_a, uint64_t *a_out,
+    uint64_t *b_out)
+{
+	const char *sp, *b, *end;
+
+	if ((sp = memchr(p, ' ', len)) == NULL ||
+	    str_tonum(p, (size_t)(sp - p), max_a, a_out) == -1)
+		return -1;
+	b = sp + 1;
+	end = p + len;
+	if ((sp = memchr(b, ' ', (size_t)(end - b))) != NULL)
+		end = sp;
+	return str_tonum(b, (size_t)(end - b), UINT64_MAX, b_out);
+}
+
+int
+pop3_stat(struct pop3_session *s, unsigned *count_out, uint64_t *size_out,
+    struct err *err)
+{
+	struct pop3_reply r;
+	uint64_t count, size;
+
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "STAT", err) == -1)
+		return -1;
+	if (pop3_simple(s, ERR_PROTO, true, &r, err, "STAT") == -1)
+		return -1;
+	if (pop3_parse_pair(r.text, r.len, UINT_MAX, &count, &size) == -1) {
+		pop3_fail(s, ERR_PROTO, err, "malformed drop listing");
+		err_set_server(err, r.text, r.len);
+		return -1;
+	}
+	*count_out = (unsigned)count;
+	*size_out = size;
+	return 0;
+}
+
+/* A scan listing, kept small until the whole list is known. */
+struct pop3_scan {
+	unsigned num;
+	uint64_t size;
+};
+
+static int
+pop3_scan_cmp(const void *a, const void *b)
+{
+	unsigned x = ((const struct pop3_scan *)a)->num;
+	unsigned y = ((const struct pop3_scan *)b)->num;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Read the lines of a LIST reply.  Message numbers run from 1 to the
+ * message count (RFC 1939 §5), which is capped before it costs memory.
+ */
+static int
+pop3_read_scans(struct pop3_session *s, struct pop3_scan **v_out, size_t *n_out,
+    struct err *err)
+{
+	struct pop3_scan *v = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t num, size;
+	char *line;
+	size_t len;
+	int rc;
+
+	while ((rc = pop3_next_line(s, &line, &len, err)) == 1) {
+		if (pop3_parse_pair(line, len, POP3_MAX_MESSAGES, &num,
+		        &size) == -1 ||
+		    num == 0) {
+			pop3_fail(s, ERR_PROTO, err, "malformed scan listing");
+			err_set_server(err, line, len);
+			goto fail;
+		}
+		if (n == POP3_MAX_MESSAGES) {
+			pop3_fail(s, ERR_PROTO, err, "more than %d messages",
+			    POP3_MAX_MESSAGES);
+			goto fail;
+		}
+		if (n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n].num = (unsigned)num;
+		v[n].size = size;
+		n++;
+	}
+	if (rc == -1)
+		goto fail;
+	*v_out = v;
+	*n_out = n;
+	return 0;
+fail:
+	free(v);
+	return -1;
+}
+
+int
+pop3_list(struct pop3_session *s, struct pop3_msg **msgs_out, size_t *n_out,
+    struct err *err)
+{
+	struct pop3_scan *v = NULL;
+	struct pop3_msg *msgs;
+	struct pop3_reply r;
+	size_t i, n;
+
+	*msgs_out = NULL;
+	*n_out = 0;
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "LIST", err) == -1)
+		return -1;
+	if (pop3_simple(s, ERR_PROTO, true, &r, err, "LIST") == -1 ||
+	    pop3_read_scans(s, &v, &n, err) == -1)
+		return -1;
+	if (n > 0)
+		qsort(v, n, sizeof(*v), pop3_scan_cmp);
+	for (i = 1; i < n; i++) {
+		if (v[i].num == v[i - 1].num) {
+			pop3_fail(s, ERR_PROTO, err, "message %u listed twice",
+			    v[i].num);
+			free(v);
+			return -1;
+		}
+	}
+	msgs = xcalloc(n > 0 ? n : 1, sizeof(*msgs));
+	for (i = 0; i < n; i++) {
+		msgs[i].num = v[i].num;
+		msgs[i].size = v[i].size;
+	}
+	free(v);
+	*msgs_out = msgs;
+	*n_out = n;
+	return 0;
+}
+
+static int
+pop3_msg_cmp(const void *a, const void *b)
+{
+	unsigned x = ((const struct pop3_msg *)a)->num;
+	unsigned y = ((const struct pop3_msg *)b)->num;
+
+	return (x > y) - (x < y);
+}
+
+/* RFC 1939 §7: a unique-id is 1 to 70 octets in 0x21..0x7e. */
+static bool
+pop3_is_valid_uid(const char *uid, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > POP3_UID_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)uid[i];
+
+		if (c < 0x21 || c > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * One line of a UIDL reply, "n uid", into the entry of msgs for n.
+ * Two messages with one uid are left for the caller to judge.
+ */
+static int
+pop3_parse_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
+    const char *line, size_t len, struct err *err)
+{
+	struct pop3_msg key, *m;
+	const char *sp, *uid;
+	uint64_t num;
+	size_t ulen;
+
+	if ((sp = memchr(line, ' ', len)) == NULL ||
+	    str_tonum(line, (size_t)(sp - line), POP3_MAX_MESSAGES, &num) ==
+	        -1 ||
+	    num == 0)
+		goto bad;
+	uid = sp + 1;
+	ulen = len - (size_t)(uid - line);
+	if (!pop3_is_valid_uid(uid, ulen))
+		goto bad;
+	key.num = (unsigned)num;
+	if ((m = bsearch(&key, msgs, n, sizeof(*msgs), pop3_msg_cmp)) == NULL)
+		return pop3_fail(s, ERR_PROTO, err,
+		    "unique-id for message %u, which LIST did not show",
+		    key.num);
+	if (m->has_uid)
+		return pop3_fail(s, ERR_PROTO, err,
+		    "two unique-ids for message %u", key.num);
+	memcpy(m->uid, uid, ulen);
+	m->uid[ulen] = '\0';
+	m->has_uid = true;
+	return 0;
+bad:
+	pop3_fail(s, ERR_PROTO, err, "malformed unique-id listing");
+	err_set_server(err, line, len);
+	return -1;
+}
+
+int
+pop3_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
+    bool *supported_out, struct err *err)
+{
+	struct pop3_reply r;
+	char *line;
+	size_t i, len;
+	int rc;
+
+	*supported_out = false;
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "UIDL", err) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		/* Looked up by bsearch(), as pop3_list() sorted them. */
+		if (i > 0 && msgs[i].num <= msgs[i - 1].num) {
+			err_setx(err, ERR_SOFTWARE, "UIDL: list not sorted");
+			return -1;
+		}
+		msgs[i].has_uid = false;
+		msgs[i].uid[0] = '\0';
+	}
+	if (pop3_send(s, false, err, "UIDL") == -1 ||
+	    pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	/*
+	 * RFC 1939 §7: UIDL is optional, and a plain -ERR says the server
+	 * has none.  A response code says it is there but failed now;
+	 * taking that for "no UIDL" could fetch everything again.
+	 */
+	if (!r.is_ok && r.code != POP3_RESP_NONE && r.code != POP3_RESP_OTHER)
+		return pop3_refused(s, &r, ERR_PROTO, false, err);
+	if (!r.is_ok)
+		return 0;
+	while ((rc = pop3_next_line(s, &line, &len, err)) == 1)
+		if (pop3_parse_uidl(s, msgs, n, line, len, err) == -1)
+			return -1;
+	if (rc == -1)
+		return -1;
+	*supported_out = true;
+	return 0;
+}
+
+/*
+ * Send a command about one message and read its status line.  A -ERR
+ * concerns that message only (gone, locked, unreadable): the session
+ * stays in step and goes on.
+ */
+static int pop3_msg_cmd(struct pop3_session *s, unsigned num, struct err *err,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+pop3_msg_cmd(struct pop3_session *s, unsigned num, struct err *err,
+    const char *fmt, ...)
+{
+	struct pop3_reply r;
+	va_list ap;
+	int rc;
+
+	if (num == 0) {
+		err_setx(err, ERR_SOFTWARE, "message number 0");
+		return -1;
+	}
+	va_start(ap, fmt);
+	rc = pop3_vsend(s, false, err, fmt, ap);
+	va_end(ap);
+	if (rc == -1 || pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	if (!r.is_ok) {
+		pop3_refused(s, &r, ERR_PROTO, false, err);
+		err_set_scope(err, ERR_SCOPE_MESSAGE);
+		return -1;
+	}
+	return 0;
+}
+
+int
+pop3_retr(struct pop3_session *s, unsigned num, pop3_data_fn *fn, void *arg,
+    uint64_t *size_out, struct err *err)
+{
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "RETR", err) == -1 ||
+	    pop3_msg_cmd(s, num, err, "RETR %u", num) == -1)
+		return -1;
+	return pop3_read_data(s, fn, arg, size_out, err);
+}
+
+int
+pop3_top(struct pop3_session *s, unsigned num, unsigned lines, pop3_data_fn *fn,
+    void *arg, struct err *err)
+{
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "TOP", err) == -1 ||
+	    pop3_msg_cmd(s, num, err, "TOP %u %u", num, lines) == -1)
+		return -1;
+	return pop3_read_data(s, fn, arg, NULL, err);
+}
+
+int
+pop3_dele(struct pop3_session *s, unsigned num, struct err *err)
+{
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "DELE", err) == -1)
+		return -1;
+	return pop3_msg_cmd(s, num, err, "DELE %u", num);
+}
+
+int
+pop3_rset(struct pop3_session *s, struct err *err)
+{
+	struct pop3_reply r;
+
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "RSET", err) == -1)
+		return -1;
+	return pop3_simple(s, ERR_PROTO, true, &r, err, "RSET");
+}
+
+int
+pop3_noop(struct pop3_session *s, struct err *err)
+{
+	struct pop3_reply r;
+
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "NOOP", err) == -1)
+		return -1;
+	return pop3_simple(s, ERR_PROTO, true, &r, err, "NOOP");
+}
+
+int
+pop3_quit(struct pop3_session *s, struct err *err)
+{
+	struct pop3_reply r;
+	bool is_update;
+
+	if (pop3_check(s,
+	        POP3_IN(POP3_AUTHORIZATION) | POP3_IN(POP3_TRANSACTION), "QUIT",
+	        err) == -1)
+		return -1;
+	is_update = s->state == POP3_TRANSACTION;
+	if (pop3_send(s, false, err, "QUIT") == -1)
+		return -1;
+	/* RFC 1939 §6: QUIT in TRANSACTION commits the deletions. */
+	if (is_update)
+		pop3_set_state(s, POP3_UPDATE);
+	if (pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	/* "-ERR some deleted messages not removed"; the server hangs up. */
+	if (!r.is_ok)
+		return pop3_refused(s, &r, ERR_PROTO, true, err);
+	pop3_set_state(s, POP3_DISCONNECTED);
+	return 0;
+}

@@ -15,6 +15,8 @@ struct mock_transport {
 	size_t chunk;
 	size_t fail_at;       /* SIZE_MAX: never */
 	size_t fail_write_at; /* SIZE_MAX: never */
+	size_t boundary[MOCK_TRANSPORT_BOUNDARIES];
+	size_t n_boundaries;
 	bool tls_allowed;
 	bool tls_started;
 	char *out;
@@ -32,7 +34,7 @@ static ssize_t
 mock_read(struct transport *t, void *buf, size_t len, struct err *err)
 {
 	struct mock_transport *m = mock_of(t);
-	size_t n = m->len - m->pos;
+	size_t i, n = m->len - m->pos;
 
 	if (m->pos >= m->fail_at) {
 		err_setx(err, ERR_TEMP, "read: connection reset (mock)");
@@ -44,6 +46,9 @@ mock_read(struct transport *t, void *buf, size_t len, struct err *err)
 		n = m->chunk;
 	if (m->fail_at != SIZE_MAX && n > m->fail_at - m->pos)
 		n = m->fail_at - m->pos;
+	for (i = 0; i < m->n_boundaries; i++)
+		if (m->boundary[i] > m->pos && n > m->boundary[i] - m->pos)
+			n = m->boundary[i] - m->pos;
 	memcpy(buf, m->script + m->pos, n);
 	m->pos += n;
 	return (ssize_t)n;
@@ -135,6 +140,15 @@ void
 mock_transport_fail_at(struct transport *t, size_t n)
 {
 	mock_of(t)->fail_at = n;
+}
+
+void
+mock_transport_boundary(struct transport *t, size_t n)
+{
+	struct mock_transport *m = mock_of(t);
+
+	if (m->n_boundaries < MOCK_TRANSPORT_BOUNDARIES)
+		m->boundary[m->n_boundaries++] = n;
 }
 
 void

@@ -29,6 +29,14 @@ struct transport *mock_transport_str(const char *script, size_t chunk);
 /* Fail the read that would pass byte offset n (ERR_TEMP, "reset"). */
 void mock_transport_fail_at(struct transport *t, size_t n);
 
+/*
+ * No single read returns bytes from both sides of script offset n (as
+ * if the server had paused there).  Up to MOCK_TRANSPORT_BOUNDARIES of
+ * them; further calls are ignored.
+ */
+#define MOCK_TRANSPORT_BOUNDARIES 8
+void mock_transport_boundary(struct transport *t, size_t n);
+
 /* Fail every write after n bytes have been written. */
 void mock_transport_fail_write_at(struct transport *t, size_t n);
 

@@ -1,9 +1,1486 @@
 #include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
-/* PLACEHOLDER */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fetch/pop3.h"
+#include "tests/unit/mock-transport.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+/* Read sizes every interesting test runs with; 0 = all at once. */
+static const size_t chunks[] = { 1, 2, 3, 7, 64, 0 };
+#define N_CHUNKS (sizeof(chunks) / sizeof(chunks[0]))
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+#define GREET "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n"
+#define LOGIN GREET "+OK user\r\n+OK pass\r\n"
+#define LOGIN_SENT "USER bob\r\nPASS hunter2\r\n"
+
+/* The read buffer size of pop3.c: no chunk handed to fn may exceed it. */
+#define RBUF_MAX 65536
+
+static struct pop3_session *
+start_len(const char *script, size_t len, size_t chunk,
+    struct transport **t_out)
+{
+	struct transport *t = mock_transport_new(script, len, chunk);
+
+	*t_out = t;
+	return pop3_new(t, "acct");
+}
+
+static struct pop3_session *
+start(const char *script, size_t chunk, struct transport **t_out)
+{
+	return start_len(script, strlen(script), chunk, t_out);
+}
+
+/* A session past USER/PASS; rest (len bytes) is what the server says next. */
+static struct pop3_session *
+login_len(const char *rest, size_t len, size_t chunk, struct transport **t_out)
+{
+	struct pop3_session *s;
+	struct err err;
+	size_t llen = strlen(LOGIN);
+	char *script = xmalloc(llen + len);
+
+	memcpy(script, LOGIN, llen);
+	memcpy(script + llen, rest, len);
+	s = start_len(script, llen + len, chunk, t_out);
+	free(script);
+	/* So that faults set after login land where the test wants. */
+	mock_transport_boundary(*t_out, llen);
+	err_clear(&err);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
+	assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+	return s;
+}
+
+static struct pop3_session *
+login(const char *rest, size_t chunk, struct transport **t_out)
+{
+	return login_len(rest, strlen(rest), chunk, t_out);
+}
+
+/* What the client wrote after logging in. */
+static const char *
+written_after_login(struct transport *t)
+{
+	const char *w = mock_transport_written(t);
+
+	assert_true(strncmp(w, LOGIN_SENT, strlen(LOGIN_SENT)) == 0);
+	return w + strlen(LOGIN_SENT);
+}
+
+/* A pop3_data_fn keeping everything it is given. */
+struct collect {
+	char *data;
+	size_t len, cap;
+	size_t calls, max_chunk;
+	bool is_failing;
+};
+
+static int
+collect_fn(void *arg, const char *data, size_t len, struct err *err)
+{
+	struct collect *c = arg;
+
+	assert_true(len > 0);
+	if (c->is_failing) {
+		err_setx(err, ERR_LOCAL, "disk full (test)");
+		return -1;
+	}
+	if (c->len + len > c->cap) {
+		c->cap = (c->len + len) * 2;
+		c->data = xreallocarray(c->data, c->cap, 1);
+	}
+	memcpy(c->data + c->len, data, len);
+	c->len += len;
+	c->calls++;
+	if (len > c->max_chunk)
+		c->max_chunk = len;
+	return 0;
+}
+
+static void
+collect_reset(struct collect *c)
+{
+	free(c->data);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+assert_collected(const struct collect *c, const char *want, size_t len)
+{
+	assert_int_equal(c->len, len);
+	assert_memory_equal(c->data, want, len);
+}
+
+/* Capture stderr at trace level, to look at the log. */
+struct capture {
+	int saved_fd;
+	FILE *f;
+};
+
+static void
+capture_start(struct capture *cap)
+{
+	(void)fflush(stderr);
+	assert_non_null(cap->f = tmpfile());
+	assert_true((cap->saved_fd = dup(STDERR_FILENO)) != -1);
+	assert_true(dup2(fileno(cap->f), STDERR_FILENO) != -1);
+	log_init(LOG_LEVEL_TRACE, false);
+}
+
+/* The captured text (caller frees). */
+static char *
+capture_stop(struct capture *cap)
+{
+	char *text;
+	long len;
+
+	log_init(LOG_LEVEL_NOTICE, false);
+	(void)fflush(stderr);
+	assert_true(dup2(cap->saved_fd, STDERR_FILENO) != -1);
+	(void)close(cap->saved_fd);
+	assert_int_equal(fseek(cap->f, 0, SEEK_END), 0);
+	assert_true((len = ftell(cap->f)) >= 0);
+	rewind(cap->f);
+	text = xmalloc((size_t)len + 1);
+	assert_int_equal(fread(text, 1, (size_t)len, cap->f), (size_t)len);
+	text[len] = '\0';
+	(void)fclose(cap->f);
+	return text;
+}
+
+static void
+test_greeting_ok(void **state)
+{
+	static const char *const scripts[] = {
+		GREET,
+		"+OK\r\n",
+		"+OK ready\n",
+		"+OK " /* longest accepted status line below */,
+	};
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char *longest;
+	size_t i, c;
+
+	(void)state;
+	longest = xmalloc(POP3_LINE_MAX + 3);
+	memset(longest, 'a', POP3_LINE_MAX);
+	memcpy(longest, "+OK ", 4);
+	memcpy(longest + POP3_LINE_MAX, "\r\n", 3);
+	for (i = 0; i < N_OF(scripts); i++) {
+		for (c = 0; c < N_CHUNKS; c++) {
+			s = start(i == 3 ? longest : scripts[i], chunks[c], &t);
+			assert_int_equal(pop3_get_state(s), POP3_DISCONNECTED);
+			assert_int_equal(pop3_greeting(s, &err), 0);
+			assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+			assert_string_equal(mock_transport_written(t), "");
+			pop3_free(s);
+		}
+	}
+	free(longest);
+}
+
+static void
+test_greeting_garbage(void **state)
+{
+	static const char *const scripts[] = {
+		"+OKAY\r\n",
+		"OK ready\r\n",
+		"-ERRor\r\n",
+		"* OK IMAP4rev1\r\n",
+		"\r\n",
+		"+ok ready\r\n",
+		"+OK\tready\r\n",
+		" +OK\r\n",
+	};
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t i, c;
+
+	(void)state;
+	for (i = 0; i < N_OF(scripts); i++) {
+		for (c = 0; c < N_CHUNKS; c++) {
+			s = start(scripts[i], chunks[c], &t);
+			assert_int_equal(pop3_greeting(s, &err), -1);
+			assert_int_equal(err.cls, ERR_PROTO);
+			assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+			pop3_free(s);
+		}
+	}
+}
+
+static void
+test_greeting_too_long(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c, len = 100000;
+	char *script = xmalloc(len + 1);
+
+	(void)state;
+	/* One octet over the limit, with CRLF. */
+	memset(script, 'a', POP3_LINE_MAX + 1);
+	memcpy(script, "+OK ", 4);
+	memcpy(script + POP3_LINE_MAX + 1, "\r\n", 3);
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = start(script, chunks[c], &t);
+		assert_int_equal(pop3_greeting(s, &err), -1);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_non_null(strstr(err.msg, "too long"));
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		pop3_free(s);
+	}
+	/* No line end at all: refused without reading everything. */
+	memset(script, 'a', len);
+	script[len] = '\0';
+	s = start(script, 7, &t);
+	assert_int_equal(pop3_greeting(s, &err), -1);
+	assert_int_equal(err.cls, ERR_PROTO);
+	assert_true(mock_transport_consumed(t) < POP3_LINE_MAX + 16);
+	pop3_free(s);
+	free(script);
+}
+
+static void
+test_greeting_err(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = start("-ERR [IN-USE] maildrop locked\r\n", chunks[c], &t);
+		assert_int_equal(pop3_greeting(s, &err), -1);
+		assert_int_equal(err.cls, ERR_TEMP);
+		assert_int_equal(pop3_last_resp_code(s), POP3_RESP_IN_USE);
+		assert_non_null(strstr(err.server, "maildrop locked"));
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		pop3_free(s);
+	}
+	s = start("-ERR\r\n", 0, &t);
+	assert_int_equal(pop3_greeting(s, &err), -1);
+	assert_int_equal(err.cls, ERR_TEMP);
+	assert_int_equal(pop3_last_resp_code(s), POP3_RESP_NONE);
+	pop3_free(s);
+}
+
+static void
+test_greeting_eof_and_fault(void **state)
+{
+	static const char *const scripts[] = { "", "+OK hel", "+OK\r" };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_OF(scripts); i++) {
+		s = start(scripts[i], 1, &t);
+		assert_int_equal(pop3_greeting(s, &err), -1);
+		assert_int_equal(err.cls, ERR_TEMP);
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		pop3_free(s);
+	}
+	s = start(GREET, 2, &t);
+	mock_transport_fail_at(t, 5);
+	assert_int_equal(pop3_greeting(s, &err), -1);
+	assert_int_equal(err.cls, ERR_TEMP);
+	assert_non_null(strstr(err.msg, "reset"));
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	pop3_free(s);
+}
+
+static void
+test_resp_codes(void **state)
+{
+	static const struct {
+		const char *reply;
+		enum pop3_resp_code code;
+		enum err_class cls;
+	} cases[] = {
+		{ "-ERR [IN-USE] locked", POP3_RESP_IN_USE, ERR_TEMP },
+		{ "-ERR [LOGIN-DELAY] wait", POP3_RESP_LOGIN_DELAY, ERR_TEMP },
+		{ "-ERR [SYS/TEMP] later", POP3_RESP_SYS_TEMP, ERR_TEMP },
+		{ "-ERR [SYS/PERM] broken", POP3_RESP_SYS_PERM, ERR_PROTO },
+		{ "-ERR [AUTH] bad", POP3_RESP_AUTH, ERR_AUTH },
+		{ "-ERR [XYZZY] what", POP3_RESP_OTHER, ERR_AUTH },
+		{ "-ERR invalid password", POP3_RESP_NONE, ERR_AUTH },
+		{ "-ERR", POP3_RESP_NONE, ERR_AUTH },
+		{ "-ERR [sys/temp] lower case", POP3_RESP_SYS_TEMP, ERR_TEMP },
+		{ "-ERR [SYS/TEMP/DISK] deeper", POP3_RESP_SYS_TEMP, ERR_TEMP },
+		{ "-ERR [SYS/TEMPX] no", POP3_RESP_OTHER, ERR_AUTH },
+		{ "-ERR [IN-USE unclosed", POP3_RESP_NONE, ERR_AUTH },
+	};
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char script[256];
+	size_t i, c;
+
+	(void)state;
+	for (i = 0; i < N_OF(cases); i++) {
+		for (c = 0; c < N_CHUNKS; c++) {
+			(void)snprintf(script, sizeof(script),
+			    GREET "+OK\r\n%s\r\n+OK bye\r\n", cases[i].reply);
+			s = start(script, chunks[c], &t);
+			assert_int_equal(pop3_greeting(s, &err), 0);
+			assert_int_equal(pop3_user_pass(s, "bob", "hunter2",
+			                     &err),
+			    -1);
+			assert_int_equal(err.cls, cases[i].cls);
+			assert_int_equal(pop3_last_resp_code(s), cases[i].code);
+			/* RFC 1939: the server stays in AUTHORIZATION. */
+			assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+			assert_int_equal(pop3_quit(s, &err), 0);
+			assert_int_equal(pop3_last_resp_code(s),
+			    POP3_RESP_NONE);
+			pop3_free(s);
+		}
+	}
+}
+
+static void
+test_user_pass(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = login("", chunks[c], &t);
+		assert_string_equal(mock_transport_written(t), LOGIN_SENT);
+		pop3_free(s);
+	}
+	/* USER refused: no PASS goes out, and QUIT still works. */
+	s = start(GREET "-ERR no such user\r\n+OK bye\r\n", 0, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), -1);
+	assert_int_equal(err.cls, ERR_AUTH);
+	assert_string_equal(err.server, "no such user");
+	assert_string_equal(mock_transport_written(t), "USER bob\r\n");
+	assert_int_equal(pop3_quit(s, &err), 0);
+	assert_int_equal(pop3_get_state(s), POP3_DISCONNECTED);
+	pop3_free(s);
+}
+
+static void
+test_user_pass_bad_args(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "bob", "pw\r\nDELE 1" },
+		{ "bob\nDELE 1", "pw" },
+		{ "", "pw" },
+	};
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char *huge;
+	size_t i;
+
+	(void)state;
+	huge = xmalloc(4096);
+	memset(huge, 'p', 4095);
+	huge[4095] = '\0';
+	for (i = 0; i <= N_OF(bad); i++) {
+		s = start(GREET, 0, &t);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		if (i < N_OF(bad))
+			assert_int_equal(pop3_user_pass(s, bad[i][0], bad[i][1],
+			                     &err),
+			    -1);
+		else
+			assert_int_equal(pop3_user_pass(s, "bob", huge, &err),
+			    -1);
+		assert_int_equal(err.cls, ERR_CONFIG);
+		assert_string_equal(mock_transport_written(t), "");
+		assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+		pop3_free(s);
+	}
+	free(huge);
+}
+
+static void
+test_password_not_logged(void **state)
+{
+	static const char *const pass_replies[] = { "+OK welcome",
+		"-ERR [AUTH] invalid login" };
+	struct capture cap;
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char script[256], *log;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_OF(pass_replies); i++) {
+		(void)snprintf(script, sizeof(script), GREET "+OK\r\n%s\r\n",
+		    pass_replies[i]);
+		s = start(script, 3, &t);
+		capture_start(&cap);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		(void)pop3_user_pass(s, "bob", "s3cr3t-pw", &err);
+		log = capture_stop(&cap);
+		assert_non_null(strstr(log, "popfetch: acct: C: USER bob\n"));
+		assert_non_null(strstr(log, "popfetch: acct: C: PASS ****\n"));
+		assert_null(strstr(log, "s3cr3t"));
+		if (i == 1) {
+			assert_non_null(strstr(log, "S: -ERR [AUTH]"));
+			assert_null(strstr(err.msg, "s3cr3t"));
+		}
+		assert_string_equal(mock_transport_written(t),
+		    "USER bob\r\nPASS s3cr3t-pw\r\n");
+		free(log);
+		pop3_free(s);
+	}
+}
+
+#define CAPA_FULL                                                           \
+	"+OK Capability list follows\r\nTOP\r\nuser\r\nSASL PLAIN\r\n"      \
+	"RESP-CODES\r\nPIPELINING\r\nEXPIRE 30 USER\r\nLOGIN-DELAY 900\r\n" \
+	"UIDL\r\nSTLS\r\nIMPLEMENTATION Shlemazle-Plotz-v302\r\n.\r\n"
+
+static void
+test_capa(void **state)
+{
+	const struct pop3_caps *caps;
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = start(GREET CAPA_FULL, chunks[c], &t);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		assert_int_equal(pop3_capa(s, &err), 0);
+		caps = pop3_get_caps(s);
+		assert_true(caps->has_capa);
+		assert_true(caps->stls && caps->uidl && caps->top);
+		assert_true(caps->user && caps->pipelining);
+		assert_true(caps->resp_codes);
+		assert_int_equal(caps->expire, 30);
+		assert_int_equal(caps->login_delay, 900);
+		assert_string_equal(mock_transport_written(t), "CAPA\r\n");
+		assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+		pop3_free(s);
+	}
+	/* NEVER, a malformed number, and tags left out. */
+	s = start(GREET "+OK\r\nEXPIRE NEVER\r\nLOGIN-DELAY soon\r\n"
+	                "UIDL\r\n.\r\n",
+	    0, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	caps = pop3_get_caps(s);
+	assert_true(caps->has_capa && caps->uidl);
+	assert_false(caps->stls || caps->top || caps->user);
+	assert_false(caps->pipelining || caps->resp_codes);
+	assert_int_equal(caps->expire, -1);
+	assert_int_equal(caps->login_delay, -1);
+	pop3_free(s);
+	/* RFC 1939 §3: the first dot goes; ".." is a line, not the end. */
+	s = start(GREET "+OK\r\n.TOP\r\n..\r\n.\r\n+OK\r\n", 1, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	assert_true(pop3_get_caps(s)->top);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), -1);
+	assert_int_equal(mock_transport_consumed(t), strlen(GREET) + 23);
+	pop3_free(s);
+}
+
+static void
+test_capa_err(void **state)
+{
+	const struct pop3_caps *caps;
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = start(GREET "-ERR unknown command\r\n+OK\r\n+OK\r\n",
+		    chunks[c], &t);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		assert_int_equal(pop3_capa(s, &err), 0);
+		caps = pop3_get_caps(s);
+		assert_false(caps->has_capa || caps->stls || caps->uidl);
+		assert_int_equal(caps->expire, -1);
+		assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+		/* The session goes on. */
+		assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
+		pop3_free(s);
+	}
+}
+
+static void
+test_capa_broken(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char *script;
+	size_t c, glen = strlen(GREET "+OK\r\n");
+
+	(void)state;
+	/* A capability line one octet too long. */
+	script = xmalloc(glen + POP3_LINE_MAX + 8);
+	memcpy(script, GREET "+OK\r\n", glen);
+	memset(script + glen, 'X', POP3_LINE_MAX + 1);
+	memcpy(script + glen + POP3_LINE_MAX + 1, "\r\n.\r\n", 6);
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = start(script, chunks[c], &t);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		assert_int_equal(pop3_capa(s, &err), -1);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		assert_false(pop3_get_caps(s)->has_capa);
+		pop3_free(s);
+	}
+	free(script);
+	/* Closed before the final ".". */
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = start(GREET "+OK\r\nTOP\r\nUIDL\r\n", chunks[c], &t);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		assert_int_equal(pop3_capa(s, &err), -1);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_non_null(strstr(err.msg, "in the middle"));
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		pop3_free(s);
+	}
+}
+
+static void
+test_stls(void **state)
+{
+	static const char script[] =
+	    GREET "+OK\r\nSTLS\r\nUSER\r\n.\r\n+OK Begin TLS\r\n"
+	          "+OK\r\nUSER\r\nUIDL\r\n.\r\n+OK\r\n+OK\r\n";
+	const struct pop3_caps *caps;
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = start(script, chunks[c], &t);
+		mock_transport_allow_tls(t);
+		/* TLS starts where the server stops after its +OK. */
+		mock_transport_boundary(t,
+		    (size_t)(strstr(script, "Begin TLS\r\n") - script) + 11);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		assert_int_equal(pop3_capa(s, &err), 0);
+		caps = pop3_get_caps(s);
+		assert_true(caps->stls);
+		assert_int_equal(pop3_stls(s, NULL, &err), 0);
+		assert_true(mock_transport_tls_started(t));
+		/* RFC 2595 §4: what CAPA said before TLS is gone. */
+		assert_false(caps->has_capa || caps->stls || caps->user);
+		assert_int_equal(pop3_capa(s, &err), 0);
+		assert_true(caps->has_capa && caps->uidl && !caps->stls);
+		assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
+		assert_string_equal(mock_transport_written(t),
+		    "CAPA\r\nSTLS\r\nCAPA\r\n" LOGIN_SENT);
+		pop3_free(s);
+	}
+}
+
+static void
+test_stls_failures(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+
+	(void)state;
+	/* Refused: nothing more may happen in plain text. */
+	s = start(GREET "-ERR not now\r\n", 0, &t);
+	mock_transport_allow_tls(t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_stls(s, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_PROTO);
+	assert_string_equal(err.server, "not now");
+	assert_false(mock_transport_tls_started(t));
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), -1);
+	assert_string_equal(mock_transport_written(t), "STLS\r\n");
+	pop3_free(s);
+	/* The handshake fails. */
+	s = start(GREET "+OK go\r\n", 0, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_stls(s, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_PROTO);
+	assert_non_null(strstr(err.msg, "handshake"));
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	pop3_free(s);
+	/* Plain-text data queued behind the +OK: an injection attempt. */
+	s = start(GREET "+OK go\r\n+OK injected\r\n", 0, &t);
+	mock_transport_allow_tls(t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_stls(s, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_PROTO);
+	assert_false(mock_transport_tls_started(t));
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	pop3_free(s);
+}
+
+static void
+test_stat(void **state)
+{
+	static const char *const bad[] = {
+		"+OK\r\n",
+		"+OK 2\r\n",
+		"+OK x 3\r\n",
+		"+OK 2 -3\r\n",
+		"+OK 2  3\r\n",
+		"+OK  2 3\r\n",
+		"+OK 2 3x\r\n",
+		"+OK 4294967296 1\r\n",
+		"+OK 2 99999999999999999999\r\n",
+		"-ERR no\r\n",
+	};
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	unsigned count;
+	uint64_t size;
+	size_t i, c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = login("+OK 2 320\r\n+OK 4294967295 18446744073709551615 "
+		          "octets\r\n",
+		    chunks[c], &t);
+		assert_int_equal(pop3_stat(s, &count, &size, &err), 0);
+		assert_int_equal(count, 2);
+		assert_int_equal(size, 320);
+		assert_int_equal(pop3_stat(s, &count, &size, &err), 0);
+		assert_int_equal(count, UINT_MAX);
+		assert_true(size == UINT64_MAX);
+		assert_string_equal(written_after_login(t), "STAT\r\nSTAT\r\n");
+		pop3_free(s);
+	}
+	for (i = 0; i < N_OF(bad); i++) {
+		s = login(bad[i], 0, &t);
+		assert_int_equal(pop3_stat(s, &count, &size, &err), -1);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		pop3_free(s);
+	}
+}
+
+static void
+test_list(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	size_t n, c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = login("+OK 3 messages\r\n3 300\r\n1 100\r\n"
+		          "2 200 more text\r\n.\r\n+OK\r\n.\r\n",
+		    chunks[c], &t);
+		assert_int_equal(pop3_list(s, &msgs, &n, &err), 0);
+		assert_int_equal(n, 3);
+		assert_int_equal(msgs[0].num, 1);
+		assert_int_equal(msgs[0].size, 100);
+		assert_int_equal(msgs[1].num, 2);
+		assert_int_equal(msgs[1].size, 200);
+		assert_int_equal(msgs[2].num, 3);
+		assert_int_equal(msgs[2].size, 300);
+		assert_false(
+		    msgs[0].has_uid || msgs[1].has_uid || msgs[2].has_uid);
+		free(msgs);
+		/* An empty maildrop. */
+		assert_int_equal(pop3_list(s, &msgs, &n, &err), 0);
+		assert_int_equal(n, 0);
+		free(msgs);
+		assert_string_equal(written_after_login(t), "LIST\r\nLIST\r\n");
+		pop3_free(s);
+	}
+}
+
+static void
+test_list_bad(void **state)
+{
+	static const char *const bad[] = {
+		"1\r\n", "a 1\r\n", "0 5\r\n", "1 -5\r\n", "1 5x\r\n",
+		" 1 5\r\n", "1  5\r\n", "+1 5\r\n",
+		"1 99999999999999999999999\r\n", "1000001 5\r\n", "\r\n",
+		"1 10\r\n2 20\r\n1 30\r\n", /* a number twice */
+	};
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg dummy, *msgs;
+	struct err err;
+	char script[128];
+	size_t n, i;
+
+	(void)state;
+	for (i = 0; i < N_OF(bad); i++) {
+		(void)snprintf(script, sizeof(script), "+OK\r\n%s.\r\n",
+		    bad[i]);
+		s = login(script, 3, &t);
+		msgs = &dummy; /* must be reset */
+		assert_int_equal(pop3_list(s, &msgs, &n, &err), -1);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_null(msgs);
+		assert_int_equal(n, 0);
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		pop3_free(s);
+	}
+	s = login("-ERR [SYS/TEMP] not now\r\n", 0, &t);
+	assert_int_equal(pop3_list(s, &msgs, &n, &err), -1);
+	assert_int_equal(err.cls, ERR_TEMP);
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	pop3_free(s);
+}
+
+static void
+test_list_too_many(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	size_t n, len = 0, cap = (size_t)(POP3_MAX_MESSAGES + 1) * 12 + 16;
+	char *script = xmalloc(cap);
+	unsigned i;
+
+	(void)state;
+	len += (size_t)snprintf(script, cap, "+OK\r\n");
+	/*
+	 * Numbers above the count are refused on their own (test_list_bad),
+	 * so a flood must repeat them: the cap catches it before the
+	 * duplicates are looked for.
+	 */
+	for (i = 0; i <= POP3_MAX_MESSAGES; i++)
+		len += (size_t)snprintf(script + len, cap - len, "%u 1\r\n",
+		    i % POP3_MAX_MESSAGES + 1);
+	len += (size_t)snprintf(script + len, cap - len, ".\r\n");
+	s = login_len(script, len, 0, &t);
+	free(script);
+	assert_int_equal(pop3_list(s, &msgs, &n, &err), -1);
+	assert_int_equal(err.cls, ERR_PROTO);
+	assert_non_null(strstr(err.msg, "more than"));
+	assert_null(msgs);
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	pop3_free(s);
+}
+
+#define LIST3 "+OK\r\n1 10\r\n2 20\r\n3 30\r\n.\r\n"
+
+/* A session that has listed three messages; rest follows LIST. */
+static struct pop3_session *
+listed(const char *rest, size_t chunk, struct transport **t_out,
+    struct pop3_msg **msgs_out)
+{
+	struct pop3_session *s;
+	struct err err;
+	char *script = xasprintf(LIST3 "%s", rest);
+	size_t n;
+
+	s = login(script, chunk, t_out);
+	free(script);
+	assert_int_equal(pop3_list(s, msgs_out, &n, &err), 0);
+	assert_int_equal(n, 3);
+	return s;
+}
+
+static void
+test_uidl(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	bool is_supported;
+	char uid70[POP3_UID_MAX + 1], *script;
+	size_t c;
+
+	(void)state;
+	memset(uid70, '~', POP3_UID_MAX);
+	uid70[POP3_UID_MAX] = '\0';
+	script = xasprintf("+OK\r\n3 %s\r\n1 whqtswO00WBw418f9t5JxYwZ\r\n"
+	                   ".\r\n+OK\r\n1 same\r\n2 same\r\n.\r\n",
+	    uid70);
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = listed(script, chunks[c], &t, &msgs);
+		assert_int_equal(pop3_uidl(s, msgs, 3, &is_supported, &err), 0);
+		assert_true(is_supported);
+		assert_true(msgs[0].has_uid);
+		assert_string_equal(msgs[0].uid, "whqtswO00WBw418f9t5JxYwZ");
+		assert_false(msgs[1].has_uid);
+		assert_true(msgs[2].has_uid);
+		assert_string_equal(msgs[2].uid, uid70);
+		/* Duplicates are the caller's business, not an error. */
+		assert_int_equal(pop3_uidl(s, msgs, 3, &is_supported, &err), 0);
+		assert_string_equal(msgs[0].uid, "same");
+		assert_string_equal(msgs[1].uid, "same");
+		assert_false(msgs[2].has_uid);
+		assert_string_equal(written_after_login(t),
+		    "LIST\r\nUIDL\r\nUIDL\r\n");
+		free(msgs);
+		pop3_free(s);
+	}
+	free(script);
+}
+
+static void
+test_uidl_bad(void **state)
+{
+	static const char *const bad[] = {
+		"1 a b\r\n", "1 \x7f\r\n", "1 caf\xc3\xa9\r\n",
+		"1 tab\there\r\n", "1 \r\n", "1\r\n", "x abc\r\n", "0 abc\r\n",
+		"-1 abc\r\n",
+		"1 "
+		"12345678901234567890123456789012345678901234567890123456789"
+		"012345678901\r\n",   /* 71 characters */
+		"4 abc\r\n",          /* not in LIST */
+		"1 abc\r\n1 def\r\n", /* two for one message */
+	};
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	bool is_supported;
+	char *script;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_OF(bad); i++) {
+		script = xasprintf("+OK\r\n%s.\r\n", bad[i]);
+		s = listed(script, 2, &t, &msgs);
+		free(script);
+		assert_int_equal(pop3_uidl(s, msgs, 3, &is_supported, &err),
+		    -1);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_false(is_supported);
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		free(msgs);
+		pop3_free(s);
+	}
+}
+
+static void
+test_uidl_unsupported(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	bool is_supported = true;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = listed("-ERR unknown command\r\n+OK\r\n", chunks[c], &t,
+		    &msgs);
+		msgs[0].has_uid = true;
+		assert_int_equal(pop3_uidl(s, msgs, 3, &is_supported, &err), 0);
+		assert_false(is_supported);
+		assert_false(msgs[0].has_uid);
+		assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+		assert_int_equal(pop3_noop(s, &err), 0);
+		free(msgs);
+		pop3_free(s);
+	}
+	/* A response code means UIDL exists but failed: an error. */
+	s = listed("-ERR [SYS/TEMP] index busy\r\n+OK\r\n", 0, &t, &msgs);
+	assert_int_equal(pop3_uidl(s, msgs, 3, &is_supported, &err), -1);
+	assert_int_equal(err.cls, ERR_TEMP);
+	assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+	assert_int_equal(pop3_quit(s, &err), 0);
+	free(msgs);
+	pop3_free(s);
+}
+
+/* A body with stuffed dots, an empty line and lines that look like ends. */
+#define STUFFED                                                           \
+	"+OK 61 octets\r\nFrom: a\r\n\r\n..dot\r\n...two\r\n.x\r\n..\r\n" \
+	"end .\r\n. \r\n.\r\n+OK\r\n"
+#define UNSTUFFED "From: a\n\n.dot\n..two\nx\n.\nend .\n \n"
+
+static void
+test_retr_unstuff(void **state)
+{
+	struct collect col = { 0 };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	uint64_t size;
+	size_t c;
+
+	(void)state;
+	/* Every read size up to 20 puts boundaries everywhere. */
+	for (c = 0; c <= 20; c++) {
+		s = login(STUFFED, c, &t);
+		assert_int_equal(pop3_retr(s, 1, collect_fn, &col, &size, &err),
+		    0);
+		assert_collected(&col, UNSTUFFED, strlen(UNSTUFFED));
+		assert_int_equal(size, strlen(UNSTUFFED));
+		/* The reply after the body is read in step. */
+		assert_int_equal(pop3_noop(s, &err), 0);
+		assert_string_equal(written_after_login(t),
+		    "RETR 1\r\nNOOP\r\n");
+		collect_reset(&col);
+		pop3_free(s);
+	}
+}
+
+/* Split the server's bytes in two reads at every possible offset. */
+static void
+test_retr_every_split(void **state)
+{
+	static const char body[] = "+OK\r\n..a\r\nb\r\n.\r\n+OK\r\n";
+	struct collect col = { 0 };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t k, base = strlen(LOGIN);
+
+	(void)state;
+	for (k = 1; k < strlen(body); k++) {
+		s = login(body, 0, &t);
+		mock_transport_boundary(t, base + k);
+		assert_int_equal(pop3_retr(s, 2, collect_fn, &col, NULL, &err),
+		    0);
+		assert_collected(&col, ".a\nb\n", 5);
+		assert_int_equal(pop3_noop(s, &err), 0);
+		collect_reset(&col);
+		pop3_free(s);
+	}
+}
+
+static void
+test_retr_line_ends(void **state)
+{
+	/* Bare LF, bare CR inside a line, CR CR LF, ".\n" as the end. */
+	static const char body[] = "+OK\r\na\nb\r\nc\rd\r\n\r\r\n..\n.\n";
+	static const char want[] = "a\nb\nc\rd\n\r\n.\n";
+	/* NUL octets are data like any other. */
+	static const char nul_body[] = "+OK\r\na\0b\r\n\0\r\n.\0\r\n.\r\n";
+	static const char nul_want[] = "a\0b\n\0\n\0\n";
+	struct collect col = { 0 };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	uint64_t size;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = login(body, chunks[c], &t);
+		assert_int_equal(pop3_retr(s, 1, collect_fn, &col, &size, &err),
+		    0);
+		assert_collected(&col, want, sizeof(want) - 1);
+		collect_reset(&col);
+		pop3_free(s);
+		s = login_len(nul_body, sizeof(nul_body) - 1, chunks[c], &t);
+		assert_int_equal(pop3_retr(s, 1, collect_fn, &col, &size, &err),
+		    0);
+		assert_collected(&col, nul_want, sizeof(nul_want) - 1);
+		assert_int_equal(size, sizeof(nul_want) - 1);
+		collect_reset(&col);
+		pop3_free(s);
+	}
+}
+
+/* Checks a huge one-line message on the fly, without keeping it. */
+struct big_check {
+	uint64_t total;
+	size_t max_chunk;
+	bool is_bad;
+};
+
+static int
+big_fn(void *arg, const char *data, size_t len, struct err *err)
+{
+	struct big_check *b = arg;
+	size_t i;
+
+	(void)err;
+	for (i = 0; i < len; i++)
+		if (data[i] != 'x' && !(data[i] == '\n' && i == len - 1))
+			b->is_bad = true;
+	if (len > b->max_chunk)
+		b->max_chunk = len;
+	b->total += len;
+	return 0;
+}
+
+static void
+test_retr_huge_line(void **state)
+{
+	static const size_t sizes[] = { 0, 4093, 7 };
+	size_t line = 10 * 1024 * 1024, len = line + 16, i;
+	char *script = xmalloc(len);
+	struct pop3_session *s;
+	struct transport *t;
+	struct big_check b;
+	struct err err;
+	uint64_t size;
+
+	(void)state;
+	memcpy(script, "+OK\r\n", 5);
+	memset(script + 5, 'x', line);
+	memcpy(script + 5 + line, "\r\n.\r\n", 5);
+	for (i = 0; i < N_OF(sizes); i++) {
+		memset(&b, 0, sizeof(b));
+		s = login_len(script, line + 10, sizes[i], &t);
+		assert_int_equal(pop3_retr(s, 1, big_fn, &b, &size, &err), 0);
+		assert_false(b.is_bad);
+		assert_true(b.total == line + 1);
+		assert_true(size == line + 1);
+		assert_true(b.max_chunk <= RBUF_MAX);
+		pop3_free(s);
+	}
+	free(script);
+}
+
+static void
+test_retr_eof(void **state)
+{
+	static const char *const bodies[] = {
+		"+OK\r\nabc\r\n",
+		"+OK\r\nabc\r\n.",
+		"+OK\r\nabc\r\n.\r",
+		"+OK\r\nabc",
+		"+OK\r\n",
+	};
+	struct collect col = { 0 };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t i, c;
+
+	(void)state;
+	for (i = 0; i < N_OF(bodies); i++) {
+		for (c = 0; c < N_CHUNKS; c++) {
+			s = login(bodies[i], chunks[c], &t);
+			assert_int_equal(pop3_retr(s, 1, collect_fn, &col, NULL,
+			                     &err),
+			    -1);
+			assert_int_equal(err.cls, ERR_PROTO);
+			assert_non_null(strstr(err.msg, "in the middle"));
+			assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+			collect_reset(&col);
+			pop3_free(s);
+		}
+	}
+}
+
+static void
+test_retr_faults(void **state)
+{
+	struct collect col = { 0 };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c;
+
+	(void)state;
+	/* The connection fails in the middle of the body. */
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = login("+OK\r\nline one\r\nline two\r\n.\r\n", chunks[c],
+		    &t);
+		mock_transport_fail_at(t, strlen(LOGIN) + 12);
+		assert_int_equal(pop3_retr(s, 1, collect_fn, &col, NULL, &err),
+		    -1);
+		assert_int_equal(err.cls, ERR_TEMP);
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		collect_reset(&col);
+		pop3_free(s);
+	}
+	/* The callback gives up: its error stands, the session is over. */
+	s = login("+OK\r\nline\r\n.\r\n", 0, &t);
+	col.is_failing = true;
+	assert_int_equal(pop3_retr(s, 1, collect_fn, &col, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_LOCAL);
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	collect_reset(&col);
+	pop3_free(s);
+	/* A write fails. */
+	s = login("", 0, &t);
+	mock_transport_fail_write_at(t, strlen(LOGIN_SENT) + 3);
+	assert_int_equal(pop3_dele(s, 1, &err), -1);
+	assert_int_equal(err.cls, ERR_TEMP);
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	pop3_free(s);
+}
+
+static void
+test_message_err_keeps_session(void **state)
+{
+	static const char script[] = "-ERR no such message\r\n"
+	                             "-ERR [SYS/TEMP] message locked\r\n"
+	                             "-ERR message 7 already deleted\r\n"
+	                             "-ERR no such message\r\n"
+	                             "+OK\r\nhead\r\n.\r\n"
+	                             "+OK\r\nbody\r\n.\r\n+OK deleted\r\n";
+	struct collect col = { 0 };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = login(script, chunks[c], &t);
+		assert_int_equal(pop3_retr(s, 9, collect_fn, &col, NULL, &err),
+		    -1);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_int_equal(err.scope, ERR_SCOPE_MESSAGE);
+		assert_string_equal(err.server, "no such message");
+		assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+		assert_int_equal(pop3_retr(s, 8, collect_fn, &col, NULL, &err),
+		    -1);
+		assert_int_equal(err.cls, ERR_TEMP);
+		assert_int_equal(err.scope, ERR_SCOPE_MESSAGE);
+		assert_int_equal(pop3_last_resp_code(s), POP3_RESP_SYS_TEMP);
+		assert_int_equal(pop3_dele(s, 7, &err), -1);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_int_equal(err.scope, ERR_SCOPE_MESSAGE);
+		assert_int_equal(pop3_top(s, 6, 0, collect_fn, &col, &err), -1);
+		assert_int_equal(err.scope, ERR_SCOPE_MESSAGE);
+		assert_int_equal(col.len, 0);
+		assert_int_equal(pop3_top(s, 1, 0, collect_fn, &col, &err), 0);
+		assert_int_equal(pop3_retr(s, 1, collect_fn, &col, NULL, &err),
+		    0);
+		assert_collected(&col, "head\nbody\n", 10);
+		assert_int_equal(pop3_dele(s, 1, &err), 0);
+		assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+		assert_string_equal(written_after_login(t),
+		    "RETR 9\r\nRETR 8\r\nDELE 7\r\nTOP 6 0\r\nTOP 1 0\r\n"
+		    "RETR 1\r\nDELE 1\r\n");
+		collect_reset(&col);
+		pop3_free(s);
+	}
+}
+
+/*
+ * Every command (the greeting too if is_greeting), called on s; each
+ * failure must be of class want.  Returns how many succeeded.
+ */
+static int
+call_all(struct pop3_session *s, bool is_greeting, enum err_class want)
+{
+	struct collect col = { 0 };
+	struct pop3_msg msg = { .num = 1 }, *msgs = NULL;
+	struct err err;
+	bool is_supported;
+	unsigned count;
+	uint64_t size;
+	size_t n;
+	int ok = 0;
+
+#define TRY(call)                                        \
+	do {                                             \
+		err_clear(&err);                         \
+		if ((call) == 0)                         \
+			ok++;                            \
+		else                                     \
+			assert_int_equal(err.cls, want); \
+	} while (0)
+	if (is_greeting)
+		TRY(pop3_greeting(s, &err));
+	TRY(pop3_capa(s, &err));
+	TRY(pop3_stls(s, NULL, &err));
+	TRY(pop3_user_pass(s, "bob", "hunter2", &err));
+	TRY(pop3_stat(s, &count, &size, &err));
+	TRY(pop3_list(s, &msgs, &n, &err));
+	TRY(pop3_uidl(s, &msg, 1, &is_supported, &err));
+	TRY(pop3_retr(s, 1, collect_fn, &col, NULL, &err));
+	TRY(pop3_top(s, 1, 0, collect_fn, &col, &err));
+	TRY(pop3_dele(s, 1, &err));
+	TRY(pop3_rset(s, &err));
+	TRY(pop3_noop(s, &err));
+	TRY(pop3_quit(s, &err));
+#undef TRY
+	free(msgs);
+	collect_reset(&col);
+	return ok;
+}
+
+static void
+test_broken_refuses_all(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char *before;
+
+	(void)state;
+	s = login("garbage\r\n+OK\r\n+OK\r\n", 0, &t);
+	assert_int_equal(pop3_noop(s, &err), -1);
+	assert_int_equal(err.cls, ERR_PROTO);
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	before = xstrdup(mock_transport_written(t));
+	assert_int_equal(call_all(s, true, ERR_PROTO), 0);
+	assert_string_equal(mock_transport_written(t), before);
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	free(before);
+	pop3_free(s);
+}
+
+static void
+test_wrong_state(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+
+	(void)state;
+	/* DISCONNECTED: only the greeting may come. */
+	s = start("", 0, &t);
+	assert_int_equal(call_all(s, false, ERR_SOFTWARE), 0);
+	assert_int_equal(pop3_get_state(s), POP3_DISCONNECTED);
+	pop3_free(s);
+	s = start("", 0, &t);
+	assert_int_equal(pop3_noop(s, &err), -1);
+	assert_int_equal(err.cls, ERR_SOFTWARE);
+	assert_int_equal(pop3_get_state(s), POP3_DISCONNECTED);
+	assert_int_equal(mock_transport_consumed(t), 0);
+	assert_string_equal(mock_transport_written(t), "");
+	pop3_free(s);
+	/* AUTHORIZATION: no transaction commands. */
+	s = start(GREET, 0, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_stat(s, NULL, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_SOFTWARE);
+	assert_int_equal(pop3_dele(s, 1, &err), -1);
+	assert_int_equal(err.cls, ERR_SOFTWARE);
+	assert_int_equal(pop3_greeting(s, &err), -1);
+	assert_int_equal(err.cls, ERR_SOFTWARE);
+	assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+	assert_string_equal(mock_transport_written(t), "");
+	pop3_free(s);
+	/* TRANSACTION: no second login, no STLS; no message 0. */
+	s = login("", 0, &t);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), -1);
+	assert_int_equal(err.cls, ERR_SOFTWARE);
+	assert_int_equal(pop3_stls(s, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_SOFTWARE);
+	assert_int_equal(pop3_retr(s, 0, collect_fn, NULL, NULL, &err), -1);
+	assert_int_equal(err.cls, ERR_SOFTWARE);
+	assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+	assert_string_equal(written_after_login(t), "");
+	pop3_free(s);
+}
+
+static void
+test_quit(void **state)
+{
+	struct capture cap;
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char *log;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = login("+OK bye\r\n", chunks[c], &t);
+		capture_start(&cap);
+		assert_int_equal(pop3_quit(s, &err), 0);
+		log = capture_stop(&cap);
+		assert_int_equal(pop3_get_state(s), POP3_DISCONNECTED);
+		assert_non_null(strstr(log, "TRANSACTION -> UPDATE\n"));
+		assert_non_null(strstr(log, "UPDATE -> DISCONNECTED\n"));
+		assert_string_equal(written_after_login(t), "QUIT\r\n");
+		/* Nothing more after QUIT, not even a greeting. */
+		assert_int_equal(call_all(s, true, ERR_SOFTWARE), 0);
+		free(log);
+		pop3_free(s);
+	}
+	/* From AUTHORIZATION: no UPDATE. */
+	s = start(GREET "+OK bye\r\n", 0, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	capture_start(&cap);
+	assert_int_equal(pop3_quit(s, &err), 0);
+	log = capture_stop(&cap);
+	assert_non_null(strstr(log, "AUTHORIZATION -> DISCONNECTED\n"));
+	assert_null(strstr(log, "UPDATE"));
+	free(log);
+	pop3_free(s);
+	/* The deletions failed, or the answer never came. */
+	s = login("-ERR some deleted messages not removed\r\n", 0, &t);
+	assert_int_equal(pop3_quit(s, &err), -1);
+	assert_int_equal(err.cls, ERR_PROTO);
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	pop3_free(s);
+	s = login("", 0, &t);
+	assert_int_equal(pop3_quit(s, &err), -1);
+	assert_int_equal(err.cls, ERR_TEMP);
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	pop3_free(s);
+}
+
+static void
+test_rset_noop(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+
+	(void)state;
+	s = login("+OK\r\n+OK\r\n-ERR what\r\n", 1, &t);
+	assert_int_equal(pop3_rset(s, &err), 0);
+	assert_int_equal(pop3_noop(s, &err), 0);
+	/* +OK is required: a -ERR here is the server's fault. */
+	assert_int_equal(pop3_noop(s, &err), -1);
+	assert_int_equal(err.cls, ERR_PROTO);
+	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	assert_string_equal(written_after_login(t), "RSET\r\nNOOP\r\nNOOP\r\n");
+	pop3_free(s);
+}
+
+/* A whole session: the client says exactly these bytes. */
+static void
+test_written_session(void **state)
+{
+	static const char script[] = GREET CAPA_FULL
+	    "+OK\r\n+OK\r\n+OK 1 5\r\n+OK\r\n1 5\r\n.\r\n+OK\r\n1 u1\r\n.\r\n"
+	    "+OK\r\nabc\r\n.\r\n+OK\r\nabc\r\n.\r\n+OK\r\n+OK\r\n+OK\r\n"
+	    "+OK\r\n";
+	struct collect col = { 0 };
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	bool is_supported;
+	unsigned count;
+	uint64_t size;
+	size_t n, c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = start(script, chunks[c], &t);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		assert_int_equal(pop3_capa(s, &err), 0);
+		assert_int_equal(pop3_user_pass(s, "u", "p w", &err), 0);
+		assert_int_equal(pop3_stat(s, &count, &size, &err), 0);
+		assert_int_equal(pop3_list(s, &msgs, &n, &err), 0);
+		assert_int_equal(pop3_uidl(s, msgs, n, &is_supported, &err), 0);
+		assert_int_equal(pop3_top(s, 1, 10, collect_fn, &col, &err), 0);
+		assert_int_equal(pop3_retr(s, 1, collect_fn, &col, NULL, &err),
+		    0);
+		assert_int_equal(pop3_dele(s, 1, &err), 0);
+		assert_int_equal(pop3_rset(s, &err), 0);
+		assert_int_equal(pop3_noop(s, &err), 0);
+		assert_int_equal(pop3_quit(s, &err), 0);
+		assert_string_equal(mock_transport_written(t),
+		    "CAPA\r\nUSER u\r\nPASS p w\r\nSTAT\r\nLIST\r\nUIDL\r\n"
+		    "TOP 1 10\r\nRETR 1\r\nDELE 1\r\nRSET\r\nNOOP\r\nQUIT\r\n");
+		assert_int_equal(mock_transport_consumed(t), strlen(script));
+		free(msgs);
+		collect_reset(&col);
+		pop3_free(s);
+	}
+}
+
+static void
+test_trace(void **state)
+{
+	struct collect col = { 0 };
+	struct capture cap;
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	char *log;
+	size_t n;
+
+	(void)state;
+	s = login("+OK\r\n1 120\r\n.\r\n+OK 120 octets\r\nSubject: private\r\n"
+	          "\r\nsecret body\r\n.\r\n+OK\r\n",
+	    0, &t);
+	capture_start(&cap);
+	assert_int_equal(pop3_list(s, &msgs, &n, &err), 0);
+	assert_int_equal(pop3_retr(s, 1, collect_fn, &col, NULL, &err), 0);
+	assert_int_equal(pop3_dele(s, 1, &err), 0);
+	log = capture_stop(&cap);
+	assert_non_null(strstr(log, "popfetch: acct: C: LIST\n"));
+	assert_non_null(strstr(log, "popfetch: acct: S: 1 120\n"));
+	assert_non_null(strstr(log, "popfetch: acct: C: RETR 1\n"));
+	assert_non_null(strstr(log, "popfetch: acct: S: +OK 120 octets\n"));
+	assert_non_null(strstr(log, "popfetch: acct: S: (message, 30 octets)"));
+	assert_non_null(strstr(log, "popfetch: acct: C: DELE 1\n"));
+	assert_null(strstr(log, "secret body"));
+	assert_null(strstr(log, "private"));
+	free(log);
+	free(msgs);
+	collect_reset(&col);
+	pop3_free(s);
+}
+
 int
 main(void)
 {
-	puts("Bail out! placeholder");
-	return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_greeting_ok),
+		cmocka_unit_test(test_greeting_garbage),
+		cmocka_unit_test(test_greeting_too_long),
+		cmocka_unit_test(test_greeting_err),
+		cmocka_unit_test(test_greeting_eof_and_fault),
+		cmocka_unit_test(test_resp_codes),
+		cmocka_unit_test(test_user_pass),
+		cmocka_unit_test(test_user_pass_bad_args),
+		cmocka_unit_test(test_password_not_logged),
+		cmocka_unit_test(test_capa),
+		cmocka_unit_test(test_capa_err),
+		cmocka_unit_test(test_capa_broken),
+		cmocka_unit_test(test_stls),
+		cmocka_unit_test(test_stls_failures),
+		cmocka_unit_test(test_stat),
+		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_list_bad),
+		cmocka_unit_test(test_list_too_many),
+		cmocka_unit_test(test_uidl),
+		cmocka_unit_test(test_uidl_bad),
+		cmocka_unit_test(test_uidl_unsupported),
+		cmocka_unit_test(test_retr_unstuff),
+		cmocka_unit_test(test_retr_every_split),
+		cmocka_unit_test(test_retr_line_ends),
+		cmocka_unit_test(test_retr_huge_line),
+		cmocka_unit_test(test_retr_eof),
+		cmocka_unit_test(test_retr_faults),
+		cmocka_unit_test(test_message_err_keeps_session),
+		cmocka_unit_test(test_broken_refuses_all),
+		cmocka_unit_test(test_wrong_state),
+		cmocka_unit_test(test_quit),
+		cmocka_unit_test(test_rset_noop),
+		cmocka_unit_test(test_written_session),
+		cmocka_unit_test(test_trace),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
