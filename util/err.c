@@ -21,6 +21,9 @@ err_clear(struct err *err)
 	err->server[0] = '\0';
 }
 
+static void err_vset(struct err *, enum err_class, int, const char *, va_list)
+    __attribute__((format(printf, 4, 0)));
+
 static void
 err_vset(struct err *err, enum err_class cls, int errnum, const char *fmt,
     va_list ap)

@@ -35,6 +35,9 @@ log_enabled(enum log_level level)
 	return level <= log_level;
 }
 
+static void log_vemit(int, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 log_vemit(int prio, int errnum, const char *fmt, va_list ap)
 {
