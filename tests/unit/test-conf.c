@@ -713,6 +713,54 @@ test_names(void **state)
 	assert_string_equal(conf_delete_name(CONF_DELETE_BATCH), "batch");
 }
 
+/* The shipped example must stay valid. */
+static void
+test_example(void **state)
+{
+	struct fixture *f = *state;
+	const char *srcdir = getenv("top_srcdir");
+	char path[512], want[256], text[8192];
+	struct err err;
+	struct conf *c;
+	size_t n;
+	FILE *fp;
+
+	/* Run by hand, the source tree is where this file was. */
+	if (srcdir != NULL)
+		(void)snprintf(path, sizeof(path),
+		    "%s/contrib/popfetch.conf.example", srcdir);
+	else
+		(void)snprintf(path, sizeof(path),
+		    "%.*scontrib/popfetch.conf.example",
+		    (int)(strlen(__FILE__) - strlen("tests/unit/test-conf.c")),
+		    __FILE__);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(text, 1, sizeof(text) - 1, fp);
+	assert_false(ferror(fp));
+	assert_true(feof(fp));
+	(void)fclose(fp);
+	text[n] = '\0';
+
+	c = load_text(f, text, 0644, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->naccounts, 2);
+	assert_string_equal(c->accounts[0].name, "home");
+	assert_int_equal(c->accounts[0].port, 995);
+	assert_int_equal(c->accounts[0].tls, CONF_TLS_ON);
+	assert_int_equal(c->accounts[0].delete_mode, CONF_DELETE_EACH);
+	assert_int_equal(c->accounts[0].timeout, 60);
+	(void)snprintf(want, sizeof(want), "%s/Mail/home", f->dir);
+	assert_string_equal(c->accounts[0].maildir, want);
+	assert_string_equal(c->accounts[1].name, "work");
+	assert_int_equal(c->accounts[1].port, 110);
+	assert_int_equal(c->accounts[1].tls, CONF_TLS_STARTTLS);
+	assert_int_equal(c->accounts[1].delete_mode, CONF_DELETE_BATCH);
+	assert_int_equal(c->accounts[1].timeout, 120);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -748,6 +796,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_default_path, setup,
 		    teardown),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
