@@ -529,6 +529,28 @@ test_comments(void **state)
 	conf_free(c);
 }
 
+/* Files written on other systems end their lines in CRLF. */
+static void
+test_crlf(void **state)
+{
+	struct fixture *f = *state;
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f,
+	    "account a {\r\n host = h\r\n user = \"u\"\r\n"
+	    " maildir = /m # x\r\n}\r\n",
+	    0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_string_equal(c->accounts[0].host, "h");
+	assert_string_equal(c->accounts[0].user, "u");
+	assert_string_equal(c->accounts[0].maildir, "/m");
+	conf_free(c);
+	expect_error(f, "account a {\r\n host = h\r\n timeout = 0\r\n}\r\n", 3,
+	    "timeout must be a number from 1 to 3600, not \"0\"");
+}
+
 /* libconfuse substitutes ${VAR} in bare words and "..." only. */
 static void
 test_environment(void **state)
@@ -785,6 +807,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_library_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_comments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crlf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_environment, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
