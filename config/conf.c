@@ -1,2 +1,833 @@
 #include "config.h"
-/* PLACEHOLDER */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <confuse.h>
+
+#include "config/conf.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+#define CONF_NAME_MAX 64
+#define CONF_FILE_MAX (1024 * 1024)
+#define CONF_PORT_TLS 995
+#define CONF_PORT_PLAIN 110
+#define CONF_TIMEOUT_DEFAULT 60
+#define CONF_TIMEOUT_MAX 3600
+
+/*
+ * Where something was set: key is a cfg_opt_t (the line of its value) or
+ * a section's cfg_t (the line of its opening brace).  libconfuse keeps no
+ * line per option, so the callbacks below note them while it parses.
+ */
+struct conf_mark {
+	const void *key;
+	int line;
+};
+
+struct conf_parse {
+	const char *path;
+	struct err *err;
+	cfg_t *root;
+	struct conf_mark *marks;
+	size_t nmarks;
+	bool has_failed;
+};
+
+/*
+ * The parse in progress.  libconfuse's callbacks carry no user pointer,
+ * and its lexer is global state anyway, so parsing is not reentrant.
+ */
+static struct conf_parse *conf_parsing;
+
+static const char *const conf_tls_names[] = {
+	[CONF_TLS_ON] = "on",
+	[CONF_TLS_STARTTLS] = "starttls",
+	[CONF_TLS_OFF] = "off",
+};
+
+static const char *const conf_delete_names[] = {
+	[CONF_DELETE_KEEP] = "keep",
+	[CONF_DELETE_EACH] = "each",
+	[CONF_DELETE_BATCH] = "batch",
+};
+
+/* Record the first error only: later ones are usually its echoes. */
+static void __attribute__((format(printf, 3, 4)))
+conf_fail(struct conf_parse *p, int line, const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+
+	if (p->has_failed)
+		return;
+	p->has_failed = true;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		err_setx(p->err, ERR_CONFIG, "%s:%d: %s", p->path, line, msg);
+	else
+		err_setx(p->err, ERR_CONFIG, "%s: %s", p->path, msg);
+}
+
+/* libconfuse's own messages quote file text, so they are sanitised. */
+static void __attribute__((format(printf, 2, 0)))
+conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char raw[ERR_MSG_MAX], clean[ERR_MSG_MAX];
+
+	if (conf_parsing == NULL)
+		return;
+	(void)vsnprintf(raw, sizeof(raw), fmt, ap);
+	str_sanitise(clean, sizeof(clean), raw, strlen(raw));
+	conf_fail(conf_parsing, cfg != NULL ? cfg->line : 0, "%s", clean);
+}
+
+static int
+conf_mark_get(const struct conf_parse *p, const void *key)
+{
+	size_t i;
+
+	for (i = 0; i < p->nmarks; i++)
+		if (p->marks[i].key == key)
+			return p->marks[i].line;
+	return 0;
+}
+
+static void
+conf_mark_set(struct conf_parse *p, const void *key, int line)
+{
+	p->marks = xreallocarray(p->marks, p->nmarks + 1, sizeof(*p->marks));
+	p->marks[p->nmarks].key = key;
+	p->marks[p->nmarks].line = line;
+	p->nmarks++;
+}
+
+/*
+ * Called by libconfuse after each value is stored, with cfg->line still
+ * on that value.  While a section is being read the root's line stays on
+ * the section's opening brace, which gives the section's own line.
+ */
+static int
+conf_validate(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_parse *p = conf_parsing;
+	int first;
+
+	if (p == NULL)
+		return 0;
+	if ((first = conf_mark_get(p, opt)) != 0) {
+		/* libconfuse would silently keep the last one. */
+		conf_fail(p, cfg->line, "%s is set twice (first at line %d)",
+		    opt->name, first);
+		return -1;
+	}
+	conf_mark_set(p, opt, cfg->line);
+	if (conf_mark_get(p, cfg) == 0)
+		conf_mark_set(p, cfg, p->root->line);
+	return 0;
+}
+
+static int
+conf_parse_number(cfg_t *cfg, const cfg_opt_t *opt, const char *value,
+    uint64_t lo, uint64_t hi, long *out)
+{
+	char clean[64];
+	uint64_t n;
+
+	/* Decimal only: libconfuse's strtol would take "0x1F" and "010". */
+	if (str_tonum(value, strlen(value), hi, &n) == -1 || n < lo) {
+		str_sanitise(clean, sizeof(clean), value, strlen(value));
+		cfg_error(cfg,
+		    "%s must be a number from %llu to %llu, not \"%s\"",
+		    opt->name, (unsigned long long)lo, (unsigned long long)hi,
+		    clean);
+		return -1;
+	}
+	*out = (long)n;
+	return 0;
+}
+
+static int
+conf_parse_port(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return conf_parse_number(cfg, opt, value, 1, 65535, result);
+}
+
+static int
+conf_parse_timeout(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return conf_parse_number(cfg, opt, value, 1, CONF_TIMEOUT_MAX, result);
+}
+
+/* Bare words and quoted strings reach here alike. */
+static int
+conf_parse_enum(cfg_t *cfg, const cfg_opt_t *opt, const char *value,
+    const char *const *names, size_t nnames, long *out)
+{
+	char clean[64];
+	size_t i;
+
+	for (i = 0; i < nnames; i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			*out = (long)i;
+			return 0;
+		}
+	}
+	str_sanitise(clean, sizeof(clean), value, strlen(value));
+	cfg_error(cfg, "%s must be %s, %s or %s, not \"%s\"", opt->name,
+	    names[0], names[1], names[2], clean);
+	return -1;
+}
+
+static int
+conf_parse_tls(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return conf_parse_enum(cfg, opt, value, conf_tls_names, 3, result);
+}
+
+static int
+conf_parse_delete(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return conf_parse_enum(cfg, opt, value, conf_delete_names, 3, result);
+}
+
+/*
+ * Every key is CFGF_NODEFAULT so that cfg_size() tells "unset" (inherit
+ * from defaults, then the built-in default) from "set".
+ */
+static cfg_t *
+conf_schema(void)
+{
+	cfg_opt_t keys[] = {
+		CFG_STR("host", NULL, CFGF_NODEFAULT),
+		CFG_INT_CB("port", 0, CFGF_NODEFAULT, conf_parse_port),
+		CFG_INT_CB("tls", 0, CFGF_NODEFAULT, conf_parse_tls),
+		CFG_BOOL("allow_plaintext", cfg_false, CFGF_NODEFAULT),
+		CFG_STR("ca_file", NULL, CFGF_NODEFAULT),
+		CFG_STR("user", NULL, CFGF_NODEFAULT),
+		CFG_STR("password", NULL, CFGF_NODEFAULT),
+		CFG_STR("password_command", NULL, CFGF_NODEFAULT),
+		CFG_STR("maildir", NULL, CFGF_NODEFAULT),
+		CFG_INT_CB("delete", 0, CFGF_NODEFAULT, conf_parse_delete),
+		CFG_INT_CB("timeout", 0, CFGF_NODEFAULT, conf_parse_timeout),
+		CFG_END(),
+	};
+	cfg_opt_t top[] = {
+		CFG_SEC("defaults", keys, CFGF_NODEFAULT),
+		CFG_SEC("account", keys,
+		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+		CFG_END(),
+	};
+	cfg_t *cfg;
+	size_t i;
+
+	for (i = 0; keys[i].name != NULL; i++)
+		keys[i].validcb = conf_validate;
+	/* cfg_init() copies the option arrays. */
+	if ((cfg = cfg_init(top, CFGF_NONE)) == NULL)
+		fatal("cfg_init");
+	(void)cfg_set_error_function(cfg, conf_errfunc);
+	return cfg;
+}
+
+/* The section whose value an account uses for key, or NULL if unset. */
+static cfg_t *
+conf_source(cfg_t *sec, cfg_t *defs, const char *key)
+{
+	if (cfg_size(sec, key) > 0)
+		return sec;
+	if (defs != NULL && cfg_size(defs, key) > 0)
+		return defs;
+	return NULL;
+}
+
+static int
+conf_section_line(const struct conf_parse *p, cfg_t *sec)
+{
+	int line;
+
+	/* A section without keys was never marked: use where it ends. */
+	if ((line = conf_mark_get(p, sec)) == 0)
+		line = sec->line;
+	return line;
+}
+
+static int
+conf_key_line(const struct conf_parse *p, cfg_t *sec, const char *key)
+{
+	int line;
+
+	if ((line = conf_mark_get(p, cfg_getopt(sec, key))) == 0)
+		line = conf_section_line(p, sec);
+	return line;
+}
+
+/*
+ * Checks that concern one section alone, so that a mistake in defaults
+ * is reported once, at its own place.
+ */
+static int
+conf_check_section(struct conf_parse *p, cfg_t *sec, const char *what)
+{
+	static const char *const strs[] = { "host", "ca_file", "user",
+		"password", "password_command", "maildir" };
+	size_t i;
+
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if (cfg_size(sec, strs[i]) == 0)
+			continue;
+		if (cfg_getstr(sec, strs[i])[0] == '\0') {
+			conf_fail(p, conf_key_line(p, sec, strs[i]),
+			    "%s: %s is empty", what, strs[i]);
+			return -1;
+		}
+	}
+	if (cfg_size(sec, "password") > 0 &&
+	    cfg_size(sec, "password_command") > 0) {
+		int l1 = conf_key_line(p, sec, "password");
+		int l2 = conf_key_line(p, sec, "password_command");
+
+		conf_fail(p, l1 > l2 ? l1 : l2,
+		    "%s: password and password_command are both set", what);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Account names end up in log lines and file names, so they are kept to
+ * a safe alphabet.
+ */
+static int
+conf_check_name(struct conf_parse *p, const char *name, int line)
+{
+	char clean[CONF_NAME_MAX + 4];
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < len; i++) {
+		char ch = name[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9'))
+			continue;
+		if (i > 0 && strchr("._@+-", ch) != NULL)
+			continue;
+		break;
+	}
+	if (len == 0 || len > CONF_NAME_MAX || i < len) {
+		str_sanitise(clean, sizeof(clean), name, len);
+		conf_fail(p, line,
+		    "account \"%s\": a name is 1 to %d letters, digits or "
+		    "\"._@+-\", starting with a letter or digit",
+		    clean, CONF_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_get_str(struct conf_parse *p, struct conf_account *a, cfg_t *sec,
+    cfg_t *defs, const char *key, bool is_required, char **out)
+{
+	cfg_t *src;
+
+	if ((src = conf_source(sec, defs, key)) == NULL) {
+		if (is_required) {
+			conf_fail(p, a->line, "account \"%s\": %s is not set",
+			    a->name, key);
+			return -1;
+		}
+		*out = NULL;
+		return 0;
+	}
+	*out = xstrdup(cfg_getstr(src, key));
+	return 0;
+}
+
+/* "~" is expanded, and the result must not depend on the cwd. */
+static int
+conf_get_path(struct conf_parse *p, struct conf_account *a, cfg_t *sec,
+    cfg_t *defs, const char *key, bool is_required, char **out)
+{
+	char *raw, *full;
+
+	if (conf_get_str(p, a, sec, defs, key, is_required, &raw) == -1)
+		return -1;
+	if (raw == NULL) {
+		*out = NULL;
+		return 0;
+	}
+	full = str_expand_home(raw);
+	free(raw);
+	if (full == NULL) {
+		conf_fail(p, conf_key_line(p, conf_source(sec, defs, key), key),
+		    "account \"%s\": %s: cannot expand \"~\": HOME is not set",
+		    a->name, key);
+		return -1;
+	}
+	if (full[0] != '/') {
+		free(full);
+		conf_fail(p, conf_key_line(p, conf_source(sec, defs, key), key),
+		    "account \"%s\": %s must be an absolute path or start "
+		    "with \"~/\"",
+		    a->name, key);
+		return -1;
+	}
+	*out = full;
+	return 0;
+}
+
+/* password and password_command go together: set either to override. */
+static void
+conf_get_secret(cfg_t *sec, cfg_t *defs, struct conf_account *a)
+{
+	cfg_t *src = NULL;
+
+	if (cfg_size(sec, "password") > 0 ||
+	    cfg_size(sec, "password_command") > 0)
+		src = sec;
+	else if (defs != NULL)
+		src = defs;
+	if (src == NULL)
+		return;
+	if (cfg_size(src, "password") > 0)
+		a->password = xstrdup(cfg_getstr(src, "password"));
+	if (cfg_size(src, "password_command") > 0)
+		a->password_command =
+		    xstrdup(cfg_getstr(src, "password_command"));
+}
+
+/* RFC 8314 §3: implicit TLS on 995 is preferred, so it is the default. */
+static int
+conf_get_transport(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
+    struct conf_account *a)
+{
+	cfg_t *tsrc, *psrc, *asrc;
+
+	psrc = conf_source(sec, defs, "port");
+	tsrc = conf_source(sec, defs, "tls");
+	if (psrc != NULL)
+		a->port = (unsigned)cfg_getint(psrc, "port");
+	if (tsrc != NULL)
+		a->tls = (enum conf_tls)cfg_getint(tsrc, "tls");
+	else if (psrc == NULL || a->port == CONF_PORT_TLS)
+		a->tls = CONF_TLS_ON;
+	else
+		a->tls = CONF_TLS_STARTTLS;
+	if (psrc == NULL)
+		a->port =
+		    a->tls == CONF_TLS_ON ? CONF_PORT_TLS : CONF_PORT_PLAIN;
+	if ((asrc = conf_source(sec, defs, "allow_plaintext")) != NULL)
+		a->allow_plaintext = cfg_getbool(asrc, "allow_plaintext");
+	if (a->tls == CONF_TLS_OFF && !a->allow_plaintext) {
+		conf_fail(p, conf_key_line(p, tsrc, "tls"),
+		    "account \"%s\": tls = off sends the password in the "
+		    "clear; set allow_plaintext = yes to allow it",
+		    a->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
+    struct conf_account *a)
+{
+	char label[CONF_NAME_MAX + 16];
+	cfg_t *src;
+
+	a->name = xstrdup(cfg_title(sec) != NULL ? cfg_title(sec) : "");
+	a->line = (unsigned)conf_section_line(p, sec);
+	if (conf_check_name(p, a->name, (int)a->line) == -1)
+		return -1;
+	(void)snprintf(label, sizeof(label), "account \"%s\"", a->name);
+	if (conf_check_section(p, sec, label) == -1)
+		return -1;
+	if (conf_get_str(p, a, sec, defs, "host", true, &a->host) == -1 ||
+	    conf_get_str(p, a, sec, defs, "user", true, &a->user) == -1 ||
+	    conf_get_path(p, a, sec, defs, "maildir", true, &a->maildir) ==
+	        -1 ||
+	    conf_get_path(p, a, sec, defs, "ca_file", false, &a->ca_file) ==
+	        -1 ||
+	    conf_get_transport(p, sec, defs, a) == -1)
+		return -1;
+	conf_get_secret(sec, defs, a);
+	a->delete_mode = CONF_DELETE_KEEP;
+	if ((src = conf_source(sec, defs, "delete")) != NULL)
+		a->delete_mode = (enum conf_delete)cfg_getint(src, "delete");
+	a->timeout = CONF_TIMEOUT_DEFAULT;
+	if ((src = conf_source(sec, defs, "timeout")) != NULL)
+		a->timeout = (unsigned)cfg_getint(src, "timeout");
+	return 0;
+}
+
+static struct conf *
+conf_build(struct conf_parse *p, cfg_t *cfg)
+{
+	struct conf *c;
+	cfg_t *defs = NULL;
+	unsigned i, n;
+
+	if ((n = cfg_size(cfg, "account")) == 0) {
+		conf_fail(p, 0, "no account section");
+		return NULL;
+	}
+	if (cfg_size(cfg, "defaults") > 0) {
+		defs = cfg_getsec(cfg, "defaults");
+		if (conf_check_section(p, defs, "defaults") == -1)
+			return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(p->path);
+	c->accounts = xcalloc(n, sizeof(*c->accounts));
+	for (i = 0; i < n; i++) {
+		/* Counted first, so that conf_free() sees a partial one. */
+		c->naccounts++;
+		if (conf_account(p, cfg_getnsec(cfg, "account", i), defs,
+		        &c->accounts[i]) == -1) {
+			conf_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static bool
+conf_has_password(cfg_t *cfg)
+{
+	unsigned i;
+
+	if (cfg_size(cfg, "defaults") > 0 &&
+	    cfg_size(cfg_getsec(cfg, "defaults"), "password") > 0)
+		return true;
+	for (i = 0; i < cfg_size(cfg, "account"); i++)
+		if (cfg_size(cfg_getnsec(cfg, "account", i), "password") > 0)
+			return true;
+	return false;
+}
+
+/* libconfuse frees its copies of the passwords without wiping them. */
+static void
+conf_wipe_section(cfg_t *sec)
+{
+	char *s;
+
+	if (cfg_size(sec, "password") > 0 &&
+	    (s = cfg_getstr(sec, "password")) != NULL)
+		explicit_bzero(s, strlen(s));
+}
+
+static void
+conf_cfg_free(cfg_t *cfg)
+{
+	unsigned i;
+
+	if (cfg == NULL)
+		return;
+	if (cfg_size(cfg, "defaults") > 0)
+		conf_wipe_section(cfg_getsec(cfg, "defaults"));
+	for (i = 0; i < cfg_size(cfg, "account"); i++)
+		conf_wipe_section(cfg_getnsec(cfg, "account", i));
+	(void)cfg_free(cfg);
+}
+
+/*
+ * Open path and check it before anything is read; a password is refused
+ * only once we know there is one, after the parse.
+ */
+static int
+conf_open(const char *path, struct stat *st, struct err *err)
+{
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		err_set(err, ERR_CONFIG, "%s", path);
+		return -1;
+	}
+	if (fstat(fd, st) == -1) {
+		err_set(err, ERR_CONFIG, "%s", path);
+		goto fail;
+	}
+	if (S_ISDIR(st->st_mode)) {
+		errno = EISDIR;
+		err_set(err, ERR_CONFIG, "%s", path);
+		goto fail;
+	}
+	/* Whoever can edit it can make us run password_command. */
+	if (st->st_mode & S_IWOTH) {
+		err_setx(err, ERR_CONFIG,
+		    "%s: is writable by anyone (chmod o-w %s)", path, path);
+		goto fail;
+	}
+	return fd;
+fail:
+	(void)close(fd);
+	return -1;
+}
+
+/*
+ * The whole file, NUL-terminated, in *buf_out (wiped by the caller).
+ * Read here rather than by libconfuse, whose lexer exits the process
+ * on a read error.  Growing copies are wiped: the text may hold a
+ * password.
+ */
+static int
+conf_read(int fd, const char *path, char **buf_out, size_t *len_out,
+    struct err *err)
+{
+	size_t cap = 4096, len = 0;
+	char *buf, *bigger;
+	ssize_t n;
+
+	buf = xmalloc(cap);
+	for (;;) {
+		if (len + 1 == cap) {
+			if (cap >= CONF_FILE_MAX) {
+				err_setx(err, ERR_CONFIG,
+				    "%s: larger than %d bytes", path,
+				    CONF_FILE_MAX);
+				goto fail;
+			}
+			bigger = xmalloc(cap * 2);
+			memcpy(bigger, buf, len);
+			freezero(buf, cap);
+			buf = bigger;
+			cap *= 2;
+		}
+		if ((n = read(fd, buf + len, cap - 1 - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err_set(err, ERR_CONFIG, "%s", path);
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*buf_out = buf;
+	*len_out = len;
+	return 0;
+fail:
+	freezero(buf, cap);
+	return -1;
+}
+
+static bool
+conf_is_word_char(char ch)
+{
+	return ch != '\0' && strchr(" \t\r\n#\"'={}()+,*", ch) == NULL;
+}
+
+/*
+ * Blank out comments (keeping their newlines) before libconfuse sees
+ * them: libconfuse 3.3 counts each comment's newline more than once, so
+ * every line number after a comment would be wrong.  Strings are left
+ * alone; '#' always starts a comment outside them, "//" and "/ *" only
+ * where a word could start.  A NUL byte is refused: libconfuse would
+ * silently stop reading there.
+ */
+static int
+conf_strip_comments(struct conf_parse *p, char *buf, size_t len)
+{
+	enum { CODE, WORD, DQUOTE, SQUOTE, LINE, BLOCK } st = CODE;
+	int line = 1;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char ch = buf[i], next = i + 1 < len ? buf[i + 1] : '\0';
+
+		if (ch == '\0') {
+			conf_fail(p, line, "holds a NUL byte");
+			return -1;
+		}
+		if (ch == '\n')
+			line++;
+		switch (st) {
+		case CODE:
+		case WORD:
+			if (ch == '#' ||
+			    (st == CODE && ch == '/' && next == '/')) {
+				st = LINE;
+				buf[i] = ' ';
+			} else if (st == CODE && ch == '/' && next == '*') {
+				st = BLOCK;
+				buf[i] = buf[i + 1] = ' ';
+				i++;
+			} else if (ch == '"')
+				st = DQUOTE;
+			else if (ch == '\'')
+				st = SQUOTE;
+			else
+				st = conf_is_word_char(ch) ? WORD : CODE;
+			break;
+		case DQUOTE:
+		case SQUOTE:
+			/* Both kinds take a backslash escape. */
+			if (ch == '\\' && next != '\0') {
+				if (next == '\n')
+					line++;
+				i++;
+			} else if (ch == (st == DQUOTE ? '"' : '\''))
+				st = CODE;
+			break;
+		case LINE:
+			if (ch == '\n')
+				st = CODE;
+			else
+				buf[i] = ' ';
+			break;
+		case BLOCK:
+			if (ch == '*' && next == '/') {
+				buf[i] = buf[i + 1] = ' ';
+				i++;
+				st = CODE;
+			} else if (ch != '\n')
+				buf[i] = ' ';
+			break;
+		}
+	}
+	return 0;
+}
+
+static int
+conf_parse_text(struct conf_parse *p, cfg_t *cfg, char *buf, size_t len)
+{
+	FILE *fp;
+	int rc;
+
+	if (conf_strip_comments(p, buf, len) == -1)
+		return -1;
+	if (len == 0)
+		return 0;
+	if ((fp = fmemopen(buf, len, "r")) == NULL)
+		fatal("fmemopen");
+	/* Unbuffered, so that no copy of the text is left behind. */
+	(void)setvbuf(fp, NULL, _IONBF, 0);
+	conf_parsing = p;
+	rc = cfg_parse_fp(cfg, fp);
+	conf_parsing = NULL;
+	(void)fclose(fp);
+	if (rc != CFG_SUCCESS) {
+		conf_fail(p, 0, "cannot parse");
+		return -1;
+	}
+	return 0;
+}
+
+struct conf *
+conf_load(const char *path, struct err *err)
+{
+	struct conf_parse p;
+	struct conf *c = NULL;
+	struct stat st;
+	cfg_t *cfg = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd;
+
+	memset(&p, 0, sizeof(p));
+	p.path = path;
+	p.err = err;
+	if ((fd = conf_open(path, &st, err)) == -1)
+		return NULL;
+	if (conf_read(fd, path, &buf, &len, err) == -1) {
+		(void)close(fd);
+		return NULL;
+	}
+	(void)close(fd);
+	cfg = conf_schema();
+	p.root = cfg;
+	if (conf_parse_text(&p, cfg, buf, len) == -1)
+		goto out;
+	if (conf_has_password(cfg) && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		err_setx(err, ERR_CONFIG,
+		    "%s: holds a password but is readable by others "
+		    "(chmod 600 %s)",
+		    path, path);
+		goto out;
+	}
+	c = conf_build(&p, cfg);
+out:
+	conf_cfg_free(cfg);
+	free(p.marks);
+	freezero(buf, len);
+	return c;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->naccounts; i++) {
+		struct conf_account *a = &c->accounts[i];
+
+		free(a->name);
+		free(a->host);
+		free(a->ca_file);
+		free(a->user);
+		xfree_secret(a->password);
+		xfree_secret(a->password_command);
+		free(a->maildir);
+	}
+	free(c->accounts);
+	free(c->path);
+	free(c);
+}
+
+const struct conf_account *
+conf_find(const struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->naccounts; i++)
+		if (strcmp(c->accounts[i].name, name) == 0)
+			return &c->accounts[i];
+	return NULL;
+}
+
+char *
+conf_default_path(void)
+{
+	const char *dir;
+
+	/* XDG Base Directory: a relative value is to be ignored. */
+	if ((dir = getenv("XDG_CONFIG_HOME")) != NULL && dir[0] == '/')
+		return xasprintf("%s/popfetch/config", dir);
+	if ((dir = getenv("HOME")) != NULL && dir[0] != '\0')
+		return xasprintf("%s/.config/popfetch/config", dir);
+	return NULL;
+}
+
+const char *
+conf_tls_name(enum conf_tls tls)
+{
+	if ((size_t)tls >= sizeof(conf_tls_names) / sizeof(conf_tls_names[0]))
+		return "?";
+	return conf_tls_names[tls];
+}
+
+const char *
+conf_delete_name(enum conf_delete mode)
+{
+	if ((size_t)mode >=
+	    sizeof(conf_delete_names) / sizeof(conf_delete_names[0]))
+		return "?";
+	return conf_delete_names[mode];
+}

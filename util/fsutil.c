@@ -53,6 +53,12 @@ fsutil_mkdirs(const char *path, mode_t mode, struct err *err)
 	char *copy, *p;
 	int rc = -1;
 
+	/* The loop starts past the first byte. */
+	if (path[0] == '\0') {
+		errno = ENOENT;
+		err_set(err, ERR_LOCAL, "mkdir \"\"");
+		return -1;
+	}
 	copy = xstrdup(path);
 	for (p = copy + 1;; p++) {
 		if (*p != '/' && *p != '\0')

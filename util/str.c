@@ -12,7 +12,8 @@ str_tonum(const char *s, size_t len, uint64_t max, uint64_t *out)
 	uint64_t v = 0;
 	size_t i;
 
-	if (len == 0 || len > 20)
+	/* No length cap: the check below is exact, and zeros may lead. */
+	if (len == 0)
 		return -1;
 	for (i = 0; i < len; i++) {
 		unsigned d;
@@ -20,7 +21,8 @@ str_tonum(const char *s, size_t len, uint64_t max, uint64_t *out)
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
 		d = (unsigned)(s[i] - '0');
-		if (v > (max - d) / 10)
+		/* d > max first, or max - d would wrap around. */
+		if (d > max || v > (max - d) / 10)
 			return -1;
 		v = v * 10 + d;
 	}

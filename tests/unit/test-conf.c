@@ -1,9 +1,826 @@
 #include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
-/* PLACEHOLDER */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/conf.h"
+#include "util/err.h"
+
+struct fixture {
+	char dir[200];
+	char path[216];
+	char *saved_home;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f;
+	const char *tmp = getenv("TMPDIR");
+	const char *home = getenv("HOME");
+
+	f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	if (tmp == NULL || tmp[0] == '\0')
+		tmp = "/tmp";
+	(void)snprintf(f->dir, sizeof(f->dir), "%s/test-conf.XXXXXX", tmp);
+	assert_non_null(mkdtemp(f->dir));
+	(void)snprintf(f->path, sizeof(f->path), "%s/config", f->dir);
+	if (home != NULL)
+		f->saved_home = strdup(home);
+	assert_int_equal(setenv("HOME", f->dir, 1), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	(void)unlink(f->path);
+	(void)rmdir(f->dir);
+	if (f->saved_home != NULL)
+		(void)setenv("HOME", f->saved_home, 1);
+	else
+		(void)unsetenv("HOME");
+	free(f->saved_home);
+	free(f);
+	return 0;
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *fp;
+
+	(void)unlink(path);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+	/* chmod, not the umask, decides the mode. */
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static struct conf *
+load_text(struct fixture *f, const char *text, mode_t mode, struct err *err)
+{
+	write_file(f->path, text, mode);
+	err_clear(err);
+	return conf_load(f->path, err);
+}
+
+/* Load text, expect it refused with exactly "PATH:LINE: msg". */
+static void
+expect_error(struct fixture *f, const char *text, int line, const char *msg)
+{
+	char want[1024];
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f, text, 0600, &err);
+	if (c != NULL) {
+		conf_free(c);
+		fail_msg("accepted: %s", text);
+	}
+	assert_int_equal(err.cls, ERR_CONFIG);
+	if (line > 0)
+		(void)snprintf(want, sizeof(want), "%s:%d: %s", f->path, line,
+		    msg);
+	else
+		(void)snprintf(want, sizeof(want), "%s: %s", f->path, msg);
+	assert_string_equal(err.msg, want);
+}
+
+/*
+ * For libconfuse's own messages only the location and a word are fixed:
+ * the wording belongs to the library.
+ */
+static void
+expect_lib_error(struct fixture *f, const char *text, int line,
+    const char *word)
+{
+	char want[1024];
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f, text, 0600, &err);
+	if (c != NULL) {
+		conf_free(c);
+		fail_msg("accepted: %s", text);
+	}
+	assert_int_equal(err.cls, ERR_CONFIG);
+	(void)snprintf(want, sizeof(want), "%s:%d: ", f->path, line);
+	if (strncmp(err.msg, want, strlen(want)) != 0)
+		fail_msg("\"%s\" does not start with \"%s\"", err.msg, want);
+	if (strstr(err.msg + strlen(want), word) == NULL)
+		fail_msg("\"%s\" does not mention \"%s\"", err.msg, word);
+}
+
+static const char full_config[] = "# two accounts sharing defaults\n"
+                                  "defaults {\n"
+                                  "    timeout = 30\n"
+                                  "    delete = batch\n"
+                                  "    user = \"shared\"\n"
+                                  "    password_command = \"pass show mail\"\n"
+                                  "}\n"
+                                  "\n"
+                                  "account \"home\" {\n"
+                                  "    host = \"pop.example.org\"\n"
+                                  "    port = 1995\n"
+                                  "    tls = on\n"
+                                  "    ca_file = \"/etc/ssl/home.pem\"\n"
+                                  "    user = \"alice\"\n"
+                                  "    password = \"secret\"\n"
+                                  "    maildir = \"/var/mail/home\"\n"
+                                  "    delete = each\n"
+                                  "}\n"
+                                  "account \"work\" {\n"
+                                  "    host = pop.work.example\n"
+                                  "    port = 110\n"
+                                  "    tls = \"off\"\n"
+                                  "    allow_plaintext = yes\n"
+                                  "    maildir = \"/var/mail/work\"\n"
+                                  "    timeout = 3600\n"
+                                  "}\n";
+
+static void
+test_full_config(void **state)
+{
+	struct fixture *f = *state;
+	const struct conf_account *a;
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f, full_config, 0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_string_equal(c->path, f->path);
+	assert_int_equal(c->naccounts, 2);
+
+	a = &c->accounts[0];
+	assert_string_equal(a->name, "home");
+	assert_int_equal(a->line, 9);
+	assert_string_equal(a->host, "pop.example.org");
+	assert_int_equal(a->port, 1995);
+	assert_int_equal(a->tls, CONF_TLS_ON);
+	assert_false(a->allow_plaintext);
+	assert_string_equal(a->ca_file, "/etc/ssl/home.pem");
+	assert_string_equal(a->user, "alice");
+	/* Its own password replaces the inherited password_command. */
+	assert_string_equal(a->password, "secret");
+	assert_null(a->password_command);
+	assert_string_equal(a->maildir, "/var/mail/home");
+	assert_int_equal(a->delete_mode, CONF_DELETE_EACH);
+	assert_int_equal(a->timeout, 30);
+
+	a = &c->accounts[1];
+	assert_string_equal(a->name, "work");
+	assert_int_equal(a->line, 19);
+	assert_string_equal(a->host, "pop.work.example");
+	assert_int_equal(a->port, 110);
+	assert_int_equal(a->tls, CONF_TLS_OFF);
+	assert_true(a->allow_plaintext);
+	assert_null(a->ca_file);
+	assert_string_equal(a->user, "shared");
+	assert_null(a->password);
+	assert_string_equal(a->password_command, "pass show mail");
+	assert_int_equal(a->delete_mode, CONF_DELETE_BATCH);
+	assert_int_equal(a->timeout, 3600);
+	conf_free(c);
+}
+
+static void
+test_builtin_defaults(void **state)
+{
+	struct fixture *f = *state;
+	const struct conf_account *a;
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f,
+	    "account \"a\" {\n"
+	    "  host = h\n"
+	    "  user = u\n"
+	    "  maildir = /m\n"
+	    "}\n",
+	    0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->naccounts, 1);
+	a = &c->accounts[0];
+	assert_int_equal(a->port, 995);
+	assert_int_equal(a->tls, CONF_TLS_ON);
+	assert_false(a->allow_plaintext);
+	assert_null(a->ca_file);
+	assert_null(a->password);
+	assert_null(a->password_command);
+	assert_int_equal(a->delete_mode, CONF_DELETE_KEEP);
+	assert_int_equal(a->timeout, 60);
+	conf_free(c);
+}
+
+static void
+check_transport(struct fixture *f, const char *keys, unsigned port,
+    enum conf_tls tls)
+{
+	char text[512];
+	struct err err;
+	struct conf *c;
+
+	(void)snprintf(text, sizeof(text),
+	    "account a {\n host = h\n user = u\n maildir = /m\n%s}\n", keys);
+	c = load_text(f, text, 0600, &err);
+	if (c == NULL)
+		fail_msg("%s: %s", keys, err.msg);
+	if (c->accounts[0].port != port || c->accounts[0].tls != tls)
+		fail_msg("%s: got port %u tls %s", keys, c->accounts[0].port,
+		    conf_tls_name(c->accounts[0].tls));
+	conf_free(c);
+}
+
+static void
+test_port_tls_defaults(void **state)
+{
+	struct fixture *f = *state;
+
+	check_transport(f, "", 995, CONF_TLS_ON);
+	check_transport(f, "port = 995\n", 995, CONF_TLS_ON);
+	check_transport(f, "port = 110\n", 110, CONF_TLS_STARTTLS);
+	check_transport(f, "port = 2110\n", 2110, CONF_TLS_STARTTLS);
+	check_transport(f, "tls = on\n", 995, CONF_TLS_ON);
+	check_transport(f, "tls = starttls\n", 110, CONF_TLS_STARTTLS);
+	check_transport(f, "tls = off\nallow_plaintext = true\n", 110,
+	    CONF_TLS_OFF);
+	check_transport(f, "port = 7995\ntls = on\n", 7995, CONF_TLS_ON);
+	check_transport(f, "port = \"0110\"\ntls = 'STARTTLS'\n", 110,
+	    CONF_TLS_STARTTLS);
+}
+
+static void
+test_values_spelling(void **state)
+{
+	static const struct {
+		const char *text;
+		bool allow;
+		enum conf_delete del;
+	} cases[] = {
+		{ "allow_plaintext = yes\ndelete = keep\n", true,
+		    CONF_DELETE_KEEP },
+		{ "allow_plaintext = \"on\"\ndelete = \"each\"\n", true,
+		    CONF_DELETE_EACH },
+		{ "allow_plaintext = TRUE\ndelete = Batch\n", true,
+		    CONF_DELETE_BATCH },
+		{ "allow_plaintext = no\n", false, CONF_DELETE_KEEP },
+		{ "allow_plaintext = off\n", false, CONF_DELETE_KEEP },
+		{ "allow_plaintext = 'false'\n", false, CONF_DELETE_KEEP },
+	};
+	struct fixture *f = *state;
+	char text[512];
+	struct err err;
+	struct conf *c;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(text, sizeof(text),
+		    "account a {\n host = h\n user = u\n maildir = /m\n%s}\n",
+		    cases[i].text);
+		c = load_text(f, text, 0600, &err);
+		if (c == NULL)
+			fail_msg("%s: %s", cases[i].text, err.msg);
+		assert_int_equal(c->accounts[0].allow_plaintext,
+		    cases[i].allow);
+		assert_int_equal(c->accounts[0].delete_mode, cases[i].del);
+		conf_free(c);
+	}
+}
+
+static void
+test_tilde(void **state)
+{
+	struct fixture *f = *state;
+	char want[256];
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f,
+	    "defaults { maildir = \"~/Mail/all\" }\n"
+	    "account a { host = h\n user = u\n ca_file = ~/ca.pem }\n"
+	    "account b { host = h\n user = u\n maildir = \"~\" }\n"
+	    "account c { host = h\n user = u\n maildir = \"/x/~/y\" }\n",
+	    0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	(void)snprintf(want, sizeof(want), "%s/Mail/all", f->dir);
+	assert_string_equal(c->accounts[0].maildir, want);
+	(void)snprintf(want, sizeof(want), "%s/ca.pem", f->dir);
+	assert_string_equal(c->accounts[0].ca_file, want);
+	assert_string_equal(c->accounts[1].maildir, f->dir);
+	assert_string_equal(c->accounts[2].maildir, "/x/~/y");
+	conf_free(c);
+
+	/* Without HOME there is nothing to expand "~" to. */
+	assert_int_equal(unsetenv("HOME"), 0);
+	expect_error(f,
+	    "account a {\n host = h\n user = u\n maildir = ~/Mail\n}\n", 4,
+	    "account \"a\": maildir: cannot expand \"~\": HOME is not set");
+}
+
+static void
+test_missing_keys(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_error(f, "\naccount \"a\" {\n user = u\n maildir = /m\n}\n", 2,
+	    "account \"a\": host is not set");
+	expect_error(f, "account \"a\" {\n host = h\n maildir = /m\n}\n", 1,
+	    "account \"a\": user is not set");
+	expect_error(f,
+	    "account \"a\" {\n host = h\n user = u\n maildir = /m\n}\n"
+	    "account b\n"
+	    "{\n host = h\n user = u\n}\n",
+	    7, "account \"b\": maildir is not set");
+	expect_error(f, "defaults { timeout = 5 }\n", 0, "no account section");
+	expect_error(f, "", 0, "no account section");
+}
+
+static void
+test_bad_values(void **state)
+{
+	static const char head[] = "account a {\n host = h\n user = u\n"
+	                           " maildir = /m\n";
+	static const struct {
+		const char *keys;
+		const char *msg;
+	} cases[] = {
+		{ "tls = yes\n",
+		    "tls must be on, starttls or off, not \"yes\"" },
+		{ "delete = sometimes\n",
+		    "delete must be keep, each or batch, not \"sometimes\"" },
+		{ "timeout = 0\n",
+		    "timeout must be a number from 1 to 3600, not \"0\"" },
+		{ "timeout = 3601\n",
+		    "timeout must be a number from 1 to 3600, not \"3601\"" },
+		{ "timeout = ten\n",
+		    "timeout must be a number from 1 to 3600, not \"ten\"" },
+		{ "port = 0\n",
+		    "port must be a number from 1 to 65535, not \"0\"" },
+		{ "port = 65536\n",
+		    "port must be a number from 1 to 65535, not \"65536\"" },
+		{ "port = -1\n",
+		    "port must be a number from 1 to 65535, not \"-1\"" },
+		{ "port = 0x10\n",
+		    "port must be a number from 1 to 65535, not \"0x10\"" },
+		{ "port = \" 110\"\n",
+		    "port must be a number from 1 to 65535, not \" 110\"" },
+		{ "tls = off\n",
+		    "account \"a\": tls = off sends the password in the clear; "
+		    "set allow_plaintext = yes to allow it" },
+		{ "tls = off\nallow_plaintext = no\n",
+		    "account \"a\": tls = off sends the password in the clear; "
+		    "set allow_plaintext = yes to allow it" },
+		{ "host = h2\n", "host is set twice (first at line 2)" },
+		{ "password = \"\"\n", "account \"a\": password is empty" },
+		{ "maildir = \"\"\n",
+		    "maildir is set twice (first at line 4)" },
+	};
+	struct fixture *f = *state;
+	char text[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(text, sizeof(text), "%s%s}\n", head,
+		    cases[i].keys);
+		expect_error(f, text, 5, cases[i].msg);
+	}
+}
+
+static void
+test_semantic_lines(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_error(f,
+	    "account a {\n host = h\n user = u\n maildir = /m\n"
+	    " password = p\n"
+	    " password_command = \"echo p\"\n"
+	    "}\n",
+	    6, "account \"a\": password and password_command are both set");
+	/* In defaults the error is reported once, at its place there. */
+	expect_error(f,
+	    "defaults {\n password_command = c\n password = p\n}\n"
+	    "account a {\n host = h\n user = u\n maildir = /m\n}\n",
+	    3, "defaults: password and password_command are both set");
+	/* An inherited tls = off is reported where it was set. */
+	expect_error(f,
+	    "defaults {\n tls = off\n}\n"
+	    "account a {\n host = h\n user = u\n maildir = /m\n}\n",
+	    2,
+	    "account \"a\": tls = off sends the password in the clear; "
+	    "set allow_plaintext = yes to allow it");
+	expect_error(f,
+	    "account a {\n host = \"\"\n user = u\n maildir = /m\n}\n", 2,
+	    "account \"a\": host is empty");
+	expect_error(f,
+	    "account a {\n host = h\n user = u\n maildir = Mail/a\n}\n", 4,
+	    "account \"a\": maildir must be an absolute path or start "
+	    "with \"~/\"");
+	expect_error(f,
+	    "account \"a/../b\" {\n host = h\n user = u\n maildir = /m\n}\n", 1,
+	    "account \"a/../b\": a name is 1 to 64 letters, digits or "
+	    "\"._@+-\", starting with a letter or digit");
+	expect_error(f,
+	    "account \"\" {\n host = h\n user = u\n maildir = /m\n}\n", 1,
+	    "account \"\": a name is 1 to 64 letters, digits or \"._@+-\", "
+	    "starting with a letter or digit");
+	/* Without keys, an account is placed where it ends. */
+	expect_error(f, "defaults {\n host = h\n}\naccount a {\n\n}\n", 6,
+	    "account \"a\": user is not set");
+}
+
+static void
+test_duplicate_account(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_lib_error(f,
+	    "account a {\n host = h\n user = u\n maildir = /m\n}\n"
+	    "account b {\n host = h\n user = u\n maildir = /m\n}\n"
+	    "\n"
+	    "account a {\n host = h\n user = u\n maildir = /m\n}\n",
+	    12, "duplicate");
+}
+
+static void
+test_library_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Unknown key, in a section and at the top. */
+	expect_lib_error(f,
+	    "account a {\n host = h\n user = u\n\n colour = blue\n}\n", 5,
+	    "colour");
+	expect_lib_error(f, "\n\nhost = h\n", 3, "host");
+	/* Syntax errors. */
+	expect_lib_error(f, "account a {\n host h\n}\n", 2, "host");
+	expect_lib_error(f, "account a {\n host = h\n user =\n", 4,
+	    "end of file");
+	expect_lib_error(f, "account a {\n host = \"h\n\n", 4, "end of file");
+	expect_lib_error(f, "account a {\n host = h\n}\n}\n", 4, "brace");
+	expect_lib_error(f, "account a {\n allow_plaintext = maybe\n}\n", 2,
+	    "allow_plaintext");
+}
+
+/*
+ * libconfuse 3.3 miscounts lines after comments; conf.c strips them
+ * first, so the numbers must stay exact, and '#' in strings must stay.
+ */
+static void
+test_comments(void **state)
+{
+	struct fixture *f = *state;
+	struct err err;
+	struct conf *c;
+
+	expect_error(f,
+	    "# one\n"
+	    "## two\n"
+	    "// three\n"
+	    "/* four\n"
+	    "   five */\n"
+	    "account a { # six\n"
+	    "  host = h // seven\n"
+	    "  user = u /* eight */\n"
+	    "  maildir = /m\n"
+	    "  timeout = 0\n"
+	    "}\n",
+	    10, "timeout must be a number from 1 to 3600, not \"0\"");
+	expect_lib_error(f, "#\n#\n#\naccount a {\n#\n  bogus = 1\n}\n", 6,
+	    "bogus");
+
+	c = load_text(f,
+	    "account a {\n"
+	    "  host = \"h#1\" # a comment\n"
+	    "  user = 'u#2//3/*4*/'\n"
+	    "  password = \"p\\\"#5\"\n"
+	    "  maildir = /m/a//b\n"
+	    "}\n",
+	    0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_string_equal(c->accounts[0].host, "h#1");
+	assert_string_equal(c->accounts[0].user, "u#2//3/*4*/");
+	assert_string_equal(c->accounts[0].password, "p\"#5");
+	assert_string_equal(c->accounts[0].maildir, "/m/a//b");
+	conf_free(c);
+}
+
+/* Files written on other systems end their lines in CRLF. */
+static void
+test_crlf(void **state)
+{
+	struct fixture *f = *state;
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f,
+	    "account a {\r\n host = h\r\n user = \"u\"\r\n"
+	    " maildir = /m # x\r\n}\r\n",
+	    0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_string_equal(c->accounts[0].host, "h");
+	assert_string_equal(c->accounts[0].user, "u");
+	assert_string_equal(c->accounts[0].maildir, "/m");
+	conf_free(c);
+	expect_error(f, "account a {\r\n host = h\r\n timeout = 0\r\n}\r\n", 3,
+	    "timeout must be a number from 1 to 3600, not \"0\"");
+}
+
+/* libconfuse substitutes ${VAR} in bare words and "..." only. */
+static void
+test_environment(void **state)
+{
+	struct fixture *f = *state;
+	struct err err;
+	struct conf *c;
+
+	assert_int_equal(setenv("POPFETCH_TEST_VAR", "val", 1), 0);
+	c = load_text(f,
+	    "account a {\n"
+	    "  host = ${POPFETCH_TEST_VAR}\n"
+	    "  user = \"x${POPFETCH_TEST_VAR}\"\n"
+	    "  password = 'x${POPFETCH_TEST_VAR}'\n"
+	    "  maildir = /m\n"
+	    "}\n",
+	    0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_string_equal(c->accounts[0].host, "val");
+	assert_string_equal(c->accounts[0].user, "xval");
+	assert_string_equal(c->accounts[0].password, "x${POPFETCH_TEST_VAR}");
+	conf_free(c);
+	assert_int_equal(unsetenv("POPFETCH_TEST_VAR"), 0);
+}
+
+static void
+test_nul_byte(void **state)
+{
+	static const char text[] = "account a {\n host = h\n user = u\0x\n}\n";
+	struct fixture *f = *state;
+	char want[1024];
+	struct err err;
+	FILE *fp;
+
+	fp = fopen(f->path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, sizeof(text) - 1, fp),
+	    sizeof(text) - 1);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(f->path, 0600), 0);
+	err_clear(&err);
+	assert_null(conf_load(f->path, &err));
+	assert_int_equal(err.cls, ERR_CONFIG);
+	(void)snprintf(want, sizeof(want), "%s:3: holds a NUL byte", f->path);
+	assert_string_equal(err.msg, want);
+}
+
+static void
+test_password_mode(void **state)
+{
+	static const char text[] = "account a {\n host = h\n user = u\n"
+	                           " maildir = /m\n password = hunter2\n}\n";
+	struct fixture *f = *state;
+	char want[1024];
+	struct err err;
+	struct conf *c;
+
+	(void)snprintf(want, sizeof(want),
+	    "%s: holds a password but is readable by others (chmod 600 %s)",
+	    f->path, f->path);
+	assert_null(load_text(f, text, 0644, &err));
+	assert_int_equal(err.cls, ERR_CONFIG);
+	assert_string_equal(err.msg, want);
+	assert_null(load_text(f, text, 0640, &err));
+	assert_string_equal(err.msg, want);
+	assert_null(load_text(f, text, 0604, &err));
+	assert_string_equal(err.msg, want);
+	/* In defaults too. */
+	assert_null(load_text(f,
+	    "defaults { password = p }\n"
+	    "account a {\n host = h\n user = u\n maildir = /m\n}\n",
+	    0644, &err));
+	assert_string_equal(err.msg, want);
+
+	c = load_text(f, text, 0600, &err);
+	assert_non_null(c);
+	assert_string_equal(c->accounts[0].password, "hunter2");
+	conf_free(c);
+	c = load_text(f, text, 0400, &err);
+	assert_non_null(c);
+	conf_free(c);
+
+	/* A command is no secret: others may read such a file. */
+	c = load_text(f,
+	    "account a {\n host = h\n user = u\n maildir = /m\n"
+	    " password_command = \"pass show a\"\n}\n",
+	    0644, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_string_equal(c->accounts[0].password_command, "pass show a");
+	conf_free(c);
+
+	/* But nobody else may change what it runs. */
+	assert_null(load_text(f,
+	    "account a {\n host = h\n user = u\n maildir = /m\n"
+	    " password_command = \"pass show a\"\n}\n",
+	    0646, &err));
+	(void)snprintf(want, sizeof(want),
+	    "%s: is writable by anyone (chmod o-w %s)", f->path, f->path);
+	assert_string_equal(err.msg, want);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct fixture *f = *state;
+	char want[1024];
+	struct err err;
+
+	err_clear(&err);
+	assert_null(conf_load(f->path, &err));
+	assert_int_equal(err.cls, ERR_CONFIG);
+	assert_int_equal(err.errnum, ENOENT);
+	(void)snprintf(want, sizeof(want), "%s: No such file or directory",
+	    f->path);
+	assert_string_equal(err.msg, want);
+
+	/* A directory is refused before libconfuse reads it. */
+	err_clear(&err);
+	assert_null(conf_load(f->dir, &err));
+	assert_int_equal(err.cls, ERR_CONFIG);
+	assert_int_equal(err.errnum, EISDIR);
+}
+
+static void
+test_find(void **state)
+{
+	struct fixture *f = *state;
+	const struct conf_account *a;
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f, full_config, 0600, &err);
+	assert_non_null(c);
+	a = conf_find(c, "work");
+	assert_ptr_equal(a, &c->accounts[1]);
+	a = conf_find(c, "home");
+	assert_ptr_equal(a, &c->accounts[0]);
+	assert_null(conf_find(c, "hom"));
+	assert_null(conf_find(c, "Home"));
+	assert_null(conf_find(c, ""));
+	conf_free(c);
+	conf_free(NULL);
+}
+
+static void
+test_default_path(void **state)
+{
+	char *p;
+
+	(void)state;
+	assert_int_equal(setenv("XDG_CONFIG_HOME", "/xdg", 1), 0);
+	assert_int_equal(setenv("HOME", "/home/u", 1), 0);
+	p = conf_default_path();
+	assert_string_equal(p, "/xdg/popfetch/config");
+	free(p);
+
+	/* The XDG spec says to ignore a relative or empty value. */
+	assert_int_equal(setenv("XDG_CONFIG_HOME", "rel", 1), 0);
+	p = conf_default_path();
+	assert_string_equal(p, "/home/u/.config/popfetch/config");
+	free(p);
+	assert_int_equal(unsetenv("XDG_CONFIG_HOME"), 0);
+	p = conf_default_path();
+	assert_string_equal(p, "/home/u/.config/popfetch/config");
+	free(p);
+
+	assert_int_equal(unsetenv("HOME"), 0);
+	assert_null(conf_default_path());
+}
+
+static void
+test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(conf_tls_name(CONF_TLS_ON), "on");
+	assert_string_equal(conf_tls_name(CONF_TLS_STARTTLS), "starttls");
+	assert_string_equal(conf_tls_name(CONF_TLS_OFF), "off");
+	assert_string_equal(conf_delete_name(CONF_DELETE_KEEP), "keep");
+	assert_string_equal(conf_delete_name(CONF_DELETE_EACH), "each");
+	assert_string_equal(conf_delete_name(CONF_DELETE_BATCH), "batch");
+}
+
+/* The shipped example must stay valid. */
+static void
+test_example(void **state)
+{
+	struct fixture *f = *state;
+	const char *srcdir = getenv("top_srcdir");
+	char path[512], want[256], text[8192];
+	struct err err;
+	struct conf *c;
+	size_t n;
+	FILE *fp;
+
+	/* Run by hand, the source tree is where this file was. */
+	if (srcdir != NULL)
+		(void)snprintf(path, sizeof(path),
+		    "%s/contrib/popfetch.conf.example", srcdir);
+	else
+		(void)snprintf(path, sizeof(path),
+		    "%.*scontrib/popfetch.conf.example",
+		    (int)(strlen(__FILE__) - strlen("tests/unit/test-conf.c")),
+		    __FILE__);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(text, 1, sizeof(text) - 1, fp);
+	assert_false(ferror(fp));
+	assert_true(feof(fp));
+	(void)fclose(fp);
+	text[n] = '\0';
+
+	c = load_text(f, text, 0644, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->naccounts, 2);
+	assert_string_equal(c->accounts[0].name, "home");
+	assert_int_equal(c->accounts[0].port, 995);
+	assert_int_equal(c->accounts[0].tls, CONF_TLS_ON);
+	assert_int_equal(c->accounts[0].delete_mode, CONF_DELETE_EACH);
+	assert_int_equal(c->accounts[0].timeout, 60);
+	(void)snprintf(want, sizeof(want), "%s/Mail/home", f->dir);
+	assert_string_equal(c->accounts[0].maildir, want);
+	assert_string_equal(c->accounts[1].name, "work");
+	assert_int_equal(c->accounts[1].port, 110);
+	assert_int_equal(c->accounts[1].tls, CONF_TLS_STARTTLS);
+	assert_int_equal(c->accounts[1].delete_mode, CONF_DELETE_BATCH);
+	assert_int_equal(c->accounts[1].timeout, 120);
+	conf_free(c);
+}
+
 int
 main(void)
 {
-	puts("Bail out! placeholder");
-	return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_full_config, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_builtin_defaults, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_port_tls_defaults, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_values_spelling, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tilde, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_keys, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_values, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_semantic_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_account, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_library_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_comments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crlf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_environment, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_password_mode, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_path, setup,
+		    teardown),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
