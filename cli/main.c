@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ main_parse(int argc, char **argv)
 	GError *gerr = NULL;
 	int rc = 0;
 
-	ctx = g_option_context_new("[ACCOUNT...]");
+	ctx = g_option_context_new(NULL);
 	g_option_context_set_summary(ctx,
 	    "Fetch mail from POP3 servers into Maildirs, every account of the "
 	    "configuration\nfile or only the ones named.");
@@ -150,6 +151,8 @@ main(int argc, char **argv)
 	struct conf *conf = NULL;
 	int status;
 
+	/* Only the character set, for --help; numbers stay in C style. */
+	(void)setlocale(LC_CTYPE, "");
 	if (main_parse(argc, argv) == -1)
 		return EX_USAGE;
 	if (opts.is_version) {
