@@ -393,8 +393,12 @@ dovecot_start()
 		sleep 0.1
 	done
 	DOVECOT_PID=$(cat "$T/dovecot/run/master.pid")
+	lib_probes=$(log_count 'pop3-login: .*Aborted login by logging out')
 	wait_greeting "$DOVECOT_PORT" ||
 	    fail "dovecot does not greet on 127.0.0.1:$DOVECOT_PORT"
+	# Let the probe's own log line land now, so that tests that count
+	# lines of the log find only their own.
+	log_wait 'pop3-login: .*Aborted login by logging out' $((lib_probes + 1))
 }
 
 dovecot_stop()
