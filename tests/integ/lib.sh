@@ -62,6 +62,10 @@ skip()
 lib_cleanup()
 {
 	lib_rc=$?
+	# Some shells lose the status of an exit run from a signal trap.
+	if [ -n "${lib_signal:-}" ]; then
+		lib_rc=$lib_signal
+	fi
 	set +e
 	dovecot_stop
 	if [ "$lib_rc" -ne 0 ] && [ "$lib_rc" -ne 77 ] && [ -n "${T:-}" ]; then
@@ -225,10 +229,12 @@ dovecot_users()
 		getent passwd dovenull >/dev/null ||
 		    skip "the dovenull system user does not exist"
 		DOVECOT_INTERNAL_USER=dovecot
+		DOVECOT_INTERNAL_GROUP=dovecot
 		DOVECOT_LOGIN_USER=dovenull
 		DOVECOT_CHROOT='<default>'
 	else
 		DOVECOT_INTERNAL_USER=$(id -un)
+		DOVECOT_INTERNAL_GROUP=$(id -gn)
 		DOVECOT_LOGIN_USER=$DOVECOT_INTERNAL_USER
 		# chroot needs root.
 		DOVECOT_CHROOT=
@@ -251,6 +257,7 @@ dovecot_write_conf()
 		shutdown_clients = yes
 
 		default_internal_user = $DOVECOT_INTERNAL_USER
+		default_internal_group = $DOVECOT_INTERNAL_GROUP
 		default_login_user = $DOVECOT_LOGIN_USER
 		first_valid_uid = $MAIL_UID
 		last_valid_uid = $MAIL_UID
@@ -403,7 +410,19 @@ dovecot_start()
 
 dovecot_stop()
 {
+	# A start that failed half-way may have left a daemon behind.
+	if [ -z "$DOVECOT_PID" ] && [ -n "${T:-}" ] &&
+	    [ -s "$T/dovecot/run/master.pid" ]; then
+		DOVECOT_PID=$(cat "$T/dovecot/run/master.pid")
+	fi
 	[ -n "$DOVECOT_PID" ] || return 0
+	# Signal only our own master, never a process that reused its pid.
+	if [ -r "/proc/$DOVECOT_PID/cmdline" ] &&
+	    ! tr '\0' ' ' <"/proc/$DOVECOT_PID/cmdline" |
+	    grep -qF "$T/dovecot/dovecot.conf"; then
+		DOVECOT_PID=
+		return 0
+	fi
 	if kill "$DOVECOT_PID" 2>/dev/null; then
 		lib_n=0
 		while kill -0 "$DOVECOT_PID" 2>/dev/null; do
@@ -416,6 +435,7 @@ dovecot_stop()
 		done
 	fi
 	DOVECOT_PID=
+	rm -f "$T/dovecot/run/master.pid"
 }
 
 # dovecot_restart [CERT]: the same, serving another certificate.
@@ -663,5 +683,5 @@ maildir_check()
 # directories and the cleanup trap.
 lib_prereq
 trap lib_cleanup EXIT
-trap 'exit 130' INT HUP TERM
+trap 'lib_signal=130; exit 130' INT HUP TERM
 lib_mktemp

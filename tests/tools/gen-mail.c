@@ -355,11 +355,17 @@ gen_body_multipart(struct gen_out *o, struct gen_rng *r, unsigned idx,
 static void
 gen_extra_headers(struct gen_out *o, struct gen_rng *r, unsigned idx)
 {
+	const char *w1, *w2, *w3;
 	unsigned i;
 
-	for (i = 0; i < 60; i++)
-		gen_printf(o, "X-Gen-Header-%02u: %s %s %s\n", i, gen_word(r),
-		    gen_word(r), gen_word(r));
+	for (i = 0; i < 60; i++) {
+		/* One at a time: argument order is unspecified (C11 6.5.2.2).
+		 */
+		w1 = gen_word(r);
+		w2 = gen_word(r);
+		w3 = gen_word(r);
+		gen_printf(o, "X-Gen-Header-%02u: %s %s %s\n", i, w1, w2, w3);
+	}
 	for (i = 0; i < 12; i++)
 		gen_printf(o,
 		    "Received: from hop%u.example.org by hop%u.example.org; "
