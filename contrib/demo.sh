@@ -73,6 +73,8 @@ printf '    mutt -f %s\n' "$demo_md"
 if [ "${PF_KEEP_TMP:-no}" = yes ]; then
 	printf '    (kept: remove %s when you are done)\n' "$T"
 else
-	printf '    (run with PF_KEEP_TMP=yes to keep the Maildir: it is removed now)\n'
+	printf '    (it is removed now; run with PF_KEEP_TMP=yes to keep it)\n'
 fi
-printf '\nThe server kept every message (delete = keep); running popfetch again\nwould fetch nothing new.\n'
+printf '\n%s\n%s\n' \
+    'The server kept every message (delete = keep); running popfetch' \
+    'again would fetch nothing new.'
