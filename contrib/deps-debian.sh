@@ -1,3 +1,65 @@
 #!/bin/sh
-# PLACEHOLDER
-exit 1
+# Install everything needed to build and test popfetch on Debian 12
+# (bookworm): compilers, autotools, the libraries, the Dovecot POP3
+# server and GnuTLS tools for the integration tests, and the static
+# checkers.  Run as root; running it again changes nothing.
+
+set -eu
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps-debian.sh: run as root (e.g. sudo $0)" >&2
+	exit 1
+fi
+
+DEBIAN_FRONTEND=noninteractive
+export DEBIAN_FRONTEND
+
+packages='
+	build-essential
+	autoconf
+	automake
+	autoconf-archive
+	pkg-config
+	libgnutls28-dev
+	libconfuse-dev
+	libgmime-3.0-dev
+	libglib2.0-dev
+	libcmocka-dev
+	dovecot-core
+	dovecot-pop3d
+	gnutls-bin
+	clang
+	libclang-rt-14-dev
+	clang-format
+	clang-tidy
+	cppcheck
+	shellcheck
+	valgrind
+	mandoc
+	ca-certificates
+	git
+'
+
+# In a container without an init system, the Dovecot packages would try
+# to start the system's Dovecot.  The tests run their own; keep the
+# packaging from starting services while we install, if nothing else has
+# a say (policy-rc.d, see invoke-rc.d(8)).
+policy=/usr/sbin/policy-rc.d
+made_policy=no
+if [ ! -e "$policy" ] && [ ! -d /run/systemd/system ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 0755 "$policy"
+	made_policy=yes
+fi
+cleanup()
+{
+	if [ "$made_policy" = yes ]; then
+		rm -f "$policy"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT HUP TERM
+
+apt-get update
+# shellcheck disable=SC2086 # one package a word
+apt-get install -y --no-install-recommends $packages

@@ -1,2 +1,696 @@
-#!/bin/sh
-# PLACEHOLDER
+# shellcheck shell=sh
+# Shared harness for the integration tests, sourced by every test (and by
+# contrib/demo.sh).  It runs a private Dovecot on 127.0.0.1, seeds mail,
+# writes popfetch configurations and checks the results.
+#
+# Variables the caller may set before sourcing:
+#	top_srcdir, top_builddir   absolute paths (exported by make check)
+#	LIB_NEED_POPFETCH=no       do not require the popfetch binary
+#	PF_KEEP_TMP=yes            keep the temporary directory for inspection
+#	DOVECOT_RAWLOG=yes         (before dovecot_start) record sessions in
+#	                           ~/dovecot.rawlog/ of users who have one
+#
+# Exit codes follow the automake test driver: 77 skip, 99 hard error.  A
+# missing Dovecot is a skip, except under CI=true where it is an error:
+# an integration test that never runs proves nothing.
+
+set -eu
+
+PATH=$PATH:/usr/sbin:/sbin
+export PATH
+LC_ALL=C
+export LC_ALL
+unset CDPATH
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+
+PF_BIN=$top_builddir/popfetch
+GEN_MAIL=$top_builddir/tests/tools/gen-mail
+
+# The password of every server user.  Tests grep for it to prove that it
+# never appears in popfetch's output, so it must be distinctive.
+PF_PASSWORD=Zq7-popfetch-Wx93-secret
+
+# How long a single popfetch run may take before the test gives up.
+PF_RUN_TIMEOUT=120
+
+DOVECOT_PID=
+DOVECOT_CONF=
+
+say()
+{
+	printf '%s: %s\n' "${0##*/}" "$*" >&2
+}
+
+# Print why and leave with the driver's code for a hard error.
+fail()
+{
+	say "FAIL: $*"
+	exit 1
+}
+
+# Without a prerequisite the test cannot run.  In CI that is an error.
+skip()
+{
+	if [ "${CI:-}" = true ]; then
+		say "ERROR: CI=true and $*: a skipped integration test fails in CI"
+		exit 99
+	fi
+	say "SKIP: $*"
+	exit 77
+}
+
+lib_cleanup()
+{
+	lib_rc=$?
+	# Some shells lose the status of an exit run from a signal trap.
+	if [ -n "${lib_signal:-}" ]; then
+		lib_rc=$lib_signal
+	fi
+	set +e
+	dovecot_stop
+	if [ "$lib_rc" -ne 0 ] && [ "$lib_rc" -ne 77 ] && [ -n "${T:-}" ]; then
+		if [ -s "$T/pf.err" ]; then
+			say "last popfetch stderr:"
+			tail -n 40 "$T/pf.err" >&2
+		fi
+		if [ -s "$T/dovecot/dovecot.log" ]; then
+			say "end of the Dovecot log:"
+			tail -n 40 "$T/dovecot/dovecot.log" >&2
+		fi
+	fi
+	if [ -n "${T:-}" ] && [ -d "$T" ]; then
+		if [ "${PF_KEEP_TMP:-no}" = yes ]; then
+			say "kept $T"
+		else
+			rm -rf "$T"
+		fi
+	fi
+	exit "$lib_rc"
+}
+
+lib_prereq()
+{
+	command -v dovecot >/dev/null 2>&1 ||
+	    skip "dovecot is not installed (Debian: dovecot-core dovecot-pop3d)"
+	lib_pop3=
+	for d in /usr/lib/dovecot /usr/libexec/dovecot /usr/local/libexec/dovecot; do
+		if [ -x "$d/pop3" ]; then
+			lib_pop3=$d/pop3
+		fi
+	done
+	[ -n "$lib_pop3" ] ||
+	    skip "Dovecot's POP3 server is not installed (Debian: dovecot-pop3d)"
+	command -v certtool >/dev/null 2>&1 ||
+	    skip "certtool is not installed (Debian: gnutls-bin)"
+	command -v bash >/dev/null 2>&1 || skip "bash is not installed"
+	command -v timeout >/dev/null 2>&1 || skip "timeout is not installed"
+	command -v sha256sum >/dev/null 2>&1 || skip "sha256sum is not installed"
+	[ -x "$GEN_MAIL" ] || fail "$GEN_MAIL is missing: run make first"
+	if [ "${LIB_NEED_POPFETCH:-yes}" = yes ]; then
+		[ -x "$PF_BIN" ] || fail "$PF_BIN is missing: run make first"
+	fi
+}
+
+# Dovecot's sockets live under the temporary directory, and a Unix socket
+# path is limited to about 100 bytes: fall back to /tmp if TMPDIR is deep.
+lib_mktemp()
+{
+	lib_tmp=${TMPDIR:-/tmp}
+	if [ "${#lib_tmp}" -gt 40 ] || [ ! -d "$lib_tmp" ]; then
+		lib_tmp=/tmp
+	fi
+	T=$(mktemp -d "$lib_tmp/popfetch-integ.XXXXXX")
+	# Dovecot's mail processes run as an unprivileged user that must be
+	# able to reach the server's mail below $T.
+	chmod 0711 "$T"
+	mkdir "$T/home" "$T/state" "$T/config" "$T/client" "$T/orig"
+	HOME=$T/home
+	XDG_STATE_HOME=$T/state
+	XDG_CONFIG_HOME=$T/config
+	export HOME XDG_STATE_HOME XDG_CONFIG_HOME
+	unset XDG_DATA_HOME XDG_CACHE_HOME
+	PF_OUT=$T/pf.out
+	PF_ERR=$T/pf.err
+	PF_CONF=$T/popfetch.conf
+}
+
+# A CA, a server certificate for localhost and 127.0.0.1 signed by it, a
+# second certificate signed by it for a name popfetch never connects to,
+# and an unrelated CA.  All made fresh for every test run.
+pki_make()
+{
+	mkdir "$T/pki"
+	(
+		cd "$T/pki"
+		cat >ca.tmpl <<-EOF
+		cn = "popfetch test CA"
+		organization = "popfetch test suite"
+		serial = 1
+		expiration_days = 2
+		ca
+		cert_signing_key
+		EOF
+		cat >other-ca.tmpl <<-EOF
+		cn = "unrelated test CA"
+		organization = "somebody else"
+		serial = 2
+		expiration_days = 2
+		ca
+		cert_signing_key
+		EOF
+		cat >server.tmpl <<-EOF
+		cn = "localhost"
+		dns_name = "localhost"
+		ip_address = "127.0.0.1"
+		serial = 3
+		expiration_days = 2
+		tls_www_server
+		signing_key
+		encryption_key
+		EOF
+		cat >wrong.tmpl <<-EOF
+		cn = "wrong.example.test"
+		dns_name = "wrong.example.test"
+		serial = 4
+		expiration_days = 2
+		tls_www_server
+		signing_key
+		encryption_key
+		EOF
+		for k in ca other-ca server wrong; do
+			certtool --generate-privkey --key-type=ecdsa \
+			    --outfile "$k.key" 2>/dev/null
+		done
+		for k in ca other-ca; do
+			certtool --generate-self-signed --load-privkey "$k.key" \
+			    --template "$k.tmpl" --outfile "$k.pem" 2>/dev/null
+		done
+		for k in server wrong; do
+			certtool --generate-certificate --load-privkey "$k.key" \
+			    --load-ca-certificate ca.pem \
+			    --load-ca-privkey ca.key \
+			    --template "$k.tmpl" --outfile "$k.pem" 2>/dev/null
+		done
+	) >"$T/pki.log" 2>&1 || fail "certtool failed: $(cat "$T/pki.log")"
+	PKI_CA=$T/pki/ca.pem
+	# shellcheck disable=SC2034 # for the tests that source this file
+	PKI_OTHER_CA=$T/pki/other-ca.pem
+}
+
+# Is a TCP port on 127.0.0.1 (or any address) in the LISTEN state?
+port_in_use()
+{
+	lib_hex=$(printf '%04X' "$1")
+	# Field 2 is ADDR:PORT in hex, field 4 the state; 0A is LISTEN.
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$lib_hex" '
+	    $4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+	    END { exit !f }'
+}
+
+# A random high port nobody listens on (a race with other programs is
+# caught by Dovecot's bind failing, and the start is retried).
+free_port()
+{
+	while :; do
+		lib_r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+		lib_p=$((20000 + lib_r % 40000))
+		if ! port_in_use "$lib_p"; then
+			echo "$lib_p"
+			return 0
+		fi
+	done
+}
+
+# Users that own the server's mail and run Dovecot's processes.  As root,
+# Dovecot's own unprivileged users; otherwise ourselves.
+dovecot_users()
+{
+	if [ "$(id -u)" -eq 0 ]; then
+		getent passwd dovecot >/dev/null ||
+		    skip "the dovecot system user does not exist"
+		getent passwd dovenull >/dev/null ||
+		    skip "the dovenull system user does not exist"
+		DOVECOT_INTERNAL_USER=dovecot
+		DOVECOT_INTERNAL_GROUP=dovecot
+		DOVECOT_LOGIN_USER=dovenull
+		DOVECOT_CHROOT='<default>'
+	else
+		DOVECOT_INTERNAL_USER=$(id -un)
+		DOVECOT_INTERNAL_GROUP=$(id -gn)
+		DOVECOT_LOGIN_USER=$DOVECOT_INTERNAL_USER
+		# chroot needs root.
+		DOVECOT_CHROOT=
+	fi
+	MAIL_UID=$(id -u "$DOVECOT_INTERNAL_USER")
+	MAIL_GID=$(id -g "$DOVECOT_INTERNAL_USER")
+}
+
+dovecot_write_conf()
+{
+	{
+		cat <<-EOF
+		# Written by the popfetch test suite; private instance.
+		base_dir = $T/dovecot/run
+		state_dir = $T/dovecot/state
+		instance_name = popfetch-test-${T##*.}
+		log_path = $T/dovecot/dovecot.log
+		protocols = pop3
+		listen = 127.0.0.1
+		shutdown_clients = yes
+
+		default_internal_user = $DOVECOT_INTERNAL_USER
+		default_internal_group = $DOVECOT_INTERNAL_GROUP
+		default_login_user = $DOVECOT_LOGIN_USER
+		first_valid_uid = $MAIL_UID
+		last_valid_uid = $MAIL_UID
+		first_valid_gid = 1
+
+		ssl = yes
+		ssl_cert = <$T/pki/$DOVECOT_CERT.pem
+		ssl_key = <$T/pki/$DOVECOT_CERT.key
+
+		disable_plaintext_auth = no
+		auth_mechanisms = plain
+		auth_verbose = yes
+		auth_failure_delay = 0
+		# One passwd-file per user, so that a user added while Dovecot
+		# runs is seen at once (a changed file is reread only after a
+		# delay).
+		passdb {
+		  driver = passwd-file
+		  args = scheme=PLAIN $T/dovecot/users/%u
+		}
+		userdb {
+		  driver = passwd-file
+		  args = $T/dovecot/users/%u
+		}
+
+		mail_location = maildir:~/Maildir
+		pop3_uidl_format = %08Xu%08Xv
+		mail_plugins = \$mail_plugins notify mail_log
+		plugin {
+		  mail_log_events = delete expunge
+		  mail_log_fields = uid box msgid size
+		}
+
+		service pop3-login {
+		  inet_listener pop3 {
+		    port = $DOVECOT_PORT
+		  }
+		  inet_listener pop3s {
+		    port = $DOVECOT_PORT_TLS
+		    ssl = yes
+		  }
+		EOF
+		if [ "$DOVECOT_CHROOT" != '<default>' ]; then
+			printf '  chroot =\n'
+		fi
+		printf '}\n'
+		if [ "$DOVECOT_CHROOT" != '<default>' ]; then
+			for s in anvil auth-worker; do
+				printf 'service %s {\n  chroot =\n}\n' "$s"
+			done
+		fi
+		# rawlog records each session after login in the user's
+		# ~/dovecot.rawlog/, when that directory exists: the server's
+		# own record of the commands it received.
+		if [ "${DOVECOT_RAWLOG:-no}" = yes ]; then
+			cat <<-EOF
+			service pop3 {
+			  executable = pop3 postlogin
+			}
+			service postlogin {
+			  executable = script-login -d rawlog
+			  unix_listener postlogin {
+			  }
+			}
+			EOF
+		fi
+		# Services we do not need, kept off so that they bind no
+		# ports and touch nothing outside $T.
+		cat <<-EOF
+		service imap-login {
+		  inet_listener imap {
+		    port = 0
+		  }
+		  inet_listener imaps {
+		    port = 0
+		  }
+		}
+		EOF
+	} >"$DOVECOT_CONF"
+}
+
+# Wait (at most 15 seconds) for a POP3 greeting on a plain port.
+wait_greeting()
+{
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	timeout 15 bash -c '
+		while :; do
+			if exec 3<>"/dev/tcp/127.0.0.1/$1"; then
+				IFS= read -r line <&3 || line=
+				case $line in
+				"+OK"*)
+					printf "QUIT\r\n" >&3
+					exit 0 ;;
+				esac
+				exec 3<&-
+			fi 2>/dev/null
+			sleep 0.1
+		done' wait_greeting "$1" >/dev/null 2>&1
+}
+
+# dovecot_start [CERT]: start a private Dovecot serving pki/CERT.pem
+# (default: server, valid for localhost and 127.0.0.1).  Sets
+# DOVECOT_PORT (POP3 with STLS) and DOVECOT_PORT_TLS (POP3S).
+dovecot_start()
+{
+	DOVECOT_CERT=${1:-server}
+	[ -d "$T/pki" ] || pki_make
+	dovecot_users
+	mkdir -p "$T/dovecot" "$T/srv"
+	chmod 0755 "$T/srv"
+	mkdir -p "$T/dovecot/users"
+	chmod 0755 "$T/dovecot/users"
+	DOVECOT_CONF=$T/dovecot/dovecot.conf
+	lib_try=0
+	while :; do
+		lib_try=$((lib_try + 1))
+		DOVECOT_PORT=$(free_port)
+		DOVECOT_PORT_TLS=$(free_port)
+		[ "$DOVECOT_PORT" != "$DOVECOT_PORT_TLS" ] || continue
+		dovecot_write_conf
+		# The master binds the listeners before it daemonises, so a
+		# bind failure is its exit status.
+		if dovecot -c "$DOVECOT_CONF" >"$T/dovecot/start.log" 2>&1; then
+			break
+		fi
+		if [ "$lib_try" -lt 5 ] &&
+		    grep -q 'Address already in use' "$T/dovecot/start.log" \
+		    "$T/dovecot/dovecot.log" 2>/dev/null; then
+			continue
+		fi
+		cat "$T/dovecot/start.log" >&2
+		[ ! -f "$T/dovecot/dovecot.log" ] || cat "$T/dovecot/dovecot.log" >&2
+		fail "dovecot did not start"
+	done
+	# The daemon writes its pid file after it has forked.
+	lib_n=0
+	while [ ! -s "$T/dovecot/run/master.pid" ]; do
+		lib_n=$((lib_n + 1))
+		[ "$lib_n" -lt 100 ] || fail "dovecot wrote no master.pid"
+		sleep 0.1
+	done
+	DOVECOT_PID=$(cat "$T/dovecot/run/master.pid")
+	lib_probes=$(log_count 'pop3-login: .*Aborted login by logging out')
+	wait_greeting "$DOVECOT_PORT" ||
+	    fail "dovecot does not greet on 127.0.0.1:$DOVECOT_PORT"
+	# Let the probe's own log line land now, so that tests that count
+	# lines of the log find only their own.
+	log_wait 'pop3-login: .*Aborted login by logging out' $((lib_probes + 1))
+}
+
+dovecot_stop()
+{
+	# A start that failed half-way may have left a daemon behind.
+	if [ -z "$DOVECOT_PID" ] && [ -n "${T:-}" ] &&
+	    [ -s "$T/dovecot/run/master.pid" ]; then
+		DOVECOT_PID=$(cat "$T/dovecot/run/master.pid")
+	fi
+	[ -n "$DOVECOT_PID" ] || return 0
+	# Signal only our own master, never a process that reused its pid.
+	if [ -r "/proc/$DOVECOT_PID/cmdline" ] &&
+	    ! tr '\0' ' ' <"/proc/$DOVECOT_PID/cmdline" |
+	    grep -qF "$T/dovecot/dovecot.conf"; then
+		DOVECOT_PID=
+		return 0
+	fi
+	if kill "$DOVECOT_PID" 2>/dev/null; then
+		lib_n=0
+		while kill -0 "$DOVECOT_PID" 2>/dev/null; do
+			lib_n=$((lib_n + 1))
+			if [ "$lib_n" -ge 100 ]; then
+				kill -9 "$DOVECOT_PID" 2>/dev/null || :
+				break
+			fi
+			sleep 0.1
+		done
+	fi
+	DOVECOT_PID=
+	rm -f "$T/dovecot/run/master.pid"
+}
+
+# dovecot_restart [CERT]: the same, serving another certificate.
+dovecot_restart()
+{
+	dovecot_stop
+	dovecot_start "$@"
+}
+
+# log_count PATTERN: lines of Dovecot's log matching an extended regex.
+log_count()
+{
+	grep -Ec -- "$1" "$T/dovecot/dovecot.log" 2>/dev/null || :
+}
+
+# log_wait PATTERN N: wait (at most 10 seconds) until N lines of Dovecot's
+# log match.  Dovecot writes its log through a separate process, so a line
+# may appear a moment after the client has gone.
+log_wait()
+{
+	lib_n=0
+	while [ "$(log_count "$1")" -lt "$2" ]; do
+		lib_n=$((lib_n + 1))
+		if [ "$lib_n" -ge 100 ]; then
+			fail "Dovecot's log has fewer than $2 lines matching '$1'"
+		fi
+		sleep 0.1
+	done
+}
+
+# user_add NAME: a server user with password $PF_PASSWORD and an empty
+# Maildir.
+user_add()
+{
+	lib_home=$T/srv/$1
+	mkdir -p "$lib_home/Maildir/cur" "$lib_home/Maildir/new" \
+	    "$lib_home/Maildir/tmp"
+	chown -R "$MAIL_UID:$MAIL_GID" "$lib_home"
+	printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$1" "$PF_PASSWORD" \
+	    "$MAIL_UID" "$MAIL_GID" "$lib_home" >"$T/dovecot/users/$1.tmp"
+	chmod 0644 "$T/dovecot/users/$1.tmp"
+	mv "$T/dovecot/users/$1.tmp" "$T/dovecot/users/$1"
+}
+
+# gen_mail DIR ARGS...: generate messages into a new directory DIR.
+gen_mail()
+{
+	lib_dir=$1
+	shift
+	mkdir -p "$lib_dir"
+	"$GEN_MAIL" -o "$lib_dir" "$@" || fail "gen-mail $* failed"
+}
+
+# seed USER DIR: deliver every file of DIR to USER's server Maildir, the
+# Maildir way (tmp/, then rename into new/).
+seed()
+{
+	lib_md=$T/srv/$1/Maildir
+	for f in "$2"/*; do
+		lib_name=${f##*/}
+		lib_name=seed.$(date +%s).${lib_name%.*}.$$
+		cp "$f" "$lib_md/tmp/$lib_name"
+		chown "$MAIL_UID:$MAIL_GID" "$lib_md/tmp/$lib_name"
+		mv "$lib_md/tmp/$lib_name" "$lib_md/new/$lib_name"
+	done
+}
+
+# server_count USER: messages left in USER's server Maildir.
+server_count()
+{
+	find "$T/srv/$1/Maildir/new" "$T/srv/$1/Maildir/cur" -type f |
+	    wc -l | tr -d ' '
+}
+
+# pf_config_new: start an empty configuration file, mode 0600.
+pf_config_new()
+{
+	: >"$PF_CONF"
+	chmod 0600 "$PF_CONF"
+}
+
+# pf_account [-p PASSWORD] [-H HOST] [-P PORT] [-C CAFILE] [-x LINE]
+#     NAME USER TLS DELETE
+# Append an account to $PF_CONF.  TLS is on, starttls or off; the port
+# follows from it.  The account's Maildir is $T/client/NAME.
+pf_account()
+{
+	pa_pw=$PF_PASSWORD
+	pa_host=127.0.0.1
+	pa_port=
+	pa_ca=${PKI_CA:-}
+	pa_extra=
+	OPTIND=1
+	while getopts p:H:P:C:x: pa_o; do
+		case $pa_o in
+		p) pa_pw=$OPTARG ;;
+		H) pa_host=$OPTARG ;;
+		P) pa_port=$OPTARG ;;
+		C) pa_ca=$OPTARG ;;
+		x) pa_extra="$pa_extra
+	$OPTARG" ;;
+		*) fail "pf_account: bad option" ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	[ $# -eq 4 ] || fail "pf_account: NAME USER TLS DELETE"
+	if [ -z "$pa_port" ]; then
+		case $3 in
+		on) pa_port=$DOVECOT_PORT_TLS ;;
+		*) pa_port=$DOVECOT_PORT ;;
+		esac
+	fi
+	{
+		printf 'account "%s" {\n' "$1"
+		printf '\thost = "%s"\n\tport = %s\n\ttls = %s\n' \
+		    "$pa_host" "$pa_port" "$3"
+		if [ "$3" = off ]; then
+			printf '\tallow_plaintext = yes\n'
+		else
+			printf '\tca_file = "%s"\n' "$pa_ca"
+		fi
+		printf '\tuser = "%s"\n' "$2"
+		if [ -n "$pa_pw" ]; then
+			printf '\tpassword = "%s"\n' "$pa_pw"
+		fi
+		printf '\tmaildir = "%s"\n' "$T/client/$1"
+		printf '\tdelete = %s\n\ttimeout = 10%s\n}\n' "$4" "$pa_extra"
+	} >>"$PF_CONF"
+}
+
+# pf_exec ARGS...: run popfetch; PF_RC is its exit status, $PF_OUT and
+# $PF_ERR its output.  A hung popfetch is killed (status 124).
+pf_exec()
+{
+	PF_RC=0
+	timeout "$PF_RUN_TIMEOUT" "$PF_BIN" "$@" >"$PF_OUT" 2>"$PF_ERR" ||
+	    PF_RC=$?
+}
+
+# pf_run ARGS...: the same with -c $PF_CONF.
+pf_run()
+{
+	pf_exec -c "$PF_CONF" "$@"
+}
+
+assert_rc()
+{
+	if [ "$PF_RC" -ne "$1" ]; then
+		say "popfetch $2: stdout:"
+		cat "$PF_OUT" >&2
+		say "popfetch $2: stderr:"
+		tail -n 40 "$PF_ERR" >&2
+		fail "popfetch $2: exit status $PF_RC, expected $1"
+	fi
+}
+
+# assert_summary WHAT NAME MESSAGES NEW DELETED: stdout holds this
+# account's summary line, once.
+assert_summary()
+{
+	# The size is checked for its form only.
+	as_size='[0-9]+(\.[0-9]+)? (B|KiB|MiB|GiB)'
+	as_re="^$2: $3 messages, $4 new, $as_size retrieved,"
+	as_re="$as_re $5 deleted on the server\$"
+	if [ "$(grep -Ec -- "$as_re" "$PF_OUT")" -ne 1 ]; then
+		say "stdout:"
+		cat "$PF_OUT" >&2
+		fail "$1: no summary line '$2: $3 messages, $4 new," \
+		    "SIZE retrieved, $5 deleted on the server'"
+	fi
+}
+
+# assert_lines WHAT FILE N: FILE has exactly N lines.
+assert_lines()
+{
+	al_n=$(wc -l <"$2" | tr -d ' ')
+	[ "$al_n" -eq "$3" ] || fail "$1: $al_n lines, expected $3"
+}
+
+assert_grep()
+{
+	grep -Eq -- "$2" "$3" || {
+		tail -n 40 "$3" >&2
+		fail "$1: no line matches '$2' in ${3##*/}"
+	}
+}
+
+assert_no_grep()
+{
+	if grep -Eq -- "$2" "$3"; then
+		grep -E -- "$2" "$3" | head -n 5 >&2
+		fail "$1: a line matches '$2' in ${3##*/}"
+	fi
+}
+
+assert_eq()
+{
+	[ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
+}
+
+# sums DIR...: the sorted SHA-256 sums of the files in the DIRs.
+sums()
+{
+	find "$@" -type f -exec sha256sum -- {} + | cut -d ' ' -f 1 | sort
+}
+
+# count_new MAILDIR: messages in MAILDIR/new.
+count_new()
+{
+	if [ -d "$1/new" ]; then
+		find "$1/new" -type f | wc -l | tr -d ' '
+	else
+		echo 0
+	fi
+}
+
+# maildir_check WHAT MAILDIR DIR...: MAILDIR/new holds exactly the files
+# of the DIRs, byte for byte, as a multiset; every name ends in ,S=<size
+# in bytes>; nothing is left in tmp/.
+maildir_check()
+{
+	mc_what=$1
+	mc_md=$2
+	shift 2
+	[ -d "$mc_md/new" ] || fail "$mc_what: $mc_md/new does not exist"
+	[ -d "$mc_md/cur" ] || fail "$mc_what: $mc_md/cur does not exist"
+	[ -d "$mc_md/tmp" ] || fail "$mc_what: $mc_md/tmp does not exist"
+	if [ -n "$(find "$mc_md/tmp" -type f)" ]; then
+		fail "$mc_what: files left in $mc_md/tmp"
+	fi
+	for f in "$mc_md"/new/*; do
+		[ -f "$f" ] || continue
+		mc_size=$(wc -c <"$f" | tr -d ' ')
+		case $f in
+		*",S=$mc_size") ;;
+		*) fail "$mc_what: ${f##*/} does not end in ,S=$mc_size" ;;
+		esac
+	done
+	sums "$@" >"$T/sums.want"
+	sums "$mc_md/new" >"$T/sums.got"
+	if ! cmp -s "$T/sums.want" "$T/sums.got"; then
+		say "$mc_what: want $(wc -l <"$T/sums.want") messages," \
+		    "got $(wc -l <"$T/sums.got"); differences (sha256):"
+		diff "$T/sums.want" "$T/sums.got" | head -n 20 >&2 || :
+		fail "$mc_what: $mc_md/new differs from the originals"
+	fi
+}
+
+# Everything a test needs before it starts: prerequisites, the private
+# directories and the cleanup trap.
+lib_prereq
+trap lib_cleanup EXIT
+trap 'lib_signal=130; exit 130' INT HUP TERM
+lib_mktemp

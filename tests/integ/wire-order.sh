@@ -1,3 +1,105 @@
 #!/bin/sh
-# PLACEHOLDER
-exit 1
+# The order of commands on the wire for each delete strategy, as
+# popfetch's -v -v trace shows it and as Dovecot received it.  The
+# delivery invariant allows DELE n only after message n is stored; each
+# deletes right after every retrieval, batch after all of them, keep
+# never.  The trace must mask the password, and the password must appear
+# nowhere in popfetch's output.
+
+# shellcheck source=tests/integ/lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integ/lib.sh"
+
+# Dovecot's rawlog keeps what each session sent after login.
+DOVECOT_RAWLOG=yes
+dovecot_start
+gen_mail "$T/orig/four" -n 4 -s 4
+
+# expected MODE: the commands from the first RETR on.
+expected()
+{
+	case $1 in
+	each)
+		printf '%s\n' 'RETR 1' 'DELE 1' 'RETR 2' 'DELE 2' 'RETR 3' \
+		    'DELE 3' 'RETR 4' 'DELE 4' QUIT ;;
+	batch)
+		printf '%s\n' 'RETR 1' 'RETR 2' 'RETR 3' 'RETR 4' 'DELE 1' \
+		    'DELE 2' 'DELE 3' 'DELE 4' QUIT ;;
+	keep)
+		printf '%s\n' 'RETR 1' 'RETR 2' 'RETR 3' 'RETR 4' QUIT ;;
+	esac
+}
+
+# from_first_retr FILE: the commands from the first RETR on.
+from_first_retr()
+{
+	tr -d '\r' <"$1" | awk '/^RETR / { p = 1 } p'
+}
+
+for mode in each batch keep; do
+	user=w-$mode
+	acct=wire-$mode
+	user_add "$user"
+	mkdir "$T/srv/$user/dovecot.rawlog"
+	chown "$MAIL_UID:$MAIL_GID" "$T/srv/$user/dovecot.rawlog"
+	seed "$user" "$T/orig/four"
+	pf_config_new
+	pf_account "$acct" "$user" starttls "$mode"
+
+	pf_run -v -v
+	assert_rc 0 "$acct"
+	case $mode in
+	keep) deleted=0 left=4 ;;
+	*) deleted=4 left=0 ;;
+	esac
+	assert_summary "$acct" "$acct" 4 4 "$deleted"
+	maildir_check "$acct" "$T/client/$acct" "$T/orig/four"
+	assert_eq "$acct: messages left on the server" \
+	    "$(server_count "$user")" "$left"
+
+	# The client's account of it.
+	sed -n "s/^popfetch: $acct: C: //p" "$PF_ERR" >"$T/trace.$mode"
+	[ -s "$T/trace.$mode" ] || fail "$acct: no 'C:' lines in the -v -v trace"
+	from_first_retr "$T/trace.$mode" >"$T/cmds.$mode"
+	expected "$mode" >"$T/expect.$mode"
+	if ! cmp -s "$T/expect.$mode" "$T/cmds.$mode"; then
+		diff "$T/expect.$mode" "$T/cmds.$mode" >&2 || :
+		fail "$acct: commands after login in the trace are not as expected"
+	fi
+	assert_grep "$acct: trace" "^popfetch: $acct: S: \\+OK" "$PF_ERR"
+	assert_grep "$acct: trace" '^STLS$' "$T/trace.$mode"
+	assert_grep "$acct: trace" "^USER $user\$" "$T/trace.$mode"
+	assert_grep "$acct: trace" '^PASS \*\*\*\*$' "$T/trace.$mode"
+	# STLS before USER: credentials only over TLS.
+	stls_at=$(grep -n '^STLS$' "$T/trace.$mode" | head -n 1 | cut -d : -f 1)
+	user_at=$(grep -n '^USER ' "$T/trace.$mode" | head -n 1 | cut -d : -f 1)
+	[ "$stls_at" -lt "$user_at" ] || fail "$acct: USER sent before STLS"
+	for f in "$PF_OUT" "$PF_ERR"; do
+		if grep -qF -- "$PF_PASSWORD" "$f"; then
+			fail "$acct: the password appears in popfetch's ${f##*/}"
+		fi
+	done
+	if [ "$mode" = keep ]; then
+		assert_no_grep "$acct: trace" '^DELE' "$T/trace.$mode"
+	fi
+
+	# Dovecot's account of it: the commands it received after login,
+	# the expunges it logged and its count at logout.
+	log_wait "pop3\\($user\\)<.*Disconnected: Logged out" 1
+	set -- "$T/srv/$user"/dovecot.rawlog/*.in
+	if [ $# -ne 1 ] || [ ! -f "$1" ]; then
+		fail "$acct: expected one Dovecot rawlog of the session"
+	fi
+	from_first_retr "$1" >"$T/server.$mode"
+	if ! cmp -s "$T/expect.$mode" "$T/server.$mode"; then
+		diff "$T/expect.$mode" "$T/server.$mode" >&2 || :
+		fail "$acct: Dovecot did not receive the expected commands"
+	fi
+	assert_eq "$acct: expunges in Dovecot's log" \
+	    "$(log_count "pop3\\($user\\)<.*expunge: box=INBOX, uid=[1-4],")" \
+	    "$deleted"
+	assert_grep "$acct: Dovecot's logout line" \
+	    "pop3\\($user\\)<.*Logged out .* retr=4/[0-9]+, del=$deleted/4," \
+	    "$T/dovecot/dovecot.log"
+	say "$acct: the order on the wire is right"
+done
+say "PASS: wire order of each, batch and keep"
