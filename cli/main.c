@@ -25,6 +25,36 @@ struct main_opts {
 
 static struct main_opts opts;
 
+/* The signal that asked us to stop, or 0. */
+static volatile sig_atomic_t main_stop;
+
+static void
+main_on_signal(int signo)
+{
+	main_stop = signo;
+}
+
+/*
+ * SIGINT and SIGTERM stop the run after the message in hand, so that
+ * QUIT can commit the deletions of what is stored.  The handler is reset
+ * on delivery: a second signal kills at once, which is safe too, only
+ * slower to clean up.
+ */
+static void
+main_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = main_on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	/* A closed connection must be an error return, not a signal. */
+	(void)signal(SIGPIPE, SIG_IGN);
+}
+
 static gboolean
 main_verbose(const gchar *name, const gchar *value, gpointer data,
     GError **gerr)
@@ -110,7 +140,8 @@ main_load(void)
 static enum err_class
 main_run(const struct conf *conf)
 {
-	struct run_opts ropts = { .is_quiet = opts.is_quiet };
+	struct run_opts ropts = { .is_quiet = opts.is_quiet,
+		.stop = &main_stop };
 	enum err_class worst = ERR_NONE;
 	const struct conf_account *acct;
 	struct err err;
@@ -118,7 +149,7 @@ main_run(const struct conf *conf)
 
 	n = opts.accounts != NULL ? g_strv_length(opts.accounts)
 	                          : conf->naccounts;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !main_stop; i++) {
 		acct = opts.accounts != NULL ? conf_find(conf, opts.accounts[i])
 		                             : &conf->accounts[i];
 		err_clear(&err);
@@ -160,8 +191,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_init(main_level(), false);
-	/* A closed connection must be an error return, not a signal. */
-	(void)signal(SIGPIPE, SIG_IGN);
+	main_signals();
 
 	if ((conf = main_load()) == NULL)
 		status = EX_CONFIG;
@@ -169,6 +199,9 @@ main(int argc, char **argv)
 		status = EX_USAGE;
 	else
 		status = err_exitcode(main_run(conf));
+	/* The shell's convention for "ended by a signal". */
+	if (main_stop != 0)
+		status = 128 + main_stop;
 	conf_free(conf);
 	g_free(opts.config);
 	g_strfreev(opts.accounts);

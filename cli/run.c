@@ -1,8 +1,13 @@
 #include "config.h"
 
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/run.h"
 #include "cli/secret.h"
@@ -75,13 +80,16 @@ run_state_dir(void)
 	return NULL;
 }
 
-/* The account's journal path; the name is made safe as a file name. */
+/*
+ * The path of one of the account's state files; the name is made safe
+ * as a file name.
+ */
 static char *
-run_state_path(const char *dir, const char *account)
+run_state_path(const char *dir, const char *account, const char *ext)
 {
 	char *path, *p;
 
-	path = xasprintf("%s/%s.uidl", dir, account);
+	path = xasprintf("%s/%s.%s", dir, account, ext);
 	for (p = path + strlen(dir) + 1; *p != '\0'; p++)
 		if (*p == '/' || (unsigned char)*p < 0x20)
 			*p = '_';
@@ -90,8 +98,37 @@ run_state_path(const char *dir, const char *account)
 	return path;
 }
 
+/*
+ * Take the account's lock, so that an overlapping run (cron, a timer and
+ * a person at once) cannot fetch the same messages twice.  The lock is
+ * flock(2)ed, so a crash releases it; the file may stay.
+ */
+static int
+run_lock(const char *dir, const char *account, struct err *err)
+{
+	char *path;
+	int fd;
+
+	path = run_state_path(dir, account, "lock");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1)
+		err_set(err, ERR_LOCAL, "%s", path);
+	else if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			err_setx(err, ERR_TEMP,
+			    "another popfetch is fetching this account (%s)",
+			    path);
+		else
+			err_set(err, ERR_LOCAL, "lock %s", path);
+		(void)close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
 static struct uidl_store *
-run_open_state(const char *account, struct err *err)
+run_open_state(const char *account, int *lock_out, struct err *err)
 {
 	struct uidl_store *st = NULL;
 	char *dir, *path;
@@ -101,8 +138,9 @@ run_open_state(const char *account, struct err *err)
 		    "neither XDG_STATE_HOME nor HOME is set");
 		return NULL;
 	}
-	path = run_state_path(dir, account);
-	if (fsutil_mkdirs(dir, 0700, err) == 0)
+	path = run_state_path(dir, account, "uidl");
+	if (fsutil_mkdirs(dir, 0700, err) == 0 &&
+	    (*lock_out = run_lock(dir, account, err)) != -1)
 		st = uidl_open(path, err);
 	if (st != NULL && uidl_malformed(st) > 0)
 		log_warnx("%s: %s: %zu damaged lines ignored", account, path,
@@ -135,7 +173,7 @@ run_summary(const char *name, const struct fetch_stats *stats)
 	printf("%s: %u message%s, %u new, %s retrieved, %u deleted on the "
 	       "server\n",
 	    name, stats->on_server, stats->on_server == 1 ? "" : "s",
-	    stats->new_msgs, size, stats->quit_ok ? stats->deleted : 0);
+	    stats->new_msgs, size, stats->deleted);
 	(void)fflush(stdout);
 }
 
@@ -188,11 +226,11 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	struct uidl_store *st = NULL;
 	struct fetch_account fa;
 	char port[16], *password = NULL;
-	int rc = -1;
+	int lock = -1, rc = -1;
 
-	if ((password = run_password(acct, err)) == NULL)
+	if ((st = run_open_state(acct->name, &lock, err)) == NULL)
 		goto out;
-	if ((st = run_open_state(acct->name, err)) == NULL)
+	if ((password = run_password(acct, err)) == NULL)
 		goto out;
 	if ((rs.md = maildir_open(acct->maildir, err)) == NULL)
 		goto out;
@@ -205,13 +243,17 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 		.user = acct->user,
 		.password = password,
 		.timeout_ms = (int)acct->timeout * 1000,
-		.policy = run_policy(acct->delete_mode) };
+		.policy = run_policy(acct->delete_mode),
+		.checkpoint = acct->checkpoint,
+		.stop = opts->stop };
 	rc = fetch_account(&fa, st, &sink, &stats, err);
 	if ((rc == 0 || stats.retrieved > 0) && !opts->is_quiet)
 		run_summary(acct->name, &stats);
 out:
 	maildir_close(rs.md);
 	uidl_free(st);
+	if (lock != -1)
+		(void)close(lock);
 	xfree_secret(password);
 	return rc;
 }

@@ -1,6 +1,7 @@
 #ifndef POPFETCH_CLI_RUN_H
 #define POPFETCH_CLI_RUN_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "config/conf.h"
@@ -8,11 +9,14 @@
 
 struct run_opts {
 	bool is_quiet; /* no summary line */
+	/* Set by a signal handler: stop after the message in hand. */
+	const volatile sig_atomic_t *stop;
 };
 
 /*
- * Fetch one account: get its password, open its state and Maildir, run
- * the fetch, print the summary line on stdout.  Returns 0, or -1 with
+ * Fetch one account: take its lock (another run holding it is ERR_TEMP),
+ * open its state, get its password, open its Maildir, run the fetch,
+ * print the summary line on stdout.  Returns 0, or -1 with
  * err set (the caller logs it).
  */
 int run_account(const struct conf_account *acct, const struct run_opts *opts,

@@ -25,6 +25,7 @@
 #define CONF_PORT_PLAIN 110
 #define CONF_TIMEOUT_DEFAULT 60
 #define CONF_TIMEOUT_MAX 3600
+#define CONF_CHECKPOINT_MAX 1000000
 
 /*
  * Where something was set: key is a cfg_opt_t (the line of its value) or
@@ -172,6 +173,14 @@ conf_parse_timeout(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return conf_parse_number(cfg, opt, value, 1, CONF_TIMEOUT_MAX, result);
 }
 
+static int
+conf_parse_checkpoint(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	return conf_parse_number(cfg, opt, value, 0, CONF_CHECKPOINT_MAX,
+	    result);
+}
+
 /* Bare words and quoted strings reach here alike. */
 static int
 conf_parse_enum(cfg_t *cfg, const cfg_opt_t *opt, const char *value,
@@ -223,6 +232,8 @@ conf_schema(void)
 		CFG_STR("maildir", NULL, CFGF_NODEFAULT),
 		CFG_INT_CB("delete", 0, CFGF_NODEFAULT, conf_parse_delete),
 		CFG_INT_CB("timeout", 0, CFGF_NODEFAULT, conf_parse_timeout),
+		CFG_INT_CB("checkpoint", 0, CFGF_NODEFAULT,
+		    conf_parse_checkpoint),
 		CFG_END(),
 	};
 	cfg_opt_t top[] = {
@@ -471,6 +482,9 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	a->timeout = CONF_TIMEOUT_DEFAULT;
 	if ((src = conf_source(sec, defs, "timeout")) != NULL)
 		a->timeout = (unsigned)cfg_getint(src, "timeout");
+	a->checkpoint = 0;
+	if ((src = conf_source(sec, defs, "checkpoint")) != NULL)
+		a->checkpoint = (unsigned)cfg_getint(src, "checkpoint");
 	return 0;
 }
 

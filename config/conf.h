@@ -15,7 +15,7 @@
  *
  * Keys: host, port, tls (on|starttls|off), allow_plaintext (bool),
  * ca_file, user, password, password_command, maildir (~ expanded),
- * delete (keep|each|batch), timeout (seconds).
+ * delete (keep|each|batch), timeout (seconds), checkpoint (deletions).
  */
 
 enum conf_tls {
@@ -42,8 +42,9 @@ struct conf_account {
 	char *password_command; /* NULL unless set */
 	char *maildir;          /* ~ expanded */
 	enum conf_delete delete_mode;
-	unsigned timeout; /* seconds, default 60 */
-	unsigned line;    /* where the account section starts */
+	unsigned timeout;    /* seconds, default 60 */
+	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
+	unsigned line;       /* where the account section starts */
 };
 
 struct conf {

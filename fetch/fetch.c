@@ -11,6 +11,7 @@
 /* The state of one run over a logged-in session. */
 struct fetch_run {
 	struct pop3_session *s;
+	const struct fetch_account *acct;
 	const char *account;
 	struct uidl_store *st;
 	const struct sink *sink;
@@ -90,6 +91,9 @@ fetch_delete(struct fetch_run *r, size_t idx, struct err *err)
 		return -1;
 	}
 	r->stats->deleted++;
+	if (r->acct->checkpoint != 0 &&
+	    r->stats->deleted >= r->acct->checkpoint)
+		r->stats->is_checkpoint = true;
 	return 0;
 }
 
@@ -103,9 +107,13 @@ fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
 	size_t i;
 	int rc;
 
-	for (i = 0; i < p->nsteps; i++) {
+	for (i = 0; i < p->nsteps && !r->stats->is_checkpoint; i++) {
 		const struct plan_step *step = &p->steps[i];
 
+		if (r->acct->stop != NULL && *r->acct->stop) {
+			err_setx(err, ERR_TEMP, "interrupted");
+			return -1;
+		}
 		if (step->op == PLAN_RETR)
 			rc = fetch_retrieve(r, step->idx, err);
 		else
@@ -120,6 +128,28 @@ fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
 			r->first = *err;
 	}
 	return 0;
+}
+
+static void
+fetch_warn_bad_uids(const struct fetch_run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		if (!r->msgs[i].has_bad_uid)
+			continue;
+		if (r->acct->policy == PLAN_KEEP)
+			log_warnx(
+			    "%s: message %u: the server gave it an unusable "
+			    "unique-id; left on the server",
+			    r->account, r->msgs[i].num);
+		else
+			log_warnx(
+			    "%s: message %u: the server gave it an unusable "
+			    "unique-id; an interrupted run may store it "
+			    "twice",
+			    r->account, r->msgs[i].num);
+	}
 }
 
 /* Forget what is no longer on the server, so the store stays small. */
@@ -148,6 +178,7 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
     struct err *err)
 {
 	struct fetch_run r = { .s = s,
+		.acct = acct,
 		.account = acct->name,
 		.st = st,
 		.sink = sink,
@@ -166,6 +197,7 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 	        &plan, err) == -1)
 		goto quit;
 	stats->new_msgs = (unsigned)plan.nretr;
+	fetch_warn_bad_uids(&r);
 	r.is_stored = xcalloc(r.n == 0 ? 1 : r.n, sizeof(*r.is_stored));
 	for (size_t i = 0; i < r.n; i++)
 		r.is_stored[i] =
@@ -223,8 +255,9 @@ fetch_secure(struct pop3_session *s, const struct transport_tls_opts *tls,
 	return pop3_capa(s, err);
 }
 
-int
-fetch_account(const struct fetch_account *acct, struct uidl_store *st,
+/* One connection: connect, secure, log in, fetch_session(). */
+static int
+fetch_connect(const struct fetch_account *acct, struct uidl_store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
 	struct transport_tls_opts tls = { .hostname = acct->host,
@@ -259,4 +292,37 @@ out:
 	}
 	pop3_free(s);
 	return rc;
+}
+
+int
+fetch_account(const struct fetch_account *acct, struct uidl_store *st,
+    const struct sink *sink, struct fetch_stats *stats, struct err *err)
+{
+	struct fetch_stats one;
+	bool is_first = true;
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	for (;;) {
+		rc = fetch_connect(acct, st, sink, &one, err);
+		if (is_first) {
+			stats->on_server = one.on_server;
+			stats->new_msgs = one.new_msgs;
+		}
+		stats->retrieved += one.retrieved;
+		stats->bytes += one.bytes;
+		if (one.quit_ok)
+			stats->deleted += one.deleted;
+		stats->quit_ok = one.quit_ok;
+		if (rc == -1 || !one.is_checkpoint || !one.quit_ok)
+			return rc;
+		/*
+		 * checkpoint: the DELEs so far are final now; a new session
+		 * picks up the rest, so a broken link can cost at most
+		 * acct->checkpoint uncommitted deletions.
+		 */
+		log_info("%s: checkpoint after %u deletions, reconnecting",
+		    acct->name, one.deleted);
+		is_first = false;
+	}
 }

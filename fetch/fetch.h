@@ -1,6 +1,7 @@
 #ifndef POPFETCH_FETCH_FETCH_H
 #define POPFETCH_FETCH_FETCH_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +47,13 @@ struct fetch_account {
 	const char *password;
 	int timeout_ms;
 	enum plan_policy policy;
+	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
+	/*
+	 * Set (by a signal handler) to stop after the message in hand:
+	 * nothing more is retrieved, and QUIT commits the DELEs sent so
+	 * far.  May be NULL.
+	 */
+	const volatile sig_atomic_t *stop;
 };
 
 struct fetch_stats {
@@ -55,6 +63,7 @@ struct fetch_stats {
 	unsigned deleted;   /* DELE accepted (final after QUIT) */
 	uint64_t bytes;     /* octets delivered */
 	bool quit_ok;       /* QUIT got +OK: deletions are final */
+	bool is_checkpoint; /* stopped at acct->checkpoint DELEs */
 };
 
 /*
@@ -70,9 +79,11 @@ int fetch_session(struct pop3_session *s, const struct fetch_account *acct,
     struct err *err);
 
 /*
- * Connect, secure and log in as acct says, then fetch_session().  With
+ * Connect, secure and log in as acct says, then fetch_session(); with
+ * acct->checkpoint, again after every that many DELEs.  With
  * FETCH_TLS_STARTTLS a server without STLS is refused before any
- * credential is sent.
+ * credential is sent.  stats->deleted counts only the deletions that a
+ * QUIT made final.
  */
 int fetch_account(const struct fetch_account *acct, struct uidl_store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err);

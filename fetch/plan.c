@@ -45,6 +45,13 @@ plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
 	for (i = 0; i < n; i++) {
 		bool is_seen = plan_is_seen(&msgs[i], seen, arg);
 
+		/*
+		 * keep cannot remember a message without a usable uid, so
+		 * fetching it would store it again on every run: it stays
+		 * on the server, untouched.
+		 */
+		if (policy == PLAN_KEEP && !msgs[i].has_uid)
+			continue;
 		if (!is_seen)
 			plan_add(out, PLAN_RETR, i);
 		if (policy == PLAN_EACH)

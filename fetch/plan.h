@@ -46,7 +46,9 @@ typedef bool plan_seen_fn(void *arg, const struct pop3_msg *msg);
  * Build the plan for n messages (as LIST/UIDL gave them) under policy.
  * A pure function: no I/O.
  *
- * A message without a uid is never taken as seen.  Under each/batch, a
+ * A message without a uid is never taken as seen: under keep it is left
+ * alone (neither retrieved nor deleted), under each/batch it is retrieved
+ * and deleted like any other.  Under each/batch, a
  * message already delivered (its DELE was lost) is deleted without being
  * retrieved again.  The runner must still refuse to send a DELE for a
  * message whose RETR step in this plan did not end durably.

@@ -425,7 +425,7 @@ pop3_next_line(struct pop3_session *s, char **line_out, size_t *len_out,
 	if ((rc = pop3_getline(s, &line, &len, err)) == -1)
 		return -1;
 	if (rc == 0)
-		return pop3_fail(s, ERR_PROTO, err,
+		return pop3_fail(s, ERR_TEMP, err,
 		    "connection closed in the middle of the reply");
 	log_trace(s->account, "S", line, len);
 	if (len == 1 && line[0] == '.')
@@ -513,8 +513,12 @@ pop3_read_data(struct pop3_session *s, pop3_data_fn *fn, void *arg,
 			break;
 		if ((n = pop3_fill(s, err)) == -1)
 			return -1;
+		/*
+		 * A connection that ends early was lost, not garbled: a
+		 * later run may well get the message, so it is temporary.
+		 */
 		if (n == 0)
-			return pop3_fail(s, ERR_PROTO, err,
+			return pop3_fail(s, ERR_TEMP, err,
 			    "connection closed in the middle of the message");
 	}
 	(void)snprintf(note, sizeof(note), "(message, %" PRIu64 " octets)",
@@ -944,7 +948,9 @@ pop3_is_valid_uid(const char *uid, size_t len)
 
 /*
  * One line of a UIDL reply, "n uid", into the entry of msgs for n.
- * Two messages with one uid are left for the caller to judge.
+ * Two messages with one uid are left for the caller to judge, and so is
+ * a uid that breaks RFC 1939 §7: the message is marked has_bad_uid, as
+ * refusing the whole listing would hold up every other message.
  */
 static int
 pop3_parse_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
@@ -962,16 +968,18 @@ pop3_parse_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
 		goto bad;
 	uid = sp + 1;
 	ulen = len - (size_t)(uid - line);
-	if (!pop3_is_valid_uid(uid, ulen))
-		goto bad;
 	key.num = (unsigned)num;
 	if ((m = bsearch(&key, msgs, n, sizeof(*msgs), pop3_msg_cmp)) == NULL)
 		return pop3_fail(s, ERR_PROTO, err,
 		    "unique-id for message %u, which LIST did not show",
 		    key.num);
-	if (m->has_uid)
+	if (m->has_uid || m->has_bad_uid)
 		return pop3_fail(s, ERR_PROTO, err,
 		    "two unique-ids for message %u", key.num);
+	if (!pop3_is_valid_uid(uid, ulen)) {
+		m->has_bad_uid = true;
+		return 0;
+	}
 	memcpy(m->uid, uid, ulen);
 	m->uid[ulen] = '\0';
 	m->has_uid = true;
@@ -1001,6 +1009,7 @@ pop3_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
 			return -1;
 		}
 		msgs[i].has_uid = false;
+		msgs[i].has_bad_uid = false;
 		msgs[i].uid[0] = '\0';
 	}
 	if (pop3_send(s, false, err, "UIDL") == -1 ||

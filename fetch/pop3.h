@@ -58,6 +58,7 @@ struct pop3_msg {
 	unsigned num;  /* message number, from 1 */
 	uint64_t size; /* octets, as LIST says */
 	bool has_uid;
+	bool has_bad_uid;           /* UIDL gave one against RFC 1939 §7 */
 	char uid[POP3_UID_MAX + 1]; /* NUL-terminated when has_uid */
 };
 
@@ -118,7 +119,9 @@ int pop3_list(struct pop3_session *s, struct pop3_msg **msgs_out, size_t *n_out,
 /*
  * UIDL: fill in uid for the entries of msgs (as pop3_list() gave them).
  * A server without UIDL (-ERR) sets *supported_out = false and returns 0.
- * A malformed unique-id is ERR_PROTO; so is a number not in msgs.
+ * A unique-id that is too long or has characters outside 0x21..0x7e is
+ * not used: the message gets has_bad_uid instead of has_uid.  A
+ * malformed line is ERR_PROTO; so is a number not in msgs.
  */
 int pop3_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
     bool *supported_out, struct err *err);

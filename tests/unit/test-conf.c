@@ -156,6 +156,7 @@ static const char full_config[] = "# two accounts sharing defaults\n"
                                   "    allow_plaintext = yes\n"
                                   "    maildir = \"/var/mail/work\"\n"
                                   "    timeout = 3600\n"
+                                  "    checkpoint = 50\n"
                                   "}\n";
 
 static void
@@ -187,6 +188,7 @@ test_full_config(void **state)
 	assert_string_equal(a->maildir, "/var/mail/home");
 	assert_int_equal(a->delete_mode, CONF_DELETE_EACH);
 	assert_int_equal(a->timeout, 30);
+	assert_int_equal(a->checkpoint, 0);
 
 	a = &c->accounts[1];
 	assert_string_equal(a->name, "work");
@@ -201,6 +203,7 @@ test_full_config(void **state)
 	assert_string_equal(a->password_command, "pass show mail");
 	assert_int_equal(a->delete_mode, CONF_DELETE_BATCH);
 	assert_int_equal(a->timeout, 3600);
+	assert_int_equal(a->checkpoint, 50);
 	conf_free(c);
 }
 
@@ -377,6 +380,11 @@ test_bad_values(void **state)
 		    "timeout must be a number from 1 to 3600, not \"3601\"" },
 		{ "timeout = ten\n",
 		    "timeout must be a number from 1 to 3600, not \"ten\"" },
+		{ "checkpoint = -1\n",
+		    "checkpoint must be a number from 0 to 1000000, not \"-1\"" },
+		{ "checkpoint = 1000001\n",
+		    "checkpoint must be a number from 0 to 1000000, not "
+		    "\"1000001\"" },
 		{ "port = 0\n",
 		    "port must be a number from 1 to 65535, not \"0\"" },
 		{ "port = 65536\n",

@@ -87,6 +87,9 @@ static const struct sink_ops mem_ops = {
 	.abort = mem_abort,
 };
 
+static unsigned checkpoint;
+static volatile sig_atomic_t stop_flag;
+
 struct fixture {
 	char dir[64];
 	char path[96];
@@ -120,6 +123,8 @@ teardown(void **state)
 	struct fixture *f = *state;
 	size_t i;
 
+	checkpoint = 0;
+	stop_flag = 0;
 	uidl_free(f->st);
 	for (i = 0; i < f->mem.nstored; i++)
 		free(f->mem.stored[i]);
@@ -148,7 +153,10 @@ static int
 run(struct fixture *f, const char *script, enum plan_policy policy,
     struct pop3_session **s_out, struct transport **t_out)
 {
-	struct fetch_account acct = { .name = "test", .policy = policy };
+	struct fetch_account acct = { .name = "test",
+		.policy = policy,
+		.checkpoint = checkpoint,
+		.stop = &stop_flag };
 	struct transport *t = mock_transport_str(script, 3);
 	struct pop3_session *s = pop3_new(t, "test");
 
@@ -326,6 +334,57 @@ test_store_compacted(void **state)
 	assert_int_equal(uidl_count(f->st), 3);
 }
 
+/* After checkpoint DELEs the session QUITs; the rest is left for later. */
+static void
+test_checkpoint_quits(void **state)
+{
+	struct fixture *f = *state;
+
+	checkpoint = 2;
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK M2 OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\n"
+	          "QUIT\r\n");
+	assert_true(f->stats.is_checkpoint);
+	assert_true(f->stats.quit_ok);
+	assert_int_equal(f->stats.deleted, 2);
+	assert_false(uidl_has(f->st, "u-three", 30));
+}
+
+/* A stop request ends the run before the next message; QUIT commits. */
+static void
+test_stop_before_next_message(void **state)
+{
+	struct fixture *f = *state;
+
+	stop_flag = 1;
+	expect_wire(f, GREET LIST3 UIDL3 OK, PLAN_EACH, -1,
+	    LOGIN "LIST\r\nUIDL\r\nQUIT\r\n");
+	assert_int_equal(f->err.cls, ERR_TEMP);
+	assert_non_null(strstr(f->err.msg, "interrupted"));
+	assert_int_equal(f->mem.nstored, 0);
+}
+
+/* keep leaves a message whose unique-id is unusable on the server. */
+static void
+test_keep_skips_bad_uid(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_wire(f,
+	    GREET LIST3
+	    "+OK\r\n1 u-one\r\n2 bad\x01uid\r\n3 u-three\r\n.\r\n" M1 M3 OK,
+	    PLAN_KEEP, 0, LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 3\r\nQUIT\r\n");
+	assert_int_equal(f->stats.new_msgs, 2);
+	/* each fetches and deletes it like the others. */
+	expect_wire(f,
+	    GREET LIST3
+	    "+OK\r\n1 u-one\r\n2 bad\x01uid\r\n3 u-three\r\n.\r\n" OK M2 OK OK
+	        OK,
+	    PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\nDELE 3\r\n"
+	          "QUIT\r\n");
+}
+
 int
 main(void)
 {
@@ -342,6 +401,9 @@ main(void)
 		T(test_keep_without_uidl_refused),
 		T(test_each_without_uidl),
 		T(test_store_compacted),
+		T(test_checkpoint_quits),
+		T(test_stop_before_next_message),
+		T(test_keep_skips_bad_uid),
 	};
 #undef T
 

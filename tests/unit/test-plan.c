@@ -116,15 +116,23 @@ test_seen_deleted_without_retrieval(void **state)
 	check(PLAN_BATCH, true, "R1 R3 R5 D1 D2 D3 D4 D5");
 }
 
-/* Without a uid a message can never be taken as seen. */
+/*
+ * Without a uid a message can never be taken as seen: each/batch fetch
+ * it, keep leaves it alone rather than fetch it on every run.
+ */
 static void
 test_no_uid_never_seen(void **state)
 {
 	(void)state;
 	seen_uids = " a b c d e ";
 	msgs[1].has_uid = false;
-	check(PLAN_KEEP, true, "R2");
+	check(PLAN_KEEP, true, "");
 	check(PLAN_EACH, false, "D1 R2 D2 D3 D4 D5");
+	check(PLAN_BATCH, true, "R2 D1 D2 D3 D4 D5");
+	seen_uids = " ";
+	msgs[3].has_uid = false;
+	msgs[3].has_bad_uid = true;
+	check(PLAN_KEEP, true, "R1 R3 R5");
 }
 
 static void

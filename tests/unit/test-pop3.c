@@ -567,7 +567,7 @@ test_capa_broken(void **state)
 		s = start(GREET "+OK\r\nTOP\r\nUIDL\r\n", chunks[c], &t);
 		assert_int_equal(pop3_greeting(s, &err), 0);
 		assert_int_equal(pop3_capa(s, &err), -1);
-		assert_int_equal(err.cls, ERR_PROTO);
+		assert_int_equal(err.cls, ERR_TEMP);
 		assert_non_null(strstr(err.msg, "in the middle"));
 		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
 		pop3_free(s);
@@ -858,12 +858,7 @@ static void
 test_uidl_bad(void **state)
 {
 	static const char *const bad[] = {
-		"1 a b\r\n", "1 \x7f\r\n", "1 caf\xc3\xa9\r\n",
-		"1 tab\there\r\n", "1 \r\n", "1\r\n", "x abc\r\n", "0 abc\r\n",
-		"-1 abc\r\n",
-		"1 "
-		"12345678901234567890123456789012345678901234567890123456789"
-		"012345678901\r\n",   /* 71 characters */
+		"1\r\n", "x abc\r\n", "0 abc\r\n", "-1 abc\r\n",
 		"4 abc\r\n",          /* not in LIST */
 		"1 abc\r\n1 def\r\n", /* two for one message */
 	};
@@ -885,6 +880,45 @@ test_uidl_bad(void **state)
 		assert_int_equal(err.cls, ERR_PROTO);
 		assert_false(is_supported);
 		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		free(msgs);
+		pop3_free(s);
+	}
+}
+
+/* A unique-id against RFC 1939 §7 spoils only its own message. */
+static void
+test_uidl_bad_uid(void **state)
+{
+	static const char *const bad[] = {
+		"1 a b\r\n", "1 \x7f\r\n", "1 caf\xc3\xa9\r\n",
+		"1 tab\there\r\n", "1 \r\n",
+		"1 "
+		"12345678901234567890123456789012345678901234567890123456789"
+		"012345678901\r\n", /* 71 characters */
+	};
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	bool is_supported;
+	char *script;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_OF(bad); i++) {
+		script = xasprintf("+OK\r\n%s2 good\r\n.\r\n", bad[i]);
+		s = listed(script, 2, &t, &msgs);
+		free(script);
+		assert_int_equal(pop3_uidl(s, msgs, 3, &is_supported, &err), 0);
+		assert_true(is_supported);
+		assert_false(msgs[0].has_uid);
+		assert_true(msgs[0].has_bad_uid);
+		assert_true(msgs[1].has_uid);
+		assert_false(msgs[1].has_bad_uid);
+		assert_string_equal(msgs[1].uid, "good");
+		assert_false(msgs[2].has_uid);
+		assert_false(msgs[2].has_bad_uid);
+		assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
 		free(msgs);
 		pop3_free(s);
 	}
@@ -1089,7 +1123,7 @@ test_retr_eof(void **state)
 			assert_int_equal(pop3_retr(s, 1, collect_fn, &col, NULL,
 			                     &err),
 			    -1);
-			assert_int_equal(err.cls, ERR_PROTO);
+			assert_int_equal(err.cls, ERR_TEMP);
 			assert_non_null(strstr(err.msg, "in the middle"));
 			assert_int_equal(pop3_get_state(s), POP3_BROKEN);
 			collect_reset(&col);
@@ -1466,6 +1500,7 @@ main(void)
 		cmocka_unit_test(test_list_too_many),
 		cmocka_unit_test(test_uidl),
 		cmocka_unit_test(test_uidl_bad),
+		cmocka_unit_test(test_uidl_bad_uid),
 		cmocka_unit_test(test_uidl_unsupported),
 		cmocka_unit_test(test_retr_unstuff),
 		cmocka_unit_test(test_retr_every_split),
