@@ -20,6 +20,7 @@ struct main_opts {
 	int verbose;
 	gboolean is_quiet;
 	gboolean is_version;
+	gboolean is_rebuild;
 	char **accounts;
 };
 
@@ -77,6 +78,8 @@ static const GOptionEntry main_entries[] = {
 	    "Print errors only", NULL },
 	{ "version", 'V', 0, G_OPTION_ARG_NONE, &opts.is_version,
 	    "Print the version and exit", NULL },
+	{ "rebuild-state", 0, 0, G_OPTION_ARG_NONE, &opts.is_rebuild,
+	    "Rebuild the record of fetched messages from the Maildir", NULL },
 	{ G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts.accounts,
 	    NULL, "[ACCOUNT...]" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -153,7 +156,8 @@ main_run(const struct conf *conf)
 		acct = opts.accounts != NULL ? conf_find(conf, opts.accounts[i])
 		                             : &conf->accounts[i];
 		err_clear(&err);
-		if (run_account(acct, &ropts, &err) == 0)
+		if ((opts.is_rebuild ? run_rebuild(acct, &ropts, &err)
+		                     : run_account(acct, &ropts, &err)) == 0)
 			continue;
 		log_error("%s: %s", acct->name, err.msg);
 		worst = err_worse(worst, err.cls);

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <glib.h>
 
 #include "cli/run.h"
 #include "cli/secret.h"
@@ -28,9 +31,16 @@ run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
 {
 	struct run_sink *rs = ctx;
 
-	(void)msg;
-	rs->d = maildir_begin(rs->md, err);
-	return rs->d == NULL ? -1 : 0;
+	char tag[24];
+
+	if ((rs->d = maildir_begin(rs->md, err)) == NULL)
+		return -1;
+	/* The uid, hashed into the name, lets --rebuild-state find it. */
+	if (msg->has_uid) {
+		run_uid_tag(msg->uid, tag, sizeof(tag));
+		maildir_set_tag(rs->d, tag);
+	}
+	return 0;
 }
 
 static int
@@ -216,44 +226,194 @@ run_password(const struct conf_account *acct, struct err *err)
 	return NULL;
 }
 
-int
-run_account(const struct conf_account *acct, const struct run_opts *opts,
-    struct err *err)
-{
-	struct run_sink rs = { 0 };
-	struct sink sink = { .ops = &run_sink_ops, .ctx = &rs };
-	struct fetch_stats stats = { 0 };
-	struct uidl_store *st = NULL;
+/* What a run of one account holds, in the order it is taken. */
+struct run_ctx {
+	struct uidl_store *st;
+	int lock;
+	char *password;
+	struct maildir *md;
+	char port[16];
 	struct fetch_account fa;
-	char port[16], *password = NULL;
-	int lock = -1, rc = -1;
+};
 
-	if ((st = run_open_state(acct->name, &lock, err)) == NULL)
-		goto out;
-	if ((password = run_password(acct, err)) == NULL)
-		goto out;
-	if ((rs.md = maildir_open(acct->maildir, err)) == NULL)
-		goto out;
-	(void)snprintf(port, sizeof(port), "%u", acct->port);
-	fa = (struct fetch_account){ .name = acct->name,
+static int
+run_open(const struct conf_account *acct, const struct run_opts *opts,
+    struct run_ctx *ctx, struct err *err)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->lock = -1;
+	if ((ctx->st = run_open_state(acct->name, &ctx->lock, err)) == NULL ||
+	    (ctx->password = run_password(acct, err)) == NULL ||
+	    (ctx->md = maildir_open(acct->maildir, err)) == NULL)
+		return -1;
+	(void)snprintf(ctx->port, sizeof(ctx->port), "%u", acct->port);
+	ctx->fa = (struct fetch_account){ .name = acct->name,
 		.host = acct->host,
-		.port = port,
+		.port = ctx->port,
 		.tls = run_tls(acct->tls),
 		.ca_file = acct->ca_file,
 		.user = acct->user,
-		.password = password,
+		.password = ctx->password,
 		.timeout_ms = (int)acct->timeout * 1000,
 		.policy = run_policy(acct->delete_mode),
 		.checkpoint = acct->checkpoint,
 		.stop = opts->stop };
-	rc = fetch_account(&fa, st, &sink, &stats, err);
-	if ((rc == 0 || stats.retrieved > 0) && !opts->is_quiet)
-		run_summary(acct->name, &stats);
+	return 0;
+}
+
+static void
+run_close(struct run_ctx *ctx)
+{
+	maildir_close(ctx->md);
+	uidl_free(ctx->st);
+	if (ctx->lock != -1)
+		(void)close(ctx->lock);
+	xfree_secret(ctx->password);
+}
+
+int
+run_account(const struct conf_account *acct, const struct run_opts *opts,
+    struct err *err)
+{
+	struct run_ctx ctx;
+	struct run_sink rs = { 0 };
+	struct sink sink = { .ops = &run_sink_ops, .ctx = &rs };
+	struct fetch_stats stats = { 0 };
+	int rc = -1;
+
+	if (run_open(acct, opts, &ctx, err) == 0) {
+		rs.md = ctx.md;
+		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
+		if ((rc == 0 || stats.retrieved > 0) && !opts->is_quiet)
+			run_summary(acct->name, &stats);
+	}
+	run_close(&ctx);
+	return rc;
+}
+
+void
+run_uid_tag(const char *uid, char *buf, size_t len)
+{
+	gchar *sum;
+
+	sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, uid, -1);
+	(void)snprintf(buf, len, "U=%.16s", sum);
+	g_free(sum);
+}
+
+/*
+ * Map the uid tags in the names of dir's files to the names: the ones
+ * after ",S=<size>" that run_sink_begin() asked for.
+ */
+static void
+run_scan_dir(GHashTable *tags, const char *dir)
+{
+	const char *name, *tag;
+	GDir *d;
+
+	if ((d = g_dir_open(dir, 0, NULL)) == NULL)
+		return;
+	while ((name = g_dir_read_name(d)) != NULL) {
+		if ((tag = strstr(name, ",U=")) == NULL ||
+		    strspn(tag + 3, "0123456789abcdef") != 16)
+			continue;
+		g_hash_table_insert(tags, g_strndup(tag + 1, 18),
+		    g_strdup(name));
+	}
+	g_dir_close(d);
+}
+
+/* Every message popfetch filed in the Maildir: new/, cur/, subfolders. */
+static GHashTable *
+run_scan_maildir(const char *root)
+{
+	GHashTable *tags;
+	const char *name;
+	char *path;
+	GDir *d;
+
+	tags = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	for (d = g_dir_open(root, 0, NULL); d != NULL;) {
+		if ((name = g_dir_read_name(d)) == NULL) {
+			g_dir_close(d);
+			break;
+		}
+		/* Maildir++ subfolders are ".Name" beside new/ and cur/. */
+		if (name[0] != '.' || strcmp(name, "..") == 0)
+			continue;
+		path = g_build_filename(root, name, "new", NULL);
+		run_scan_dir(tags, path);
+		g_free(path);
+		path = g_build_filename(root, name, "cur", NULL);
+		run_scan_dir(tags, path);
+		g_free(path);
+	}
+	path = g_build_filename(root, "new", NULL);
+	run_scan_dir(tags, path);
+	g_free(path);
+	path = g_build_filename(root, "cur", NULL);
+	run_scan_dir(tags, path);
+	g_free(path);
+	return tags;
+}
+
+/* Record every message on the server that the Maildir holds. */
+static int
+run_record_found(struct run_ctx *ctx, GHashTable *tags,
+    const struct pop3_msg *msgs, size_t n, size_t *found_out, struct err *err)
+{
+	const char *file;
+	char tag[24];
+	size_t i;
+
+	*found_out = 0;
+	for (i = 0; i < n; i++) {
+		if (!msgs[i].has_uid)
+			continue;
+		run_uid_tag(msgs[i].uid, tag, sizeof(tag));
+		if ((file = g_hash_table_lookup(tags, tag)) == NULL)
+			continue;
+		(*found_out)++;
+		if (uidl_has(ctx->st, msgs[i].uid, msgs[i].size))
+			continue;
+		if (uidl_append(ctx->st, msgs[i].uid, msgs[i].size, file,
+		        (int64_t)time(NULL), err) == -1)
+			return -1;
+	}
+	return uidl_sync(ctx->st, err);
+}
+
+int
+run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
+    struct err *err)
+{
+	struct pop3_msg *msgs = NULL;
+	GHashTable *tags = NULL;
+	struct run_ctx ctx;
+	size_t n = 0, found = 0;
+	bool has_uidl;
+	int rc = -1;
+
+	if (run_open(acct, opts, &ctx, err) == -1 ||
+	    fetch_listing(&ctx.fa, &msgs, &n, &has_uidl, err) == -1)
+		goto out;
+	if (!has_uidl) {
+		err_setx(err, ERR_PROTO,
+		    "server has no UIDL: there is no state to rebuild");
+		goto out;
+	}
+	tags = run_scan_maildir(acct->maildir);
+	if (run_record_found(&ctx, tags, msgs, n, &found, err) == -1)
+		goto out;
+	if (!opts->is_quiet)
+		printf("%s: %zu message%s on the server, %zu of them found in "
+		       "%s and recorded\n",
+		    acct->name, n, n == 1 ? "" : "s", found, acct->maildir);
+	rc = 0;
 out:
-	maildir_close(rs.md);
-	uidl_free(st);
-	if (lock != -1)
-		(void)close(lock);
-	xfree_secret(password);
+	if (tags != NULL)
+		g_hash_table_destroy(tags);
+	free(msgs);
+	run_close(&ctx);
 	return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config/conf.h"
 #include "util/err.h"
@@ -21,6 +22,21 @@ struct run_opts {
  */
 int run_account(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
+
+/*
+ * --rebuild-state: after the state was lost, log in, list the server's
+ * messages and record as delivered every one whose uid tag is in the
+ * name of a file of the account's Maildir (new/, cur/, and those of its
+ * Maildir++ subfolders).  Changes nothing on the server.
+ */
+int run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
+    struct err *err);
+
+/*
+ * The tag a delivered message's file name carries for uid:
+ * "U=" and the first 16 hex digits of its SHA-256.
+ */
+void run_uid_tag(const char *uid, char *buf, size_t len);
 
 /*
  * The directory holding popfetch's state: $XDG_STATE_HOME/popfetch, or

@@ -255,42 +255,77 @@ fetch_secure(struct pop3_session *s, const struct transport_tls_opts *tls,
 	return pop3_capa(s, err);
 }
 
-/* One connection: connect, secure, log in, fetch_session(). */
-static int
-fetch_connect(const struct fetch_account *acct, struct uidl_store *st,
-    const struct sink *sink, struct fetch_stats *stats, struct err *err)
+/* Connect, secure and log in: a session in TRANSACTION, or NULL. */
+static struct pop3_session *
+fetch_login(const struct fetch_account *acct, struct err *err)
 {
 	struct transport_tls_opts tls = { .hostname = acct->host,
 		.ca_file = acct->ca_file,
 		.verify = true };
-	struct pop3_session *s = NULL;
+	struct pop3_session *s;
 	struct transport *t;
-	int rc = -1;
+	struct err qerr;
 
-	memset(stats, 0, sizeof(*stats));
 	t = transport_connect(acct->host, acct->port, acct->timeout_ms, err);
 	if (t == NULL)
-		return -1;
+		return NULL;
 	if (acct->tls == FETCH_TLS_ON &&
 	    transport_starttls(t, &tls, err) == -1) {
 		transport_free(t);
-		return -1;
+		return NULL;
 	}
 	s = pop3_new(t, acct->name);
-	if (pop3_greeting(s, err) == -1 || pop3_capa(s, err) == -1)
-		goto out;
-	if (acct->tls == FETCH_TLS_STARTTLS && fetch_secure(s, &tls, err) == -1)
-		goto out;
-	if (pop3_user_pass(s, acct->user, acct->password, err) == -1)
-		goto out;
-	rc = fetch_session(s, acct, st, sink, stats, err);
-out:
-	if (rc == -1 && pop3_get_state(s) == POP3_AUTHORIZATION) {
-		struct err qerr;
-
+	if (pop3_greeting(s, err) == 0 && pop3_capa(s, err) == 0 &&
+	    (acct->tls != FETCH_TLS_STARTTLS ||
+	        fetch_secure(s, &tls, err) == 0) &&
+	    pop3_user_pass(s, acct->user, acct->password, err) == 0)
+		return s;
+	if (pop3_get_state(s) == POP3_AUTHORIZATION)
 		(void)pop3_quit(s, &qerr);
-	}
 	pop3_free(s);
+	return NULL;
+}
+
+/* One connection: log in, fetch_session(). */
+static int
+fetch_connect(const struct fetch_account *acct, struct uidl_store *st,
+    const struct sink *sink, struct fetch_stats *stats, struct err *err)
+{
+	struct pop3_session *s;
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	if ((s = fetch_login(acct, err)) == NULL)
+		return -1;
+	rc = fetch_session(s, acct, st, sink, stats, err);
+	pop3_free(s);
+	return rc;
+}
+
+int
+fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
+    size_t *n_out, bool *has_uidl_out, struct err *err)
+{
+	struct pop3_session *s;
+	struct err qerr;
+	int rc = -1;
+
+	*msgs_out = NULL;
+	*n_out = 0;
+	*has_uidl_out = false;
+	if ((s = fetch_login(acct, err)) == NULL)
+		return -1;
+	if (pop3_list(s, msgs_out, n_out, err) == 0 &&
+	    pop3_uidl(s, *msgs_out, *n_out, has_uidl_out, err) == 0)
+		rc = 0;
+	if (pop3_get_state(s) == POP3_TRANSACTION)
+		(void)pop3_quit(s, &qerr);
+	pop3_free(s);
+	if (rc == -1) {
+		free(*msgs_out);
+		*msgs_out = NULL;
+		*n_out = 0;
+	}
 	return rc;
 }
 

@@ -88,4 +88,11 @@ int fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 int fetch_account(const struct fetch_account *acct, struct uidl_store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err);
 
+/*
+ * Log in as acct says and list the maildrop (LIST and UIDL), changing
+ * nothing.  *msgs_out (caller owns, free()) gets *n_out entries.
+ */
+int fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
+    size_t *n_out, bool *has_uidl_out, struct err *err);
+
 #endif

@@ -17,6 +17,7 @@
 
 #include "maildir/maildir.h"
 #include "util/fsutil.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
 
 /*
@@ -50,6 +51,7 @@ struct maildir_delivery {
 	size_t used;     /* bytes in buf */
 	uint64_t size;   /* bytes accepted so far */
 	bool has_failed; /* a write failed: only abort is left */
+	char *tag;       /* extra ",TAG" for the name in new/, or NULL */
 };
 
 static const char *const maildir_subdirs[] = { "tmp", "new", "cur" };
@@ -294,6 +296,7 @@ maildir_delivery_free(struct maildir_delivery *d)
 	d->md->is_busy = false;
 	free(d->buf);
 	free(d->name);
+	free(d->tag);
 	free(d);
 	errno = saved;
 }
@@ -326,7 +329,7 @@ maildir_finish_tmp(struct maildir_delivery *d, struct err *err)
 }
 
 /*
- * Link tmp/NAME into new/ as "NAME,S=<size>", or under a fresh name if
+ * Link tmp/NAME into new/ as "NAME,S=<size>[,TAG]", or under a fresh name if
  * that one is taken.  Returns the name used (caller owns) or NULL.
  */
 static char *
@@ -337,8 +340,9 @@ maildir_link_new(struct maildir_delivery *d, struct err *err)
 	int i;
 
 	for (i = 0; i < MAILDIR_NAME_TRIES; i++) {
-		newname = xasprintf("%s,S=%" PRIu64,
-		    base != NULL ? base : d->name, d->size);
+		newname = xasprintf("%s,S=%" PRIu64 "%s%s",
+		    base != NULL ? base : d->name, d->size,
+		    d->tag != NULL ? "," : "", d->tag != NULL ? d->tag : "");
 		free(base);
 		base = NULL;
 		if (linkat(md->tmp_fd, d->name, md->new_fd, newname, 0) == 0)
@@ -353,6 +357,20 @@ maildir_link_new(struct maildir_delivery *d, struct err *err)
 		base = maildir_unique_name();
 	}
 	return NULL; /* not reached */
+}
+
+void
+maildir_set_tag(struct maildir_delivery *d, const char *tag)
+{
+	const char *p;
+
+	/* Only what cannot clash with the name's structure. */
+	for (p = tag; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		        (*p >= '0' && *p <= '9') || *p == '=' || *p == '-'))
+			fatalx("maildir_set_tag: bad tag \"%s\"", tag);
+	free(d->tag);
+	d->tag = xstrdup(tag);
 }
 
 int

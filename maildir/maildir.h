@@ -38,6 +38,13 @@ int maildir_write(struct maildir_delivery *d, const void *data, size_t len,
     struct err *err);
 
 /*
+ * Add ",tag" to the name the message gets in new/, after ",S=<size>"
+ * (e.g. "U=1a2b3c" to find it again later).  tag (copied) holds only
+ * letters, digits, '=' and '-'.
+ */
+void maildir_set_tag(struct maildir_delivery *d, const char *tag);
+
+/*
  * Make the message durable in new/.  On success *name_out (may be NULL)
  * gets its file name in new/ (caller owns).  On failure the tmp/ file is
  * removed.  Frees d in both cases.

@@ -369,6 +369,25 @@ test_empty_message(void **state)
 	free(name);
 }
 
+/* A tag lands after ",S=<size>" in the name in new/. */
+static void
+test_tag(void **state)
+{
+	struct fixture *fx = *state;
+	struct maildir_delivery *d;
+	struct err err;
+	char *name;
+
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	maildir_set_tag(d, "U=0123abcd");
+	maildir_set_tag(d, "U=89ef");
+	assert_int_equal(maildir_write(d, "abc", 3, &err), 0);
+	assert_int_equal(maildir_commit(d, &name, &err), 0);
+	assert_true(has_suffix(name, ",S=3,U=89ef"));
+	assert_file_is(fx, name, "abc", 3);
+	free(name);
+}
+
 static void
 test_unique_names(void **state)
 {
@@ -736,6 +755,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_one, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_tag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_message, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unique_names, setup,
