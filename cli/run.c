@@ -257,6 +257,8 @@ run_open(const struct conf_account *acct, const struct run_opts *opts,
 		.timeout_ms = (int)acct->timeout * 1000,
 		.policy = run_policy(acct->delete_mode),
 		.checkpoint = acct->checkpoint,
+		.has_msgid_fallback =
+		    acct->uidl_fallback == CONF_FALLBACK_MESSAGE_ID,
 		.stop = opts->stop };
 	return 0;
 }

@@ -58,6 +58,11 @@ static const char *const conf_tls_names[] = {
 	[CONF_TLS_OFF] = "off",
 };
 
+static const char *const conf_fallback_names[] = {
+	[CONF_FALLBACK_NONE] = "none",
+	[CONF_FALLBACK_MESSAGE_ID] = "message-id",
+};
+
 static const char *const conf_delete_names[] = {
 	[CONF_DELETE_KEEP] = "keep",
 	[CONF_DELETE_EACH] = "each",
@@ -186,8 +191,8 @@ static int
 conf_parse_enum(cfg_t *cfg, const cfg_opt_t *opt, const char *value,
     const char *const *names, size_t nnames, long *out)
 {
-	char clean[64];
-	size_t i;
+	char clean[64], list[128];
+	size_t i, used = 0;
 
 	for (i = 0; i < nnames; i++) {
 		if (strcasecmp(value, names[i]) == 0) {
@@ -195,9 +200,14 @@ conf_parse_enum(cfg_t *cfg, const cfg_opt_t *opt, const char *value,
 			return 0;
 		}
 	}
+	/* "a, b or c" */
+	list[0] = '\0';
+	for (i = 0; i < nnames && used < sizeof(list); i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used,
+		    "%s%s", i == 0 ? "" : (i + 1 == nnames ? " or " : ", "),
+		    names[i]);
 	str_sanitise(clean, sizeof(clean), value, strlen(value));
-	cfg_error(cfg, "%s must be %s, %s or %s, not \"%s\"", opt->name,
-	    names[0], names[1], names[2], clean);
+	cfg_error(cfg, "%s must be %s, not \"%s\"", opt->name, list, clean);
 	return -1;
 }
 
@@ -211,6 +221,12 @@ static int
 conf_parse_delete(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	return conf_parse_enum(cfg, opt, value, conf_delete_names, 3, result);
+}
+
+static int
+conf_parse_fallback(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return conf_parse_enum(cfg, opt, value, conf_fallback_names, 2, result);
 }
 
 /*
@@ -234,6 +250,8 @@ conf_schema(void)
 		CFG_INT_CB("timeout", 0, CFGF_NODEFAULT, conf_parse_timeout),
 		CFG_INT_CB("checkpoint", 0, CFGF_NODEFAULT,
 		    conf_parse_checkpoint),
+		CFG_INT_CB("uidl_fallback", 0, CFGF_NODEFAULT,
+		    conf_parse_fallback),
 		CFG_END(),
 	};
 	cfg_opt_t top[] = {
@@ -485,6 +503,10 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	a->checkpoint = 0;
 	if ((src = conf_source(sec, defs, "checkpoint")) != NULL)
 		a->checkpoint = (unsigned)cfg_getint(src, "checkpoint");
+	a->uidl_fallback = CONF_FALLBACK_NONE;
+	if ((src = conf_source(sec, defs, "uidl_fallback")) != NULL)
+		a->uidl_fallback =
+		    (enum conf_fallback)cfg_getint(src, "uidl_fallback");
 	return 0;
 }
 

@@ -15,7 +15,8 @@
  *
  * Keys: host, port, tls (on|starttls|off), allow_plaintext (bool),
  * ca_file, user, password, password_command, maildir (~ expanded),
- * delete (keep|each|batch), timeout (seconds), checkpoint (deletions).
+ * delete (keep|each|batch), timeout (seconds), checkpoint (deletions),
+ * uidl_fallback (none|message-id).
  */
 
 enum conf_tls {
@@ -28,6 +29,12 @@ enum conf_delete {
 	CONF_DELETE_KEEP = 0,
 	CONF_DELETE_EACH,
 	CONF_DELETE_BATCH,
+};
+
+/* How to tell messages apart on a server without UIDL. */
+enum conf_fallback {
+	CONF_FALLBACK_NONE = 0,   /* not at all: keep is refused */
+	CONF_FALLBACK_MESSAGE_ID, /* Message-ID and size, from TOP */
 };
 
 struct conf_account {
@@ -44,7 +51,8 @@ struct conf_account {
 	enum conf_delete delete_mode;
 	unsigned timeout;    /* seconds, default 60 */
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
-	unsigned line;       /* where the account section starts */
+	enum conf_fallback uidl_fallback;
+	unsigned line; /* where the account section starts */
 };
 
 struct conf {

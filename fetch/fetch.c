@@ -1,8 +1,11 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <glib.h>
 
 #include "fetch/fetch.h"
 #include "util/log.h"
@@ -152,6 +155,99 @@ fetch_warn_bad_uids(const struct fetch_run *r)
 	}
 }
 
+/* The header of a message, as TOP n 0 gives it, up to a bound. */
+struct fetch_header {
+	char buf[64 * 1024];
+	size_t len;
+};
+
+static int
+fetch_header_write(void *arg, const char *data, size_t len, struct err *err)
+{
+	struct fetch_header *h = arg;
+	size_t room = sizeof(h->buf) - h->len;
+
+	(void)err;
+	if (len > room)
+		len = room;
+	memcpy(h->buf + h->len, data, len);
+	h->len += len;
+	return 0;
+}
+
+/*
+ * The value of the Message-ID field of a header (RFC 5322 §3.6.4),
+ * unfolded and without surrounding white space, into out; false if
+ * there is none.
+ */
+static bool
+fetch_find_msgid(const char *hdr, size_t len, char *out, size_t outlen)
+{
+	static const char name[] = "message-id:";
+	size_t i = 0, o = 0;
+
+	while (i + sizeof(name) - 1 <= len) {
+		if (g_ascii_strncasecmp(hdr + i, name, sizeof(name) - 1) == 0)
+			break;
+		if (hdr[i] == '\n')
+			return false; /* the blank line: end of header */
+		while (i < len && hdr[i] != '\n')
+			i++;
+		i++;
+	}
+	if (i + sizeof(name) - 1 > len)
+		return false;
+	for (i += sizeof(name) - 1; i < len && o + 1 < outlen; i++) {
+		/* A folded line goes on with white space. */
+		if (hdr[i] == '\n' &&
+		    (i + 1 >= len || (hdr[i + 1] != ' ' && hdr[i + 1] != '\t')))
+			break;
+		if (hdr[i] != ' ' && hdr[i] != '\t' && hdr[i] != '\n')
+			out[o++] = hdr[i];
+	}
+	out[o] = '\0';
+	return o > 0;
+}
+
+/*
+ * uidl_fallback = message-id: give each message a uid made from its
+ * Message-ID (hashed, so it fits RFC 1939's 70 octets).  With its size
+ * that tells messages apart well enough to keep them on the server.
+ */
+static int
+fetch_msgid_uids(struct fetch_run *r, struct err *err)
+{
+	struct fetch_header *h = xmalloc(sizeof(*h));
+	char msgid[1024];
+	gchar *sum;
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < r->n; i++) {
+		struct pop3_msg *m = &r->msgs[i];
+
+		h->len = 0;
+		if (pop3_top(r->s, m->num, 0, fetch_header_write, h, err) ==
+		    -1) {
+			err_prefix(err,
+			    "uidl_fallback = message-id needs TOP (message %u)",
+			    m->num);
+			goto out;
+		}
+		if (!fetch_find_msgid(h->buf, h->len, msgid, sizeof(msgid)))
+			continue;
+		sum =
+		    g_compute_checksum_for_string(G_CHECKSUM_SHA256, msgid, -1);
+		(void)snprintf(m->uid, sizeof(m->uid), "mid-%.40s", sum);
+		g_free(sum);
+		m->has_uid = true;
+	}
+	rc = 0;
+out:
+	free(h);
+	return rc;
+}
+
 /* Forget what is no longer on the server, so the store stays small. */
 static int
 fetch_compact(struct fetch_run *r, struct err *err)
@@ -193,6 +289,11 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 	    pop3_uidl(s, r.msgs, r.n, &has_uidl, err) == -1)
 		goto quit;
 	stats->on_server = (unsigned)r.n;
+	if (!has_uidl && acct->has_msgid_fallback) {
+		if (fetch_msgid_uids(&r, err) == -1)
+			goto quit;
+		has_uidl = true;
+	}
 	if (plan_build(r.msgs, r.n, has_uidl, fetch_seen, st, acct->policy,
 	        &plan, err) == -1)
 		goto quit;

@@ -49,6 +49,11 @@ struct fetch_account {
 	enum plan_policy policy;
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
 	/*
+	 * On a server without UIDL, identify messages by Message-ID and
+	 * size, read with TOP n 0.
+	 */
+	bool has_msgid_fallback;
+	/*
 	 * Set (by a signal handler) to stop after the message in hand:
 	 * nothing more is retrieved, and QUIT commits the DELEs sent so
 	 * far.  May be NULL.

@@ -157,6 +157,7 @@ static const char full_config[] = "# two accounts sharing defaults\n"
                                   "    maildir = \"/var/mail/work\"\n"
                                   "    timeout = 3600\n"
                                   "    checkpoint = 50\n"
+                                  "    uidl_fallback = message-id\n"
                                   "}\n";
 
 static void
@@ -189,6 +190,7 @@ test_full_config(void **state)
 	assert_int_equal(a->delete_mode, CONF_DELETE_EACH);
 	assert_int_equal(a->timeout, 30);
 	assert_int_equal(a->checkpoint, 0);
+	assert_int_equal(a->uidl_fallback, CONF_FALLBACK_NONE);
 
 	a = &c->accounts[1];
 	assert_string_equal(a->name, "work");
@@ -204,6 +206,7 @@ test_full_config(void **state)
 	assert_int_equal(a->delete_mode, CONF_DELETE_BATCH);
 	assert_int_equal(a->timeout, 3600);
 	assert_int_equal(a->checkpoint, 50);
+	assert_int_equal(a->uidl_fallback, CONF_FALLBACK_MESSAGE_ID);
 	conf_free(c);
 }
 
@@ -380,6 +383,8 @@ test_bad_values(void **state)
 		    "timeout must be a number from 1 to 3600, not \"3601\"" },
 		{ "timeout = ten\n",
 		    "timeout must be a number from 1 to 3600, not \"ten\"" },
+		{ "uidl_fallback = subject\n",
+		    "uidl_fallback must be none or message-id, not \"subject\"" },
 		{ "checkpoint = -1\n",
 		    "checkpoint must be a number from 0 to 1000000, not \"-1\"" },
 		{ "checkpoint = 1000001\n",

@@ -88,6 +88,7 @@ static const struct sink_ops mem_ops = {
 };
 
 static unsigned checkpoint;
+static bool has_fallback;
 static volatile sig_atomic_t stop_flag;
 
 struct fixture {
@@ -124,6 +125,7 @@ teardown(void **state)
 	size_t i;
 
 	checkpoint = 0;
+	has_fallback = false;
 	stop_flag = 0;
 	uidl_free(f->st);
 	for (i = 0; i < f->mem.nstored; i++)
@@ -156,6 +158,7 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 	struct fetch_account acct = { .name = "test",
 		.policy = policy,
 		.checkpoint = checkpoint,
+		.has_msgid_fallback = has_fallback,
 		.stop = &stop_flag };
 	struct transport *t = mock_transport_str(script, 3);
 	struct pop3_session *s = pop3_new(t, "test");
@@ -385,6 +388,46 @@ test_keep_skips_bad_uid(void **state)
 	          "QUIT\r\n");
 }
 
+#define NOUIDL "-ERR unknown command\r\n"
+#define TOP1 "+OK\r\nSubject: one\r\nMessage-ID:\r\n <a@x>\r\n\r\n.\r\n"
+#define TOP2 "+OK\r\nSubject: two\r\n\r\n.\r\n"
+#define TOP3 "+OK\r\nmessage-id: <c@x>\r\nSubject: three\r\n\r\n.\r\n"
+
+/*
+ * uidl_fallback = message-id: without UIDL, keep tells messages apart
+ * by Message-ID (read with TOP) and size; one without it stays put.
+ */
+static void
+test_msgid_fallback(void **state)
+{
+	struct fixture *f = *state;
+
+	has_fallback = true;
+	expect_wire(f, GREET LIST3 NOUIDL TOP1 TOP2 TOP3 M1 M3 OK, PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nTOP 2 0\r\nTOP 3 0\r\n"
+	          "RETR 1\r\nRETR 3\r\nQUIT\r\n");
+	assert_int_equal(f->stats.new_msgs, 2);
+	assert_int_equal(uidl_count(f->st), 2);
+	/* The next run knows them. */
+	expect_wire(f, GREET LIST3 NOUIDL TOP1 TOP2 TOP3 OK, PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nTOP 2 0\r\nTOP 3 0\r\n"
+	          "QUIT\r\n");
+	assert_int_equal(f->stats.new_msgs, 0);
+}
+
+/* Neither UIDL nor TOP: the fallback cannot work, and says so. */
+static void
+test_msgid_fallback_needs_top(void **state)
+{
+	struct fixture *f = *state;
+
+	has_fallback = true;
+	expect_wire(f, GREET LIST3 NOUIDL "-ERR what?\r\n" OK, PLAN_KEEP, -1,
+	    LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nQUIT\r\n");
+	assert_non_null(strstr(f->err.msg, "needs TOP"));
+	assert_int_equal(f->mem.nstored, 0);
+}
+
 int
 main(void)
 {
@@ -404,6 +447,8 @@ main(void)
 		T(test_checkpoint_quits),
 		T(test_stop_before_next_message),
 		T(test_keep_skips_bad_uid),
+		T(test_msgid_fallback),
+		T(test_msgid_fallback_needs_top),
 	};
 #undef T
 
