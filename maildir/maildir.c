@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -35,6 +36,9 @@
 
 /* Longest escaped host name put in a file name (NAME_MAX is 255). */
 #define MAILDIR_HOST_MAX 128
+
+/* A file in tmp/ untouched this long was left by a killed run. */
+#define MAILDIR_TMP_MAX_AGE (36 * 60 * 60)
 
 struct maildir {
 	char *path;
@@ -90,6 +94,39 @@ maildir_open_subdir(int dirfd, const char *path, const char *sub,
 	return fd;
 }
 
+/*
+ * Remove what a killed run left in tmp/: the Maildir convention is that
+ * a file there untouched for 36 hours is garbage.  Best effort: a file
+ * that cannot be removed stays, and the Maildir still works.
+ */
+static void
+maildir_clean_tmp(int tmp_fd)
+{
+	struct dirent *de;
+	struct stat st;
+	time_t cutoff;
+	DIR *dir;
+	int fd;
+
+	if ((fd = dup(tmp_fd)) == -1)
+		return;
+	if ((dir = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return;
+	}
+	cutoff = time(NULL) - MAILDIR_TMP_MAX_AGE;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		        0 &&
+		    S_ISREG(st.st_mode) && st.st_mtime < cutoff &&
+		    st.st_atime < cutoff)
+			(void)unlinkat(tmp_fd, de->d_name, 0);
+	}
+	(void)closedir(dir);
+}
+
 struct maildir *
 maildir_open(const char *path, struct err *err)
 {
@@ -112,6 +149,7 @@ maildir_open(const char *path, struct err *err)
 		goto fail;
 	if ((md->new_fd = maildir_open_subdir(dirfd, path, "new", err)) == -1)
 		goto fail;
+	maildir_clean_tmp(md->tmp_fd);
 	(void)close(dirfd);
 	return md;
 fail:

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -367,6 +368,32 @@ test_empty_message(void **state)
 	assert_true(has_suffix(name, ",S=0"));
 	assert_file_is(fx, name, "", 0);
 	free(name);
+}
+
+/* Opening removes tmp/ files older than 36 hours, and only those. */
+static void
+test_stale_tmp_removed(void **state)
+{
+	struct fixture *fx = *state;
+	struct timespec old[2] = { { .tv_sec = time(NULL) - 37 * 3600 },
+		{ .tv_sec = time(NULL) - 37 * 3600 } };
+	struct maildir *again;
+	char path[512];
+	struct err err;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "%s/tmp/stale", fx->path);
+	assert_int_not_equal(fd = open(path, O_WRONLY | O_CREAT, 0600), -1);
+	assert_int_equal(futimens(fd, old), 0);
+	(void)close(fd);
+	(void)snprintf(path, sizeof(path), "%s/tmp/fresh", fx->path);
+	assert_int_not_equal(fd = open(path, O_WRONLY | O_CREAT, 0600), -1);
+	(void)close(fd);
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 2);
+	assert_non_null(again = maildir_open(fx->path, &err));
+	assert_int_equal(count_files(fx, "tmp", path, sizeof(path)), 1);
+	assert_string_equal(path, "fresh");
+	maildir_close(again);
 }
 
 /* A tag lands after ",S=<size>" in the name in new/. */
@@ -756,6 +783,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_one, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_tmp_removed, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_empty_message, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unique_names, setup,
