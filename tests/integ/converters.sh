@@ -71,7 +71,7 @@ cp "$DATA/fetchmailrc" "$DATA/fetchids" "$DATA/mpoprc" \
 # mpop's default uidls file, and a per-account one named by %U_at_%H.
 cp "$DATA/mpop_uidls" "$HOME/.mpop_uidls"
 mkdir "$HOME/.mpop"
-cp "$DATA/mpop/alice@example.com_at_localhost" "$HOME/.mpop/"
+cp "$DATA/mpop-work-uidls" "$HOME/.mpop/alice@example.com_at_localhost"
 
 # run CMD...: status in RC, stdout in $T/out, stderr in $T/err.
 run()
