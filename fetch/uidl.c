@@ -35,6 +35,11 @@
 #define UIDL_MAGIC "popfetch-uidl "
 #define UIDL_VERSION 1
 #define UIDL_FIELDS 5
+/*
+ * A size of "*" in the journal: any size matches.  Other tools' state,
+ * imported when moving to popfetch, knows the uids but not the sizes.
+ */
+#define UIDL_SIZE_ANY UINT64_MAX
 #define UIDL_HEADER "popfetch-uidl 1\n"
 
 /* RFC 1939 §7: a unique-id is 1 to 70 characters in 0x21..0x7e. */
@@ -173,8 +178,11 @@ uidl_parse_record(struct uidl_store *st, const char *line, size_t len)
 	}
 	if (n < UIDL_FIELDS - 1)
 		return -1;
+	if (flen[1] == 1 && field[1][0] == '*')
+		size = UIDL_SIZE_ANY;
+	else if (str_tonum(field[1], flen[1], UIDL_SIZE_ANY - 1, &size) == -1)
+		return -1;
 	if (!uidl_valid_uid(field[0], flen[0]) ||
-	    str_tonum(field[1], flen[1], UINT64_MAX, &size) == -1 ||
 	    uidl_parse_time(field[2], flen[2], &seen) == -1 ||
 	    uidl_parse_time(field[3], flen[3], &delivered) == -1)
 		return -1;
@@ -381,6 +389,9 @@ uidl_has(const struct uidl_store *st, const char *uid, uint64_t size)
 		return false;
 	key.uid = uid;
 	key.size = size;
+	if (g_hash_table_contains(st->set, &key))
+		return true;
+	key.size = UIDL_SIZE_ANY;
 	return g_hash_table_contains(st->set, &key);
 }
 
@@ -397,8 +408,13 @@ uidl_malformed(const struct uidl_store *st)
 }
 
 static int
-uidl_check_args(const char *uid, const char *file, struct err *err)
+uidl_check_args(const char *uid, uint64_t size, const char *file,
+    struct err *err)
 {
+	if (size == UIDL_SIZE_ANY) {
+		err_setx(err, ERR_SOFTWARE, "uidl: invalid size");
+		return -1;
+	}
 	if (!uidl_valid_uid(uid, strlen(uid))) {
 		err_setx(err, ERR_SOFTWARE, "uidl: invalid uid");
 		return -1;
@@ -414,11 +430,16 @@ uidl_check_args(const char *uid, const char *file, struct err *err)
 static int
 uidl_format(char *buf, size_t bufsize, const struct uidl_entry *e)
 {
+	char size[24];
 	int n;
 
-	n = snprintf(buf, bufsize,
-	    "%s\t%" PRIu64 "\t%" PRId64 "\t%" PRId64 "\t%s\n", e->uid, e->size,
-	    e->first_seen, e->delivered, e->file != NULL ? e->file : "-");
+	if (e->size == UIDL_SIZE_ANY)
+		(void)snprintf(size, sizeof(size), "*");
+	else
+		(void)snprintf(size, sizeof(size), "%" PRIu64, e->size);
+	n = snprintf(buf, bufsize, "%s\t%s\t%" PRId64 "\t%" PRId64 "\t%s\n",
+	    e->uid, size, e->first_seen, e->delivered,
+	    e->file != NULL ? e->file : "-");
 	assert(n > 0 && (size_t)n < bufsize);
 	return n;
 }
@@ -431,7 +452,7 @@ uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
 	char rec[UIDL_RECORD_MAX];
 	int len;
 
-	if (uidl_check_args(uid, file, err) == -1)
+	if (uidl_check_args(uid, size, file, err) == -1)
 		return -1;
 	if (st->fd == -1) {
 		err_setx(err, ERR_LOCAL,

@@ -26,7 +26,10 @@ struct uidl_store;
 struct uidl_store *uidl_open(const char *path, struct err *err);
 void uidl_free(struct uidl_store *st);
 
-/* Was a message with this uid and size delivered before? */
+/*
+ * Was a message with this uid and size delivered before?  An entry with
+ * the size "*" (imported from another tool's state) matches any size.
+ */
 bool uidl_has(const struct uidl_store *st, const char *uid, uint64_t size);
 
 /* Number of entries. */

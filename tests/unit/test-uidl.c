@@ -334,6 +334,31 @@ test_torn_last_line(void **state)
 	uidl_free(st);
 }
 
+/* "*" for the size, as imported from other tools: any size matches. */
+static void
+test_any_size(void **state)
+{
+	struct fixture *fx = *state;
+	const char *keep[] = { "w" };
+	const char *text = HEADER "w\t*\t10\t10\t-\n";
+	struct uidl_store *st;
+	struct err err;
+
+	spew(fx->path, text, strlen(text));
+	st = open_ok(fx->path);
+	assert_int_equal(uidl_malformed(st), 0);
+	assert_true(uidl_has(st, "w", 1));
+	assert_true(uidl_has(st, "w", 123456));
+	assert_false(uidl_has(st, "x", 1));
+	/* The wildcard cannot be appended, only imported. */
+	assert_int_equal(uidl_append(st, "v", UINT64_MAX, NULL, 1, &err), -1);
+	assert_int_equal(err.cls, ERR_SOFTWARE);
+	/* Compaction keeps it as it was. */
+	assert_int_equal(uidl_compact(st, keep, 1, &err), 0);
+	uidl_free(st);
+	assert_file_equals(fx->path, text);
+}
+
 static void
 test_torn_header(void **state)
 {
@@ -744,6 +769,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_torn_last_line, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_any_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_header, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_lines, setup,
