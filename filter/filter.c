@@ -46,7 +46,8 @@ struct addrlist {
 struct addrown {
 	char *name;
 	char *addr;
-	char *fold; /* addr case-folded */
+	char *fold;     /* addr case-folded */
+	char *idn_fold; /* the same with an ASCII (IDNA) domain */
 };
 
 struct filter_msg {
@@ -100,6 +101,7 @@ addrlist_free(void *p)
 		g_free(al->own[i].name);
 		g_free(al->own[i].addr);
 		g_free(al->own[i].fold);
+		g_free(al->own[i].idn_fold);
 	}
 	free(al->v);
 	free(al->own);
@@ -233,34 +235,188 @@ utf8_dup(const char *s)
 	return g_utf8_make_valid(s, -1);
 }
 
+static char *
+utf8_fold(const char *s)
+{
+	char *valid, *fold;
+
+	valid = utf8_dup(s);
+	fold = g_utf8_casefold(valid, -1);
+	g_free(valid);
+	return fold;
+}
+
 /*
- * GMime reads C strings, so a NUL would cut a value short; and RFC 5322
- * allows CR only before LF, so a bare CR is taken as a space rather
- * than as a line break that the reader of the delivered message may
- * not see.  The header is closed with an empty line so that a message
- * cut short (or without a body) still parses.
+ * Does the line start a field, "name:" with an RFC 5322 §3.6.8 name
+ * and perhaps white space before the colon (§4.5.8)?
+ */
+static bool
+is_field_start(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && s[i] >= 33 && s[i] <= 126 && s[i] != ':')
+		i++;
+	if (i == 0)
+		return false;
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i < len && s[i] == ':';
+}
+
+/*
+ * What GMime is given.  A NUL would cut a C string short, and RFC 5322
+ * allows CR only before LF, so both become spaces (a bare CR is not
+ * taken as a line break that the reader of the delivered message might
+ * not see).  A line that is neither a field nor the continuation of a
+ * kept one (an mbox "From " line, a line without a colon, a stray
+ * continuation at the top) is dropped with its continuations: GMime
+ * would give up on the whole header at some of them.  The copy ends in
+ * an empty line, so that a header cut short still parses.
  */
 static char *
 msg_clean_copy(const struct filter_msg *m, size_t *len_out)
 {
+	const char *line, *end = m->buf + m->len;
+	bool is_keeping = false;
 	char *s;
-	size_t i, n;
+	size_t i, n = 0, len;
 
 	s = xmalloc(m->len + 2);
-	for (i = 0; i < m->len; i++) {
-		char c = m->buf[i];
+	for (line = m->buf; line < end; line += len) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
 
-		if (c == '\0' ||
-		    (c == '\r' && (i + 1 == m->len || m->buf[i + 1] != '\n')))
-			c = ' ';
-		s[i] = c;
+		len =
+		    nl == NULL ? (size_t)(end - line) : (size_t)(nl - line) + 1;
+		if (line[0] != ' ' && line[0] != '\t')
+			is_keeping = is_field_start(line, len);
+		if (!is_keeping)
+			continue;
+		for (i = 0; i < len; i++) {
+			char c = line[i];
+
+			if (c == '\0' ||
+			    (c == '\r' &&
+			        (i + 1 == len || line[i + 1] != '\n')))
+				c = ' ';
+			s[n++] = c;
+		}
 	}
-	n = m->len;
-	if (n == 0 || s[n - 1] != '\n')
+	if (n > 0 && s[n - 1] != '\n')
 		s[n++] = '\n';
 	s[n++] = '\n';
 	*len_out = n;
 	return s;
+}
+
+/*
+ * Find an RFC 2047 §2 encoded word at s: "=?charset?X?text?=".  Returns
+ * its length (0 if there is none) and the parts.
+ */
+static size_t
+ew_scan(const char *s, size_t *cslen_out, char *enc_out, const char **text_out,
+    size_t *textlen_out)
+{
+	size_t cslen, textlen;
+	const char *text;
+
+	if (s[0] != '=' || s[1] != '?')
+		return 0;
+	cslen = strcspn(s + 2, "? \t\r\n");
+	if (cslen == 0 || s[2 + cslen] != '?' || s[3 + cslen] == '\0' ||
+	    s[4 + cslen] != '?')
+		return 0;
+	text = s + 5 + cslen;
+	textlen = strcspn(text, "? \t\r\n");
+	if (text[textlen] != '?' || text[textlen + 1] != '=')
+		return 0;
+	*cslen_out = cslen;
+	*enc_out = s[3 + cslen];
+	*text_out = text;
+	*textlen_out = textlen;
+	return (size_t)(text + textlen + 2 - s);
+}
+
+static void
+b64_append(GByteArray *bytes, const char *text, size_t len)
+{
+	size_t at = bytes->len;
+	unsigned int save = 0;
+	int state = 0;
+
+	g_byte_array_set_size(bytes, (guint)(at + len * 3 / 4 + 3));
+	at += g_base64_decode_step(text, len, bytes->data + at, &state, &save);
+	g_byte_array_set_size(bytes, (guint)at);
+}
+
+/*
+ * Join each run of base64 encoded words in one charset, separated only
+ * by white space (which RFC 2047 §6.2 says to drop), into one word.  The
+ * bytes of a character may be split between words, and GMime before
+ * 3.2.14 loses the word after one that ends in "=" padding (its issue
+ * 133).  Decoding each word on its own and encoding the joined bytes
+ * again sidesteps both.
+ */
+static char *
+join_b_words(const char *raw)
+{
+	GString *out = g_string_sized_new(strlen(raw));
+	GByteArray *bytes = g_byte_array_new();
+	const char *p = raw;
+
+	while (*p != '\0') {
+		const char *cs, *text, *q;
+		size_t wlen, cslen, cslen2, textlen, nwords = 1;
+		char enc;
+		gchar *b64;
+
+		wlen = ew_scan(p, &cslen, &enc, &text, &textlen);
+		if (wlen == 0 || (enc != 'B' && enc != 'b')) {
+			g_string_append_c(out, *p++);
+			continue;
+		}
+		cs = p + 2;
+		g_byte_array_set_size(bytes, 0);
+		b64_append(bytes, text, textlen);
+		for (q = p + wlen;; nwords++) {
+			const char *next = q + strspn(q, " \t\r\n");
+			size_t nlen;
+
+			nlen = ew_scan(next, &cslen2, &enc, &text, &textlen);
+			if (nlen == 0 || (enc != 'B' && enc != 'b') ||
+			    cslen2 != cslen ||
+			    g_ascii_strncasecmp(next + 2, cs, cslen) != 0)
+				break;
+			b64_append(bytes, text, textlen);
+			q = next + nlen;
+		}
+		if (nwords == 1) {
+			g_string_append_len(out, p, (gssize)wlen);
+		} else {
+			b64 = g_base64_encode(bytes->data, bytes->len);
+			g_string_append_printf(out, "=?%.*s?B?%s?=", (int)cslen,
+			    cs, b64);
+			g_free(b64);
+		}
+		p = q;
+	}
+	g_byte_array_unref(bytes);
+	return g_string_free(out, FALSE);
+}
+
+/* RFC 5322 §2.2.3: unfolding removes the line breaks, not the blanks. */
+static char *
+unfold(const char *raw)
+{
+	char *s, *d;
+	const char *p;
+
+	s = d = g_malloc(strlen(raw) + 1);
+	for (p = raw; *p != '\0'; p++)
+		if (*p != '\r' && *p != '\n')
+			*d++ = *p;
+	*d = '\0';
+	return g_strstrip(s);
 }
 
 static void
@@ -275,16 +431,20 @@ msg_take_headers(struct filter_msg *m, GMimeHeaderList *list)
 	for (i = 0; i < count; i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
 		const char *name = g_mime_header_get_name(h);
+		const char *raw = g_mime_header_get_raw_value(h);
 		struct hdr *d;
+		char *joined, *text;
 
 		if (name == NULL || *name == '\0')
 			continue;
 		d = &m->hdrs[m->nhdrs++];
 		d->name = utf8_dup(name);
-		d->value = utf8_dup(g_mime_header_get_value(h));
-		d->raw = g_strdup(g_mime_header_get_raw_value(h));
-		if (d->raw == NULL)
-			d->raw = g_strdup("");
+		joined = join_b_words(raw == NULL ? "" : raw);
+		d->raw = unfold(joined);
+		g_free(joined);
+		text = g_mime_utils_header_decode_text(NULL, d->raw);
+		d->value = utf8_dup(text);
+		g_free(text);
 	}
 }
 
@@ -427,7 +587,7 @@ addrlist_push(struct addrlist *al, InternetAddress *a, int depth)
 {
 	InternetAddressList *members;
 	struct addrown *o;
-	const char *name, *addr;
+	const char *name, *addr, *idn;
 	int i, n;
 
 	if (INTERNET_ADDRESS_IS_GROUP(a)) {
@@ -447,12 +607,19 @@ addrlist_push(struct addrlist *al, InternetAddress *a, int depth)
 		return;
 	name = internet_address_get_name(a);
 	addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+	idn =
+	    internet_address_mailbox_get_idn_addr(INTERNET_ADDRESS_MAILBOX(a));
 	al->v = xreallocarray(al->v, al->n + 1, sizeof(*al->v));
 	al->own = xreallocarray(al->own, al->n + 1, sizeof(*al->own));
 	o = &al->own[al->n];
 	o->name = utf8_dup(name);
 	o->addr = utf8_dup(addr);
 	o->fold = g_utf8_casefold(o->addr, -1);
+	/*
+	 * GMime shows an IDNA domain ("xn--...") in Unicode; a rule may
+	 * name either form.
+	 */
+	o->idn_fold = idn == NULL ? g_strdup(o->fold) : utf8_fold(idn);
 	al->v[al->n].name = o->name;
 	al->v[al->n].addr = o->addr;
 	al->n++;
@@ -1035,6 +1202,14 @@ domain_matches(const char *addr_fold, const char *domain_fold)
 }
 
 static bool
+addr_matches(const struct filter_cond *c, const char *addr_fold)
+{
+	if (c->kind == FILTER_ADDRESS)
+		return strcmp(addr_fold, c->fold) == 0;
+	return domain_matches(addr_fold, c->fold);
+}
+
+static bool
 eval_field(const struct filter_cond *c, struct filter_msg *m)
 {
 	const struct addrlist *al;
@@ -1042,12 +1217,10 @@ eval_field(const struct filter_cond *c, struct filter_msg *m)
 
 	if (c->kind == FILTER_ADDRESS || c->kind == FILTER_DOMAIN) {
 		al = msg_addrlist(m, c->header);
-		for (i = 0; i < al->n; i++) {
-			if (c->kind == FILTER_ADDRESS
-			        ? strcmp(al->own[i].fold, c->fold) == 0
-			        : domain_matches(al->own[i].fold, c->fold))
+		for (i = 0; i < al->n; i++)
+			if (addr_matches(c, al->own[i].fold) ||
+			    addr_matches(c, al->own[i].idn_fold))
 				return true;
-		}
 		return false;
 	}
 	msg_parse(m);
@@ -1158,21 +1331,14 @@ void
 filter_decision_describe(const struct filter_decision *d, char *buf,
     size_t size)
 {
-	const char *what;
-
-	switch (d->verdict) {
-	case FILTER_DISCARD:
-		what = "discard";
-		break;
-	case FILTER_SKIP:
-		what = "skip";
-		break;
-	default:
-		what = d->folder == NULL ? "inbox" : "folder ";
-		break;
+	if (d->verdict == FILTER_DISCARD || d->verdict == FILTER_SKIP) {
+		(void)snprintf(buf, size, "%s",
+		    d->verdict == FILTER_SKIP ? "skip" : "discard");
+		return;
 	}
-	(void)snprintf(buf, size, "%s%s%s%s", what,
-	    d->verdict == FILTER_DELIVER && d->folder != NULL ? d->folder : "",
+	(void)snprintf(buf, size, "%s%s%s%s",
+	    d->folder == NULL ? "inbox" : "folder ",
+	    d->folder == NULL ? "" : d->folder,
 	    (d->flags & FILTER_FLAG_SEEN) != 0 ? " +seen" : "",
 	    (d->flags & FILTER_FLAG_FLAGGED) != 0 ? " +flagged" : "");
 }
