@@ -271,23 +271,22 @@ is_field_start(const char *s, size_t len)
  * not see).  A line that is neither a field nor the continuation of a
  * kept one (an mbox "From " line, a line without a colon, a stray
  * continuation at the top) is dropped with its continuations: GMime
- * would give up on the whole header at some of them.  The copy ends in
- * an empty line, so that a header cut short still parses.
+ * gives up on the whole header when its first line is one.  The copy
+ * ends in an empty line, so that a header cut short still parses.
  */
 static char *
 msg_clean_copy(const struct filter_msg *m, size_t *len_out)
 {
-	const char *line, *end = m->buf + m->len;
 	bool is_keeping = false;
 	char *s;
-	size_t i, n = 0, len;
+	size_t off, i, n = 0, len;
 
 	s = xmalloc(m->len + 2);
-	for (line = m->buf; line < end; line += len) {
-		const char *nl = memchr(line, '\n', (size_t)(end - line));
+	for (off = 0; off < m->len; off += len) {
+		const char *line = m->buf + off;
+		const char *nl = memchr(line, '\n', m->len - off);
 
-		len =
-		    nl == NULL ? (size_t)(end - line) : (size_t)(nl - line) + 1;
+		len = nl == NULL ? m->len - off : (size_t)(nl - line) + 1;
 		if (line[0] != ' ' && line[0] != '\t')
 			is_keeping = is_field_start(line, len);
 		if (!is_keeping)
