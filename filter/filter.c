@@ -25,6 +25,13 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
+/*
+ * How much of one address field GMime parses.  Its objects take some
+ * hundred bytes per mailbox, so a 1 MiB field of "a@b," would cost
+ * hundreds of MiB; 64 KiB still holds over a thousand real recipients.
+ */
+#define FILTER_ADDR_FIELD_MAX (64 * 1024)
+
 /* Longest folder name or path a rule may give. */
 #define FILTER_FOLDER_MAX 4096
 
@@ -41,6 +48,7 @@ struct addrlist {
 	struct filter_addr *v; /* views of own */
 	struct addrown *own;
 	size_t n;
+	size_t cap;
 };
 
 struct addrown {
@@ -602,14 +610,17 @@ addrlist_push(struct addrlist *al, InternetAddress *a, int depth)
 			    depth + 1);
 		return;
 	}
-	if (!INTERNET_ADDRESS_IS_MAILBOX(a))
+	if (!INTERNET_ADDRESS_IS_MAILBOX(a) || al->n == FILTER_MSG_MAX_ADDRS)
 		return;
 	name = internet_address_get_name(a);
 	addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
 	idn =
 	    internet_address_mailbox_get_idn_addr(INTERNET_ADDRESS_MAILBOX(a));
-	al->v = xreallocarray(al->v, al->n + 1, sizeof(*al->v));
-	al->own = xreallocarray(al->own, al->n + 1, sizeof(*al->own));
+	if (al->n == al->cap) {
+		al->cap = al->cap == 0 ? 8 : al->cap * 2;
+		al->v = xreallocarray(al->v, al->cap, sizeof(*al->v));
+		al->own = xreallocarray(al->own, al->cap, sizeof(*al->own));
+	}
 	o = &al->own[al->n];
 	o->name = utf8_dup(name);
 	o->addr = utf8_dup(addr);
@@ -622,6 +633,29 @@ addrlist_push(struct addrlist *al, InternetAddress *a, int depth)
 	al->v[al->n].name = o->name;
 	al->v[al->n].addr = o->addr;
 	al->n++;
+}
+
+/*
+ * Parse at most FILTER_ADDR_FIELD_MAX bytes of an address field, cut
+ * after the last whole mailbox (at a comma) when there is one.
+ */
+static InternetAddressList *
+addr_parse(const char *raw)
+{
+	InternetAddressList *list;
+	const char *comma;
+	char *head;
+	size_t len = strlen(raw);
+
+	if (len <= FILTER_ADDR_FIELD_MAX)
+		return internet_address_list_parse(NULL, raw);
+	head = xstrndup(raw, FILTER_ADDR_FIELD_MAX);
+	comma = strrchr(head, ',');
+	if (comma != NULL)
+		head[comma - head] = '\0';
+	list = internet_address_list_parse(NULL, head);
+	free(head);
+	return list;
 }
 
 static const struct addrlist *
@@ -645,7 +679,7 @@ msg_addrlist(struct filter_msg *m, const char *name)
 
 		if (g_ascii_strcasecmp(m->hdrs[i].name, name) != 0)
 			continue;
-		list = internet_address_list_parse(NULL, m->hdrs[i].raw);
+		list = addr_parse(m->hdrs[i].raw);
 		if (list == NULL)
 			continue;
 		n = internet_address_list_length(list);

@@ -28,13 +28,16 @@ void filter_shutdown(void);
  *
  * Memory is bounded: at most FILTER_MSG_MAX_BYTES bytes of header and
  * FILTER_MSG_MAX_HEADERS header fields are kept; the rest is ignored and
- * filter_msg_is_truncated() says so.  Nothing a server sends makes
+ * filter_msg_is_truncated() says so.  Address lists are bounded too
+ * (FILTER_MSG_MAX_ADDRS).  Nothing a server sends makes
  * feeding or querying fail: lines without a colon, 8-bit bytes, broken
  * encoded words, NUL bytes and bare CRs are tolerated, and the message
  * gets whatever could be parsed.
  */
 #define FILTER_MSG_MAX_BYTES (1024 * 1024)
 #define FILTER_MSG_MAX_HEADERS 10000
+/* Mailboxes kept per field name; the first 64 KiB of each field count. */
+#define FILTER_MSG_MAX_ADDRS 10000
 
 struct filter_msg;
 

@@ -613,6 +613,7 @@ test_feed_completion(void **state)
 static void
 test_limits(void **state)
 {
+	const struct filter_addr *a;
 	struct filter_msg *m;
 	char line[64];
 	char *big;
@@ -649,6 +650,32 @@ test_limits(void **state)
 	for (i = 0; i < 2 * FILTER_MSG_MAX_HEADERS; i++)
 		assert_false(feed_str(m, " b\r\n"));
 	assert_false(filter_msg_is_truncated(m));
+	filter_msg_free(m);
+
+	/* Address lists: the first 64 KiB of a field, cut at a comma. */
+	m = filter_msg_new();
+	assert_false(feed_str(m, "To: "));
+	for (i = 0; i < 5000; i++) {
+		n = (size_t)snprintf(line, sizeof(line), "u%05zu@example.net, ",
+		    i);
+		assert_false(filter_msg_feed(m, line, n));
+	}
+	assert_true(feed_str(m, "\r\n\r\n"));
+	n = filter_msg_addresses(m, "To", &a);
+	assert_int_equal(n, 64 * 1024 / strlen("u00000@example.net, "));
+	(void)snprintf(line, sizeof(line), "u%05zu@example.net", n - 1);
+	assert_string_equal(a[n - 1].addr, line);
+	filter_msg_free(m);
+	/* And FILTER_MSG_MAX_ADDRS mailboxes over all the fields. */
+	m = filter_msg_new();
+	for (i = 0; i < 3; i++) {
+		assert_false(feed_str(m, "Cc: "));
+		for (n = 0; n < 16000; n++)
+			assert_false(feed_str(m, "a@b,"));
+		assert_false(feed_str(m, "\r\n"));
+	}
+	assert_int_equal(filter_msg_addresses(m, "Cc", &a),
+	    FILTER_MSG_MAX_ADDRS);
 	filter_msg_free(m);
 
 	/* A 3 MiB line: a bounded part is kept, then the header is done. */
