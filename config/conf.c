@@ -69,6 +69,26 @@ static const char *const conf_delete_names[] = {
 	[CONF_DELETE_BATCH] = "batch",
 };
 
+static const char *const conf_auth_names[] = {
+	[CONF_AUTH_AUTO] = "auto",
+	[CONF_AUTH_USER] = "user",
+	[CONF_AUTH_APOP] = "apop",
+	[CONF_AUTH_PLAIN] = "plain",
+	[CONF_AUTH_LOGIN] = "login",
+	[CONF_AUTH_CRAM_MD5] = "cram-md5",
+	[CONF_AUTH_SCRAM_SHA_1] = "scram-sha-1",
+	[CONF_AUTH_SCRAM_SHA_256] = "scram-sha-256",
+	[CONF_AUTH_XOAUTH2] = "xoauth2",
+	[CONF_AUTH_OAUTHBEARER] = "oauthbearer",
+};
+
+static const char *const conf_tls_min_names[] = {
+	[CONF_TLS_MIN_1_2] = "TLS1.2",
+	[CONF_TLS_MIN_1_3] = "TLS1.3",
+};
+
+#define CONF_N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Record the first error only: later ones are usually its echoes. */
 static void __attribute__((format(printf, 3, 4)))
 conf_fail(struct conf_parse *p, int line, const char *fmt, ...)
@@ -229,6 +249,20 @@ conf_parse_fallback(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return conf_parse_enum(cfg, opt, value, conf_fallback_names, 2, result);
 }
 
+static int
+conf_parse_auth(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return conf_parse_enum(cfg, opt, value, conf_auth_names,
+	    CONF_N_OF(conf_auth_names), result);
+}
+
+static int
+conf_parse_tls_min(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return conf_parse_enum(cfg, opt, value, conf_tls_min_names,
+	    CONF_N_OF(conf_tls_min_names), result);
+}
+
 /*
  * Every key is CFGF_NODEFAULT so that cfg_size() tells "unset" (inherit
  * from defaults, then the built-in default) from "set".
@@ -252,6 +286,13 @@ conf_schema(void)
 		    conf_parse_checkpoint),
 		CFG_INT_CB("uidl_fallback", 0, CFGF_NODEFAULT,
 		    conf_parse_fallback),
+		CFG_INT_CB("auth", 0, CFGF_NODEFAULT, conf_parse_auth),
+		CFG_STR("tls_fingerprint", NULL, CFGF_NODEFAULT),
+		CFG_INT_CB("tls_min_version", 0, CFGF_NODEFAULT,
+		    conf_parse_tls_min),
+		CFG_STR("tls_priority", NULL, CFGF_NODEFAULT),
+		CFG_STR("tls_cert_file", NULL, CFGF_NODEFAULT),
+		CFG_STR("tls_key_file", NULL, CFGF_NODEFAULT),
 		CFG_END(),
 	};
 	cfg_opt_t top[] = {
@@ -304,6 +345,64 @@ conf_key_line(const struct conf_parse *p, cfg_t *sec, const char *key)
 	return line;
 }
 
+static int
+conf_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "SHA256:" and 32 bytes in hex, a colon allowed between bytes. */
+static bool
+conf_is_fingerprint(const char *s)
+{
+	const char *p = s + strlen("SHA256:");
+	size_t i;
+
+	if (strncasecmp(s, "SHA256:", strlen("SHA256:")) != 0)
+		return false;
+	for (i = 0; i < 32; i++) {
+		if (i > 0 && *p == ':')
+			p++;
+		if (conf_hex_digit(p[0]) == -1 || conf_hex_digit(p[1]) == -1)
+			return false;
+		p += 2;
+	}
+	return *p == '\0';
+}
+
+/* The TLS policy keys of one section: not empty, and well formed. */
+static int
+conf_check_tls_keys(struct conf_parse *p, cfg_t *sec, const char *what)
+{
+	static const char *const strs[] = { "tls_fingerprint", "tls_priority",
+		"tls_cert_file", "tls_key_file" };
+	size_t i;
+
+	for (i = 0; i < CONF_N_OF(strs); i++) {
+		if (cfg_size(sec, strs[i]) > 0 &&
+		    cfg_getstr(sec, strs[i])[0] == '\0') {
+			conf_fail(p, conf_key_line(p, sec, strs[i]),
+			    "%s: %s is empty", what, strs[i]);
+			return -1;
+		}
+	}
+	if (cfg_size(sec, "tls_fingerprint") > 0 &&
+	    !conf_is_fingerprint(cfg_getstr(sec, "tls_fingerprint"))) {
+		conf_fail(p, conf_key_line(p, sec, "tls_fingerprint"),
+		    "%s: tls_fingerprint must be \"SHA256:\" and 64 hex "
+		    "digits (a colon between bytes allowed)",
+		    what);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Checks that concern one section alone, so that a mistake in defaults
  * is reported once, at its own place.
@@ -333,6 +432,8 @@ conf_check_section(struct conf_parse *p, cfg_t *sec, const char *what)
 		    "%s: password and password_command are both set", what);
 		return -1;
 	}
+	if (conf_check_tls_keys(p, sec, what) == -1)
+		return -1;
 	return 0;
 }
 
@@ -471,6 +572,37 @@ conf_get_transport(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	return 0;
 }
 
+/* Login and TLS policy, each key inherited from defaults on its own. */
+static int
+conf_get_policy(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
+    struct conf_account *a)
+{
+	cfg_t *src;
+
+	if ((src = conf_source(sec, defs, "auth")) != NULL)
+		a->auth = (enum conf_auth)cfg_getint(src, "auth");
+	if ((src = conf_source(sec, defs, "tls_min_version")) != NULL)
+		a->tls_min_version =
+		    (enum conf_tls_min)cfg_getint(src, "tls_min_version");
+	if (conf_get_str(p, a, sec, defs, "tls_fingerprint", false,
+	        &a->tls_fingerprint) == -1 ||
+	    conf_get_str(p, a, sec, defs, "tls_priority", false,
+	        &a->tls_priority) == -1 ||
+	    conf_get_path(p, a, sec, defs, "tls_cert_file", false,
+	        &a->tls_cert_file) == -1 ||
+	    conf_get_path(p, a, sec, defs, "tls_key_file", false,
+	        &a->tls_key_file) == -1)
+		return -1;
+	if (a->tls_key_file != NULL && a->tls_cert_file == NULL) {
+		src = conf_source(sec, defs, "tls_key_file");
+		conf_fail(p, conf_key_line(p, src, "tls_key_file"),
+		    "account \"%s\": tls_key_file without tls_cert_file",
+		    a->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
     struct conf_account *a)
@@ -491,7 +623,8 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	        -1 ||
 	    conf_get_path(p, a, sec, defs, "ca_file", false, &a->ca_file) ==
 	        -1 ||
-	    conf_get_transport(p, sec, defs, a) == -1)
+	    conf_get_transport(p, sec, defs, a) == -1 ||
+	    conf_get_policy(p, sec, defs, a) == -1)
 		return -1;
 	conf_get_secret(sec, defs, a);
 	a->delete_mode = CONF_DELETE_KEEP;
@@ -817,6 +950,10 @@ conf_free(struct conf *c)
 		free(a->name);
 		free(a->host);
 		free(a->ca_file);
+		free(a->tls_fingerprint);
+		free(a->tls_priority);
+		free(a->tls_cert_file);
+		free(a->tls_key_file);
 		free(a->user);
 		xfree_secret(a->password);
 		xfree_secret(a->password_command);
@@ -866,4 +1003,20 @@ conf_delete_name(enum conf_delete mode)
 	    sizeof(conf_delete_names) / sizeof(conf_delete_names[0]))
 		return "?";
 	return conf_delete_names[mode];
+}
+
+const char *
+conf_auth_name(enum conf_auth auth)
+{
+	if ((size_t)auth >= CONF_N_OF(conf_auth_names))
+		return "?";
+	return conf_auth_names[auth];
+}
+
+const char *
+conf_tls_min_name(enum conf_tls_min v)
+{
+	if ((size_t)v >= CONF_N_OF(conf_tls_min_names))
+		return "?";
+	return conf_tls_min_names[v];
 }

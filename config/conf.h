@@ -17,12 +17,35 @@
  * ca_file, user, password, password_command, maildir (~ expanded),
  * delete (keep|each|batch), timeout (seconds), checkpoint (deletions),
  * uidl_fallback (none|message-id).
+ * Login and TLS policy: auth (see enum conf_auth), tls_fingerprint
+ * ("SHA256:" and 64 hex digits), tls_min_version (TLS1.2|TLS1.3),
+ * tls_priority (a GnuTLS priority string), tls_cert_file and
+ * tls_key_file (~ expanded).
  */
 
 enum conf_tls {
 	CONF_TLS_ON = 0,
 	CONF_TLS_STARTTLS,
 	CONF_TLS_OFF,
+};
+
+/* auth: how to log in; the order of enum pop3_auth in fetch/pop3.h. */
+enum conf_auth {
+	CONF_AUTH_AUTO = 0,
+	CONF_AUTH_USER,
+	CONF_AUTH_APOP,
+	CONF_AUTH_PLAIN,
+	CONF_AUTH_LOGIN,
+	CONF_AUTH_CRAM_MD5,
+	CONF_AUTH_SCRAM_SHA_1,
+	CONF_AUTH_SCRAM_SHA_256,
+	CONF_AUTH_XOAUTH2,
+	CONF_AUTH_OAUTHBEARER,
+};
+
+enum conf_tls_min {
+	CONF_TLS_MIN_1_2 = 0,
+	CONF_TLS_MIN_1_3,
 };
 
 enum conf_delete {
@@ -44,6 +67,13 @@ struct conf_account {
 	enum conf_tls tls; /* on if port is 995, else starttls, unless set */
 	bool allow_plaintext;
 	char *ca_file; /* NULL: system trust store */
+	/* Login and TLS policy; all NULL/0 by default. */
+	enum conf_auth auth;               /* default auto */
+	char *tls_fingerprint;             /* "SHA256:...", or NULL */
+	enum conf_tls_min tls_min_version; /* default TLS 1.2 */
+	char *tls_priority;                /* NULL: GnuTLS's default */
+	char *tls_cert_file;               /* ~ expanded, or NULL */
+	char *tls_key_file;                /* ~ expanded; NULL: in cert */
 	char *user;
 	char *password;         /* NULL unless set; wiped by conf_free() */
 	char *password_command; /* NULL unless set */
@@ -68,7 +98,8 @@ struct conf {
  * password and password_command exclusive; tls = off only with
  * allow_plaintext = yes; a file holding a password that is readable or
  * writable by group or others is refused; duplicate account names are
- * refused.  Returns a new conf (caller owns, conf_free()), or NULL.
+ * refused; tls_fingerprint must be well formed, and tls_key_file needs
+ * tls_cert_file.  Returns a new conf (caller owns, conf_free()), or NULL.
  */
 struct conf *conf_load(const char *path, struct err *err);
 void conf_free(struct conf *c);
@@ -84,5 +115,8 @@ char *conf_default_path(void);
 
 const char *conf_tls_name(enum conf_tls tls);
 const char *conf_delete_name(enum conf_delete mode);
+/* "scram-sha-256", "TLS1.3": as the configuration spells them. */
+const char *conf_auth_name(enum conf_auth auth);
+const char *conf_tls_min_name(enum conf_tls_min v);
 
 #endif

@@ -24,6 +24,7 @@ packages='
 	libconfuse-dev
 	libgmime-3.0-dev
 	libglib2.0-dev
+	libgsasl-dev
 	libcmocka-dev
 	dovecot-core
 	dovecot-pop3d

@@ -5,6 +5,7 @@
  * RFC 2449  POP3 Extension Mechanism (CAPA, response codes)
  * RFC 2595  Using TLS with IMAP, POP3 and ACAP (STLS)
  * RFC 3206  The SYS and AUTH POP Response Codes
+ * RFC 5034  The POP3 SASL Authentication Mechanism
  *
  * Every command is sent by pop3_send() and its reply read by
  * pop3_read_reply(), kept apart so that commands can later be pipelined
@@ -22,7 +23,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
 #include "fetch/pop3.h"
+#include "fetch/sasl.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -35,6 +40,8 @@
 #define POP3_CMD_SHOWN 64
 /* Room for an APOP timestamp "<...>" from the greeting (RFC 1939 §7). */
 #define POP3_STAMP_MAX 256
+/* RFC 5034 §4: the longest AUTH command that may carry a response. */
+#define POP3_AUTH_IR_MAX 255
 
 #define POP3_IN(state) (1u << (state))
 
@@ -57,6 +64,30 @@ struct pop3_reply {
 	enum pop3_resp_code code;
 	const char *text;
 	size_t len;
+};
+
+static const char *const pop3_auth_names[POP3_AUTH_COUNT] = {
+	[POP3_AUTH_AUTO] = "auto",
+	[POP3_AUTH_USER] = "user",
+	[POP3_AUTH_APOP] = "apop",
+	[POP3_AUTH_PLAIN] = "plain",
+	[POP3_AUTH_LOGIN] = "login",
+	[POP3_AUTH_CRAM_MD5] = "cram-md5",
+	[POP3_AUTH_SCRAM_SHA_1] = "scram-sha-1",
+	[POP3_AUTH_SCRAM_SHA_256] = "scram-sha-256",
+	[POP3_AUTH_XOAUTH2] = "xoauth2",
+	[POP3_AUTH_OAUTHBEARER] = "oauthbearer",
+};
+
+/* The SASL mechanisms, in the order of enum sasl_mech. */
+static const enum pop3_auth pop3_auth_sasl[SASL_MECH_COUNT] = {
+	[SASL_MECH_PLAIN] = POP3_AUTH_PLAIN,
+	[SASL_MECH_LOGIN] = POP3_AUTH_LOGIN,
+	[SASL_MECH_CRAM_MD5] = POP3_AUTH_CRAM_MD5,
+	[SASL_MECH_SCRAM_SHA_1] = POP3_AUTH_SCRAM_SHA_1,
+	[SASL_MECH_SCRAM_SHA_256] = POP3_AUTH_SCRAM_SHA_256,
+	[SASL_MECH_XOAUTH2] = POP3_AUTH_XOAUTH2,
+	[SASL_MECH_OAUTHBEARER] = POP3_AUTH_OAUTHBEARER,
 };
 
 static void
@@ -320,6 +351,20 @@ pop3_parse_status(const char *line, size_t len, struct pop3_reply *r)
 	return 0;
 }
 
+/* A line that must be a status line, already traced. */
+static int
+pop3_take_status(struct pop3_session *s, const char *line, size_t len,
+    struct pop3_reply *r, struct err *err)
+{
+	if (pop3_parse_status(line, len, r) == -1) {
+		pop3_fail(s, ERR_PROTO, err, "reply is neither +OK nor -ERR");
+		err_set_server(err, line, len);
+		return -1;
+	}
+	s->resp_code = r->code;
+	return 0;
+}
+
 /*
  * Read the status line of the reply to the command in flight.  Returns
  * 0 for both +OK and -ERR (r says which), -1 if there was no valid
@@ -340,13 +385,7 @@ pop3_read_reply(struct pop3_session *s, struct pop3_reply *r, struct err *err)
 		    "connection closed by server");
 	}
 	log_trace(s->account, "S", line, len);
-	if (pop3_parse_status(line, len, r) == -1) {
-		pop3_fail(s, ERR_PROTO, err, "reply is neither +OK nor -ERR");
-		err_set_server(err, line, len);
-		return -1;
-	}
-	s->resp_code = r->code;
-	return 0;
+	return pop3_take_status(s, line, len, r, err);
 }
 
 /* What a response code says about a -ERR, whatever the command. */
@@ -653,6 +692,28 @@ pop3_is_tag(const char *tag, size_t len, const char *name)
  * arguments.  Unknown tags are ignored; so is a malformed EXPIRE or
  * LOGIN-DELAY argument, which only leaves the value unannounced.
  */
+/*
+ * RFC 2449 §6.3: "SASL" and the mechanism names, space-separated.  The
+ * ones we speak become bits; all of them are kept as text for people.
+ */
+static void
+pop3_parse_sasl(struct pop3_caps *c, const char *arg, size_t len)
+{
+	const char *end = arg + len, *sp;
+	enum sasl_mech m;
+	size_t wlen;
+
+	str_sanitise(c->sasl_names, sizeof(c->sasl_names), arg, len);
+	while (arg < end) {
+		if ((sp = memchr(arg, ' ', (size_t)(end - arg))) == NULL)
+			sp = end;
+		wlen = (size_t)(sp - arg);
+		if (sasl_mech_from_name(arg, wlen, &m) == 0)
+			c->sasl |= POP3_AUTH_BIT(pop3_auth_sasl[m]);
+		arg = sp + 1;
+	}
+}
+
 static void
 pop3_parse_capa(struct pop3_caps *c, const char *line, size_t len)
 {
@@ -663,6 +724,10 @@ pop3_parse_capa(struct pop3_caps *c, const char *line, size_t len)
 		tlen = (size_t)(arg - line);
 		arg++;
 		alen = len - tlen - 1;
+		if (pop3_is_tag(line, tlen, "SASL")) {
+			pop3_parse_sasl(c, arg, alen);
+			return;
+		}
 		/* "EXPIRE 30 USER" (§6.7): only the first argument counts. */
 		if ((sp = memchr(arg, ' ', alen)) != NULL)
 			alen = (size_t)(sp - arg);
@@ -779,6 +844,347 @@ pop3_user_pass(struct pop3_session *s, const char *user, const char *pass,
 		return pop3_refused(s, &r, ERR_AUTH, false, err);
 	pop3_set_state(s, POP3_TRANSACTION);
 	return 0;
+}
+
+const char *
+pop3_auth_name(enum pop3_auth auth)
+{
+	if ((unsigned)auth >= POP3_AUTH_COUNT)
+		return "?";
+	return pop3_auth_names[auth];
+}
+
+int
+pop3_auth_from_name(const char *name, enum pop3_auth *out)
+{
+	size_t i;
+
+	for (i = 0; i < POP3_AUTH_COUNT; i++) {
+		if (strcasecmp(name, pop3_auth_names[i]) == 0) {
+			*out = (enum pop3_auth)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The SASL mechanism of auth; -1 for AUTO, USER and APOP. */
+static int
+pop3_sasl_of(enum pop3_auth auth, enum sasl_mech *out)
+{
+	size_t i;
+
+	for (i = 0; i < SASL_MECH_COUNT; i++) {
+		if (pop3_auth_sasl[i] == auth) {
+			*out = (enum sasl_mech)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static bool
+pop3_auth_is_cleartext(enum pop3_auth auth)
+{
+	enum sasl_mech m;
+
+	if (auth == POP3_AUTH_USER)
+		return true;
+	return pop3_sasl_of(auth, &m) == 0 && sasl_mech_is_cleartext(m);
+}
+
+int
+pop3_apop(struct pop3_session *s, const char *user, const char *secret,
+    struct err *err)
+{
+	struct pop3_reply r;
+	unsigned char md[16];
+	char hex[2 * sizeof(md) + 1], *buf;
+	size_t slen, plen, i;
+	int rc;
+
+	if (pop3_check(s, POP3_IN(POP3_AUTHORIZATION), "APOP", err) == -1)
+		return -1;
+	if (s->stamp[0] == '\0') {
+		err_setx(err, ERR_CONFIG,
+		    "APOP: the server's greeting has no timestamp, so it "
+		    "does not do APOP");
+		return -1;
+	}
+	if (user[0] == '\0' || secret[0] == '\0' || !pop3_is_safe_arg(user)) {
+		err_setx(err, ERR_CONFIG,
+		    "APOP: user name or password is empty, or the user name "
+		    "is too long or holds a line break");
+		return -1;
+	}
+	/* RFC 1939 §7: MD5 of the timestamp followed by the secret. */
+	slen = strlen(s->stamp);
+	plen = strlen(secret);
+	buf = xmalloc(slen + plen);
+	memcpy(buf, s->stamp, slen);
+	memcpy(buf + slen, secret, plen);
+	rc = gnutls_hash_fast(GNUTLS_DIG_MD5, buf, slen + plen, md);
+	freezero(buf, slen + plen);
+	if (rc < 0) {
+		err_setx(err, ERR_LOCAL, "APOP: MD5: %s", gnutls_strerror(rc));
+		return -1;
+	}
+	for (i = 0; i < sizeof(md); i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	/* Masked all the same: it proves the password to a replayer. */
+	rc = pop3_send(s, true, err, "APOP %s %s", user, hex);
+	explicit_bzero(hex, sizeof(hex));
+	explicit_bzero(md, sizeof(md));
+	if (rc == -1 || pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	if (!r.is_ok)
+		return pop3_refused(s, &r, ERR_AUTH, false, err);
+	pop3_set_state(s, POP3_TRANSACTION);
+	return 0;
+}
+
+/*
+ * Send one line of an AUTH exchange, CRLF added: traced as shown, the
+ * copy that held it wiped.  Lines of any length: a token may be long.
+ */
+static int
+pop3_send_auth(struct pop3_session *s, const char *shown, const char *data,
+    struct err *err)
+{
+	size_t len = strlen(data);
+	char *line;
+	int rc;
+
+	line = xmalloc(len + 2);
+	memcpy(line, data, len);
+	memcpy(line + len, "\r\n", 2);
+	log_trace(s->account, "C", shown, strlen(shown));
+	rc = transport_write(s->t, line, len + 2, err);
+	freezero(line, len + 2);
+	if (rc == -1) {
+		err_prefix(err, "%s", s->cmd);
+		pop3_set_state(s, POP3_BROKEN);
+	}
+	return rc;
+}
+
+/*
+ * RFC 5034 §4: the server's next line in an AUTH exchange is either a
+ * challenge, "+" and a space and base64 (some servers send a bare "+"
+ * for an empty one), or the final status.  Returns 1 for a challenge
+ * (*chal_out, valid until the next read), 0 for a status in r, or -1.
+ */
+static int
+pop3_read_auth(struct pop3_session *s, struct pop3_reply *r,
+    const char **chal_out, size_t *len_out, struct err *err)
+{
+	char *line;
+	size_t len, skip;
+	int rc;
+
+	if ((rc = pop3_getline(s, &line, &len, err)) == -1)
+		return -1;
+	if (rc == 0)
+		return pop3_fail(s, ERR_TEMP, err,
+		    "connection closed by server");
+	log_trace(s->account, "S", line, len);
+	if (len > 0 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
+		skip = len == 1 ? 1 : 2;
+		*chal_out = line + skip;
+		*len_out = len - skip;
+		return 1;
+	}
+	return pop3_take_status(s, line, len, r, err) == -1 ? -1 : 0;
+}
+
+/*
+ * We end the exchange (RFC 5034 §4: "*", which the server answers with
+ * -ERR) and trust this server no further: the session is broken.
+ */
+static int
+pop3_sasl_abort(struct pop3_session *s, struct err *err)
+{
+	struct pop3_reply r;
+	const char *chal;
+	struct err ignored;
+	size_t len;
+
+	err_prefix(err, "AUTH");
+	if (pop3_send_auth(s, "*", "*", &ignored) == 0)
+		(void)pop3_read_auth(s, &r, &chal, &len, &ignored);
+	pop3_set_state(s, POP3_BROKEN);
+	return -1;
+}
+
+/* A refusal, with what a token mechanism's server said in its JSON. */
+static int
+pop3_sasl_refused(struct pop3_session *s, const struct sasl_client *c,
+    const struct pop3_reply *r, struct err *err)
+{
+	const char *json = sasl_client_server_error(c);
+
+	if (json[0] == '\0')
+		return pop3_refused(s, r, ERR_AUTH, false, err);
+	err_setx(err, pop3_code_class(r->code, ERR_AUTH), "%s refused (%s)",
+	    s->cmd, json);
+	err_set_server(err, r->text, r->len);
+	return -1;
+}
+
+/*
+ * Start the exchange.  A client-first mechanism's initial response
+ * goes with the command if that fits in 255 octets (RFC 5034 §4);
+ * otherwise it waits for the server's empty challenge, and *ir_out
+ * keeps it (caller owns).
+ */
+static int
+pop3_sasl_start(struct pop3_session *s, struct sasl_client *c, enum sasl_mech m,
+    char **ir_out, struct err *err)
+{
+	const char *name = sasl_mech_name(m);
+	char *ir = NULL, *line, shown[64];
+	int rc;
+
+	*ir_out = NULL;
+	(void)snprintf(shown, sizeof(shown), "AUTH %s", name);
+	pop3_set_cmd(s, shown, strlen(shown));
+	if (!sasl_mech_is_client_first(m))
+		return pop3_send_auth(s, shown, shown, err);
+	if (sasl_client_step(c, NULL, 0, &ir, err) == -1) {
+		err_prefix(err, "AUTH");
+		return -1;
+	}
+	if (strlen(shown) + 1 + (ir[0] == '\0' ? 1 : strlen(ir)) + 2 >
+	    POP3_AUTH_IR_MAX) {
+		*ir_out = ir;
+		return pop3_send_auth(s, shown, shown, err);
+	}
+	/* "=" is an empty initial response. */
+	line = xasprintf("%s %s", shown, ir[0] == '\0' ? "=" : ir);
+	xfree_secret(ir);
+	(void)snprintf(shown, sizeof(shown), "AUTH %s ****", name);
+	rc = pop3_send_auth(s, shown, line, err);
+	xfree_secret(line);
+	return rc;
+}
+
+static int
+pop3_sasl(struct pop3_session *s, enum sasl_mech m, const char *user,
+    const char *secret, struct err *err)
+{
+	struct sasl_client *c;
+	struct pop3_reply r;
+	const char *chal;
+	char *resp = NULL;
+	size_t len;
+	int rc = -1, got;
+
+	if ((c = sasl_client_new(m, user, secret, err)) == NULL) {
+		err_prefix(err, "AUTH");
+		return -1;
+	}
+	if (pop3_sasl_start(s, c, m, &resp, err) == -1)
+		goto out;
+	while ((got = pop3_read_auth(s, &r, &chal, &len, err)) == 1) {
+		/* The empty challenge a deferred initial response waits for. */
+		if (resp == NULL &&
+		    sasl_client_step(c, chal, len, &resp, err) == -1) {
+			pop3_sasl_abort(s, err);
+			goto out;
+		}
+		if (pop3_send_auth(s, "****", resp, err) == -1)
+			goto out;
+		xfree_secret(resp);
+		resp = NULL;
+	}
+	if (got == -1)
+		goto out;
+	if (!r.is_ok) {
+		pop3_sasl_refused(s, c, &r, err);
+		goto out;
+	}
+	if (!sasl_client_is_done(c)) {
+		pop3_fail(s, ERR_PROTO, err,
+		    "+OK before the exchange was complete");
+		goto out;
+	}
+	pop3_set_state(s, POP3_TRANSACTION);
+	rc = 0;
+out:
+	xfree_secret(resp);
+	sasl_client_free(c);
+	return rc;
+}
+
+int
+pop3_auth(struct pop3_session *s, enum pop3_auth mech, const char *user,
+    const char *secret, struct err *err)
+{
+	enum sasl_mech m;
+
+	if (pop3_check(s, POP3_IN(POP3_AUTHORIZATION), "AUTH", err) == -1)
+		return -1;
+	if (mech == POP3_AUTH_USER)
+		return pop3_user_pass(s, user, secret, err);
+	if (mech == POP3_AUTH_APOP)
+		return pop3_apop(s, user, secret, err);
+	if (pop3_sasl_of(mech, &m) == -1) {
+		err_setx(err, ERR_SOFTWARE, "AUTH: no mechanism chosen");
+		return -1;
+	}
+	return pop3_sasl(s, m, user, secret, err);
+}
+
+int
+pop3_auth_choose(const struct pop3_caps *caps, bool is_tls,
+    bool allow_plaintext, enum pop3_auth requested, enum pop3_auth *out,
+    struct err *err)
+{
+	static const enum pop3_auth order[] = { POP3_AUTH_SCRAM_SHA_256,
+		POP3_AUTH_SCRAM_SHA_1, POP3_AUTH_CRAM_MD5, POP3_AUTH_PLAIN,
+		POP3_AUTH_LOGIN };
+	bool may_clear = is_tls || allow_plaintext;
+	const char *offered =
+	    caps->sasl_names[0] != '\0' ? caps->sasl_names : "none";
+	enum sasl_mech m;
+	size_t i;
+
+	if (requested != POP3_AUTH_AUTO) {
+		if (pop3_auth_is_cleartext(requested) && !may_clear) {
+			err_setx(err, ERR_CONFIG,
+			    "auth = %s sends the secret in the clear, and "
+			    "the connection is not TLS",
+			    pop3_auth_name(requested));
+			return -1;
+		}
+		if (pop3_sasl_of(requested, &m) == 0 &&
+		    caps->sasl_names[0] != '\0' &&
+		    (caps->sasl & POP3_AUTH_BIT(requested)) == 0) {
+			err_setx(err, ERR_CONFIG,
+			    "auth = %s, but the server offers SASL %s",
+			    pop3_auth_name(requested), offered);
+			return -1;
+		}
+		*out = requested;
+		return 0;
+	}
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if ((caps->sasl & POP3_AUTH_BIT(order[i])) != 0 &&
+		    (may_clear || !pop3_auth_is_cleartext(order[i]))) {
+			*out = order[i];
+			return 0;
+		}
+	}
+	/* RFC 1939 USER/PASS is what every server has. */
+	if (may_clear) {
+		*out = POP3_AUTH_USER;
+		return 0;
+	}
+	err_setx(err, ERR_CONFIG,
+	    "no login the server offers keeps the password secret without "
+	    "TLS (SASL: %s)",
+	    offered);
+	return -1;
 }
 
 /*

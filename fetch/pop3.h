@@ -39,12 +39,39 @@ enum pop3_resp_code {
 	POP3_RESP_OTHER,
 };
 
+/*
+ * How to log in: USER/PASS, APOP, or a SASL mechanism (RFC 5034).
+ * POP3_AUTH_AUTO is for pop3_auth_choose() only.
+ */
+enum pop3_auth {
+	POP3_AUTH_AUTO = 0,
+	POP3_AUTH_USER,
+	POP3_AUTH_APOP,
+	POP3_AUTH_PLAIN,
+	POP3_AUTH_LOGIN,
+	POP3_AUTH_CRAM_MD5,
+	POP3_AUTH_SCRAM_SHA_1,
+	POP3_AUTH_SCRAM_SHA_256,
+	POP3_AUTH_XOAUTH2,
+	POP3_AUTH_OAUTHBEARER,
+};
+#define POP3_AUTH_COUNT 10
+/* The bit of a SASL mechanism in struct pop3_caps' sasl. */
+#define POP3_AUTH_BIT(auth) (1u << (auth))
+
+/* Room for the SASL mechanism names CAPA lists, as text. */
+#define POP3_SASL_NAMES_MAX 256
+
 /* What CAPA said (RFC 2449 §6); all false when CAPA is not supported. */
 struct pop3_caps {
 	bool has_capa;
 	bool stls, uidl, top, user, pipelining, resp_codes;
 	long expire;      /* days; -1 = NEVER or not announced */
 	long login_delay; /* seconds; -1 if not announced */
+	/* RFC 2449 §6.3 SASL: POP3_AUTH_BIT() of each mechanism we know. */
+	unsigned sasl;
+	/* ... and every name as the server gave it, sanitised, or "". */
+	char sasl_names[POP3_SASL_NAMES_MAX];
 };
 
 /* Largest message count we accept from a server before allocating. */
@@ -105,6 +132,54 @@ int pop3_stls(struct pop3_session *s, const struct transport_tls_opts *opts,
  */
 int pop3_user_pass(struct pop3_session *s, const char *user, const char *pass,
     struct err *err);
+
+/*
+ * APOP (RFC 1939 §7) with the timestamp of the greeting: AUTHORIZATION
+ * -> TRANSACTION.  ERR_CONFIG if the greeting had no timestamp (the
+ * server does not do APOP).  The digest is masked in the trace.
+ */
+int pop3_apop(struct pop3_session *s, const char *user, const char *secret,
+    struct err *err);
+
+/*
+ * Log in with mech (not POP3_AUTH_AUTO): USER/PASS, APOP, or AUTH with
+ * a SASL mechanism (RFC 5034), secret being the password, or the access
+ * token for XOAUTH2 and OAUTHBEARER.  AUTHORIZATION -> TRANSACTION.
+ * Nothing sent for AUTH is traced (C: ****); secret is borrowed and
+ * every copy of it is wiped.
+ *
+ * Errors: ERR_AUTH when the server refuses the credentials (-ERR, or
+ * -ERR [AUTH]); ERR_TEMP for [SYS/TEMP], [IN-USE], [LOGIN-DELAY].  The
+ * session stays in AUTHORIZATION then, so the caller may try again
+ * (with a fresh token, say) or QUIT; err->server holds the -ERR text
+ * and, for the token mechanisms, err->msg the server's JSON error.
+ * ERR_PROTO, with the session broken, when the server breaks the
+ * exchange: a malformed challenge, too many, a SCRAM server that fails
+ * to prove it knows the password, or +OK before the mechanism is done.
+ * ERR_CONFIG for a user or secret that cannot be sent.
+ */
+int pop3_auth(struct pop3_session *s, enum pop3_auth mech, const char *user,
+    const char *secret, struct err *err);
+
+/*
+ * Which mechanism to use.  requested other than POP3_AUTH_AUTO is taken
+ * as it is, unless it sends the secret in the clear (USER, PLAIN,
+ * LOGIN, XOAUTH2, OAUTHBEARER) over a connection that is neither TLS
+ * nor allowed to be plain, or CAPA lists SASL mechanisms and not this
+ * one.  POP3_AUTH_AUTO takes the strongest the server offers:
+ * SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, then, only if is_tls or
+ * allow_plaintext, PLAIN, LOGIN and USER; never APOP or a token
+ * mechanism.  ERR_CONFIG when nothing fits, naming what the server
+ * offers.
+ */
+int pop3_auth_choose(const struct pop3_caps *caps, bool is_tls,
+    bool allow_plaintext, enum pop3_auth requested, enum pop3_auth *out,
+    struct err *err);
+
+/* "scram-sha-256", as the auth key of the configuration spells it. */
+const char *pop3_auth_name(enum pop3_auth auth);
+/* The reverse, any case; -1 if name is none of them. */
+int pop3_auth_from_name(const char *name, enum pop3_auth *out);
 
 int pop3_stat(struct pop3_session *s, unsigned *count_out, uint64_t *size_out,
     struct err *err);

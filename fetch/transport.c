@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +67,14 @@ transport_tls_info(struct transport *t)
 	return t->ops->tls_info(t);
 }
 
+char *
+transport_describe_peer(struct transport *t)
+{
+	if (t->ops->describe_peer == NULL)
+		return NULL;
+	return t->ops->describe_peer(t);
+}
+
 void
 transport_free(struct transport *t)
 {
@@ -81,6 +90,9 @@ transport_free(struct transport *t)
  * SIGPIPE; GnuTLS goes through tls_push()/tls_pull() for the same
  * reasons.
  */
+#define TRANSPORT_SHA256_LEN 32
+#define TRANSPORT_PIN_PREFIX "SHA256:"
+
 struct tcp_transport {
 	struct transport base;
 	int fd;
@@ -92,6 +104,9 @@ struct tcp_transport {
 	bool has_eof;   /* a TLS read saw the end of the stream */
 	int io_errno;   /* last system error below GnuTLS, or 0 */
 	char info[64];  /* "TLS1.3 / AES-256-GCM" */
+	bool has_pin;   /* the certificate must have this SHA-256 */
+	bool is_pin_failed;
+	unsigned char pin[TRANSPORT_SHA256_LEN];
 };
 
 /* The close_notify at the end never waits longer than this. */
@@ -99,6 +114,8 @@ struct tcp_transport {
 
 /* What GnuTLS may negotiate: the system default, less TLS < 1.2. */
 #define TRANSPORT_PRIORITY_APPEND "-VERS-TLS1.0:-VERS-TLS1.1"
+/* The same, less TLS < 1.3. */
+#define TRANSPORT_PRIORITY_APPEND_13 TRANSPORT_PRIORITY_APPEND ":-VERS-TLS1.2"
 
 static const struct transport_ops tcp_ops;
 
@@ -449,6 +466,160 @@ tls_load_trust(struct tcp_transport *t, const char *ca_file, struct err *err)
 	return rc > 0 ? 0 : -1;
 }
 
+static int
+tls_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "SHA256:" and 32 bytes in hex, a colon allowed between bytes. */
+static int
+tls_parse_pin(const char *s, unsigned char *md, struct err *err)
+{
+	const char *p = s + strlen(TRANSPORT_PIN_PREFIX);
+	int hi, lo;
+	size_t i;
+
+	if (strncasecmp(s, TRANSPORT_PIN_PREFIX,
+	        strlen(TRANSPORT_PIN_PREFIX)) != 0)
+		goto bad;
+	for (i = 0; i < TRANSPORT_SHA256_LEN; i++) {
+		if (i > 0 && *p == ':')
+			p++;
+		if ((hi = tls_hex_digit(p[0])) == -1 ||
+		    (lo = tls_hex_digit(p[1])) == -1)
+			goto bad;
+		md[i] = (unsigned char)(hi << 4 | lo);
+		p += 2;
+	}
+	if (*p == '\0')
+		return 0;
+bad:
+	err_setx(err, ERR_CONFIG,
+	    "TLS fingerprint: want \"SHA256:\" and 64 hex digits");
+	return -1;
+}
+
+static void
+tls_hex(const unsigned char *md, size_t len, char *hex)
+{
+	size_t k;
+
+	for (k = 0; k < len; k++)
+		(void)snprintf(hex + 2 * k, 3, "%02x", md[k]);
+	hex[2 * len] = '\0';
+}
+
+/*
+ * The SHA-256 of the server's own certificate.  Called by GnuTLS once
+ * the certificate has arrived, so that a wrong one ends the handshake
+ * before the server can take it for a done deal.
+ */
+static int
+tls_check_pin(gnutls_session_t session)
+{
+	struct tcp_transport *t = gnutls_session_get_ptr(session);
+	const gnutls_datum_t *certs;
+	unsigned char md[TRANSPORT_SHA256_LEN];
+	size_t len = sizeof(md);
+	unsigned int n = 0;
+
+	certs = gnutls_certificate_get_peers(session, &n);
+	if (certs == NULL || n == 0 ||
+	    gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], md, &len) < 0 ||
+	    len != sizeof(md) || memcmp(md, t->pin, sizeof(md)) != 0) {
+		t->is_pin_failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A priority string of the user's, checked alone first so that the
+ * position of a mistake is one in the user's own string; then the
+ * versions below the minimum are taken out of it.
+ */
+static int
+tls_set_priority(struct tcp_transport *t, const struct transport_tls_opts *opts,
+    struct err *err)
+{
+	const char *append = opts->min_version == TRANSPORT_TLS_MIN_1_3
+	    ? TRANSPORT_PRIORITY_APPEND_13
+	    : TRANSPORT_PRIORITY_APPEND;
+	gnutls_priority_t prio;
+	const char *pos = NULL;
+	char clean[64], *full;
+	int rc;
+
+	if (opts->priority == NULL) {
+		rc =
+		    gnutls_set_default_priority_append(t->tls, append, NULL, 0);
+		if (rc < 0)
+			err_setx(err, ERR_LOCAL, "TLS setup: %s",
+			    gnutls_strerror(rc));
+		return rc < 0 ? -1 : 0;
+	}
+	rc = gnutls_priority_init2(&prio, opts->priority, &pos, 0);
+	if (rc < 0) {
+		if (pos == NULL || pos < opts->priority ||
+		    pos > opts->priority + strlen(opts->priority))
+			pos = opts->priority;
+		str_sanitise(clean, sizeof(clean), pos, strlen(pos));
+		err_setx(err, ERR_CONFIG,
+		    "TLS priority string: %s at position %zu (\"%s\")",
+		    gnutls_strerror(rc), (size_t)(pos - opts->priority), clean);
+		return -1;
+	}
+	gnutls_priority_deinit(prio);
+	full = xasprintf("%s:%s", opts->priority, append);
+	rc = gnutls_priority_set_direct(t->tls, full, NULL);
+	free(full);
+	if (rc < 0) {
+		err_setx(err, ERR_CONFIG, "TLS priority string: %s",
+		    gnutls_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Trust: a pin, or a CA file or the system store, or (tests) none. */
+static int
+tls_set_creds(struct tcp_transport *t, const struct transport_tls_opts *opts,
+    struct err *err)
+{
+	const char *key;
+	int rc;
+
+	if ((rc = gnutls_certificate_allocate_credentials(&t->cred)) < 0) {
+		err_setx(err, ERR_LOCAL, "TLS setup: %s", gnutls_strerror(rc));
+		return -1;
+	}
+	if (opts->fingerprint != NULL) {
+		if (tls_parse_pin(opts->fingerprint, t->pin, err) == -1)
+			return -1;
+		t->has_pin = true;
+	} else if (opts->verify && tls_load_trust(t, opts->ca_file, err) == -1)
+		return -1;
+	if (opts->cert_file != NULL) {
+		key = opts->key_file != NULL ? opts->key_file : opts->cert_file;
+		rc = gnutls_certificate_set_x509_key_file(t->cred,
+		    opts->cert_file, key, GNUTLS_X509_FMT_PEM);
+		if (rc < 0) {
+			err_setx(err, ERR_CONFIG,
+			    "client certificate %s, key %s: %s",
+			    opts->cert_file, key, gnutls_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* RFC 6066 §3: a literal address is not a valid server name. */
 static bool
 is_ip_literal(const char *host)
@@ -467,18 +638,14 @@ tls_setup(struct tcp_transport *t, const struct transport_tls_opts *opts,
 	const char *host = opts->hostname;
 	int rc;
 
-	if ((rc = gnutls_certificate_allocate_credentials(&t->cred)) < 0)
-		goto fail;
-	if (opts->verify && tls_load_trust(t, opts->ca_file, err) == -1)
+	if (tls_set_creds(t, opts, err) == -1)
 		return -1;
 	/* Non-blocking: we do every wait ourselves, bounded. */
 	if ((rc = gnutls_init(&t->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK)) < 0)
 		goto fail;
 	/* RFC 8996: TLS 1.0 and 1.1 are deprecated. */
-	rc = gnutls_set_default_priority_append(t->tls,
-	    TRANSPORT_PRIORITY_APPEND, NULL, 0);
-	if (rc < 0)
-		goto fail;
+	if (tls_set_priority(t, opts, err) == -1)
+		return -1;
 	rc = gnutls_credentials_set(t->tls, GNUTLS_CRD_CERTIFICATE, t->cred);
 	if (rc < 0)
 		goto fail;
@@ -488,8 +655,11 @@ tls_setup(struct tcp_transport *t, const struct transport_tls_opts *opts,
 		if (rc < 0)
 			goto fail;
 	}
-	/* Chain and name are checked inside the handshake. */
-	if (opts->verify)
+	/* Chain and name, or the pin, are checked inside the handshake. */
+	gnutls_session_set_ptr(t->tls, t);
+	if (t->has_pin)
+		gnutls_session_set_verify_function(t->tls, tls_check_pin);
+	else if (opts->verify)
 		gnutls_session_set_verify_cert(t->tls, host, 0);
 	/* Our own deadline bounds the handshake. */
 	gnutls_handshake_set_timeout(t->tls, 0);
@@ -503,41 +673,83 @@ fail:
 	return -1;
 }
 
-/*
- * " (subject DN, issuer DN, SHA-256 hex)" of the server's certificate,
- * sanitised (it is the server's data), or "" if there is none.
- */
+/* What we tell a person about the server's certificate; sanitised. */
+struct tls_peer {
+	char subject[256];
+	char issuer[256];
+	char sha256[2 * TRANSPORT_SHA256_LEN + 1];
+	char not_before[32]; /* "2000-01-01 00:00:00", UTC */
+	char not_after[32];
+};
+
 static void
-tls_describe_peer(struct tcp_transport *t, char *buf, size_t size)
+tls_fmt_time(char *buf, size_t size, time_t when)
+{
+	struct tm tm;
+
+	if (when == (time_t)-1 || gmtime_r(&when, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		(void)snprintf(buf, size, "unknown");
+}
+
+/* Returns 0, or -1 if the server sent no certificate we can read. */
+static int
+tls_get_peer(struct tcp_transport *t, struct tls_peer *p)
 {
 	const gnutls_datum_t *certs;
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t subj = { NULL, 0 }, iss = { NULL, 0 };
-	unsigned char md[32];
-	char s[96], i[96], hex[2 * sizeof(md) + 1];
-	size_t mdlen = sizeof(md), k;
+	unsigned char md[TRANSPORT_SHA256_LEN];
+	size_t mdlen = sizeof(md);
 	unsigned int n = 0;
+	int rc = -1;
 
-	buf[0] = '\0';
 	certs = gnutls_certificate_get_peers(t->tls, &n);
 	if (certs == NULL || n == 0 || gnutls_x509_crt_init(&crt) < 0)
-		return;
+		return -1;
 	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0 ||
 	    gnutls_x509_crt_get_dn3(crt, &subj, 0) < 0 ||
 	    gnutls_x509_crt_get_issuer_dn3(crt, &iss, 0) < 0 ||
-	    gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], md, &mdlen) < 0)
+	    gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], md, &mdlen) < 0 ||
+	    mdlen != sizeof(md))
 		goto out;
-	str_sanitise(s, sizeof(s), (const char *)subj.data, subj.size);
-	str_sanitise(i, sizeof(i), (const char *)iss.data, iss.size);
-	for (k = 0; k < mdlen && k < sizeof(md); k++)
-		(void)snprintf(hex + 2 * k, 3, "%02x", md[k]);
-	hex[2 * k] = '\0';
-	(void)snprintf(buf, size, " (subject %s, issuer %s, SHA-256 %s)", s, i,
-	    hex);
+	str_sanitise(p->subject, sizeof(p->subject), (const char *)subj.data,
+	    subj.size);
+	str_sanitise(p->issuer, sizeof(p->issuer), (const char *)iss.data,
+	    iss.size);
+	tls_hex(md, mdlen, p->sha256);
+	tls_fmt_time(p->not_before, sizeof(p->not_before),
+	    gnutls_x509_crt_get_activation_time(crt));
+	tls_fmt_time(p->not_after, sizeof(p->not_after),
+	    gnutls_x509_crt_get_expiration_time(crt));
+	rc = 0;
 out:
 	gnutls_free(subj.data);
 	gnutls_free(iss.data);
 	gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+/*
+ * " (subject DN, issuer DN, SHA-256 hex, valid from DATE to DATE)" of
+ * the server's certificate, or "" if there is none.  The dates come
+ * last: they are the first to go when the message is cut.
+ */
+static void
+tls_describe_peer(struct tcp_transport *t, char *buf, size_t size)
+{
+	struct tls_peer p;
+	char s[96], i[96];
+
+	buf[0] = '\0';
+	if (tls_get_peer(t, &p) == -1)
+		return;
+	/* Shortened, so that the fingerprint still fits. */
+	str_sanitise(s, sizeof(s), p.subject, strlen(p.subject));
+	str_sanitise(i, sizeof(i), p.issuer, strlen(p.issuer));
+	(void)snprintf(buf, size,
+	    " (subject %s, issuer %s, SHA-256 %s, valid from %.10s to %.10s)",
+	    s, i, p.sha256, p.not_before, p.not_after);
 }
 
 /*
@@ -572,6 +784,28 @@ tls_set_verify_err(struct tcp_transport *t, const char *host, struct err *err)
 	gnutls_free(out.data);
 }
 
+/* Both fingerprints first: they are what the user compares. */
+static void
+tls_set_pin_err(struct tcp_transport *t, const char *host, struct err *err)
+{
+	char want[2 * TRANSPORT_SHA256_LEN + 1], s[64];
+	struct tls_peer p;
+
+	tls_hex(t->pin, sizeof(t->pin), want);
+	if (tls_get_peer(t, &p) == -1) {
+		err_setx(err, ERR_PROTO,
+		    "TLS certificate of %s rejected: no certificate to match "
+		    "the pinned SHA256:%s",
+		    host, want);
+		return;
+	}
+	str_sanitise(s, sizeof(s), p.subject, strlen(p.subject));
+	err_setx(err, ERR_PROTO,
+	    "TLS certificate of %s rejected: fingerprint SHA256:%s is not "
+	    "the pinned SHA256:%s (subject %s)",
+	    host, p.sha256, want, s);
+}
+
 static int
 tls_handshake(struct tcp_transport *t, const char *host, struct err *err)
 {
@@ -583,6 +817,10 @@ tls_handshake(struct tcp_transport *t, const char *host, struct err *err)
 		rc = gnutls_handshake(t->tls);
 		if (rc == GNUTLS_E_SUCCESS)
 			return 0;
+		if (t->is_pin_failed) {
+			tls_set_pin_err(t, host, err);
+			return -1;
+		}
 		if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
 			tls_set_verify_err(t, host, err);
 			return -1;
@@ -784,6 +1022,22 @@ tcp_tls_info(struct transport *base)
 	return t->is_tls && !t->is_broken ? t->info : NULL;
 }
 
+static char *
+tcp_describe_peer(struct transport *base)
+{
+	struct tcp_transport *t = tcp_of(base);
+	struct tls_peer p;
+
+	if (!t->is_tls || t->is_broken)
+		return NULL;
+	if (tls_get_peer(t, &p) == -1)
+		return xasprintf("tls: %s\ncertificate: none\n", t->info);
+	return xasprintf("tls: %s\nsubject: %s\nissuer: %s\n"
+	                 "not before: %s UTC\nnot after: %s UTC\n"
+	                 "sha256: " TRANSPORT_PIN_PREFIX "%s\n",
+	    t->info, p.subject, p.issuer, p.not_before, p.not_after, p.sha256);
+}
+
 /*
  * RFC 8446 §6.1: say close_notify, but only as a courtesy: send it if
  * the socket takes it soon, and never wait for the server's answer.
@@ -825,5 +1079,6 @@ static const struct transport_ops tcp_ops = {
 	.write = tcp_write,
 	.starttls = tcp_starttls,
 	.tls_info = tcp_tls_info,
+	.describe_peer = tcp_describe_peer,
 	.free = tcp_free,
 };

@@ -15,10 +15,39 @@
  */
 struct transport;
 
+/* The oldest TLS version we accept (RFC 8996 rules out 1.0 and 1.1). */
+enum transport_tls_min {
+	TRANSPORT_TLS_MIN_1_2 = 0,
+	TRANSPORT_TLS_MIN_1_3,
+};
+
+/*
+ * How to set up TLS; every string is borrowed for the duration of the
+ * starttls call.  All-zero fields past verify keep the defaults: chain
+ * and name checked, TLS 1.2 or newer, GnuTLS's system priorities, no
+ * client certificate.
+ */
 struct transport_tls_opts {
 	const char *hostname; /* checked against the certificate; SNI */
 	const char *ca_file;  /* PEM bundle, or NULL for the system store */
 	bool verify;          /* false only in tests */
+	/*
+	 * "SHA256:" and 64 hex digits (case-insensitive, a colon allowed
+	 * between bytes), or NULL.  When set, the server's certificate
+	 * must have this SHA-256 fingerprint, and that is all the trust
+	 * there is: chain, CA file and host name are not checked, so a
+	 * self-signed certificate is fine.
+	 */
+	const char *fingerprint;
+	enum transport_tls_min min_version;
+	/*
+	 * A GnuTLS priority string (gnutls_priority_init(3)) in place of
+	 * the system default, or NULL.  Versions below min_version are
+	 * removed from it all the same.
+	 */
+	const char *priority;
+	const char *cert_file; /* client certificate (PEM), or NULL */
+	const char *key_file;  /* its private key; NULL: in cert_file */
 };
 
 struct transport_ops {
@@ -40,6 +69,11 @@ struct transport_ops {
 	    const struct transport_tls_opts *opts, struct err *err);
 	/* Describe the TLS session ("TLS1.3 / AES-256-GCM"), or NULL. */
 	const char *(*tls_info)(struct transport *t);
+	/*
+	 * Describe the session and the server's certificate at length
+	 * (see transport_describe_peer()); NULL if not supported.
+	 */
+	char *(*describe_peer)(struct transport *t);
 	/* Close and free everything; t is gone afterwards. */
 	void (*free)(struct transport *t);
 };
@@ -72,16 +106,32 @@ int transport_write(struct transport *t, const void *buf, size_t len,
 
 /*
  * Start TLS and verify the server: the chain against opts->ca_file or
- * the system trust store, and the name against opts->hostname.  A
- * failed handshake or verification is ERR_PROTO with a message naming
- * the reason (e.g. "certificate is not trusted"); nothing more may be
- * sent on t then.  ERR_SOFTWARE if the transport cannot do TLS.
+ * the system trust store, and the name against opts->hostname; or,
+ * with opts->fingerprint, the certificate's SHA-256 alone.  A failed
+ * handshake or verification is ERR_PROTO with a message naming the
+ * reason (e.g. "certificate is not trusted") and the certificate's
+ * subject, issuer, SHA-256 and validity, as far as they fit; a wrong
+ * pin names both fingerprints.  Nothing more may be sent on t then.
+ * ERR_CONFIG for a CA file, client certificate or key that cannot be
+ * loaded, a malformed fingerprint, or a priority string GnuTLS refuses
+ * (the message gives the position of the mistake).  ERR_SOFTWARE if the
+ * transport cannot do TLS.
  */
 int transport_starttls(struct transport *t,
     const struct transport_tls_opts *opts, struct err *err);
 
 bool transport_is_tls(struct transport *t);
 const char *transport_tls_info(struct transport *t);
+
+/*
+ * For a person (popfetch --serverinfo): once TLS is up, lines of the
+ * form "name: value" for the TLS version and cipher ("tls"), and the
+ * server certificate's subject, issuer, validity ("not before", "not
+ * after", UTC) and fingerprint ("sha256", in the form tls_fingerprint
+ * takes), each line ending in "\n".  Server data in it is sanitised.
+ * Returns a new string (caller frees), or NULL if t is not TLS.
+ */
+char *transport_describe_peer(struct transport *t);
 
 /* Close and free; t may be NULL. */
 void transport_free(struct transport *t);

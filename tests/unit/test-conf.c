@@ -796,6 +796,134 @@ test_example(void **state)
 	conf_free(c);
 }
 
+/* Login and TLS policy: values, defaults, inheritance key by key. */
+static void
+test_policy_keys(void **state)
+{
+	struct fixture *f = *state;
+	char want[256];
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f,
+	    "defaults {\n"
+	    " auth = scram-sha-256\n"
+	    " tls_min_version = TLS1.3\n"
+	    " tls_priority = \"SECURE256:-VERS-TLS1.2\"\n"
+	    " tls_cert_file = ~/client.pem\n"
+	    "}\n"
+	    "account a { host = h\n user = u\n maildir = /m\n"
+	    " tls_fingerprint = \"SHA256:00:11:22:33:44:55:66:77:88:99:aa:bb:"
+	    "cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\"\n"
+	    " tls_key_file = \"/k/key.pem\"\n"
+	    "}\n"
+	    "account b { host = h\n user = u\n maildir = /m\n"
+	    " auth = XOAUTH2\n tls_min_version = tls1.2\n}\n"
+	    "account c { host = h\n user = u\n maildir = /m\n"
+	    " auth = apop\n"
+	    " tls_fingerprint = \"sha256:"
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\""
+	    "\n}\n",
+	    0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->naccounts, 3);
+	assert_int_equal(c->accounts[0].auth, CONF_AUTH_SCRAM_SHA_256);
+	assert_int_equal(c->accounts[0].tls_min_version, CONF_TLS_MIN_1_3);
+	assert_string_equal(c->accounts[0].tls_priority,
+	    "SECURE256:-VERS-TLS1.2");
+	(void)snprintf(want, sizeof(want), "%s/client.pem", f->dir);
+	assert_string_equal(c->accounts[0].tls_cert_file, want);
+	assert_string_equal(c->accounts[0].tls_key_file, "/k/key.pem");
+	assert_non_null(strstr(c->accounts[0].tls_fingerprint, ":AA:BB:"));
+	assert_int_equal(c->accounts[1].auth, CONF_AUTH_XOAUTH2);
+	assert_int_equal(c->accounts[1].tls_min_version, CONF_TLS_MIN_1_2);
+	assert_string_equal(c->accounts[1].tls_cert_file, want);
+	assert_null(c->accounts[1].tls_key_file);
+	assert_null(c->accounts[1].tls_fingerprint);
+	assert_int_equal(c->accounts[2].auth, CONF_AUTH_APOP);
+	assert_true(
+	    strncmp(c->accounts[2].tls_fingerprint, "sha256:0011", 11) == 0);
+	conf_free(c);
+
+	/* Unset: auto, TLS 1.2, no pin, no priority, no certificate. */
+	c = load_text(f, "account a { host = h\n user = u\n maildir = /m\n}\n",
+	    0600, &err);
+	assert_non_null(c);
+	assert_int_equal(c->accounts[0].auth, CONF_AUTH_AUTO);
+	assert_int_equal(c->accounts[0].tls_min_version, CONF_TLS_MIN_1_2);
+	assert_null(c->accounts[0].tls_fingerprint);
+	assert_null(c->accounts[0].tls_priority);
+	assert_null(c->accounts[0].tls_cert_file);
+	assert_null(c->accounts[0].tls_key_file);
+	conf_free(c);
+}
+
+static void
+test_policy_bad(void **state)
+{
+	static const char head[] = "account a {\n host = h\n user = u\n"
+	                           " maildir = /m\n";
+	static const struct {
+		const char *keys;
+		const char *msg;
+	} cases[] = {
+		{ "auth = kerberos\n",
+		    "auth must be auto, user, apop, plain, login, cram-md5, "
+		    "scram-sha-1, scram-sha-256, xoauth2 or oauthbearer, not "
+		    "\"kerberos\"" },
+		{ "tls_min_version = TLS1.1\n",
+		    "tls_min_version must be TLS1.2 or TLS1.3, not \"TLS1.1\"" },
+		{ "tls_min_version = 1.3\n",
+		    "tls_min_version must be TLS1.2 or TLS1.3, not \"1.3\"" },
+		{ "tls_fingerprint = \"SHA1:0011\"\n",
+		    "account \"a\": tls_fingerprint must be \"SHA256:\" and 64 "
+		    "hex digits (a colon between bytes allowed)" },
+		{ "tls_fingerprint = \"SHA256:00112233\"\n",
+		    "account \"a\": tls_fingerprint must be \"SHA256:\" and 64 "
+		    "hex digits (a colon between bytes allowed)" },
+		{ "tls_fingerprint = \"\"\n",
+		    "account \"a\": tls_fingerprint is empty" },
+		{ "tls_priority = \"\"\n",
+		    "account \"a\": tls_priority is empty" },
+		{ "tls_key_file = /k.pem\n",
+		    "account \"a\": tls_key_file without tls_cert_file" },
+		{ "tls_cert_file = c.pem\n",
+		    "account \"a\": tls_cert_file must be an absolute path or "
+		    "start with \"~/\"" },
+	};
+	struct fixture *f = *state;
+	char text[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(text, sizeof(text), "%s%s}\n", head,
+		    cases[i].keys);
+		expect_error(f, text, 5, cases[i].msg);
+	}
+	/* In defaults, the mistake is reported at its own line. */
+	expect_error(f,
+	    "defaults {\n user = u\n tls_fingerprint = \"SHA256:xx\"\n}\n"
+	    "account a { host = h\n maildir = /m\n}\n",
+	    3,
+	    "defaults: tls_fingerprint must be \"SHA256:\" and 64 hex digits "
+	    "(a colon between bytes allowed)");
+}
+
+static void
+test_policy_names(void **state)
+{
+	(void)state;
+	assert_string_equal(conf_auth_name(CONF_AUTH_AUTO), "auto");
+	assert_string_equal(conf_auth_name(CONF_AUTH_SCRAM_SHA_256),
+	    "scram-sha-256");
+	assert_string_equal(conf_auth_name(CONF_AUTH_OAUTHBEARER),
+	    "oauthbearer");
+	assert_string_equal(conf_auth_name((enum conf_auth)99), "?");
+	assert_string_equal(conf_tls_min_name(CONF_TLS_MIN_1_3), "TLS1.3");
+	assert_string_equal(conf_tls_min_name((enum conf_tls_min)9), "?");
+}
+
 int
 main(void)
 {
@@ -833,6 +961,11 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_keys, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_policy_bad, setup,
+		    teardown),
+		cmocka_unit_test(test_policy_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <gsasl.h>
 
 #include "fetch/pop3.h"
 #include "tests/unit/mock-transport.h"
@@ -1476,6 +1477,600 @@ test_trace(void **state)
 	pop3_free(s);
 }
 
+/*
+ * GNU SASL draws its SCRAM client nonce from here (through the dynamic
+ * symbol table): fixed bytes make the exchange that of RFC 5802 §5,
+ * whose client nonce is "fyko+d2lbbFgONRv9qkxdawL".
+ */
+int
+gsasl_nonce(char *data, size_t datalen)
+{
+	static const unsigned char rfc5802[18] = { 0x7f, 0x29, 0x28, 0xf9, 0xdd,
+		0xa5, 0x6d, 0xb1, 0x60, 0x38, 0xd4, 0x6f, 0xf6, 0xa9, 0x31,
+		0x75, 0xac, 0x0b };
+	size_t i;
+
+	for (i = 0; i < datalen; i++)
+		data[i] = (char)rfc5802[i % sizeof(rfc5802)];
+	return 0;
+}
+
+#define RFC5802_NONCE "fyko+d2lbbFgONRv9qkxdawL"
+
+/* base64 of s, in a static buffer of the test's (one at a time). */
+static const char *
+b64(const char *s)
+{
+	static char buf[8192];
+	char *out = NULL;
+
+	assert_int_equal(gsasl_base64_to(s, strlen(s), &out, NULL), GSASL_OK);
+	assert_true(strlen(out) < sizeof(buf));
+	(void)snprintf(buf, sizeof(buf), "%s", out);
+	free(out);
+	return buf;
+}
+
+/*
+ * Run pop3_auth() for mech against the server's lines (after GREET);
+ * returns its result, with the session in *s_out and *t_out.
+ */
+static int
+auth_run(const char *server, enum pop3_auth mech, const char *user,
+    const char *secret, struct pop3_session **s_out, struct transport **t_out,
+    struct err *err)
+{
+	char *script = xasprintf(GREET "%s", server);
+
+	*s_out = start(script, 3, t_out);
+	free(script);
+	err_clear(err);
+	assert_int_equal(pop3_greeting(*s_out, err), 0);
+	return pop3_auth(*s_out, mech, user, secret, err);
+}
+
+/* An exchange that must succeed, with exactly want written. */
+static void
+auth_ok(const char *server, enum pop3_auth mech, const char *user,
+    const char *secret, const char *want)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+
+	if (auth_run(server, mech, user, secret, &s, &t, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+	assert_string_equal(mock_transport_written(t), want);
+	pop3_free(s);
+}
+
+static void
+test_capa_sasl(void **state)
+{
+	const struct pop3_caps *caps;
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+
+	(void)state;
+	s = start(GREET "+OK\r\nUSER\r\nSASL PLAIN scram-sha-256 GSSAPI "
+	                "XOAUTH2 SCRAM-SHA-256-PLUS\r\n.\r\n",
+	    2, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	caps = pop3_get_caps(s);
+	assert_int_equal(caps->sasl,
+	    POP3_AUTH_BIT(POP3_AUTH_PLAIN) |
+	        POP3_AUTH_BIT(POP3_AUTH_SCRAM_SHA_256) |
+	        POP3_AUTH_BIT(POP3_AUTH_XOAUTH2));
+	assert_string_equal(caps->sasl_names,
+	    "PLAIN scram-sha-256 GSSAPI XOAUTH2 SCRAM-SHA-256-PLUS");
+	assert_true(caps->user);
+	pop3_free(s);
+}
+
+static void
+test_auth_plain_login(void **state)
+{
+	char want[256];
+
+	(void)state;
+	/* RFC 4616: authzid (empty) NUL authcid NUL passwd. */
+	auth_ok("+OK\r\n", POP3_AUTH_PLAIN, "bob", "hunter2",
+	    "AUTH PLAIN AGJvYgBodW50ZXIy\r\n");
+	/* A bare "+" is an empty challenge too. */
+	(void)snprintf(want, sizeof(want), "AUTH LOGIN\r\n%s\r\n", b64("bob"));
+	(void)snprintf(want + strlen(want), sizeof(want) - strlen(want),
+	    "%s\r\n", b64("hunter2"));
+	auth_ok("+ VXNlcm5hbWU6\r\n+\r\n+OK\r\n", POP3_AUTH_LOGIN, "bob",
+	    "hunter2", want);
+}
+
+/* RFC 2195 §2's example. */
+static void
+test_auth_cram_md5(void **state)
+{
+	(void)state;
+	auth_ok("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"
+	        "\r\n+OK\r\n",
+	    POP3_AUTH_CRAM_MD5, "tim", "tanstaaftanstaaf",
+	    "AUTH CRAM-MD5\r\n"
+	    "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n");
+}
+
+#define SCRAM_SERVER_FIRST \
+	"r=" RFC5802_NONCE "3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096"
+
+/* RFC 5802 §5, byte for byte, the server's signature checked. */
+static void
+test_auth_scram_sha1(void **state)
+{
+	char server[512], want[512];
+
+	(void)state;
+	(void)snprintf(server, sizeof(server), "+ %s\r\n",
+	    b64(SCRAM_SERVER_FIRST));
+	(void)snprintf(server + strlen(server), sizeof(server) - strlen(server),
+	    "+ %s\r\n+OK\r\n", b64("v=rmF9pqV8S7suAoZWja4dJRkFsKQ="));
+	(void)snprintf(want, sizeof(want), "AUTH SCRAM-SHA-1 %s\r\n",
+	    b64("n,,n=user,r=" RFC5802_NONCE));
+	(void)snprintf(want + strlen(want), sizeof(want) - strlen(want),
+	    "%s\r\n\r\n",
+	    b64("c=biws,r=" RFC5802_NONCE "3rfcNHYJY1ZVvWVs7j,"
+	        "p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="));
+	auth_ok(server, POP3_AUTH_SCRAM_SHA_1, "user", "pencil", want);
+}
+
+/*
+ * A server that cannot prove it knows the password (a wrong "v="), or
+ * says +OK before it has: refused, cancelled with "*", session broken.
+ */
+static void
+test_auth_scram_bad_server(void **state)
+{
+	static const enum pop3_auth mechs[] = { POP3_AUTH_SCRAM_SHA_1,
+		POP3_AUTH_SCRAM_SHA_256 };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char server[512];
+	const char *w;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		(void)snprintf(server, sizeof(server), "+ %s\r\n",
+		    b64(SCRAM_SERVER_FIRST));
+		(void)snprintf(server + strlen(server),
+		    sizeof(server) - strlen(server), "+ %s\r\n-ERR\r\n",
+		    b64("v=AAAApqV8S7suAoZWja4dJRkFsKQ="));
+		assert_int_equal(auth_run(server, mechs[i], "user", "pencil",
+		                     &s, &t, &err),
+		    -1);
+		printf("# %s\n", err.msg);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_non_null(strstr(err.msg, "failed to prove"));
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		w = mock_transport_written(t);
+		assert_true(strlen(w) > 3);
+		assert_string_equal(w + strlen(w) - 3, "*\r\n");
+		pop3_free(s);
+
+		/* +OK right after the client-first message. */
+		assert_int_equal(auth_run("+OK\r\n", mechs[i], "user", "pencil",
+		                     &s, &t, &err),
+		    -1);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_non_null(strstr(err.msg, "before the exchange"));
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		pop3_free(s);
+	}
+}
+
+/* SCRAM-SHA-256 (RFC 7677): the messages' form, and the proof's size. */
+static void
+test_auth_scram_sha256(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char server[512], *dec = NULL, want[256];
+	const char *w, *line2;
+	size_t len;
+
+	(void)state;
+	(void)snprintf(server, sizeof(server), "+ %s\r\n-ERR [AUTH] no\r\n",
+	    b64(SCRAM_SERVER_FIRST));
+	assert_int_equal(auth_run(server, POP3_AUTH_SCRAM_SHA_256, "user",
+	                     "pencil", &s, &t, &err),
+	    -1);
+	assert_int_equal(err.cls, ERR_AUTH);
+	assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+	w = mock_transport_written(t);
+	(void)snprintf(want, sizeof(want), "AUTH SCRAM-SHA-256 %s\r\n",
+	    b64("n,,n=user,r=" RFC5802_NONCE));
+	assert_true(strncmp(w, want, strlen(want)) == 0);
+	line2 = w + strlen(want);
+	len = strlen(line2);
+	assert_true(len > 2 && strcmp(line2 + len - 2, "\r\n") == 0);
+	assert_int_equal(gsasl_base64_from(line2, len - 2, &dec, &len),
+	    GSASL_OK);
+	/* "p=" and base64 of a 32-byte HMAC-SHA-256: 44 characters. */
+	(void)snprintf(want, sizeof(want),
+	    "c=biws,r=" RFC5802_NONCE "3rfcNHYJY1ZVvWVs7j,p=");
+	assert_int_equal(len, strlen(want) + 44);
+	assert_memory_equal(dec, want, strlen(want));
+	free(dec);
+	pop3_free(s);
+}
+
+#define GOOGLE_401 \
+	"{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"https://mail.google.com/\"}"
+
+static void
+test_auth_tokens(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char server[512], want[512];
+	int i;
+
+	(void)state;
+	auth_ok("+OK\r\n", POP3_AUTH_XOAUTH2, "bob@example.com", "ya29.tok",
+	    "AUTH XOAUTH2 dXNlcj1ib2JAZXhhbXBsZS5jb20BYXV0aD1CZWFyZXIgeWEyOS50"
+	    "b2sBAQ==\r\n");
+	auth_ok("+OK\r\n", POP3_AUTH_OAUTHBEARER, "bob@example.com", "ya29.tok",
+	    "AUTH OAUTHBEARER bixhPWJvYkBleGFtcGxlLmNvbSwBYXV0aD1CZWFyZXIg"
+	    "eWEyOS50b2sBAQ==\r\n");
+	/* RFC 5801 §4: "," and "=" in the user name are escaped. */
+	(void)snprintf(want, sizeof(want), "AUTH OAUTHBEARER %s\r\n",
+	    b64("n,a=a=3Db=2Cc,\001auth=Bearer t\001\001"));
+	auth_ok("+OK\r\n", POP3_AUTH_OAUTHBEARER, "a=b,c", "t", want);
+
+	/*
+	 * The error challenge: base64 JSON, which the client answers with
+	 * an empty line (XOAUTH2) or %x01 (OAUTHBEARER, RFC 7628 §3.2.3);
+	 * then -ERR.  The session stays usable for a retry.
+	 */
+	for (i = 0; i < 2; i++) {
+		(void)snprintf(server, sizeof(server),
+		    "+ %s\r\n-ERR [AUTH] Invalid credentials\r\n",
+		    b64(GOOGLE_401));
+		assert_int_equal(auth_run(server,
+		                     i == 0 ? POP3_AUTH_XOAUTH2
+		                            : POP3_AUTH_OAUTHBEARER,
+		                     "bob@example.com", "ya29.tok", &s, &t,
+		                     &err),
+		    -1);
+		printf("# %s\n", err.msg);
+		assert_int_equal(err.cls, ERR_AUTH);
+		assert_non_null(strstr(err.msg, "\"status\":\"401\""));
+		assert_string_equal(err.server, "[AUTH] Invalid credentials");
+		assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+		(void)snprintf(want, sizeof(want), "AUTH %s %s\r\n%s\r\n",
+		    i == 0 ? "XOAUTH2" : "OAUTHBEARER",
+		    i == 0 ? "dXNlcj1ib2JAZXhhbXBsZS5jb20BYXV0aD1CZWFyZXIgeWEy"
+		             "OS50b2sBAQ=="
+		           : "bixhPWJvYkBleGFtcGxlLmNvbSwBYXV0aD1CZWFyZXIgeWEy"
+		             "OS50b2sBAQ==",
+		    i == 0 ? "" : "AQ==");
+		assert_string_equal(mock_transport_written(t), want);
+		pop3_free(s);
+	}
+}
+
+/*
+ * RFC 5034 §4: a response that would make AUTH longer than 255 octets
+ * waits for the server's empty challenge, on a line of its own.
+ */
+static void
+test_auth_long_token(void **state)
+{
+	static const size_t sizes[] = { 150, 2048, 6000 };
+	char raw[8192], *token, *want;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < N_OF(sizes); i++) {
+		token = xmalloc(sizes[i] + 1);
+		for (n = 0; n < sizes[i]; n++)
+			token[n] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ-._~+/"[n % 33];
+		token[sizes[i]] = '\0';
+		(void)snprintf(raw, sizeof(raw),
+		    "user=bob@example.com\001auth=Bearer %s\001\001", token);
+		if (strlen("AUTH XOAUTH2 ") + strlen(b64(raw)) + 2 <= 255) {
+			want = xasprintf("AUTH XOAUTH2 %s\r\n", b64(raw));
+			auth_ok("+OK\r\n", POP3_AUTH_XOAUTH2, "bob@example.com",
+			    token, want);
+		} else {
+			want = xasprintf("AUTH XOAUTH2\r\n%s\r\n", b64(raw));
+			auth_ok("+ \r\n+OK\r\n", POP3_AUTH_XOAUTH2,
+			    "bob@example.com", token, want);
+		}
+		free(want);
+		free(token);
+	}
+}
+
+/* RFC 3206: what the -ERR says decides the class; the session lives on. */
+static void
+test_auth_refused(void **state)
+{
+	static const struct {
+		const char *reply;
+		enum err_class cls;
+	} cases[] = {
+		{ "-ERR bad\r\n", ERR_AUTH },
+		{ "-ERR [AUTH] bad\r\n", ERR_AUTH },
+		{ "-ERR [SYS/TEMP] later\r\n", ERR_TEMP },
+		{ "-ERR [IN-USE] locked\r\n", ERR_TEMP },
+		{ "-ERR [LOGIN-DELAY] wait\r\n", ERR_TEMP },
+	};
+	static const enum pop3_auth mechs[] = { POP3_AUTH_PLAIN, POP3_AUTH_APOP,
+		POP3_AUTH_USER };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char server[128];
+	size_t i, m;
+
+	(void)state;
+	for (m = 0; m < N_OF(mechs); m++) {
+		for (i = 0; i < N_OF(cases); i++) {
+			(void)snprintf(server, sizeof(server), "%s%s",
+			    mechs[m] == POP3_AUTH_USER ? "+OK\r\n" : "",
+			    cases[i].reply);
+			assert_int_equal(auth_run(server, mechs[m], "bob",
+			                     "hunter2", &s, &t, &err),
+			    -1);
+			assert_int_equal(err.cls, cases[i].cls);
+			assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+			pop3_free(s);
+		}
+	}
+}
+
+/* A server breaking the exchange: "*" cancels, the session is over. */
+static void
+test_auth_bad_challenges(void **state)
+{
+	static const struct {
+		const char *server;
+		enum pop3_auth mech;
+	} cases[] = {
+		{ "+ !!notbase64!!\r\n-ERR\r\n", POP3_AUTH_CRAM_MD5 },
+		{ "+ e30=\r\n+ e30=\r\n-ERR\r\n", POP3_AUTH_XOAUTH2 },
+		{ "+ not base64 at all\r\n-ERR\r\n", POP3_AUTH_OAUTHBEARER },
+		{ "+\r\n+\r\n+\r\n+\r\n+\r\n+\r\n+\r\n+\r\n+\r\n+\r\n-ERR\r\n",
+		    POP3_AUTH_LOGIN },
+	};
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	const char *w;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_OF(cases); i++) {
+		assert_int_equal(auth_run(cases[i].server, cases[i].mech, "bob",
+		                     "hunter2", &s, &t, &err),
+		    -1);
+		printf("# %s\n", err.msg);
+		assert_int_equal(err.cls, ERR_PROTO);
+		assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+		w = mock_transport_written(t);
+		assert_string_equal(w + strlen(w) - 3, "*\r\n");
+		pop3_free(s);
+	}
+}
+
+/* RFC 1939 §7's example, with the greeting's timestamp. */
+static void
+test_apop(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+
+	(void)state;
+	auth_ok("+OK\r\n", POP3_AUTH_APOP, "mrose", "tanstaaf",
+	    "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n");
+	s = start("+OK no stamp here\r\n", 0, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_apop(s, "mrose", "tanstaaf", &err), -1);
+	assert_int_equal(err.cls, ERR_CONFIG);
+	assert_string_equal(mock_transport_written(t), "");
+	assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+	pop3_free(s);
+}
+
+static void
+test_auth_bad_args(void **state)
+{
+	static const struct {
+		enum pop3_auth mech;
+		const char *user, *secret;
+	} cases[] = {
+		{ POP3_AUTH_PLAIN, "", "pw" },
+		{ POP3_AUTH_PLAIN, "bob", "" },
+		{ POP3_AUTH_LOGIN, "bo\nb", "pw" },
+		{ POP3_AUTH_XOAUTH2, "bob", "tok en" },
+		{ POP3_AUTH_OAUTHBEARER, "bob", "tok\001" },
+		{ POP3_AUTH_APOP, "", "pw" },
+	};
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_OF(cases); i++) {
+		assert_int_equal(auth_run("+OK\r\n", cases[i].mech,
+		                     cases[i].user, cases[i].secret, &s, &t,
+		                     &err),
+		    -1);
+		assert_int_equal(err.cls, ERR_CONFIG);
+		assert_string_equal(mock_transport_written(t), "");
+		assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+		pop3_free(s);
+	}
+}
+
+/* The chooser's table. */
+static void
+test_auth_choose(void **state)
+{
+#define B(a) POP3_AUTH_BIT(POP3_AUTH_##a)
+#define ALL                                                   \
+	(B(PLAIN) | B(LOGIN) | B(CRAM_MD5) | B(SCRAM_SHA_1) | \
+	    B(SCRAM_SHA_256) | B(XOAUTH2) | B(OAUTHBEARER))
+	static const struct {
+		unsigned sasl;
+		bool is_tls, allow_plain;
+		enum pop3_auth req, want; /* want AUTO: ERR_CONFIG */
+	} cases[] = {
+		{ ALL, true, false, POP3_AUTH_AUTO, POP3_AUTH_SCRAM_SHA_256 },
+		{ ALL, false, false, POP3_AUTH_AUTO, POP3_AUTH_SCRAM_SHA_256 },
+		{ B(SCRAM_SHA_1) | B(CRAM_MD5) | B(PLAIN), true, false,
+		    POP3_AUTH_AUTO, POP3_AUTH_SCRAM_SHA_1 },
+		{ B(CRAM_MD5) | B(PLAIN), false, false, POP3_AUTH_AUTO,
+		    POP3_AUTH_CRAM_MD5 },
+		{ B(PLAIN) | B(LOGIN), true, false, POP3_AUTH_AUTO,
+		    POP3_AUTH_PLAIN },
+		{ B(LOGIN), true, false, POP3_AUTH_AUTO, POP3_AUTH_LOGIN },
+		{ 0, true, false, POP3_AUTH_AUTO, POP3_AUTH_USER },
+		{ B(XOAUTH2), true, false, POP3_AUTH_AUTO, POP3_AUTH_USER },
+		/* Never a cleartext one without TLS ... */
+		{ B(PLAIN) | B(LOGIN), false, false, POP3_AUTH_AUTO,
+		    POP3_AUTH_AUTO },
+		{ 0, false, false, POP3_AUTH_AUTO, POP3_AUTH_AUTO },
+		{ 0, false, false, POP3_AUTH_USER, POP3_AUTH_AUTO },
+		{ ALL, false, false, POP3_AUTH_PLAIN, POP3_AUTH_AUTO },
+		{ ALL, false, false, POP3_AUTH_XOAUTH2, POP3_AUTH_AUTO },
+		/* ... unless the configuration allows plain text. */
+		{ B(PLAIN), false, true, POP3_AUTH_AUTO, POP3_AUTH_PLAIN },
+		{ 0, false, true, POP3_AUTH_AUTO, POP3_AUTH_USER },
+		{ 0, false, true, POP3_AUTH_USER, POP3_AUTH_USER },
+		/* Asked for: as asked, if the server lists it. */
+		{ ALL, true, false, POP3_AUTH_LOGIN, POP3_AUTH_LOGIN },
+		{ ALL, true, false, POP3_AUTH_OAUTHBEARER,
+		    POP3_AUTH_OAUTHBEARER },
+		{ B(PLAIN), true, false, POP3_AUTH_SCRAM_SHA_256,
+		    POP3_AUTH_AUTO },
+		{ 0, true, false, POP3_AUTH_XOAUTH2, POP3_AUTH_XOAUTH2 },
+		{ ALL, false, false, POP3_AUTH_APOP, POP3_AUTH_APOP },
+		{ ALL, false, false, POP3_AUTH_CRAM_MD5, POP3_AUTH_CRAM_MD5 },
+	};
+#undef ALL
+#undef B
+	struct pop3_caps caps;
+	enum pop3_auth got;
+	struct err err;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < N_OF(cases); i++) {
+		memset(&caps, 0, sizeof(caps));
+		caps.has_capa = true;
+		caps.sasl = cases[i].sasl;
+		if (cases[i].sasl != 0)
+			(void)snprintf(caps.sasl_names, sizeof(caps.sasl_names),
+			    "SOMETHING");
+		got = POP3_AUTH_AUTO;
+		rc = pop3_auth_choose(&caps, cases[i].is_tls,
+		    cases[i].allow_plain, cases[i].req, &got, &err);
+		if (cases[i].want == POP3_AUTH_AUTO) {
+			if (rc != -1)
+				fail_msg("case %zu: chose %s", i,
+				    pop3_auth_name(got));
+			assert_int_equal(err.cls, ERR_CONFIG);
+		} else {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, err.msg);
+			assert_string_equal(pop3_auth_name(got),
+			    pop3_auth_name(cases[i].want));
+		}
+	}
+}
+
+static void
+test_auth_names(void **state)
+{
+	enum pop3_auth a;
+	int i;
+
+	(void)state;
+	for (i = 0; i < POP3_AUTH_COUNT; i++) {
+		assert_int_equal(pop3_auth_from_name(pop3_auth_name(
+		                                         (enum pop3_auth)i),
+		                     &a),
+		    0);
+		assert_int_equal(a, i);
+	}
+	assert_int_equal(pop3_auth_from_name("SCRAM-SHA-256", &a), 0);
+	assert_int_equal(a, POP3_AUTH_SCRAM_SHA_256);
+	assert_int_equal(pop3_auth_from_name("digest-md5", &a), -1);
+}
+
+/*
+ * No secret, nor any encoding of it, reaches the log at trace level:
+ * every AUTH payload shows as ****.
+ */
+static void
+test_auth_not_traced(void **state)
+{
+	static const char secret[] = "s3cr3t-pw";
+	static const struct {
+		enum pop3_auth mech;
+		const char *server;
+		const char *shown;
+	} cases[] = {
+		{ POP3_AUTH_PLAIN, "+OK\r\n", "C: AUTH PLAIN ****\n" },
+		{ POP3_AUTH_LOGIN,
+		    "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n+OK\r\n",
+		    "C: AUTH LOGIN\n" },
+		{ POP3_AUTH_CRAM_MD5, "+ PDE4OTY+\r\n+OK\r\n",
+		    "C: AUTH CRAM-MD5\n" },
+		{ POP3_AUTH_XOAUTH2, "+ e30=\r\n-ERR\r\n",
+		    "C: AUTH XOAUTH2 ****\n" },
+		{ POP3_AUTH_OAUTHBEARER, "+OK\r\n",
+		    "C: AUTH OAUTHBEARER ****\n" },
+		{ POP3_AUTH_APOP, "+OK\r\n", "C: APOP ****\n" },
+		{ POP3_AUTH_USER, "+OK\r\n+OK\r\n", "C: PASS ****\n" },
+	};
+	struct capture cap;
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	char *log, *enc;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_OF(cases); i++) {
+		capture_start(&cap);
+		(void)auth_run(cases[i].server, cases[i].mech, "bob", secret,
+		    &s, &t, &err);
+		log = capture_stop(&cap);
+		assert_non_null(strstr(log, cases[i].shown));
+		assert_null(strstr(log, secret));
+		assert_null(strstr(err.msg, secret));
+		/* Every base64 alignment of the secret. */
+		enc = xstrdup(b64(secret));
+		enc[8] = '\0';
+		assert_null(strstr(log, enc));
+		free(enc);
+		assert_null(strstr(log, b64("s3cr3t-")));
+		assert_null(strstr(log, "AGJvYgBzM2NyM3QtcHc"));
+		if (cases[i].mech == POP3_AUTH_LOGIN)
+			assert_non_null(strstr(log, "C: ****\n"));
+		free(log);
+		pop3_free(s);
+	}
+}
+
 int
 main(void)
 {
@@ -1515,6 +2110,21 @@ main(void)
 		cmocka_unit_test(test_rset_noop),
 		cmocka_unit_test(test_written_session),
 		cmocka_unit_test(test_trace),
+		cmocka_unit_test(test_capa_sasl),
+		cmocka_unit_test(test_auth_plain_login),
+		cmocka_unit_test(test_auth_cram_md5),
+		cmocka_unit_test(test_auth_scram_sha1),
+		cmocka_unit_test(test_auth_scram_bad_server),
+		cmocka_unit_test(test_auth_scram_sha256),
+		cmocka_unit_test(test_auth_tokens),
+		cmocka_unit_test(test_auth_long_token),
+		cmocka_unit_test(test_auth_refused),
+		cmocka_unit_test(test_auth_bad_challenges),
+		cmocka_unit_test(test_apop),
+		cmocka_unit_test(test_auth_bad_args),
+		cmocka_unit_test(test_auth_choose),
+		cmocka_unit_test(test_auth_names),
+		cmocka_unit_test(test_auth_not_traced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,6 +50,9 @@ struct srv_opts {
 	bool is_tiny;         /* write in pieces of 1 to 7 bytes */
 	size_t stall_at;      /* SRV_STALL */
 	const char *priority; /* NULL: the default */
+	const char *key;      /* NULL: server-key.pem */
+	/* Require a client certificate that this file's CA signed. */
+	const char *client_ca;
 };
 
 struct srv_io {
@@ -249,6 +252,31 @@ srv_data(gnutls_session_t s, const struct srv_opts *o)
 	return r == 0 ? 0 : 6;
 }
 
+/* The client's certificate: signed by client_ca, and the one we expect. */
+static int
+srv_check_client(gnutls_session_t s)
+{
+	const gnutls_datum_t *certs;
+	gnutls_x509_crt_t crt;
+	char dn[256];
+	size_t len = sizeof(dn);
+	unsigned int status = 1, n = 0;
+	int rc;
+
+	if (gnutls_certificate_verify_peers2(s, &status) < 0 || status != 0)
+		return -1;
+	certs = gnutls_certificate_get_peers(s, &n);
+	if (certs == NULL || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+		return -1;
+	rc = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
+	if (rc == 0)
+		rc = gnutls_x509_crt_get_dn(crt, dn, &len);
+	gnutls_x509_crt_deinit(crt);
+	if (rc < 0 || strcmp(dn, "CN=popfetch test client") != 0)
+		return -1;
+	return 0;
+}
+
 static int
 srv_session(int fd, const struct srv_opts *o)
 {
@@ -260,9 +288,16 @@ srv_session(int fd, const struct srv_opts *o)
 
 	if (gnutls_certificate_allocate_credentials(&cred) < 0 ||
 	    gnutls_certificate_set_x509_key_file(cred, tls_file(o->cert),
-	        tls_file("server-key.pem"), GNUTLS_X509_FMT_PEM) < 0 ||
+	        tls_file(o->key != NULL ? o->key : "server-key.pem"),
+	        GNUTLS_X509_FMT_PEM) < 0 ||
 	    gnutls_init(&s, GNUTLS_SERVER) < 0)
 		return 1;
+	if (o->client_ca != NULL) {
+		if (gnutls_certificate_set_x509_trust_file(cred,
+		        tls_file(o->client_ca), GNUTLS_X509_FMT_PEM) <= 0)
+			return 1;
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+	}
 	if (o->priority != NULL)
 		rc = gnutls_priority_set_direct(s, o->priority, NULL);
 	else
@@ -278,6 +313,8 @@ srv_session(int fd, const struct srv_opts *o)
 	while (rc < 0 && !gnutls_error_is_fatal(rc));
 	if (rc < 0)
 		return o->mode == SRV_DATA ? 2 : 0;
+	if (o->client_ca != NULL && srv_check_client(s) == -1)
+		return 7;
 	switch (o->mode) {
 	case SRV_DATA:
 		return srv_data(s, o);
@@ -312,7 +349,9 @@ srv_start(const struct srv_opts *o, char *port_out, size_t size)
 static struct transport *
 tls_client(const char *port, const char *host, const char *ca, struct err *err)
 {
-	struct transport_tls_opts opts = { host, ca, true };
+	struct transport_tls_opts opts = { .hostname = host,
+		.ca_file = ca,
+		.verify = true };
 	struct transport *t;
 
 	t = transport_connect("127.0.0.1", port, 5000, err);
@@ -540,8 +579,9 @@ test_from_fd(void **state)
 static void
 test_tls_bad_ca_file(void **state)
 {
-	struct transport_tls_opts opts = { "localhost", "/nonexistent/ca.pem",
-		true };
+	struct transport_tls_opts opts = { .hostname = "localhost",
+		.ca_file = "/nonexistent/ca.pem",
+		.verify = true };
 	struct transport *t;
 	struct err err;
 	int sv[2];
@@ -562,7 +602,9 @@ test_tls_bad_ca_file(void **state)
 static void
 test_tls_verify_needs_host(void **state)
 {
-	struct transport_tls_opts opts = { NULL, NULL, true };
+	struct transport_tls_opts opts = { .hostname = NULL,
+		.ca_file = NULL,
+		.verify = true };
 	struct transport *t;
 	struct err err;
 	int sv[2];
@@ -668,6 +710,12 @@ tls_reject(const char *cert, const char *host, const char *ca,
 	assert_non_null(strstr(err.msg, "issuer CN=popfetch test CA"));
 	sha256_hex(tls_file(cert), hex, sizeof(hex));
 	assert_non_null(strstr(err.msg, hex));
+	/* The dates come last, and only if they fit. */
+	if (strlen(err.msg) < ERR_MSG_MAX - 1)
+		assert_non_null(strstr(err.msg,
+		    strcmp(cert, "expired.pem") == 0
+		        ? ", valid from 2000-01-01 to 2001-01-01)"
+		        : ", valid from 2000-01-01 to 2125-12-31)"));
 	assert_false(transport_is_tls(t));
 	assert_null(transport_tls_info(t));
 	assert_int_equal(transport_write(t, "USER x\r\n", 8, &err), -1);
@@ -707,7 +755,9 @@ test_tls_no_verify(void **state)
 		.cert = "expired.pem",
 		.up = 10,
 		.down = 10 };
-	struct transport_tls_opts opts = { "mail.example.org", NULL, false };
+	struct transport_tls_opts opts = { .hostname = "mail.example.org",
+		.ca_file = NULL,
+		.verify = false };
 	struct transport *t;
 	struct err err;
 	char port[16];
@@ -749,7 +799,9 @@ test_tls_stalled_handshake(void **state)
 	struct srv_opts o = { .mode = SRV_STALL,
 		.cert = "server.pem",
 		.stall_at = 60 };
-	struct transport_tls_opts opts = { "localhost", NULL, true };
+	struct transport_tls_opts opts = { .hostname = "localhost",
+		.ca_file = NULL,
+		.verify = true };
 	struct transport *t;
 	struct err err;
 	char port[16];
@@ -883,6 +935,354 @@ test_tls_large(void **state)
 	assert_int_equal(srv_reap(), 0);
 }
 
+/*
+ * "SHA256:AB:CD:..." of a certificate file, upper case with colons, to
+ * show that both spellings are taken.
+ */
+static void
+pin_of(const char *file, char *pin, size_t size)
+{
+	char hex[80];
+	size_t i, n;
+
+	sha256_hex(tls_file(file), hex, sizeof(hex));
+	assert_true(size >= 7 + 3 * 32);
+	n = (size_t)snprintf(pin, size, "SHA256:");
+	for (i = 0; i < 64; i += 2) {
+		if (i > 0)
+			pin[n++] = ':';
+		pin[n++] = (char)(hex[i] >= 'a' ? hex[i] - 32 : hex[i]);
+		pin[n++] =
+		    (char)(hex[i + 1] >= 'a' ? hex[i + 1] - 32 : hex[i + 1]);
+	}
+	pin[n] = '\0';
+}
+
+/*
+ * The pin is all the trust: a self-signed certificate, a CA file that
+ * knows nothing of it, and a host name it does not carry.
+ */
+static void
+test_tls_pin_ok(void **state)
+{
+	struct srv_opts o = { .mode = SRV_DATA,
+		.cert = "self-signed.pem",
+		.key = "self-signed-key.pem",
+		.up = 100,
+		.down = 100 };
+	struct transport_tls_opts opts = { .hostname = "mail.example.org",
+		.ca_file = NULL,
+		.verify = true };
+	struct transport *t;
+	struct err err;
+	char port[16], pin[128], hex[80], *desc;
+
+	(void)state;
+	pin_of("self-signed.pem", pin, sizeof(pin));
+	opts.ca_file = tls_file("other-ca.pem");
+	opts.fingerprint = pin;
+	srv_start(&o, port, sizeof(port));
+	t = transport_connect("127.0.0.1", port, 5000, &err);
+	assert_non_null(t);
+	if (transport_starttls(t, &opts, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_true(transport_is_tls(t));
+	desc = transport_describe_peer(t);
+	assert_non_null(desc);
+	printf("# %s", desc);
+	sha256_hex(tls_file("self-signed.pem"), hex, sizeof(hex));
+	assert_non_null(strstr(desc, "\nsha256: SHA256:"));
+	assert_non_null(strstr(desc, hex));
+	assert_non_null(strstr(desc, "\nsubject: CN=localhost\n"));
+	assert_non_null(strstr(desc, "\nissuer: CN=localhost\n"));
+	assert_non_null(
+	    strstr(desc, "\nnot before: 2000-01-01 00:00:00 UTC\n"));
+	assert_non_null(strstr(desc, "\nnot after: 2125-12-31 23:59:59 UTC\n"));
+	assert_true(strncmp(desc, "tls: TLS1.", 10) == 0);
+	free(desc);
+	client_data(t, o.up, o.down);
+	transport_free(t);
+	assert_int_equal(srv_reap(), 0);
+}
+
+/* A certificate the CA vouches for is still refused if the pin differs. */
+static void
+test_tls_pin_wrong(void **state)
+{
+	struct srv_opts o = { .mode = SRV_HANDSHAKE, .cert = "server.pem" };
+	struct transport_tls_opts opts = { .hostname = "localhost",
+		.ca_file = NULL,
+		.verify = true };
+	struct transport *t;
+	struct err err;
+	char port[16], pin[128], got[80], want[80];
+
+	(void)state;
+	pin_of("self-signed.pem", pin, sizeof(pin));
+	opts.ca_file = tls_file("ca.pem");
+	opts.fingerprint = pin;
+	srv_start(&o, port, sizeof(port));
+	t = transport_connect("127.0.0.1", port, 5000, &err);
+	assert_non_null(t);
+	assert_int_equal(transport_starttls(t, &opts, &err), -1);
+	printf("# %s\n", err.msg);
+	assert_int_equal(err.cls, ERR_PROTO);
+	sha256_hex(tls_file("server.pem"), got, sizeof(got));
+	sha256_hex(tls_file("self-signed.pem"), want, sizeof(want));
+	assert_non_null(strstr(err.msg, got));
+	assert_non_null(strstr(err.msg, want));
+	assert_non_null(strstr(err.msg, "is not the pinned"));
+	assert_false(transport_is_tls(t));
+	assert_null(transport_describe_peer(t));
+	assert_int_equal(transport_write(t, "USER x\r\n", 8, &err), -1);
+	assert_int_equal(err.cls, ERR_PROTO);
+	transport_free(t);
+	assert_int_equal(srv_reap(), 0);
+}
+
+static void
+test_tls_pin_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"SHA256:",
+		"SHA1:0011",
+		"SHA256:00",
+		"SHA256:0g" /* not hex */,
+		"SHA256::00" /* colon first */,
+	};
+	char long_pin[128];
+	struct transport_tls_opts opts = { .hostname = "localhost",
+		.ca_file = NULL,
+		.verify = true };
+	struct transport *t;
+	struct err err;
+	size_t i;
+	int sv[2];
+
+	(void)state;
+	/* 33 bytes: one too many. */
+	(void)snprintf(long_pin, sizeof(long_pin), "sha256:%066d", 0);
+	for (i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
+		opts.fingerprint =
+		    i < sizeof(bad) / sizeof(bad[0]) ? bad[i] : long_pin;
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		t = transport_from_fd(sv[0], 1000);
+		assert_int_equal(transport_starttls(t, &opts, &err), -1);
+		assert_int_equal(err.cls, ERR_CONFIG);
+		assert_non_null(strstr(err.msg, "TLS fingerprint"));
+		transport_free(t);
+		(void)close(sv[1]);
+	}
+}
+
+/* tls_min_version = TLS1.3 against a server that stops at TLS 1.2. */
+static void
+test_tls_min13_refused(void **state)
+{
+	struct srv_opts o = { .mode = SRV_HANDSHAKE,
+		.cert = "server.pem",
+		.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2" };
+	struct transport_tls_opts opts = { .hostname = "localhost",
+		.ca_file = NULL,
+		.verify = true };
+	struct transport *t;
+	struct err err;
+	char port[16];
+
+	(void)state;
+	opts.ca_file = tls_file("ca.pem");
+	opts.min_version = TRANSPORT_TLS_MIN_1_3;
+	srv_start(&o, port, sizeof(port));
+	t = transport_connect("127.0.0.1", port, 5000, &err);
+	assert_non_null(t);
+	assert_int_equal(transport_starttls(t, &opts, &err), -1);
+	printf("# %s\n", err.msg);
+	assert_int_equal(err.cls, ERR_PROTO);
+	assert_true(
+	    strncmp(err.msg, "TLS handshake with localhost failed: ", 37) == 0);
+	assert_false(transport_is_tls(t));
+	transport_free(t);
+	assert_int_equal(srv_reap(), 0);
+}
+
+/* ... and the same minimum against a server that has TLS 1.3. */
+static void
+test_tls_min13_ok(void **state)
+{
+	struct srv_opts o = { .mode = SRV_DATA,
+		.cert = "server.pem",
+		.up = 10,
+		.down = 10 };
+	struct transport_tls_opts opts = { .hostname = "localhost",
+		.ca_file = NULL,
+		.verify = true };
+	struct transport *t;
+	struct err err;
+	char port[16];
+
+	(void)state;
+	opts.ca_file = tls_file("ca.pem");
+	opts.min_version = TRANSPORT_TLS_MIN_1_3;
+	srv_start(&o, port, sizeof(port));
+	t = transport_connect("127.0.0.1", port, 5000, &err);
+	assert_non_null(t);
+	assert_int_equal(transport_starttls(t, &opts, &err), 0);
+	assert_true(strncmp(transport_tls_info(t), "TLS1.3 / ", 9) == 0);
+	client_data(t, o.up, o.down);
+	transport_free(t);
+	assert_int_equal(srv_reap(), 0);
+}
+
+/* The user's priority string replaces the default. */
+static void
+test_tls_priority(void **state)
+{
+	struct srv_opts o = { .mode = SRV_DATA,
+		.cert = "server.pem",
+		.up = 10,
+		.down = 10 };
+	struct transport_tls_opts opts = { .hostname = "localhost",
+		.ca_file = NULL,
+		.verify = true };
+	struct transport *t;
+	struct err err;
+	char port[16];
+
+	(void)state;
+	opts.ca_file = tls_file("ca.pem");
+	opts.priority = "NORMAL:-VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305";
+	srv_start(&o, port, sizeof(port));
+	t = transport_connect("127.0.0.1", port, 5000, &err);
+	assert_non_null(t);
+	if (transport_starttls(t, &opts, &err) == -1)
+		fail_msg("%s", err.msg);
+	printf("# %s\n", transport_tls_info(t));
+	assert_string_equal(transport_tls_info(t),
+	    "TLS1.2 / CHACHA20-POLY1305");
+	client_data(t, o.up, o.down);
+	transport_free(t);
+	assert_int_equal(srv_reap(), 0);
+}
+
+/* A mistake in the priority string: ERR_CONFIG, where GnuTLS saw it. */
+static void
+test_tls_bad_priority(void **state)
+{
+	struct transport_tls_opts opts = { .hostname = "localhost",
+		.ca_file = NULL,
+		.verify = true };
+	struct transport *t;
+	struct err err;
+	char buf[8];
+	int sv[2];
+
+	(void)state;
+	opts.ca_file = tls_file("ca.pem");
+	opts.priority = "NORMAL:+NO-SUCH-THING";
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	t = transport_from_fd(sv[0], 1000);
+	assert_int_equal(transport_starttls(t, &opts, &err), -1);
+	printf("# %s\n", err.msg);
+	assert_int_equal(err.cls, ERR_CONFIG);
+	assert_true(strncmp(err.msg, "TLS priority string: ", 21) == 0);
+	assert_non_null(strstr(err.msg, "at position 7 (\"+NO-SUCH-THING\")"));
+	transport_free(t);
+	/* Not a byte of a handshake went out. */
+	assert_int_equal(read(sv[1], buf, sizeof(buf)), 0);
+	(void)close(sv[1]);
+}
+
+/* The server asks for a client certificate and checks it. */
+static void
+test_tls_client_cert(void **state)
+{
+	struct srv_opts o = { .mode = SRV_DATA,
+		.cert = "server.pem",
+		.client_ca = "client.pem",
+		.up = 10,
+		.down = 10 };
+	struct transport_tls_opts opts = { .hostname = "localhost",
+		.ca_file = NULL,
+		.verify = true };
+	struct transport *t;
+	struct err err;
+	char port[16];
+	int pass;
+
+	(void)state;
+	opts.ca_file = tls_file("ca.pem");
+	for (pass = 0; pass < 2; pass++) {
+		/* Without one the server refuses us; with one it lets us in. */
+		opts.cert_file = pass == 0 ? NULL : tls_file("client.pem");
+		opts.key_file = pass == 0 ? NULL : tls_file("client-key.pem");
+		srv_start(&o, port, sizeof(port));
+		t = transport_connect("127.0.0.1", port, 5000, &err);
+		assert_non_null(t);
+		if (pass == 0) {
+			/*
+			 * In TLS 1.3 the server judges the client after
+			 * the client's side of the handshake is done: the
+			 * refusal may only show on the first read.
+			 */
+			if (transport_starttls(t, &opts, &err) == 0)
+				assert_true(transport_read(t, port,
+				                sizeof(port), &err) <= 0);
+			transport_free(t);
+			assert_int_equal(srv_reap(), 2);
+			continue;
+		}
+		if (transport_starttls(t, &opts, &err) == -1)
+			fail_msg("%s", err.msg);
+		client_data(t, o.up, o.down);
+		transport_free(t);
+		assert_int_equal(srv_reap(), 0);
+	}
+}
+
+static void
+test_tls_client_cert_bad(void **state)
+{
+	struct transport_tls_opts opts = { .hostname = "localhost",
+		.ca_file = NULL,
+		.verify = true };
+	struct transport *t;
+	struct err err;
+	int sv[2], i;
+
+	(void)state;
+	opts.ca_file = tls_file("ca.pem");
+	for (i = 0; i < 2; i++) {
+		/* A missing file, then a key that is not the certificate's. */
+		opts.cert_file =
+		    i == 0 ? "/nonexistent/client.pem" : tls_file("client.pem");
+		opts.key_file = tls_file("server-key.pem");
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		t = transport_from_fd(sv[0], 1000);
+		assert_int_equal(transport_starttls(t, &opts, &err), -1);
+		printf("# %s\n", err.msg);
+		assert_int_equal(err.cls, ERR_CONFIG);
+		assert_true(strncmp(err.msg, "client certificate ", 19) == 0);
+		transport_free(t);
+		(void)close(sv[1]);
+	}
+}
+
+/* Nothing to describe on a plain connection. */
+static void
+test_describe_plain(void **state)
+{
+	struct transport *t;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	t = transport_from_fd(sv[0], 1000);
+	assert_null(transport_describe_peer(t));
+	transport_free(t);
+	(void)close(sv[1]);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -912,6 +1312,16 @@ main(void)
 		T(test_tls12),
 		T(test_tls11_refused),
 		T(test_tls_large),
+		T(test_tls_pin_ok),
+		T(test_tls_pin_wrong),
+		T(test_tls_pin_malformed),
+		T(test_tls_min13_refused),
+		T(test_tls_min13_ok),
+		T(test_tls_priority),
+		T(test_tls_bad_priority),
+		T(test_tls_client_cert),
+		T(test_tls_client_cert_bad),
+		T(test_describe_plain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,10 @@
 #   server-key.pem  private key of server.pem and expired.pem
 #   expired.pem     like server.pem, but expired in 2001
 #   other-ca.pem    an unrelated CA, for the "wrong CA" test
+#   self-signed.pem CN=localhost, signed by its own key
+#                   (self-signed-key.pem), for the pinning tests
+#   client.pem      CN=popfetch test client, self-signed, with its key
+#                   client-key.pem: a client certificate for the tests
 #
 # Names are CN only, like most real server certificates, which keeps
 # the rejection message (subject, issuer, fingerprint) within bounds.
@@ -74,3 +78,27 @@ certtool --generate-certificate --load-privkey "$dir/server-key.pem" \
     --load-ca-certificate "$dir/ca.pem" --load-ca-privkey "$tmp/ca-key.pem" \
     --template "$tmp/expired.tmpl" --no-text --outfile "$dir/expired.pem" \
     2>/dev/null
+
+# Self-signed, and the client's: no CA, so they can be made on their own.
+self_signed() {
+	# $1 cn, $2 serial, $3 purpose, $4 output certificate, $5 key
+	cat >"$tmp/self.tmpl" <<TMPL
+cn = "$1"
+serial = $2
+activation_date = "2000-01-01 00:00:00"
+expiration_date = "2125-12-31 23:59:59"
+$3
+signing_key
+TMPL
+	if [ "$3" = tls_www_server ]; then
+		printf 'dns_name = "localhost"\n' >>"$tmp/self.tmpl"
+	fi
+	key "$5"
+	certtool --generate-self-signed --load-privkey "$5" \
+	    --template "$tmp/self.tmpl" --no-text --outfile "$4" 2>/dev/null
+}
+
+self_signed localhost 4 tls_www_server "$dir/self-signed.pem" \
+    "$dir/self-signed-key.pem"
+self_signed "popfetch test client" 5 tls_www_client "$dir/client.pem" \
+    "$dir/client-key.pem"
