@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2317,SC2119 # checks run through fake_check
 # Fault injection with the fake POP3 server: a server that refuses a
 # command, lies about sizes, stalls, sends what no server should, or
 # turns the login down.  Each check is one row of the contract of
@@ -280,7 +281,7 @@ peak_kib()
 	if [ ! -x /usr/bin/time ] || grep -q __asan_init "$PF_BIN"; then
 		return 0
 	fi
-	/usr/bin/time -f %M -o "$T/peak" "$PF_BIN" -c "$PF_CONF" -q "$@" \
+	/usr/bin/time -f %M -o "$T/peak" "$PF_BIN" -c "$PF_CONF" -q \
 	    >/dev/null 2>&1 || :
 	cat "$T/peak"
 }

@@ -715,6 +715,7 @@ lib_mktemp
 
 FAKE_BIN=$top_builddir/tests/fake/fake-pop3
 FAKE_SCRIPTS=$top_srcdir/tests/fake/scripts
+# shellcheck disable=SC2034 # for the tests that source this file
 FAKE_MAIL=$top_srcdir/tests/fake/mail
 # The fake server's hard timeout: it never outlives a check by more.
 FAKE_TIMEOUT=40
@@ -785,6 +786,7 @@ fake_enter()
 	FAKE_BROKEN=no
 	pf_config_new
 	trap fake_stop EXIT
+	# shellcheck disable=SC2317 # called by the assertions above
 	fail()
 	{
 		say "  FAIL: $*"
