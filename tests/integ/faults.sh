@@ -409,6 +409,15 @@ check_stls_refused()
 	stls_fail stls-refused
 }
 
+# Every script (and what it includes) parses, and names files that exist.
+check_scripts()
+{
+	for s in "$FAKE_SCRIPTS"/*.pop3; do
+		"$FAKE_BIN" -n -s "$s" || fail "$s does not parse"
+	done
+}
+
+fake_check "every fake server script parses" check_scripts
 fake_check "-ERR on RETR k (each)" check_err_retr_each
 fake_check "-ERR on RETR k (batch)" check_err_retr_batch
 fake_check "-ERR on RETR k (keep)" check_err_retr_keep
