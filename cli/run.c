@@ -126,8 +126,8 @@ run_lock(const char *dir, const char *account, struct err *err)
 	else if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno == EWOULDBLOCK)
 			err_setx(err, ERR_TEMP,
-			    "another popfetch is fetching this account (%s)",
-			    path);
+			    "another popfetch is fetching %s (lock %s)",
+			    account, path);
 		else
 			err_set(err, ERR_LOCAL, "lock %s", path);
 		(void)close(fd);

@@ -6,6 +6,8 @@
 # Variables the caller may set before sourcing:
 #	top_srcdir, top_builddir   absolute paths (exported by make check)
 #	LIB_NEED_POPFETCH=no       do not require the popfetch binary
+#	LIB_NEED_DOVECOT=no        do not require Dovecot (tests that use
+#	                           only the fake server)
 #	PF_KEEP_TMP=yes            keep the temporary directory for inspection
 #	DOVECOT_RAWLOG=yes         (before dovecot_start) record sessions in
 #	                           ~/dovecot.rawlog/ of users who have one
@@ -90,7 +92,7 @@ lib_cleanup()
 	exit "$lib_rc"
 }
 
-lib_prereq()
+lib_prereq_dovecot()
 {
 	command -v dovecot >/dev/null 2>&1 ||
 	    skip "dovecot is not installed (Debian: dovecot-core dovecot-pop3d)"
@@ -104,6 +106,13 @@ lib_prereq()
 	    skip "Dovecot's POP3 server is not installed (Debian: dovecot-pop3d)"
 	command -v certtool >/dev/null 2>&1 ||
 	    skip "certtool is not installed (Debian: gnutls-bin)"
+}
+
+lib_prereq()
+{
+	if [ "${LIB_NEED_DOVECOT:-yes}" = yes ]; then
+		lib_prereq_dovecot
+	fi
 	command -v bash >/dev/null 2>&1 || skip "bash is not installed"
 	command -v timeout >/dev/null 2>&1 || skip "timeout is not installed"
 	command -v sha256sum >/dev/null 2>&1 || skip "sha256sum is not installed"
@@ -695,3 +704,337 @@ lib_prereq
 trap lib_cleanup EXIT
 trap 'lib_signal=130; exit 130' INT HUP TERM
 lib_mktemp
+
+# fake POP3 server
+#
+# Helpers for the fault-injection tests (faults.sh, fault-*.sh).  They
+# play the scripts of tests/fake/scripts/ with tests/fake/fake-pop3 and
+# need no Dovecot: source this file with LIB_NEED_DOVECOT=no.  Each
+# check runs in a subshell with its own directory and state
+# (fake_check); inside it a failed assertion is recorded and the check
+# goes on, so that one run reports every promise that does not hold.
+
+FAKE_BIN=$top_builddir/tests/fake/fake-pop3
+FAKE_SCRIPTS=$top_srcdir/tests/fake/scripts
+# shellcheck disable=SC2034 # for the tests that source this file
+FAKE_MAIL=$top_srcdir/tests/fake/mail
+# The fake server's hard timeout: it never outlives a check by more.
+FAKE_TIMEOUT=40
+FAKE_PID=
+FAKE_NPASS=0
+FAKE_NFAIL=0
+FAKE_FAILED=
+
+fake_now_ms()
+{
+	date +%s%3N
+}
+
+# fake_abort WHY: end the current check at once.
+fake_abort()
+{
+	say "  FAIL: $*"
+	exit 1
+}
+
+# fake_check NAME FUNCTION: run FUNCTION as the check called NAME.
+fake_check()
+{
+	say "--- $1"
+	set +e
+	(
+		set -e
+		fake_enter "$1"
+		"$2"
+		fake_leave
+	)
+	fc_rc=$?
+	set -e
+	if [ "$fc_rc" -eq 0 ]; then
+		say "PASS: $1"
+		FAKE_NPASS=$((FAKE_NPASS + 1))
+	else
+		say "FAIL: $1"
+		FAKE_NFAIL=$((FAKE_NFAIL + 1))
+		FAKE_FAILED="$FAKE_FAILED
+	$1"
+	fi
+}
+
+# fake_summary: one line per failed check; the test's exit status.
+fake_summary()
+{
+	say "$FAKE_NPASS checks passed, $FAKE_NFAIL failed"
+	if [ "$FAKE_NFAIL" -gt 0 ]; then
+		say "failed:$FAKE_FAILED"
+		exit 1
+	fi
+	exit 0
+}
+
+# Inside a check: a private directory, state and configuration; a
+# failed assertion is noted, and the check goes on.
+fake_enter()
+{
+	fe_dir=$(printf '%s' "$1" | tr -c 'A-Za-z0-9-' '_')
+	T=$T/$fe_dir
+	mkdir -p "$T/state" "$T/client" "$T/want"
+	XDG_STATE_HOME=$T/state
+	export XDG_STATE_HOME
+	PF_OUT=$T/pf.out
+	PF_ERR=$T/pf.err
+	PF_CONF=$T/popfetch.conf
+	FAKE_BROKEN=no
+	pf_config_new
+	trap fake_stop EXIT
+	# shellcheck disable=SC2317 # called by the assertions above
+	fail()
+	{
+		say "  FAIL: $*"
+		FAKE_BROKEN=yes
+	}
+}
+
+fake_leave()
+{
+	fake_stop
+	[ "$FAKE_BROKEN" = no ]
+}
+
+# fake_start SCRIPT...: start the fake server; connection i plays
+# tests/fake/scripts/SCRIPT_i.pop3.  Sets FAKE_PORT and FAKE_LOG (every
+# line the client sent; the server's notes start with "# ").
+fake_start()
+{
+	fs_n=$#
+	for fs_s; do
+		[ -f "$FAKE_SCRIPTS/$fs_s.pop3" ] ||
+		    fake_abort "no script $FAKE_SCRIPTS/$fs_s.pop3"
+		set -- "$@" -s "$FAKE_SCRIPTS/$fs_s.pop3"
+	done
+	shift "$fs_n"
+	FAKE_LOG=$T/fake.log
+	rm -f "$T/fake.port" "$FAKE_LOG"
+	"$FAKE_BIN" -t "$FAKE_TIMEOUT" -p "$T/fake.port" -l "$FAKE_LOG" \
+	    "$@" 2>"$T/fake.err" &
+	FAKE_PID=$!
+	fs_i=0
+	while [ ! -s "$T/fake.port" ]; do
+		fs_i=$((fs_i + 1))
+		if [ "$fs_i" -gt 100 ] || ! kill -0 "$FAKE_PID" 2>/dev/null; then
+			cat "$T/fake.err" >&2
+			fake_abort "the fake server did not start"
+		fi
+		sleep 0.05
+	done
+	FAKE_PORT=$(cat "$T/fake.port")
+}
+
+# fake_stop: kill the fake server if it still runs.
+fake_stop()
+{
+	[ -n "$FAKE_PID" ] || return 0
+	kill "$FAKE_PID" 2>/dev/null || :
+	wait "$FAKE_PID" 2>/dev/null || :
+	FAKE_PID=
+}
+
+# fake_finish WHAT: once the last popfetch is done, the fake server
+# must end within a few seconds, every script played as written.
+fake_finish()
+{
+	ff_i=0
+	while kill -0 "$FAKE_PID" 2>/dev/null; do
+		ff_i=$((ff_i + 1))
+		if [ "$ff_i" -gt 100 ]; then
+			kill "$FAKE_PID" 2>/dev/null || :
+			say "  the fake server still waits: not every script" \
+			    "was played"
+			break
+		fi
+		sleep 0.05
+	done
+	FAKE_RC=0
+	wait "$FAKE_PID" || FAKE_RC=$?
+	FAKE_PID=
+	if [ "$FAKE_RC" -ne 0 ]; then
+		say "  the fake server's notes:"
+		grep -v '^fake-pop3: connection' "$T/fake.err" | tail -n 10 >&2
+		fail "$1: the client did not follow the script" \
+		    "(fake server status $FAKE_RC)"
+	fi
+}
+
+# fake_account [-t TIMEOUT] NAME TLS DELETE: an account on the fake
+# server, user fakeuser, Maildir $T/client/NAME.
+fake_account()
+{
+	fa_timeout=10
+	OPTIND=1
+	while getopts t: fa_o; do
+		case $fa_o in
+		t) fa_timeout=$OPTARG ;;
+		*) fake_abort "fake_account: bad option" ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	{
+		printf 'account "%s" {\n' "$1"
+		printf '\thost = "127.0.0.1"\n\tport = %s\n\ttls = %s\n' \
+		    "$FAKE_PORT" "$2"
+		if [ "$2" = off ]; then
+			printf '\tallow_plaintext = yes\n'
+		else
+			printf '\tca_file = "%s"\n' \
+			    "$top_srcdir/tests/data/tls/ca.pem"
+		fi
+		printf '\tuser = "fakeuser"\n\tpassword = "%s"\n' \
+		    "$PF_PASSWORD"
+		printf '\tmaildir = "%s"\n\tdelete = %s\n\ttimeout = %s\n}\n' \
+		    "$T/client/$1" "$3" "$fa_timeout"
+	} >>"$PF_CONF"
+}
+
+# fake_pf ARGS...: run popfetch -v -v on $PF_CONF; PF_RC, PF_MS (how
+# long it ran, in milliseconds).  The password must not show.
+fake_pf()
+{
+	fp_t0=$(fake_now_ms)
+	pf_run -v -v "$@"
+	PF_MS=$(($(fake_now_ms) - fp_t0))
+	say "  popfetch exited $PF_RC after $PF_MS ms"
+	for fp_f in "$PF_OUT" "$PF_ERR"; do
+		if grep -qF -- "$PF_PASSWORD" "$fp_f"; then
+			fail "the password appears in popfetch's ${fp_f##*/}"
+		fi
+	done
+}
+
+# fake_within WHAT MS: the last run took at most MS milliseconds.
+fake_within()
+{
+	[ "$PF_MS" -le "$2" ] ||
+	    fail "$1: popfetch ran $PF_MS ms, more than $2 ms"
+}
+
+# fake_lines N: the lines the client sent on connection N.
+fake_lines()
+{
+	awk -v n="$1" '
+	    /^# connection [0-9]+: / { split($3, a, ":"); c = a[1]; next }
+	    /^# / { next }
+	    c == n' "$FAKE_LOG"
+}
+
+# fake_sent WHAT N REGEX / fake_not_sent WHAT N REGEX: the client sent
+# (or did not send) a line matching REGEX on connection N.
+fake_sent()
+{
+	fake_lines "$2" >"$T/lines"
+	grep -Eq -- "$3" "$T/lines" ||
+	    fail "$1: the client never sent '$3' (connection $2)"
+}
+
+fake_not_sent()
+{
+	fake_lines "$2" >"$T/lines"
+	if grep -Eq -- "$3" "$T/lines"; then
+		fail "$1: the client sent '$(grep -E -- "$3" "$T/lines" |
+		    head -n 1)' (connection $2)"
+	fi
+}
+
+# fake_commands WHAT N CMD...: from its first RETR or DELE on, the
+# client sent exactly the commands CMD... on connection N.
+fake_commands()
+{
+	fc_what=$1
+	fc_n=$2
+	shift 2
+	printf '%s\n' "$@" >"$T/cmds.want"
+	fake_lines "$fc_n" | awk '/^(RETR|DELE) / { p = 1 } p' >"$T/cmds.got"
+	if ! cmp -s "$T/cmds.want" "$T/cmds.got"; then
+		diff "$T/cmds.want" "$T/cmds.got" >&2 || :
+		fail "$fc_what: the commands on connection $fc_n are not" \
+		    "as expected"
+	fi
+}
+
+# fake_maildir WHAT NAME FILE...: the account's Maildir holds exactly
+# the FILEs in new/ (byte for byte, as a multiset, each named with its
+# ,S=size), and nothing in cur/ or tmp/.
+fake_maildir()
+{
+	fm_what=$1
+	fm_md=$T/client/$2
+	shift 2
+	if [ $# -eq 0 ]; then
+		fm_n=0
+		if [ -d "$fm_md" ]; then
+			fm_n=$(find "$fm_md" -type f | wc -l | tr -d ' ')
+		fi
+		[ "$fm_n" -eq 0 ] ||
+		    fail "$fm_what: $fm_n files in the Maildir, expected none"
+		return 0
+	fi
+	maildir_check "$fm_what" "$fm_md" "$@"
+	if [ -n "$(find "$fm_md/cur" -type f 2>/dev/null)" ]; then
+		fail "$fm_what: files in $fm_md/cur"
+	fi
+}
+
+# fake_message WHAT REGEX: popfetch's stderr has a line matching REGEX.
+fake_message()
+{
+	grep -Eq -- "$2" "$PF_ERR" || {
+		grep -v ': [CS]: ' "$PF_ERR" | tail -n 5 >&2
+		fail "$1: no message matching '$2' on stderr"
+	}
+}
+
+# fake_pf_bg ARGS...: start popfetch -v -v in the background, with
+# SIGINT and SIGTERM at their defaults (a shell starts background jobs
+# with SIGINT ignored); PF_BG_PID.
+fake_pf_bg()
+{
+	env --default-signal=INT,TERM "$PF_BIN" -c "$PF_CONF" -v -v "$@" \
+	    >"$PF_OUT" 2>"$PF_ERR" &
+	PF_BG_PID=$!
+	PF_BG_T0=$(fake_now_ms)
+}
+
+# fake_pf_wait SECONDS: wait at most SECONDS for the background popfetch;
+# PF_RC, PF_MS.  One still running then is killed (status 124).
+fake_pf_wait()
+{
+	fw_i=0
+	while kill -0 "$PF_BG_PID" 2>/dev/null; do
+		fw_i=$((fw_i + 1))
+		if [ "$fw_i" -gt $(($1 * 10)) ]; then
+			kill -9 "$PF_BG_PID" 2>/dev/null || :
+			wait "$PF_BG_PID" 2>/dev/null || :
+			PF_RC=124
+			PF_MS=$(($(fake_now_ms) - PF_BG_T0))
+			say "  popfetch still ran after $1 s: killed"
+			return 0
+		fi
+		sleep 0.1
+	done
+	PF_RC=0
+	wait "$PF_BG_PID" || PF_RC=$?
+	PF_MS=$(($(fake_now_ms) - PF_BG_T0))
+	say "  popfetch exited $PF_RC after $PF_MS ms"
+}
+
+# fake_wait_line N REGEX SECONDS: wait until the client has sent a line
+# matching REGEX on connection N.
+fake_wait_line()
+{
+	fl_i=0
+	until fake_lines "$1" 2>/dev/null | grep -Eq -- "$2"; do
+		fl_i=$((fl_i + 1))
+		[ "$fl_i" -le $(($3 * 20)) ] ||
+		    fake_abort "the client never sent '$2'"
+		sleep 0.05
+	done
+}
