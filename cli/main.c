@@ -21,6 +21,7 @@ struct main_opts {
 	gboolean is_quiet;
 	gboolean is_version;
 	gboolean is_rebuild;
+	gboolean is_serverinfo;
 	char **accounts;
 };
 
@@ -80,6 +81,10 @@ static const GOptionEntry main_entries[] = {
 	    "Print the version and exit", NULL },
 	{ "rebuild-state", 0, 0, G_OPTION_ARG_NONE, &opts.is_rebuild,
 	    "Rebuild the record of fetched messages from the Maildir", NULL },
+	{ "serverinfo", 0, 0, G_OPTION_ARG_NONE, &opts.is_serverinfo,
+	    "Show what the servers offer (TLS, certificate, capabilities) "
+	    "without logging in",
+	    NULL },
 	{ G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts.accounts,
 	    NULL, "[ACCOUNT...]" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -139,6 +144,17 @@ main_load(void)
 	return conf;
 }
 
+static int
+main_run_one(const struct conf_account *acct, const struct run_opts *ropts,
+    struct err *err)
+{
+	if (opts.is_serverinfo)
+		return run_serverinfo(acct, ropts, err);
+	if (opts.is_rebuild)
+		return run_rebuild(acct, ropts, err);
+	return run_account(acct, ropts, err);
+}
+
 /* Run the named accounts (all when none is named); the worst class. */
 static enum err_class
 main_run(const struct conf *conf)
@@ -156,8 +172,7 @@ main_run(const struct conf *conf)
 		acct = opts.accounts != NULL ? conf_find(conf, opts.accounts[i])
 		                             : &conf->accounts[i];
 		err_clear(&err);
-		if ((opts.is_rebuild ? run_rebuild(acct, &ropts, &err)
-		                     : run_account(acct, &ropts, &err)) == 0)
+		if (main_run_one(acct, &ropts, &err) == 0)
 			continue;
 		log_error("%s: %s", acct->name, err.msg);
 		worst = err_worse(worst, err.cls);

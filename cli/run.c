@@ -215,6 +215,26 @@ run_policy(enum conf_delete mode)
 	return PLAN_KEEP;
 }
 
+/* The mechanism the config names, by the spelling both share. */
+static enum pop3_auth
+run_auth(enum conf_auth auth)
+{
+	enum pop3_auth mech;
+
+	if (pop3_auth_from_name(conf_auth_name(auth), &mech) == -1)
+		fatalx("auth %d has no POP3 mechanism", (int)auth);
+	return mech;
+}
+
+/* A fresh OAuth token: password_command again. */
+static char *
+run_refresh(const void *arg, struct err *err)
+{
+	const struct conf_account *acct = arg;
+
+	return secret_from_command(acct->password_command, err);
+}
+
 static char *
 run_password(const struct conf_account *acct, struct err *err)
 {
@@ -236,6 +256,39 @@ struct run_ctx {
 	struct fetch_account fa;
 };
 
+/* The fetch module's view of the account; the password comes later. */
+static void
+run_fill(const struct conf_account *acct, const struct run_opts *opts,
+    struct run_ctx *ctx)
+{
+	(void)snprintf(ctx->port, sizeof(ctx->port), "%u", acct->port);
+	ctx->fa = (struct fetch_account){ .name = acct->name,
+		.host = acct->host,
+		.port = ctx->port,
+		.tls = run_tls(acct->tls),
+		.ca_file = acct->ca_file,
+		.tls_opts = { .fingerprint = acct->tls_fingerprint,
+		    .min_version = acct->tls_min_version == CONF_TLS_MIN_1_3
+		        ? TRANSPORT_TLS_MIN_1_3
+		        : TRANSPORT_TLS_MIN_1_2,
+		    .priority = acct->tls_priority,
+		    .cert_file = acct->tls_cert_file,
+		    .key_file = acct->tls_key_file },
+		.user = acct->user,
+		.password = ctx->password,
+		.auth = run_auth(acct->auth),
+		.allow_plaintext = acct->allow_plaintext,
+		.refresh_secret =
+		    acct->password_command != NULL ? run_refresh : NULL,
+		.refresh_arg = acct,
+		.timeout_ms = (int)acct->timeout * 1000,
+		.policy = run_policy(acct->delete_mode),
+		.checkpoint = acct->checkpoint,
+		.has_msgid_fallback =
+		    acct->uidl_fallback == CONF_FALLBACK_MESSAGE_ID,
+		.stop = opts->stop };
+}
+
 static int
 run_open(const struct conf_account *acct, const struct run_opts *opts,
     struct run_ctx *ctx, struct err *err)
@@ -246,20 +299,7 @@ run_open(const struct conf_account *acct, const struct run_opts *opts,
 	    (ctx->password = run_password(acct, err)) == NULL ||
 	    (ctx->md = maildir_open(acct->maildir, err)) == NULL)
 		return -1;
-	(void)snprintf(ctx->port, sizeof(ctx->port), "%u", acct->port);
-	ctx->fa = (struct fetch_account){ .name = acct->name,
-		.host = acct->host,
-		.port = ctx->port,
-		.tls = run_tls(acct->tls),
-		.ca_file = acct->ca_file,
-		.user = acct->user,
-		.password = ctx->password,
-		.timeout_ms = (int)acct->timeout * 1000,
-		.policy = run_policy(acct->delete_mode),
-		.checkpoint = acct->checkpoint,
-		.has_msgid_fallback =
-		    acct->uidl_fallback == CONF_FALLBACK_MESSAGE_ID,
-		.stop = opts->stop };
+	run_fill(acct, opts, ctx);
 	return 0;
 }
 
@@ -291,6 +331,24 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	}
 	run_close(&ctx);
 	return rc;
+}
+
+int
+run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
+    struct err *err)
+{
+	struct run_ctx ctx;
+	char *text;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.lock = -1;
+	run_fill(acct, opts, &ctx);
+	if (fetch_serverinfo(&ctx.fa, &text, err) == -1)
+		return -1;
+	printf("account %s\n%s", acct->name, text);
+	(void)fflush(stdout);
+	free(text);
+	return 0;
 }
 
 void

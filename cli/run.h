@@ -33,6 +33,14 @@ int run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
 
 /*
+ * --serverinfo: connect and secure as the account says, and print what
+ * the server tells before a login (greeting, capabilities, SASL
+ * mechanisms, TLS session and certificate).  No credential is sent.
+ */
+int run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
+    struct err *err);
+
+/*
  * The tag a delivered message's file name carries for uid:
  * "U=" and the first 16 hex digits of its SHA-256.
  */

@@ -356,17 +356,54 @@ fetch_secure(struct pop3_session *s, const struct transport_tls_opts *tls,
 	return pop3_capa(s, err);
 }
 
-/* Connect, secure and log in: a session in TRANSACTION, or NULL. */
-static struct pop3_session *
-fetch_login(const struct fetch_account *acct, struct err *err)
+/*
+ * Log in with the mechanism asked for, or the strongest one the server
+ * offers that the connection allows.  An OAuth token that the server
+ * refused may just have expired: ask once for a fresh one.
+ */
+static int
+fetch_auth(struct pop3_session *s, const struct fetch_account *acct,
+    struct err *err)
 {
-	struct transport_tls_opts tls = { .hostname = acct->host,
-		.ca_file = acct->ca_file,
-		.verify = true };
+	enum pop3_auth mech;
+	char *fresh;
+	int rc;
+
+	if (pop3_auth_choose(pop3_get_caps(s), acct->tls != FETCH_TLS_OFF,
+	        acct->allow_plaintext, acct->auth, &mech, err) == -1)
+		return -1;
+	log_info("%s: logging in with %s", acct->name, pop3_auth_name(mech));
+	if (pop3_auth(s, mech, acct->user, acct->password, err) == 0)
+		return 0;
+	if ((mech != POP3_AUTH_XOAUTH2 && mech != POP3_AUTH_OAUTHBEARER) ||
+	    err->cls != ERR_AUTH || acct->refresh_secret == NULL ||
+	    pop3_get_state(s) != POP3_AUTHORIZATION)
+		return -1;
+	log_info("%s: token refused, getting a fresh one", acct->name);
+	if ((fresh = acct->refresh_secret(acct->refresh_arg, err)) == NULL)
+		return -1;
+	rc = pop3_auth(s, mech, acct->user, fresh, err);
+	xfree_secret(fresh);
+	return rc;
+}
+
+/*
+ * Connect and secure: a session in AUTHORIZATION, after the greeting and
+ * CAPA (again after STLS), or NULL.  *t_out (may be NULL) keeps the
+ * transport, owned by the session.
+ */
+static struct pop3_session *
+fetch_open(const struct fetch_account *acct, struct transport **t_out,
+    struct err *err)
+{
+	struct transport_tls_opts tls = acct->tls_opts;
 	struct pop3_session *s;
 	struct transport *t;
 	struct err qerr;
 
+	tls.hostname = acct->host;
+	tls.ca_file = acct->ca_file;
+	tls.verify = true;
 	t = transport_connect(acct->host, acct->port, acct->timeout_ms, err);
 	if (t == NULL)
 		return NULL;
@@ -378,13 +415,85 @@ fetch_login(const struct fetch_account *acct, struct err *err)
 	s = pop3_new(t, acct->name);
 	if (pop3_greeting(s, err) == 0 && pop3_capa(s, err) == 0 &&
 	    (acct->tls != FETCH_TLS_STARTTLS ||
-	        fetch_secure(s, &tls, err) == 0) &&
-	    pop3_user_pass(s, acct->user, acct->password, err) == 0)
+	        fetch_secure(s, &tls, err) == 0)) {
+		if (t_out != NULL)
+			*t_out = t;
+		return s;
+	}
+	if (pop3_get_state(s) == POP3_AUTHORIZATION)
+		(void)pop3_quit(s, &qerr);
+	pop3_free(s);
+	return NULL;
+}
+
+/* Connect, secure and log in: a session in TRANSACTION, or NULL. */
+static struct pop3_session *
+fetch_login(const struct fetch_account *acct, struct err *err)
+{
+	struct pop3_session *s;
+	struct err qerr;
+
+	if ((s = fetch_open(acct, NULL, err)) == NULL)
+		return NULL;
+	if (fetch_auth(s, acct, err) == 0)
 		return s;
 	if (pop3_get_state(s) == POP3_AUTHORIZATION)
 		(void)pop3_quit(s, &qerr);
 	pop3_free(s);
 	return NULL;
+}
+
+static void
+fetch_describe_caps(GString *out, const struct pop3_caps *c)
+{
+	if (!c->has_capa) {
+		g_string_append(out, "capabilities: none (no CAPA)\n");
+		return;
+	}
+	g_string_append_printf(out, "capabilities:%s%s%s%s%s%s\n",
+	    c->stls ? " STLS" : "", c->uidl ? " UIDL" : "",
+	    c->top ? " TOP" : "", c->user ? " USER" : "",
+	    c->pipelining ? " PIPELINING" : "",
+	    c->resp_codes ? " RESP-CODES" : "");
+	g_string_append_printf(out, "sasl: %s\n",
+	    c->sasl_names[0] != '\0' ? c->sasl_names : "none");
+	if (c->expire >= 0)
+		g_string_append_printf(out, "expire: %ld days\n", c->expire);
+	if (c->login_delay >= 0)
+		g_string_append_printf(out, "login delay: %ld s\n",
+		    c->login_delay);
+}
+
+int
+fetch_serverinfo(const struct fetch_account *acct, char **text_out,
+    struct err *err)
+{
+	struct pop3_session *s;
+	struct transport *t = NULL;
+	struct err qerr;
+	GString *out;
+	char *peer;
+
+	*text_out = NULL;
+	if ((s = fetch_open(acct, &t, err)) == NULL)
+		return -1;
+	out = g_string_new(NULL);
+	g_string_append_printf(out, "server: %s port %s\n", acct->host,
+	    acct->port);
+	g_string_append_printf(out, "greeting: %s\n", pop3_get_greeting(s));
+	fetch_describe_caps(out, pop3_get_caps(s));
+	if ((peer = transport_describe_peer(t)) != NULL) {
+		g_string_append(out, peer);
+		if (out->len > 0 && out->str[out->len - 1] != '\n')
+			g_string_append_c(out, '\n');
+		free(peer);
+	} else
+		g_string_append(out, "tls: none\n");
+	(void)pop3_quit(s, &qerr);
+	pop3_free(s);
+	*text_out = xstrdup(out->str);
+	g_string_free(out, TRUE);
+	return 0;
 }
 
 /* One connection: log in, fetch_session(). */

@@ -43,8 +43,21 @@ struct fetch_account {
 	const char *port;
 	enum fetch_tls tls;
 	const char *ca_file; /* NULL: system trust store */
+	/*
+	 * TLS policy: pin, minimum version, priority, client certificate
+	 * (hostname, ca_file and verify are filled in from the above).
+	 */
+	struct transport_tls_opts tls_opts;
 	const char *user;
 	const char *password;
+	enum pop3_auth auth;  /* POP3_AUTH_AUTO: the strongest offered */
+	bool allow_plaintext; /* cleartext logins on plain connections */
+	/*
+	 * A fresh secret (caller owns) after a server refused an OAuth
+	 * token (XOAUTH2, OAUTHBEARER), tried once; NULL: no retry.
+	 */
+	char *(*refresh_secret)(const void *arg, struct err *err);
+	const void *refresh_arg;
 	int timeout_ms;
 	enum plan_policy policy;
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
@@ -99,5 +112,13 @@ int fetch_account(const struct fetch_account *acct, struct uidl_store *st,
  */
 int fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
     size_t *n_out, bool *has_uidl_out, struct err *err);
+
+/*
+ * --serverinfo: connect and secure as acct says, read the greeting and
+ * CAPA, describe them and the TLS session in *text_out (caller owns),
+ * then QUIT without logging in.
+ */
+int fetch_serverinfo(const struct fetch_account *acct, char **text_out,
+    struct err *err);
 
 #endif

@@ -53,6 +53,7 @@ struct pop3_session {
 	bool has_greeting; /* DISCONNECTED comes before and after */
 	struct pop3_caps caps;
 	char stamp[POP3_STAMP_MAX]; /* APOP timestamp, or "" */
+	char greeting[256];         /* its text, sanitised */
 	char cmd[POP3_CMD_SHOWN];   /* the command in flight, for errors */
 	size_t rpos, rlen;          /* unread bytes are rbuf[rpos..rlen) */
 	char rbuf[POP3_RBUF_SIZE];
@@ -665,8 +666,15 @@ pop3_greeting(struct pop3_session *s, struct err *err)
 	if (!r.is_ok)
 		return pop3_refused(s, &r, ERR_TEMP, true, err);
 	pop3_keep_stamp(s, r.text, r.len);
+	str_sanitise(s->greeting, sizeof(s->greeting), r.text, r.len);
 	pop3_set_state(s, POP3_AUTHORIZATION);
 	return 0;
+}
+
+const char *
+pop3_get_greeting(const struct pop3_session *s)
+{
+	return s->greeting;
 }
 
 /* "n" as a count in [0, max]; -1 if the word is not a number. */

@@ -115,6 +115,9 @@ enum pop3_resp_code pop3_last_resp_code(const struct pop3_session *s);
 /* Read the greeting: DISCONNECTED -> AUTHORIZATION. */
 int pop3_greeting(struct pop3_session *s, struct err *err);
 
+/* The greeting's text after "+OK", sanitised; "" before it. */
+const char *pop3_get_greeting(const struct pop3_session *s);
+
 /*
  * CAPA.  A server that answers -ERR has no CAPA: that is not an error,
  * the capabilities just stay empty.  Valid until the next pop3_capa().

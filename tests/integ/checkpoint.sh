@@ -15,7 +15,8 @@ for mode in each batch; do
 	user_add "$user"
 	seed "$user" "$T/orig/ten"
 	pf_config_new
-	pf_account -x 'checkpoint = 3' "$user" "$user" starttls "$mode"
+	pf_account -x 'checkpoint = 3' -x 'auth = user' \
+	    "$user" "$user" starttls "$mode"
 	pf_run -v -v
 	assert_rc 0 "$mode"
 	assert_summary "$mode" "$user" 10 10 10

@@ -43,7 +43,7 @@ for mode in each batch keep; do
 	chown "$MAIL_UID:$MAIL_GID" "$T/srv/$user/dovecot.rawlog"
 	seed "$user" "$T/orig/four"
 	pf_config_new
-	pf_account "$acct" "$user" starttls "$mode"
+	pf_account -x "auth = user" "$acct" "$user" starttls "$mode"
 
 	pf_run -v -v
 	assert_rc 0 "$acct"
