@@ -10,8 +10,10 @@
 # server mailbox, a fresh client Maildir and fresh state.  A trial kills
 # one to three runs in turn, each after a delay drawn between 0 and a
 # little more than the length of a whole run (measured first), and ends
-# with a clean run.  The delays come from a generator seeded with
-# KILL_SEED (printed; set it to replay the same delays).
+# with a clean run.  The draws come from a generator seeded with
+# KILL_SEED (printed; set it to replay them: the same connection kinds,
+# kills per trial and delays as fractions of a whole run, though how far
+# a run gets in that time depends on the machine).
 
 # shellcheck source=tests/integ/lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integ/lib.sh"
@@ -84,19 +86,22 @@ trial()
 	tr_run=0
 	while [ "$tr_run" -lt "$tr_nkill" ]; do
 		tr_run=$((tr_run + 1))
-		rand_below $((cal_ms * 11 / 10 + 1))
-		pf_bg_kill "$RAND" "$tr_logs/run-$tr_run" -v
-		case $BG_RC in
+		# A fraction of a whole run, in thousandths, so that the
+		# seed replays the same draws however fast the machine is.
+		rand_below 1101
+		tr_ms=$((RAND * cal_ms / 1000))
+		pf_kill_after "$tr_ms" "$tr_logs/run-$tr_run" -v
+		case $KILL_RC in
 		137)
-			tr_what="$tr_what killed@${RAND}ms"
+			tr_what="$tr_what killed@${tr_ms}ms"
 			kills=$((kills + 1)) ;;
 		0)
-			tr_what="$tr_what done<${RAND}ms"
+			tr_what="$tr_what done<${tr_ms}ms"
 			unkilled=$((unkilled + 1)) ;;
 		*)
 			cat "$tr_logs/run-$tr_run.err" >&2
-			fail "$tr_acct: run $tr_run (kill at ${RAND} ms)" \
-			    "ended by itself with status $BG_RC" ;;
+			fail "$tr_acct: run $tr_run (kill at $tr_ms ms)" \
+			    "ended by itself with status $KILL_RC" ;;
 		esac
 	done
 

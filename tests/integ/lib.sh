@@ -703,7 +703,6 @@ lib_mktemp
 # Maildir against the original messages that counts what was lost,
 # duplicated or damaged rather than stopping at the first fault.
 
-FAULT_PF_PID=
 FAULT_PROXY_PID=
 CUT_PROXY=$top_builddir/tests/tools/cut-proxy
 
@@ -761,18 +760,17 @@ ms_to_s()
 	printf '%d.%03d\n' $(($1 / 1000)) $(($1 % 1000))
 }
 
-# fault_cleanup: the EXIT trap of kill.sh and cut.sh.  It kills what they
-# left running in the background, then does lib_cleanup's work.
+# fault_cleanup: the EXIT trap of kill.sh and cut.sh.  It kills the
+# proxy if one runs, then does lib_cleanup's work.
 fault_cleanup()
 {
 	fc_rc=$?
 	set +e
-	for fc_pid in $FAULT_PF_PID $FAULT_PROXY_PID; do
-		kill -9 "$fc_pid" 2>/dev/null
-		wait "$fc_pid" 2>/dev/null
-	done
-	FAULT_PF_PID=
-	FAULT_PROXY_PID=
+	if [ -n "$FAULT_PROXY_PID" ]; then
+		kill -9 "$FAULT_PROXY_PID" 2>/dev/null
+		wait "$FAULT_PROXY_PID" 2>/dev/null
+		FAULT_PROXY_PID=
+	fi
 	fault_status "$fc_rc"
 	lib_cleanup
 }
@@ -808,23 +806,23 @@ mailbox_clone()
 	cp -p "$T/srv/$2/Maildir/new/"* "$T/srv/$1/Maildir/new/"
 }
 
-# pf_bg_kill DELAY_MS LOG ARGS...: run popfetch with -c $PF_CONF in the
-# background and send it SIGKILL after DELAY_MS milliseconds.  BG_RC is
-# its status: 137 when the kill hit it, its own status if it had ended.
-pf_bg_kill()
+# pf_kill_after DELAY_MS LOG ARGS...: run popfetch with -c $PF_CONF and
+# send it SIGKILL after DELAY_MS milliseconds, unless it ended before.
+# KILL_RC is 137 when the kill hit it, else its own exit status.
+pf_kill_after()
 {
-	bk_delay=$1
-	bk_log=$2
+	ka_s=$(ms_to_s "$1")
+	# For timeout(1), 0 means no limit at all.
+	[ "$ka_s" != 0.000 ] || ka_s=0.001
+	ka_log=$2
 	shift 2
-	"$PF_BIN" -c "$PF_CONF" "$@" >"$bk_log.out" 2>"$bk_log.err" &
-	FAULT_PF_PID=$!
-	sleep "$(ms_to_s "$bk_delay")"
-	kill -9 "$FAULT_PF_PID" 2>/dev/null || :
-	BG_RC=0
-	# Without the shell's own "Killed" notice.
+	KILL_RC=0
+	# timeout signals its own process group as well: it ends as
+	# popfetch does, killed, which gives the same status.  The shell's
+	# own "Killed" notice is not wanted.
 	# shellcheck disable=SC2034 # for the tests that source this file
-	{ wait "$FAULT_PF_PID" || BG_RC=$?; } 2>/dev/null
-	FAULT_PF_PID=
+	{ timeout -s KILL "$ka_s" "$PF_BIN" -c "$PF_CONF" "$@" \
+	    >"$ka_log.out" 2>"$ka_log.err" || KILL_RC=$?; } 2>/dev/null
 }
 
 # proxy_start PORTFILE ARGS...: start cut-proxy in front of Dovecot's
