@@ -1038,3 +1038,256 @@ fake_wait_line()
 		sleep 0.05
 	done
 }
+
+# kill and cut tests
+#
+# Helpers of kill.sh and cut.sh: a seeded random number generator, the
+# processes a test starts in the background (killed by the cleanup
+# whatever happens), copies of a seeded mailbox, and an audit of a
+# Maildir against the original messages that counts what was lost,
+# duplicated or damaged rather than stopping at the first fault.
+
+FAULT_PROXY_PID=
+CUT_PROXY=$top_builddir/tests/tools/cut-proxy
+
+# fault_seed NAME: the seed in the environment variable NAME if set,
+# else a fresh one from /dev/urandom; the test prints it, so that a run
+# can be replayed.
+fault_seed()
+{
+	eval "fs_seed=\${$1:-}"
+	if [ -z "$fs_seed" ]; then
+		fs_seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+	fi
+	case $fs_seed in
+	'' | *[!0-9]*) fail "$1 must be a decimal number" ;;
+	esac
+	[ "${#fs_seed}" -le 10 ] || fail "$1 must be below 2^32"
+	echo "$fs_seed"
+}
+
+# rand_seed N: start the generator; the same seed gives the same draws.
+rand_seed()
+{
+	RAND_STATE=$(($1 % 2147483648))
+}
+
+# rand_step: one step of a 31-bit linear congruential generator (the
+# constants of the example rand() in the C standard).
+rand_step()
+{
+	RAND_STATE=$(((RAND_STATE * 1103515245 + 12345) % 2147483648))
+}
+
+# rand_below N: RAND becomes a number in [0, N), for 0 < N < 2^40.  The
+# low bits of such a generator are weak, so two draws give 23 high bits
+# each.
+rand_below()
+{
+	rand_step
+	rb_hi=$((RAND_STATE >> 8))
+	rand_step
+	# shellcheck disable=SC2034 # for the tests that source this file
+	RAND=$((((rb_hi << 23) | (RAND_STATE >> 8)) % $1))
+}
+
+# now_ms: milliseconds since the epoch (GNU date).
+now_ms()
+{
+	nm_ns=$(date +%s%N)
+	echo $((nm_ns / 1000000))
+}
+
+# ms_to_s MS: the same time in seconds, as sleep(1) takes it.
+ms_to_s()
+{
+	printf '%d.%03d\n' $(($1 / 1000)) $(($1 % 1000))
+}
+
+# fault_cleanup: the EXIT trap of kill.sh and cut.sh.  It kills the
+# proxy if one runs, then does lib_cleanup's work.
+fault_cleanup()
+{
+	fc_rc=$?
+	set +e
+	if [ -n "$FAULT_PROXY_PID" ]; then
+		kill -9 "$FAULT_PROXY_PID" 2>/dev/null
+		wait "$FAULT_PROXY_PID" 2>/dev/null
+		FAULT_PROXY_PID=
+	fi
+	fault_status "$fc_rc"
+	lib_cleanup
+}
+
+fault_status()
+{
+	return "$1"
+}
+
+fault_trap()
+{
+	trap fault_cleanup EXIT
+}
+
+# fault_strays: fail if a process still runs with our popfetch
+# configuration on its command line (a popfetch, or a child it left).
+fault_strays()
+{
+	for fs_p in /proc/[0-9]*; do
+		[ "${fs_p#/proc/}" != "$$" ] || continue
+		if tr '\0' ' ' 2>/dev/null <"$fs_p/cmdline" |
+		    grep -qF -- "$PF_CONF"; then
+			fail "process ${fs_p#/proc/} still runs:" \
+			    "$(tr '\0' ' ' 2>/dev/null <"$fs_p/cmdline")"
+		fi
+	done
+}
+
+# mailbox_clone USER TEMPLATE: copy the messages of TEMPLATE's server
+# Maildir (seeded, never opened by Dovecot) into USER's.
+mailbox_clone()
+{
+	cp -p "$T/srv/$2/Maildir/new/"* "$T/srv/$1/Maildir/new/"
+}
+
+# pf_kill_after DELAY_MS LOG ARGS...: run popfetch with -c $PF_CONF and
+# send it SIGKILL after DELAY_MS milliseconds, unless it ended before.
+# KILL_RC is 137 when the kill hit it, else its own exit status.
+pf_kill_after()
+{
+	ka_s=$(ms_to_s "$1")
+	# For timeout(1), 0 means no limit at all.
+	[ "$ka_s" != 0.000 ] || ka_s=0.001
+	ka_log=$2
+	shift 2
+	KILL_RC=0
+	# timeout signals its own process group as well: it ends as
+	# popfetch does, killed, which gives the same status.  The shell's
+	# own "Killed" notice is not wanted.
+	# shellcheck disable=SC2034 # for the tests that source this file
+	{ timeout -s KILL "$ka_s" "$PF_BIN" -c "$PF_CONF" "$@" \
+	    >"$ka_log.out" 2>"$ka_log.err" || KILL_RC=$?; } 2>/dev/null
+}
+
+# proxy_start PORTFILE ARGS...: start cut-proxy in front of Dovecot's
+# plain port; PROXY_PORT is its port.  Its report goes to PORTFILE.log.
+proxy_start()
+{
+	ps_file=$1
+	shift
+	rm -f "$ps_file"
+	"$CUT_PROXY" -p "$ps_file" -s "$DOVECOT_PORT" "$@" \
+	    >"$ps_file.log" 2>&1 &
+	FAULT_PROXY_PID=$!
+	ps_n=0
+	while [ ! -s "$ps_file" ]; do
+		ps_n=$((ps_n + 1))
+		if [ "$ps_n" -ge 100 ] ||
+		    ! kill -0 "$FAULT_PROXY_PID" 2>/dev/null; then
+			cat "$ps_file.log" >&2
+			fail "cut-proxy did not start"
+		fi
+		sleep 0.05
+	done
+	# shellcheck disable=SC2034 # for the tests that source this file
+	PROXY_PORT=$(cat "$ps_file")
+}
+
+proxy_stop()
+{
+	[ -n "$FAULT_PROXY_PID" ] || return 0
+	kill "$FAULT_PROXY_PID" 2>/dev/null || :
+	wait "$FAULT_PROXY_PID" 2>/dev/null || :
+	FAULT_PROXY_PID=
+}
+
+# maildir_audit MAILDIR SUMS: compare MAILDIR's new/ and cur/ with the
+# originals, whose sorted SHA-256 sums (all different) are in the file
+# SUMS.  Sets AUDIT_LOST (originals missing), AUDIT_DUP (extra copies of
+# originals), AUDIT_BAD (files that are no original, or whose size is
+# not their ,S= value: a partial file) and AUDIT_TMP (files in tmp/).
+# The sums of duplicated messages go to $T/audit.dup, one per copy too
+# many.
+maildir_audit()
+{
+	ma_md=$1
+	# Name sizes and real sizes; a name without ,S= counts as bad.
+	AUDIT_BAD=$(find "$ma_md/new" "$ma_md/cur" -type f -printf '%s %f\n' |
+	    awk '{
+		if (match($2, /,S=[0-9]+/) == 0 ||
+		    substr($2, RSTART + 3, RLENGTH - 3) + 0 != $1 + 0) {
+			print "bad size: " $2 " is " $1 " octets" >"/dev/stderr"
+			bad++
+		}
+	    } END { print bad + 0 }')
+	find "$ma_md/new" "$ma_md/cur" -type f -exec sha256sum -- {} + |
+	    sort >"$T/audit.got"
+	rm -f "$T/audit.dup"
+	: >"$T/audit.dup"
+	awk -v dupfile="$T/audit.dup" '
+	    NR == FNR { want[$1] = 1; next }
+	    {
+		n[$1]++
+		if (!($1 in want)) {
+			print "not an original: " $2 >"/dev/stderr"
+			bad++
+		} else if (n[$1] > 1) {
+			print $1 >dupfile
+			dup++
+		}
+	    }
+	    END {
+		for (s in want)
+			if (!(s in n))
+				lost++
+		print lost + 0, dup + 0, bad + 0
+	    }' "$2" "$T/audit.got" >"$T/audit.counts"
+	# shellcheck disable=SC2034 # for the tests that source this file
+	read -r AUDIT_LOST AUDIT_DUP ma_bad <"$T/audit.counts"
+	AUDIT_BAD=$((AUDIT_BAD + ma_bad))
+	# shellcheck disable=SC2034 # for the tests that source this file
+	AUDIT_TMP=$(find "$ma_md/tmp" -type f | wc -l | tr -d ' ')
+}
+
+# audit_explain_dups ACCT LOGS: after maildir_audit found duplicates in
+# ACCT's Maildir, name the copies of each and say which runs reported
+# them delivered (the -v output in LOGS/run-*.err) and whether the UIDL
+# journal names them; then show each run's last line.  A copy that no
+# run reported and that the journal does not name was linked into new/
+# by a run that died before it recorded the uid.
+audit_explain_dups()
+{
+	ed_journal=$XDG_STATE_HOME/popfetch/$1.uidl
+	sort -u "$T/audit.dup" | while read -r ed_sum; do
+		say "  duplicated message, sha256 $ed_sum:"
+		grep -- "^$ed_sum " "$T/audit.got" | while read -r _ ed_f; do
+			ed_name=${ed_f##*/}
+			ed_runs=$(grep -lF -- "$ed_name" "$2"/run-*.err \
+			    2>/dev/null | sed 's,.*/,,' | tr '\n' ' ')
+			ed_j=no
+			if grep -qF -- "$ed_name" "$ed_journal" 2>/dev/null
+			then
+				ed_j=yes
+			fi
+			say "    $ed_name: reported by: ${ed_runs:-no run};" \
+			    "in the journal: $ed_j"
+		done
+	done
+	for ed_f in "$2"/run-*.err; do
+		say "  ${ed_f##*/}, last line:" \
+		    "$(tail -n 1 "$ed_f" | cut -c 1-120)"
+	done
+}
+
+# fault_mailbox N SEED: N messages made by gen-mail in $T/orig/m, their
+# sums in $T/orig.sums, and the server user "template" seeded with them
+# (Dovecot never opens it: mailbox_clone copies it for every trial).
+fault_mailbox()
+{
+	gen_mail "$T/orig/m" -n "$1" -s "$2"
+	sums "$T/orig/m" >"$T/orig.sums"
+	[ -z "$(uniq -d "$T/orig.sums")" ] ||
+	    fail "gen-mail made two equal messages"
+	user_add template
+	seed template "$T/orig/m"
+}
