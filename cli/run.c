@@ -137,27 +137,75 @@ run_lock(const char *dir, const char *account, struct err *err)
 	return fd;
 }
 
-static struct uidl_store *
-run_open_state(const char *account, int *lock_out, struct err *err)
+/* What a run of one account holds, in the order it is taken. */
+struct run_ctx {
+	struct uidl_store *st;
+	int lock;
+	char *dirty;      /* the marker of a run in progress */
+	bool was_dirty;   /* the last run did not end: it was killed */
+	GHashTable *tags; /* uid tags in the Maildir, once looked for */
+	const char *maildir;
+	char *password;
+	struct maildir *md;
+	char port[16];
+	struct fetch_account fa;
+};
+
+/*
+ * Mark a run in progress, so that the next one knows if this one was
+ * killed.  A kill between a message's link into new/ and its journal
+ * record leaves it stored but not recorded; after such a run, messages
+ * not recorded are first looked for in the Maildir (run_recover()).  The
+ * mark is durable before any delivery.
+ */
+static int
+run_mark(const char *dir, const char *account, struct run_ctx *ctx,
+    struct err *err)
 {
-	struct uidl_store *st = NULL;
+	int fd, rc;
+
+	ctx->dirty = run_state_path(dir, account, "running");
+	ctx->was_dirty = access(ctx->dirty, F_OK) == 0;
+	if (ctx->was_dirty)
+		return 0;
+	fd =
+	    open(ctx->dirty, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		err_set(err, ERR_LOCAL, "%s", ctx->dirty);
+		return -1;
+	}
+	(void)close(fd);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		err_set(err, ERR_LOCAL, "%s", dir);
+		return -1;
+	}
+	rc = fsutil_fsync_dir(fd, dir, err);
+	(void)close(fd);
+	return rc;
+}
+
+/* Lock the account, mark the run, load the state. */
+static int
+run_open_state(const char *account, struct run_ctx *ctx, struct err *err)
+{
 	char *dir, *path;
 
 	if ((dir = run_state_dir()) == NULL) {
 		err_setx(err, ERR_CONFIG,
 		    "neither XDG_STATE_HOME nor HOME is set");
-		return NULL;
+		return -1;
 	}
 	path = run_state_path(dir, account, "uidl");
 	if (fsutil_mkdirs(dir, 0700, err) == 0 &&
-	    (*lock_out = run_lock(dir, account, err)) != -1)
-		st = uidl_open(path, err);
-	if (st != NULL && uidl_malformed(st) > 0)
+	    (ctx->lock = run_lock(dir, account, err)) != -1 &&
+	    run_mark(dir, account, ctx, err) == 0)
+		ctx->st = uidl_open(path, err);
+	if (ctx->st != NULL && uidl_malformed(ctx->st) > 0)
 		log_warnx("%s: %s: %zu damaged lines ignored", account, path,
-		    uidl_malformed(st));
+		    uidl_malformed(ctx->st));
 	free(path);
 	free(dir);
-	return st;
+	return ctx->st != NULL ? 0 : -1;
 }
 
 static void
@@ -246,15 +294,98 @@ run_password(const struct conf_account *acct, struct err *err)
 	return NULL;
 }
 
-/* What a run of one account holds, in the order it is taken. */
-struct run_ctx {
-	struct uidl_store *st;
-	int lock;
-	char *password;
-	struct maildir *md;
-	char port[16];
-	struct fetch_account fa;
-};
+/*
+ * Map the uid tags in the names of dir's files to their paths: the tags
+ * after ",S=<size>" that run_sink_begin() asked for.
+ */
+static void
+run_scan_dir(GHashTable *tags, const char *dir)
+{
+	const char *name, *tag;
+	GDir *d;
+
+	if ((d = g_dir_open(dir, 0, NULL)) == NULL)
+		return;
+	while ((name = g_dir_read_name(d)) != NULL) {
+		if ((tag = strstr(name, ",U=")) == NULL ||
+		    strspn(tag + 3, "0123456789abcdef") != 16)
+			continue;
+		g_hash_table_insert(tags, g_strndup(tag + 1, 18),
+		    g_build_filename(dir, name, NULL));
+	}
+	g_dir_close(d);
+}
+
+/* Every message popfetch filed in the Maildir: new/, cur/, subfolders. */
+static GHashTable *
+run_scan_maildir(const char *root)
+{
+	GHashTable *tags;
+	const char *name;
+	char *path;
+	GDir *d;
+
+	tags = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	for (d = g_dir_open(root, 0, NULL); d != NULL;) {
+		if ((name = g_dir_read_name(d)) == NULL) {
+			g_dir_close(d);
+			break;
+		}
+		/* Maildir++ subfolders are ".Name" beside new/ and cur/. */
+		if (name[0] != '.' || strcmp(name, "..") == 0)
+			continue;
+		path = g_build_filename(root, name, "new", NULL);
+		run_scan_dir(tags, path);
+		g_free(path);
+		path = g_build_filename(root, name, "cur", NULL);
+		run_scan_dir(tags, path);
+		g_free(path);
+	}
+	path = g_build_filename(root, "new", NULL);
+	run_scan_dir(tags, path);
+	g_free(path);
+	path = g_build_filename(root, "cur", NULL);
+	run_scan_dir(tags, path);
+	g_free(path);
+	return tags;
+}
+
+/* fsync the directory holding path. */
+static int
+run_sync_parent(const char *path)
+{
+	char *dir = g_path_get_dirname(path);
+	int fd, rc = -1;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		rc = fsync(fd);
+		(void)close(fd);
+	}
+	g_free(dir);
+	return rc;
+}
+
+/*
+ * After a killed run: is msg in the Maildir all the same, by the uid tag
+ * in its file name?  Its link may not be durable yet (the run may have
+ * died before syncing the directory), so make it so before saying yes.
+ */
+static bool
+run_recover(void *arg, const struct pop3_msg *msg, char **file_out)
+{
+	struct run_ctx *ctx = arg;
+	const char *path;
+	char tag[24];
+
+	if (ctx->tags == NULL)
+		ctx->tags = run_scan_maildir(ctx->maildir);
+	run_uid_tag(msg->uid, tag, sizeof(tag));
+	if ((path = g_hash_table_lookup(ctx->tags, tag)) == NULL ||
+	    run_sync_parent(path) == -1)
+		return false;
+	*file_out = xstrdup(strrchr(path, '/') + 1);
+	return true;
+}
 
 /* The fetch module's view of the account; the password comes later. */
 static void
@@ -286,7 +417,9 @@ run_fill(const struct conf_account *acct, const struct run_opts *opts,
 		.checkpoint = acct->checkpoint,
 		.has_msgid_fallback =
 		    acct->uidl_fallback == CONF_FALLBACK_MESSAGE_ID,
-		.stop = opts->stop };
+		.stop = opts->stop,
+		.recover = ctx->was_dirty ? run_recover : NULL,
+		.recover_arg = ctx };
 }
 
 static int
@@ -295,7 +428,8 @@ run_open(const struct conf_account *acct, const struct run_opts *opts,
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->lock = -1;
-	if ((ctx->st = run_open_state(acct->name, &ctx->lock, err)) == NULL ||
+	ctx->maildir = acct->maildir;
+	if (run_open_state(acct->name, ctx, err) == -1 ||
 	    (ctx->password = run_password(acct, err)) == NULL ||
 	    (ctx->md = maildir_open(acct->maildir, err)) == NULL)
 		return -1;
@@ -308,6 +442,12 @@ run_close(struct run_ctx *ctx)
 {
 	maildir_close(ctx->md);
 	uidl_free(ctx->st);
+	/* Ended, not killed: whatever is stored is recorded. */
+	if (ctx->lock != -1 && ctx->dirty != NULL)
+		(void)unlink(ctx->dirty);
+	free(ctx->dirty);
+	if (ctx->tags != NULL)
+		g_hash_table_destroy(ctx->tags);
 	if (ctx->lock != -1)
 		(void)close(ctx->lock);
 	xfree_secret(ctx->password);
@@ -361,62 +501,6 @@ run_uid_tag(const char *uid, char *buf, size_t len)
 	g_free(sum);
 }
 
-/*
- * Map the uid tags in the names of dir's files to the names: the ones
- * after ",S=<size>" that run_sink_begin() asked for.
- */
-static void
-run_scan_dir(GHashTable *tags, const char *dir)
-{
-	const char *name, *tag;
-	GDir *d;
-
-	if ((d = g_dir_open(dir, 0, NULL)) == NULL)
-		return;
-	while ((name = g_dir_read_name(d)) != NULL) {
-		if ((tag = strstr(name, ",U=")) == NULL ||
-		    strspn(tag + 3, "0123456789abcdef") != 16)
-			continue;
-		g_hash_table_insert(tags, g_strndup(tag + 1, 18),
-		    g_strdup(name));
-	}
-	g_dir_close(d);
-}
-
-/* Every message popfetch filed in the Maildir: new/, cur/, subfolders. */
-static GHashTable *
-run_scan_maildir(const char *root)
-{
-	GHashTable *tags;
-	const char *name;
-	char *path;
-	GDir *d;
-
-	tags = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	for (d = g_dir_open(root, 0, NULL); d != NULL;) {
-		if ((name = g_dir_read_name(d)) == NULL) {
-			g_dir_close(d);
-			break;
-		}
-		/* Maildir++ subfolders are ".Name" beside new/ and cur/. */
-		if (name[0] != '.' || strcmp(name, "..") == 0)
-			continue;
-		path = g_build_filename(root, name, "new", NULL);
-		run_scan_dir(tags, path);
-		g_free(path);
-		path = g_build_filename(root, name, "cur", NULL);
-		run_scan_dir(tags, path);
-		g_free(path);
-	}
-	path = g_build_filename(root, "new", NULL);
-	run_scan_dir(tags, path);
-	g_free(path);
-	path = g_build_filename(root, "cur", NULL);
-	run_scan_dir(tags, path);
-	g_free(path);
-	return tags;
-}
-
 /* Record every message on the server that the Maildir holds. */
 static int
 run_record_found(struct run_ctx *ctx, GHashTable *tags,
@@ -433,6 +517,7 @@ run_record_found(struct run_ctx *ctx, GHashTable *tags,
 		run_uid_tag(msgs[i].uid, tag, sizeof(tag));
 		if ((file = g_hash_table_lookup(tags, tag)) == NULL)
 			continue;
+		file = strrchr(file, '/') + 1;
 		(*found_out)++;
 		if (uidl_has(ctx->st, msgs[i].uid, msgs[i].size))
 			continue;

@@ -248,6 +248,36 @@ out:
 	return rc;
 }
 
+/* Record what a killed run stored but did not record. */
+static int
+fetch_recover(struct fetch_run *r, struct err *err)
+{
+	const struct fetch_account *acct = r->acct;
+	size_t i, n = 0;
+	char *file;
+
+	for (i = 0; i < r->n; i++) {
+		const struct pop3_msg *m = &r->msgs[i];
+
+		if (!m->has_uid || uidl_has(r->st, m->uid, m->size) ||
+		    !acct->recover(acct->recover_arg, m, &file))
+			continue;
+		if (uidl_append(r->st, m->uid, m->size, file,
+		        (int64_t)time(NULL), err) == -1) {
+			free(file);
+			return -1;
+		}
+		free(file);
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	log_notice("%s: %zu message%s stored by an interrupted run, now "
+	           "recorded",
+	    r->account, n, n == 1 ? "" : "s");
+	return uidl_sync(r->st, err);
+}
+
 /* Forget what is no longer on the server, so the store stays small. */
 static int
 fetch_compact(struct fetch_run *r, struct err *err)
@@ -294,6 +324,8 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 			goto quit;
 		has_uidl = true;
 	}
+	if (acct->recover != NULL && fetch_recover(&r, err) == -1)
+		goto quit;
 	if (plan_build(r.msgs, r.n, has_uidl, fetch_seen, st, acct->policy,
 	        &plan, err) == -1)
 		goto quit;

@@ -72,6 +72,14 @@ struct fetch_account {
 	 * far.  May be NULL.
 	 */
 	const volatile sig_atomic_t *stop;
+	/*
+	 * After a run that was killed: is msg, which the state does not
+	 * know, stored all the same (the run died between storing and
+	 * recording it)?  Then *file_out (caller owns) names it, and it is
+	 * recorded instead of fetched again.  NULL: no such check.
+	 */
+	bool (*recover)(void *arg, const struct pop3_msg *msg, char **file_out);
+	void *recover_arg;
 };
 
 struct fetch_stats {

@@ -89,6 +89,19 @@ static const struct sink_ops mem_ops = {
 
 static unsigned checkpoint;
 static bool has_fallback;
+static const char *recovered_uid; /* what recover() says is stored */
+static int recover_calls;
+
+static bool
+recover(void *arg, const struct pop3_msg *msg, char **file_out)
+{
+	assert_null(arg);
+	recover_calls++;
+	if (recovered_uid == NULL || strcmp(msg->uid, recovered_uid) != 0)
+		return false;
+	*file_out = xstrdup("found-in-maildir");
+	return true;
+}
 static volatile sig_atomic_t stop_flag;
 
 struct fixture {
@@ -126,6 +139,8 @@ teardown(void **state)
 
 	checkpoint = 0;
 	has_fallback = false;
+	recovered_uid = NULL;
+	recover_calls = 0;
 	stop_flag = 0;
 	uidl_free(f->st);
 	for (i = 0; i < f->mem.nstored; i++)
@@ -159,6 +174,7 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 		.policy = policy,
 		.checkpoint = checkpoint,
 		.has_msgid_fallback = has_fallback,
+		.recover = recovered_uid != NULL ? recover : NULL,
 		.stop = &stop_flag };
 	struct transport *t = mock_transport_str(script, 3);
 	struct pop3_session *s = pop3_new(t, "test");
@@ -428,6 +444,25 @@ test_msgid_fallback_needs_top(void **state)
 	assert_int_equal(f->mem.nstored, 0);
 }
 
+/*
+ * After a killed run, a message the state does not know but the Maildir
+ * holds is recorded, not fetched again; under each it is deleted.
+ */
+static void
+test_recover_after_kill(void **state)
+{
+	struct fixture *f = *state;
+
+	recovered_uid = "u-two";
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK OK M3 OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nDELE 2\r\nRETR 3\r\n"
+	          "DELE 3\r\nQUIT\r\n");
+	assert_int_equal(recover_calls, 3);
+	assert_true(uidl_has(f->st, "u-two", 20));
+	assert_int_equal(f->mem.nstored, 2);
+	assert_int_equal(f->stats.new_msgs, 2);
+}
+
 int
 main(void)
 {
@@ -449,6 +484,7 @@ main(void)
 		T(test_keep_skips_bad_uid),
 		T(test_msgid_fallback),
 		T(test_msgid_fallback_needs_top),
+		T(test_recover_after_kill),
 	};
 #undef T
 
