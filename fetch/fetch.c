@@ -22,7 +22,8 @@ struct fetch_run {
 	size_t n;
 	bool *is_stored; /* durable in the Maildir and recorded */
 	struct fetch_stats *stats;
-	struct err first; /* the first message-scope failure, if any */
+	uint64_t in_flight; /* octets of the message being retrieved */
+	struct err first;   /* the first message-scope failure, if any */
 };
 
 static bool
@@ -36,6 +37,10 @@ fetch_sink_write(void *arg, const char *data, size_t len, struct err *err)
 {
 	struct fetch_run *r = arg;
 
+	r->in_flight += len;
+	if (r->acct->progress != NULL)
+		r->acct->progress(r->acct->progress_arg, r->stats,
+		    r->in_flight);
 	return r->sink->ops->write(r->sink->ctx, data, len, err);
 }
 
@@ -52,6 +57,7 @@ fetch_retrieve(struct fetch_run *r, size_t idx, struct err *err)
 	uint64_t size = 0;
 	char *name = NULL;
 
+	r->in_flight = 0;
 	if (sink->ops->begin(sink->ctx, msg, err) == -1)
 		goto fail;
 	if (pop3_retr(r->s, msg->num, fetch_sink_write, r, &size, err) == -1) {
@@ -75,6 +81,9 @@ fetch_retrieve(struct fetch_run *r, size_t idx, struct err *err)
 	r->is_stored[idx] = true;
 	r->stats->retrieved++;
 	r->stats->bytes += size;
+	r->in_flight = 0;
+	if (r->acct->progress != NULL)
+		r->acct->progress(r->acct->progress_arg, r->stats, 0);
 	return 0;
 fail:
 	err_prefix(err, "message %u", msg->num);
@@ -331,6 +340,8 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 		goto quit;
 	stats->new_msgs = (unsigned)plan.nretr;
 	fetch_warn_bad_uids(&r);
+	if (acct->progress != NULL)
+		acct->progress(acct->progress_arg, stats, 0);
 	r.is_stored = xcalloc(r.n == 0 ? 1 : r.n, sizeof(*r.is_stored));
 	for (size_t i = 0; i < r.n; i++)
 		r.is_stored[i] =

@@ -36,6 +36,16 @@ enum fetch_tls {
 	FETCH_TLS_OFF,      /* plain text; the config allowed it */
 };
 
+struct fetch_stats {
+	unsigned on_server; /* messages in the maildrop */
+	unsigned new_msgs;  /* not delivered before */
+	unsigned retrieved; /* delivered in this run */
+	unsigned deleted;   /* DELE accepted (final after QUIT) */
+	uint64_t bytes;     /* octets delivered */
+	bool quit_ok;       /* QUIT got +OK: deletions are final */
+	bool is_checkpoint; /* stopped at acct->checkpoint DELEs */
+};
+
 /* One account's connection and policy; every pointer borrowed. */
 struct fetch_account {
 	const char *name;
@@ -80,16 +90,15 @@ struct fetch_account {
 	 */
 	bool (*recover)(void *arg, const struct pop3_msg *msg, char **file_out);
 	void *recover_arg;
-};
-
-struct fetch_stats {
-	unsigned on_server; /* messages in the maildrop */
-	unsigned new_msgs;  /* not delivered before */
-	unsigned retrieved; /* delivered in this run */
-	unsigned deleted;   /* DELE accepted (final after QUIT) */
-	uint64_t bytes;     /* octets delivered */
-	bool quit_ok;       /* QUIT got +OK: deletions are final */
-	bool is_checkpoint; /* stopped at acct->checkpoint DELEs */
+	/*
+	 * Told how the run goes, for a progress display: after the plan
+	 * (stats->on_server, stats->new_msgs known), as message data
+	 * arrives (in_flight: octets of the message being retrieved), and
+	 * after each message.  May be NULL.
+	 */
+	void (*progress)(void *arg, const struct fetch_stats *stats,
+	    uint64_t in_flight);
+	void *progress_arg;
 };
 
 /*
