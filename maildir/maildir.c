@@ -44,6 +44,7 @@ struct maildir {
 	char *path;
 	int tmp_fd;   /* tmp/ */
 	int new_fd;   /* new/ */
+	int cur_fd;   /* cur/ */
 	bool is_busy; /* a delivery is in progress */
 };
 
@@ -56,6 +57,7 @@ struct maildir_delivery {
 	uint64_t size;   /* bytes accepted so far */
 	bool has_failed; /* a write failed: only abort is left */
 	char *tag;       /* extra ",TAG" for the name in new/, or NULL */
+	char *flags;     /* deliver into cur/ with ":2,FLAGS", or NULL */
 };
 
 static const char *const maildir_subdirs[] = { "tmp", "new", "cur" };
@@ -134,7 +136,7 @@ maildir_open(const char *path, struct err *err)
 	int dirfd = -1;
 
 	md = xcalloc(1, sizeof(*md));
-	md->tmp_fd = md->new_fd = -1;
+	md->tmp_fd = md->new_fd = md->cur_fd = -1;
 	md->path = xstrdup(path);
 	if (fsutil_mkdirs(path, 0700, err) == -1)
 		goto fail;
@@ -148,6 +150,8 @@ maildir_open(const char *path, struct err *err)
 	if ((md->tmp_fd = maildir_open_subdir(dirfd, path, "tmp", err)) == -1)
 		goto fail;
 	if ((md->new_fd = maildir_open_subdir(dirfd, path, "new", err)) == -1)
+		goto fail;
+	if ((md->cur_fd = maildir_open_subdir(dirfd, path, "cur", err)) == -1)
 		goto fail;
 	maildir_clean_tmp(md->tmp_fd);
 	(void)close(dirfd);
@@ -168,6 +172,8 @@ maildir_close(struct maildir *md)
 		(void)close(md->tmp_fd);
 	if (md->new_fd != -1)
 		(void)close(md->new_fd);
+	if (md->cur_fd != -1)
+		(void)close(md->cur_fd);
 	free(md->path);
 	free(md);
 }
@@ -335,6 +341,7 @@ maildir_delivery_free(struct maildir_delivery *d)
 	free(d->buf);
 	free(d->name);
 	free(d->tag);
+	free(d->flags);
 	free(d);
 	errno = saved;
 }
@@ -367,27 +374,37 @@ maildir_finish_tmp(struct maildir_delivery *d, struct err *err)
 }
 
 /*
- * Link tmp/NAME into new/ as "NAME,S=<size>[,TAG]", or under a fresh name if
+ * Link tmp/NAME into new/ as "NAME,S=<size>[,TAG]" (into cur/, with
+ * ":2,FLAGS" after it, when flags were set), or under a fresh name if
  * that one is taken.  Returns the name used (caller owns) or NULL.
  */
+static const char *
+maildir_dest(const struct maildir_delivery *d)
+{
+	return d->flags != NULL ? "cur" : "new";
+}
+
 static char *
 maildir_link_new(struct maildir_delivery *d, struct err *err)
 {
 	struct maildir *md = d->md;
+	int dst = d->flags != NULL ? md->cur_fd : md->new_fd;
 	char *base = NULL, *newname;
 	int i;
 
 	for (i = 0; i < MAILDIR_NAME_TRIES; i++) {
-		newname = xasprintf("%s,S=%" PRIu64 "%s%s",
+		newname = xasprintf("%s,S=%" PRIu64 "%s%s%s%s",
 		    base != NULL ? base : d->name, d->size,
-		    d->tag != NULL ? "," : "", d->tag != NULL ? d->tag : "");
+		    d->tag != NULL ? "," : "", d->tag != NULL ? d->tag : "",
+		    d->flags != NULL ? ":2," : "",
+		    d->flags != NULL ? d->flags : "");
 		free(base);
 		base = NULL;
-		if (linkat(md->tmp_fd, d->name, md->new_fd, newname, 0) == 0)
+		if (linkat(md->tmp_fd, d->name, dst, newname, 0) == 0)
 			return newname;
 		if (errno != EEXIST || i + 1 == MAILDIR_NAME_TRIES) {
-			err_set(err, ERR_LOCAL, "link tmp/%s to new/%s",
-			    d->name, newname);
+			err_set(err, ERR_LOCAL, "link tmp/%s to %s/%s", d->name,
+			    maildir_dest(d), newname);
 			free(newname);
 			return NULL;
 		}
@@ -411,6 +428,48 @@ maildir_set_tag(struct maildir_delivery *d, const char *tag)
 	d->tag = xstrdup(tag);
 }
 
+void
+maildir_set_flags(struct maildir_delivery *d, bool is_seen, bool is_flagged)
+{
+	free(d->flags);
+	d->flags = NULL;
+	/* Maildir info flags, in ASCII order: F(lagged), S(een). */
+	if (is_seen || is_flagged)
+		d->flags = xasprintf("%s%s", is_flagged ? "F" : "",
+		    is_seen ? "S" : "");
+}
+
+struct maildir *
+maildir_open_folder(const char *root, const char *folder, struct err *err)
+{
+	struct maildir *md;
+	char *path;
+	int fd;
+
+	/* Maildir++: ".Name" or ".Name.Sub", right under the root. */
+	if (folder[0] != '.' || folder[1] == '\0' || folder[1] == '.' ||
+	    strchr(folder, '/') != NULL || strstr(folder, "..") != NULL) {
+		err_setx(err, ERR_CONFIG, "%s: not a Maildir++ folder name",
+		    folder);
+		return NULL;
+	}
+	path = xasprintf("%s/%s", root, folder);
+	if ((md = maildir_open(path, err)) != NULL) {
+		/* The mark that tells readers this is a subfolder. */
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd != -1) {
+			int mark = openat(fd, "maildirfolder",
+			    O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+			if (mark != -1)
+				(void)close(mark);
+			(void)close(fd);
+		}
+	}
+	free(path);
+	return md;
+}
+
 int
 maildir_commit(struct maildir_delivery *d, char **name_out, struct err *err)
 {
@@ -428,7 +487,8 @@ maildir_commit(struct maildir_delivery *d, char **name_out, struct err *err)
 		err_set(err, ERR_LOCAL, "unlink tmp/%s", d->name);
 		goto fail;
 	}
-	if (fsutil_fsync_dir(md->new_fd, "new", err) == -1)
+	if (fsutil_fsync_dir(d->flags != NULL ? md->cur_fd : md->new_fd,
+	        maildir_dest(d), err) == -1)
 		goto fail;
 	maildir_delivery_free(d);
 	if (name_out != NULL)
@@ -446,7 +506,8 @@ fail:
 	 */
 	saved = errno;
 	if (newname != NULL)
-		(void)unlinkat(md->new_fd, newname, 0);
+		(void)unlinkat(d->flags != NULL ? md->cur_fd : md->new_fd,
+		    newname, 0);
 	free(newname);
 	maildir_delivery_free(d);
 	errno = saved;

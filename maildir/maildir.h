@@ -1,6 +1,7 @@
 #ifndef POPFETCH_MAILDIR_MAILDIR_H
 #define POPFETCH_MAILDIR_MAILDIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,14 @@ struct maildir *maildir_open(const char *path, struct err *err);
 void maildir_close(struct maildir *md);
 
 /*
+ * Open the Maildir++ subfolder folder (".Name" or ".Name.Sub") of the
+ * Maildir at root, creating it, with its "maildirfolder" mark, when
+ * missing.  A folder name with '/' or ".." is ERR_CONFIG.
+ */
+struct maildir *maildir_open_folder(const char *root, const char *folder,
+    struct err *err);
+
+/*
  * Start a message.  Returns a new delivery (owned until passed to
  * maildir_commit() or maildir_abort(), which free it), or NULL with err
  * set.  At most one delivery per Maildir handle at a time.
@@ -45,9 +54,16 @@ int maildir_write(struct maildir_delivery *d, const void *data, size_t len,
 void maildir_set_tag(struct maildir_delivery *d, const char *tag);
 
 /*
- * Make the message durable in new/.  On success *name_out (may be NULL)
- * gets its file name in new/ (caller owns).  On failure the tmp/ file is
- * removed.  Frees d in both cases.
+ * Deliver into cur/ with the Maildir info ":2,F" (flagged), ":2,S"
+ * (seen) or ":2,FS", as if a reader had already seen or flagged it.
+ */
+void maildir_set_flags(struct maildir_delivery *d, bool is_seen,
+    bool is_flagged);
+
+/*
+ * Make the message durable in new/ (cur/ with flags).  On success *name_out
+ * (may be NULL) gets its file name in new/ (caller owns).  On failure the tmp/
+ * file is removed.  Frees d in both cases.
  */
 int maildir_commit(struct maildir_delivery *d, char **name_out,
     struct err *err);

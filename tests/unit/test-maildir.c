@@ -396,6 +396,71 @@ test_stale_tmp_removed(void **state)
 	maildir_close(again);
 }
 
+/* Flags deliver into cur/ with ":2,<flags>", in ASCII order. */
+static void
+test_flags(void **state)
+{
+	struct fixture *fx = *state;
+	struct maildir_delivery *d;
+	char *name, found[256];
+	struct err err;
+
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	maildir_set_tag(d, "U=abc");
+	maildir_set_flags(d, true, true);
+	assert_int_equal(maildir_write(d, "abc", 3, &err), 0);
+	assert_int_equal(maildir_commit(d, &name, &err), 0);
+	assert_true(has_suffix(name, ",S=3,U=abc:2,FS"));
+	assert_int_equal(count_files(fx, "new", NULL, 0), 0);
+	assert_int_equal(count_files(fx, "cur", found, sizeof(found)), 1);
+	assert_string_equal(found, name);
+	free(name);
+
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	maildir_set_flags(d, true, false);
+	assert_int_equal(maildir_commit(d, &name, &err), 0);
+	assert_true(has_suffix(name, ":2,S"));
+	free(name);
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	maildir_set_flags(d, false, false);
+	assert_int_equal(maildir_commit(d, &name, &err), 0);
+	assert_null(strchr(name, ':'));
+	free(name);
+	assert_int_equal(count_files(fx, "new", NULL, 0), 1);
+}
+
+/* Maildir++ subfolders are made on demand, with their mark. */
+static void
+test_folder(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const bad[] = { "Lists", ".", "..x", ".a/b",
+		".a..b" };
+	struct maildir_delivery *d;
+	struct maildir *sub;
+	char path[512];
+	struct stat sb;
+	struct err err;
+	size_t i;
+
+	assert_non_null(
+	    sub = maildir_open_folder(fx->path, ".Lists.dev", &err));
+	assert_non_null(d = maildir_begin(sub, &err));
+	assert_int_equal(maildir_commit(d, NULL, &err), 0);
+	maildir_close(sub);
+	(void)snprintf(path, sizeof(path), "%s/.Lists.dev/maildirfolder",
+	    fx->path);
+	assert_int_equal(stat(path, &sb), 0);
+	(void)snprintf(path, sizeof(path), "%s/.Lists.dev/new", fx->path);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(count_files(fx, "new", NULL, 0), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&err);
+		assert_null(maildir_open_folder(fx->path, bad[i], &err));
+		assert_int_equal(err.cls, ERR_CONFIG);
+	}
+}
+
 /* A tag lands after ",S=<size>" in the name in new/. */
 static void
 test_tag(void **state)
@@ -783,6 +848,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_one, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_tmp_removed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_empty_message, setup,
