@@ -166,6 +166,20 @@ conf_validate(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * The same for a list, whose validation runs once per value (and whose
+ * values may span lines): only the first line is kept.
+ */
+static int
+conf_validate_list(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_parse *p = conf_parsing;
+
+	if (p == NULL || conf_mark_get(p, opt) != 0)
+		return 0;
+	return conf_validate(cfg, opt);
+}
+
 static int
 conf_parse_number(cfg_t *cfg, const cfg_opt_t *opt, const char *value,
     uint64_t lo, uint64_t hi, long *out)
@@ -263,6 +277,31 @@ conf_parse_tls_min(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	    CONF_N_OF(conf_tls_min_names), result);
 }
 
+/* The conditions a rule (and its "not" section) can hold. */
+#define CONF_COND_KEYS                                             \
+	CFG_STR_LIST("header_matches", NULL, CFGF_NODEFAULT),      \
+	    CFG_STR_LIST("header_contains", NULL, CFGF_NODEFAULT), \
+	    CFG_STR_LIST("address", NULL, CFGF_NODEFAULT),         \
+	    CFG_STR_LIST("domain", NULL, CFGF_NODEFAULT),          \
+	    CFG_STR("larger", NULL, CFGF_NODEFAULT),               \
+	    CFG_STR("smaller", NULL, CFGF_NODEFAULT),              \
+	    CFG_STR_LIST("exists", NULL, CFGF_NODEFAULT),          \
+	    CFG_STR_LIST("missing", NULL, CFGF_NODEFAULT)
+
+static void
+conf_set_validate(cfg_opt_t *opts)
+{
+	size_t i;
+
+	for (i = 0; opts[i].name != NULL; i++) {
+		if (opts[i].type == CFGT_SEC)
+			continue;
+		opts[i].validcb = (opts[i].flags & CFGF_LIST) != 0
+		    ? conf_validate_list
+		    : conf_validate;
+	}
+}
+
 /*
  * Every key is CFGF_NODEFAULT so that cfg_size() tells "unset" (inherit
  * from defaults, then the built-in default) from "set".
@@ -293,19 +332,34 @@ conf_schema(void)
 		CFG_STR("tls_priority", NULL, CFGF_NODEFAULT),
 		CFG_STR("tls_cert_file", NULL, CFGF_NODEFAULT),
 		CFG_STR("tls_key_file", NULL, CFGF_NODEFAULT),
+		CFG_STR_LIST("rules", NULL, CFGF_NODEFAULT),
+		CFG_END(),
+	};
+	cfg_opt_t nots[] = { CONF_COND_KEYS, CFG_END() };
+	cfg_opt_t rule[] = {
+		CONF_COND_KEYS,
+		CFG_BOOL("any", cfg_false, CFGF_NODEFAULT),
+		CFG_SEC("not", nots, CFGF_NODEFAULT),
+		CFG_STR("folder", NULL, CFGF_NODEFAULT),
+		CFG_BOOL("discard", cfg_false, CFGF_NODEFAULT),
+		CFG_BOOL("skip", cfg_false, CFGF_NODEFAULT),
+		CFG_STR_LIST("flag", NULL, CFGF_NODEFAULT),
+		CFG_BOOL("continue", cfg_false, CFGF_NODEFAULT),
 		CFG_END(),
 	};
 	cfg_opt_t top[] = {
 		CFG_SEC("defaults", keys, CFGF_NODEFAULT),
 		CFG_SEC("account", keys,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+		CFG_SEC("rule", rule,
+		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 		CFG_END(),
 	};
 	cfg_t *cfg;
-	size_t i;
 
-	for (i = 0; keys[i].name != NULL; i++)
-		keys[i].validcb = conf_validate;
+	conf_set_validate(keys);
+	conf_set_validate(rule);
+	conf_set_validate(nots);
 	/* cfg_init() copies the option arrays. */
 	if ((cfg = cfg_init(top, CFGF_NONE)) == NULL)
 		fatal("cfg_init");
@@ -643,12 +697,178 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	return 0;
 }
 
+static const struct {
+	const char *key;
+	enum conf_cond_kind kind;
+	int nargs; /* values per condition: header and argument, or one */
+} conf_cond_keys[] = {
+	{ "header_matches", CONF_COND_MATCHES, 2 },
+	{ "header_contains", CONF_COND_CONTAINS, 2 },
+	{ "address", CONF_COND_ADDRESS, 2 },
+	{ "domain", CONF_COND_DOMAIN, 2 },
+	{ "larger", CONF_COND_LARGER, 0 },
+	{ "smaller", CONF_COND_SMALLER, 0 },
+	{ "exists", CONF_COND_EXISTS, 1 },
+	{ "missing", CONF_COND_MISSING, 1 },
+};
+
+static void
+conf_cond_push(struct conf_cond **v, size_t *n, enum conf_cond_kind kind,
+    const char *header, const char *arg, int line)
+{
+	struct conf_cond *c;
+
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	c = &(*v)[(*n)++];
+	c->kind = kind;
+	c->header = header != NULL ? xstrdup(header) : NULL;
+	c->arg = arg != NULL ? xstrdup(arg) : NULL;
+	c->line = (unsigned)line;
+}
+
+/*
+ * The conditions of sec into *v: "header_matches = {NAME, REGEX, ...}"
+ * and the like take pairs, "exists = {NAME, ...}" names, "larger =
+ * SIZE" one value.
+ */
+static int
+conf_conds(struct conf_parse *p, cfg_t *sec, const char *what,
+    struct conf_cond **v, size_t *n)
+{
+	size_t k;
+	unsigned i, cnt;
+	int line;
+
+	for (k = 0; k < CONF_N_OF(conf_cond_keys); k++) {
+		const char *key = conf_cond_keys[k].key;
+
+		if ((cnt = cfg_size(sec, key)) == 0)
+			continue;
+		line = conf_key_line(p, sec, key);
+		if (conf_cond_keys[k].nargs == 0) {
+			conf_cond_push(v, n, conf_cond_keys[k].kind, NULL,
+			    cfg_getstr(sec, key), line);
+			continue;
+		}
+		if (cnt % (unsigned)conf_cond_keys[k].nargs != 0) {
+			conf_fail(p, line,
+			    "%s: %s takes pairs: a header name, then what to "
+			    "look for",
+			    what, key);
+			return -1;
+		}
+		for (i = 0; i < cnt; i += (unsigned)conf_cond_keys[k].nargs)
+			conf_cond_push(v, n, conf_cond_keys[k].kind,
+			    cfg_getnstr(sec, key, i),
+			    conf_cond_keys[k].nargs == 2
+			        ? cfg_getnstr(sec, key, i + 1)
+			        : NULL,
+			    line);
+	}
+	return 0;
+}
+
+static int
+conf_rule_action(struct conf_parse *p, cfg_t *sec, const char *what,
+    struct conf_rule *r)
+{
+	unsigned i, nact = 0;
+
+	r->action = CONF_ACTION_NONE;
+	if (cfg_size(sec, "folder") > 0) {
+		r->action = CONF_ACTION_FOLDER;
+		r->folder = xstrdup(cfg_getstr(sec, "folder"));
+		nact++;
+	}
+	if (cfg_size(sec, "discard") > 0 && cfg_getbool(sec, "discard")) {
+		r->action = CONF_ACTION_DISCARD;
+		nact++;
+	}
+	if (cfg_size(sec, "skip") > 0 && cfg_getbool(sec, "skip")) {
+		r->action = CONF_ACTION_SKIP;
+		nact++;
+	}
+	if (nact > 1) {
+		conf_fail(p, (int)r->line,
+		    "%s: folder, discard and skip exclude each other", what);
+		return -1;
+	}
+	for (i = 0; i < cfg_size(sec, "flag"); i++) {
+		const char *f = cfg_getnstr(sec, "flag", i);
+
+		if (strcasecmp(f, "seen") == 0)
+			r->is_seen = true;
+		else if (strcasecmp(f, "flagged") == 0)
+			r->is_flagged = true;
+		else {
+			conf_fail(p, conf_key_line(p, sec, "flag"),
+			    "%s: flag must be seen or flagged", what);
+			return -1;
+		}
+	}
+	r->is_continue =
+	    cfg_size(sec, "continue") > 0 && cfg_getbool(sec, "continue");
+	return 0;
+}
+
+static int
+conf_rule(struct conf_parse *p, cfg_t *sec, struct conf_rule *r)
+{
+	char what[CONF_NAME_MAX + 16];
+
+	r->name = xstrdup(cfg_title(sec) != NULL ? cfg_title(sec) : "");
+	r->line = (unsigned)conf_section_line(p, sec);
+	(void)snprintf(what, sizeof(what), "rule \"%.*s\"", CONF_NAME_MAX,
+	    r->name);
+	r->is_any = cfg_size(sec, "any") > 0 && cfg_getbool(sec, "any");
+	if (conf_conds(p, sec, what, &r->conds, &r->nconds) == -1)
+		return -1;
+	if (cfg_size(sec, "not") > 0 &&
+	    conf_conds(p, cfg_getsec(sec, "not"), what, &r->nots, &r->nnots) ==
+	        -1)
+		return -1;
+	return conf_rule_action(p, sec, what, r);
+}
+
+/* The account's rules: those it names, in order, else all of them. */
+static int
+conf_account_rules(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
+    const struct conf *c, struct conf_account *a)
+{
+	cfg_t *src;
+	unsigned i, j;
+
+	if ((src = conf_source(sec, defs, "rules")) == NULL) {
+		a->rules =
+		    xcalloc(c->nrules == 0 ? 1 : c->nrules, sizeof(*a->rules));
+		for (i = 0; i < c->nrules; i++)
+			a->rules[a->nrules++] = i;
+		return 0;
+	}
+	a->rules = xcalloc(cfg_size(src, "rules") + 1, sizeof(*a->rules));
+	for (i = 0; i < cfg_size(src, "rules"); i++) {
+		const char *name = cfg_getnstr(src, "rules", i);
+
+		for (j = 0; j < c->nrules; j++)
+			if (strcmp(c->rules[j].name, name) == 0)
+				break;
+		if (j == c->nrules) {
+			conf_fail(p, conf_key_line(p, src, "rules"),
+			    "account \"%s\": no rule called \"%.64s\"", a->name,
+			    name);
+			return -1;
+		}
+		a->rules[a->nrules++] = j;
+	}
+	return 0;
+}
+
 static struct conf *
 conf_build(struct conf_parse *p, cfg_t *cfg)
 {
 	struct conf *c;
 	cfg_t *defs = NULL;
-	unsigned i, n;
+	unsigned i, n, nr;
 
 	if ((n = cfg_size(cfg, "account")) == 0) {
 		conf_fail(p, 0, "no account section");
@@ -661,17 +881,28 @@ conf_build(struct conf_parse *p, cfg_t *cfg)
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(p->path);
+	nr = cfg_size(cfg, "rule");
+	c->rules = xcalloc(nr == 0 ? 1 : nr, sizeof(*c->rules));
+	for (i = 0; i < nr; i++) {
+		/* Counted first, so that conf_free() sees a partial one. */
+		c->nrules++;
+		if (conf_rule(p, cfg_getnsec(cfg, "rule", i), &c->rules[i]) ==
+		    -1)
+			goto fail;
+	}
 	c->accounts = xcalloc(n, sizeof(*c->accounts));
 	for (i = 0; i < n; i++) {
-		/* Counted first, so that conf_free() sees a partial one. */
+		cfg_t *sec = cfg_getnsec(cfg, "account", i);
+
 		c->naccounts++;
-		if (conf_account(p, cfg_getnsec(cfg, "account", i), defs,
-		        &c->accounts[i]) == -1) {
-			conf_free(c);
-			return NULL;
-		}
+		if (conf_account(p, sec, defs, &c->accounts[i]) == -1 ||
+		    conf_account_rules(p, sec, defs, c, &c->accounts[i]) == -1)
+			goto fail;
 	}
 	return c;
+fail:
+	conf_free(c);
+	return NULL;
 }
 
 static bool
@@ -937,6 +1168,27 @@ out:
 	return c;
 }
 
+static void
+conf_conds_free(struct conf_cond *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].header);
+		free(v[i].arg);
+	}
+	free(v);
+}
+
+static void
+conf_rule_free(struct conf_rule *r)
+{
+	free(r->name);
+	conf_conds_free(r->conds, r->nconds);
+	conf_conds_free(r->nots, r->nnots);
+	free(r->folder);
+}
+
 void
 conf_free(struct conf *c)
 {
@@ -958,8 +1210,12 @@ conf_free(struct conf *c)
 		xfree_secret(a->password);
 		xfree_secret(a->password_command);
 		free(a->maildir);
+		free(a->rules);
 	}
 	free(c->accounts);
+	for (i = 0; i < c->nrules; i++)
+		conf_rule_free(&c->rules[i]);
+	free(c->rules);
 	free(c->path);
 	free(c);
 }

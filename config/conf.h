@@ -82,13 +82,61 @@ struct conf_account {
 	unsigned timeout;    /* seconds, default 60 */
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
 	enum conf_fallback uidl_fallback;
+	size_t *rules; /* indexes into conf->rules, in the order to apply */
+	size_t nrules;
 	unsigned line; /* where the account section starts */
+};
+
+/*
+ * Rules (top-level "rule" sections) decide where a message goes, from
+ * its header and size; the filter module does the matching.  Values are
+ * as written: regexes, sizes and folder names are checked when the
+ * filter rules are made from them.
+ */
+enum conf_cond_kind {
+	CONF_COND_MATCHES = 0, /* header_matches = {NAME, REGEX, ...} */
+	CONF_COND_CONTAINS,    /* header_contains = {NAME, TEXT, ...} */
+	CONF_COND_ADDRESS,     /* address = {NAME, ADDRESS, ...} */
+	CONF_COND_DOMAIN,      /* domain = {NAME, DOMAIN, ...} */
+	CONF_COND_LARGER,      /* larger = SIZE */
+	CONF_COND_SMALLER,     /* smaller = SIZE */
+	CONF_COND_EXISTS,      /* exists = {NAME, ...} */
+	CONF_COND_MISSING,     /* missing = {NAME, ...} */
+};
+
+struct conf_cond {
+	enum conf_cond_kind kind;
+	char *header; /* NULL for sizes */
+	char *arg;    /* NULL for exists/missing */
+	unsigned line;
+};
+
+enum conf_action {
+	CONF_ACTION_NONE = 0, /* flags only */
+	CONF_ACTION_FOLDER,
+	CONF_ACTION_DISCARD,
+	CONF_ACTION_SKIP,
+};
+
+struct conf_rule {
+	char *name;
+	unsigned line;
+	bool is_any;             /* any condition, not all of them */
+	struct conf_cond *conds; /* all (or any) of these ... */
+	size_t nconds;
+	struct conf_cond *nots; /* ... and not all of these */
+	size_t nnots;
+	enum conf_action action;
+	char *folder; /* CONF_ACTION_FOLDER */
+	bool is_seen, is_flagged, is_continue;
 };
 
 struct conf {
 	char *path;
 	struct conf_account *accounts; /* in file order */
 	size_t naccounts;
+	struct conf_rule *rules; /* in file order */
+	size_t nrules;
 };
 
 /*

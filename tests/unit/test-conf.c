@@ -924,6 +924,101 @@ test_policy_names(void **state)
 	assert_string_equal(conf_tls_min_name((enum conf_tls_min)9), "?");
 }
 
+static const char rules_config[] =
+    "rule \"lists\" {\n"                                        /* 1 */
+    "    header_matches = {\"List-Id\", \"dev\\\\.example\"}\n" /* 2 */
+    "    folder = \".Lists.dev\"\n"                             /* 3 */
+    "    flag = {seen}\n"                                       /* 4 */
+    "}\n"                                                       /* 5 */
+    "rule \"spam\" {\n"                                         /* 6 */
+    "    any = yes\n"                                           /* 7 */
+    "    exists = {\"X-Spam-Flag\"}\n"                          /* 8 */
+    "    header_contains = {\"Subject\", \"[SPAM]\", \"X-A\", \"b\"}\n"
+    "    not { domain = {\"From\", \"example.org\"} }\n"   /* 10 */
+    "    discard = yes\n"                                  /* 11 */
+    "}\n"                                                  /* 12 */
+    "rule \"big\" { larger = 10M  skip = yes }\n"          /* 13 */
+    "account \"a\" { host = h  user = u  maildir = /m }\n" /* 14 */
+    "account \"b\" { host = h  user = u  maildir = /m\n"   /* 15 */
+    "    rules = {big, lists} }\n";                        /* 16 */
+
+static void
+test_rules(void **state)
+{
+	struct fixture *f = *state;
+	const struct conf_rule *r;
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f, rules_config, 0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->nrules, 3);
+	r = &c->rules[0];
+	assert_string_equal(r->name, "lists");
+	assert_int_equal(r->line, 1);
+	assert_false(r->is_any);
+	assert_int_equal(r->nconds, 1);
+	assert_int_equal(r->conds[0].kind, CONF_COND_MATCHES);
+	assert_string_equal(r->conds[0].header, "List-Id");
+	assert_string_equal(r->conds[0].arg, "dev\\.example");
+	assert_int_equal(r->action, CONF_ACTION_FOLDER);
+	assert_string_equal(r->folder, ".Lists.dev");
+	assert_true(r->is_seen);
+	assert_false(r->is_flagged);
+
+	r = &c->rules[1];
+	assert_true(r->is_any);
+	assert_int_equal(r->nconds, 3);
+	assert_int_equal(r->conds[0].kind, CONF_COND_CONTAINS);
+	assert_string_equal(r->conds[1].header, "X-A");
+	assert_string_equal(r->conds[1].arg, "b");
+	assert_int_equal(r->conds[2].kind, CONF_COND_EXISTS);
+	assert_null(r->conds[2].arg);
+	assert_int_equal(r->nnots, 1);
+	assert_int_equal(r->nots[0].kind, CONF_COND_DOMAIN);
+	assert_int_equal(r->action, CONF_ACTION_DISCARD);
+
+	r = &c->rules[2];
+	assert_int_equal(r->conds[0].kind, CONF_COND_LARGER);
+	assert_null(r->conds[0].header);
+	assert_string_equal(r->conds[0].arg, "10M");
+	assert_int_equal(r->action, CONF_ACTION_SKIP);
+
+	/* Without "rules" an account has them all, else the ones named. */
+	assert_int_equal(c->accounts[0].nrules, 3);
+	assert_int_equal(c->accounts[0].rules[1], 1);
+	assert_int_equal(c->accounts[1].nrules, 2);
+	assert_int_equal(c->accounts[1].rules[0], 2);
+	assert_int_equal(c->accounts[1].rules[1], 0);
+	conf_free(c);
+}
+
+static void
+test_rules_bad(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_error(f,
+	    "rule r {\n header_matches = {Subject}\n folder = .x }\n"
+	    "account a { host = h user = u maildir = /m }\n",
+	    2,
+	    "rule \"r\": header_matches takes pairs: a header name, then "
+	    "what to look for");
+	expect_error(f,
+	    "rule r {\n folder = .x\n discard = yes\n}\n"
+	    "account a { host = h user = u maildir = /m }\n",
+	    1, "rule \"r\": folder, discard and skip exclude each other");
+	expect_error(f,
+	    "rule r {\n flag = {read}\n}\n"
+	    "account a { host = h user = u maildir = /m }\n",
+	    2, "rule \"r\": flag must be seen or flagged");
+	expect_error(f,
+	    "rule r { skip = yes }\n"
+	    "account a { host = h user = u maildir = /m\n rules = {r, q} }\n",
+	    3, "account \"a\": no rule called \"q\"");
+}
+
 int
 main(void)
 {
@@ -966,6 +1061,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_policy_bad, setup,
 		    teardown),
 		cmocka_unit_test(test_policy_names),
+		cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rules_bad, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
