@@ -11,6 +11,14 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
+/* The header of a message (from TOP n 0, or RETR), up to a bound. */
+#define FETCH_HEADER_MAX (256 * 1024)
+
+struct fetch_header {
+	char buf[FETCH_HEADER_MAX];
+	size_t len;
+};
+
 /* The state of one run over a logged-in session. */
 struct fetch_run {
 	struct pop3_session *s;
@@ -24,6 +32,12 @@ struct fetch_run {
 	struct fetch_stats *stats;
 	uint64_t in_flight; /* octets of the message being retrieved */
 	struct err first;   /* the first message-scope failure, if any */
+	/* With rules (acct->decide): */
+	enum fetch_verdict *pre;    /* decided from TOP before RETR */
+	struct fetch_header *hdr;   /* the header of the message in hand */
+	const struct pop3_msg *cur; /* the message in hand */
+	bool is_begun;              /* decided, and the sink begun if stored */
+	enum fetch_verdict verdict; /* of the message in hand */
 };
 
 static bool
@@ -32,16 +46,108 @@ fetch_seen(void *arg, const struct pop3_msg *msg)
 	return uidl_has(arg, msg->uid, msg->size);
 }
 
+/*
+ * The message's header is in: decide what to do with it, and when it
+ * is to be stored begin the sink with what was held back.
+ */
+static int
+fetch_begin(struct fetch_run *r, struct err *err)
+{
+	const struct sink *sink = r->sink;
+
+	r->is_begun = true;
+	r->verdict = FETCH_STORE;
+	if (r->acct->decide(r->acct->decide_arg, r->cur, r->hdr->buf,
+	        r->hdr->len, &r->verdict, err) == -1)
+		return -1;
+	if (r->verdict != FETCH_STORE)
+		return 0;
+	if (sink->ops->begin(sink->ctx, r->cur, err) == -1) {
+		r->verdict = FETCH_SKIP; /* nothing to abort */
+		return -1;
+	}
+	if (sink->ops->write(sink->ctx, r->hdr->buf, r->hdr->len, err) == -1) {
+		sink->ops->abort(sink->ctx);
+		r->verdict = FETCH_SKIP;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * How much of data, added to the header held so far, completes it: up
+ * to and with the blank line that ends it (RFC 5322 §2.1), or the bound.
+ * 0: not yet.
+ */
+static size_t
+fetch_header_take(const struct fetch_run *r, const char *data, size_t len)
+{
+	char prev = r->hdr->len > 0 ? r->hdr->buf[r->hdr->len - 1] : '\n';
+	size_t i, room = FETCH_HEADER_MAX - r->hdr->len;
+
+	for (i = 0; i < len && i < room; i++) {
+		if (data[i] == '\n' && prev == '\n')
+			return i + 1;
+		prev = data[i];
+	}
+	return i == room ? room : 0;
+}
+
 static int
 fetch_sink_write(void *arg, const char *data, size_t len, struct err *err)
 {
 	struct fetch_run *r = arg;
+	size_t take;
 
 	r->in_flight += len;
 	if (r->acct->progress != NULL)
 		r->acct->progress(r->acct->progress_arg, r->stats,
 		    r->in_flight);
+	if (!r->is_begun) {
+		/* With rules: hold the header back until it is complete. */
+		take = fetch_header_take(r, data, len);
+		memcpy(r->hdr->buf + r->hdr->len, data, take != 0 ? take : len);
+		r->hdr->len += take != 0 ? take : len;
+		if (take == 0)
+			return 0;
+		if (fetch_begin(r, err) == -1)
+			return -1;
+		data += take;
+		len -= take;
+	}
+	if (r->verdict != FETCH_STORE || len == 0)
+		return 0;
 	return r->sink->ops->write(r->sink->ctx, data, len, err);
+}
+
+/*
+ * A message a rule did not store.  skip: it stays on the server, as if
+ * it were not there.  discard: it is recorded as dealt with, and so may
+ * be deleted when the strategy deletes (a rule said so explicitly).
+ */
+static int
+fetch_unstored(struct fetch_run *r, size_t idx, enum fetch_verdict verdict,
+    struct err *err)
+{
+	const struct pop3_msg *msg = &r->msgs[idx];
+
+	if (verdict == FETCH_SKIP) {
+		r->stats->skipped++;
+		log_info("%s: message %u: skipped by a rule", r->account,
+		    msg->num);
+		return 0;
+	}
+	if (msg->has_uid &&
+	    (uidl_append(r->st, msg->uid, msg->size, NULL, (int64_t)time(NULL),
+	         err) == -1 ||
+	        uidl_sync(r->st, err) == -1)) {
+		err_prefix(err, "message %u", msg->num);
+		return -1;
+	}
+	log_info("%s: message %u: discarded by a rule", r->account, msg->num);
+	r->is_stored[idx] = true;
+	r->stats->discarded++;
+	return 0;
 }
 
 /*
@@ -58,12 +164,23 @@ fetch_retrieve(struct fetch_run *r, size_t idx, struct err *err)
 	char *name = NULL;
 
 	r->in_flight = 0;
-	if (sink->ops->begin(sink->ctx, msg, err) == -1)
+	r->cur = msg;
+	r->verdict = FETCH_STORE;
+	r->is_begun = r->acct->decide == NULL;
+	if (r->hdr != NULL)
+		r->hdr->len = 0;
+	if (r->is_begun && sink->ops->begin(sink->ctx, msg, err) == -1)
 		goto fail;
 	if (pop3_retr(r->s, msg->num, fetch_sink_write, r, &size, err) == -1) {
-		sink->ops->abort(sink->ctx);
+		if (r->is_begun && r->verdict == FETCH_STORE)
+			sink->ops->abort(sink->ctx);
 		goto fail;
 	}
+	/* A message that ended inside its header. */
+	if (!r->is_begun && fetch_begin(r, err) == -1)
+		goto fail;
+	if (r->verdict != FETCH_STORE)
+		return fetch_unstored(r, idx, r->verdict, err);
 	if (sink->ops->commit(sink->ctx, &name, err) == -1)
 		goto fail;
 	if (msg->has_uid) {
@@ -126,10 +243,13 @@ fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
 			err_setx(err, ERR_TEMP, "interrupted");
 			return -1;
 		}
-		if (step->op == PLAN_RETR)
-			rc = fetch_retrieve(r, step->idx, err);
-		else
+		if (step->op == PLAN_DELE)
 			rc = fetch_delete(r, step->idx, err);
+		else if (r->pre != NULL && r->pre[step->idx] != FETCH_STORE)
+			rc = fetch_unstored(r, step->idx, r->pre[step->idx],
+			    err);
+		else
+			rc = fetch_retrieve(r, step->idx, err);
 		if (rc == 0)
 			continue;
 		if (err->scope != ERR_SCOPE_MESSAGE ||
@@ -163,12 +283,6 @@ fetch_warn_bad_uids(const struct fetch_run *r)
 			    r->account, r->msgs[i].num);
 	}
 }
-
-/* The header of a message, as TOP n 0 gives it, up to a bound. */
-struct fetch_header {
-	char buf[64 * 1024];
-	size_t len;
-};
 
 static int
 fetch_header_write(void *arg, const char *data, size_t len, struct err *err)
@@ -287,6 +401,44 @@ fetch_recover(struct fetch_run *r, struct err *err)
 	return uidl_sync(r->st, err);
 }
 
+/*
+ * With rules and a server with TOP: decide from each new message's
+ * header before downloading it, so that what is skipped or discarded is
+ * never retrieved.  Without TOP the decision waits for RETR.
+ */
+static int
+fetch_prescreen(struct fetch_run *r, const struct plan *p, struct err *err)
+{
+	const struct pop3_caps *caps = pop3_get_caps(r->s);
+	const struct pop3_msg *m;
+	size_t i;
+
+	r->pre = xcalloc(r->n == 0 ? 1 : r->n, sizeof(*r->pre));
+	if (caps->has_capa && !caps->top)
+		return 0;
+	for (i = 0; i < p->nsteps; i++) {
+		if (p->steps[i].op != PLAN_RETR)
+			continue;
+		m = &r->msgs[p->steps[i].idx];
+		r->hdr->len = 0;
+		if (pop3_top(r->s, m->num, 0, fetch_header_write, r->hdr,
+		        err) == -1) {
+			if (err->scope != ERR_SCOPE_MESSAGE ||
+			    pop3_get_state(r->s) == POP3_BROKEN)
+				return -1;
+			/* No TOP after all, or not for this one. */
+			log_info("%s: message %u: TOP refused, deciding after "
+			         "the download",
+			    r->account, m->num);
+			continue;
+		}
+		if (r->acct->decide(r->acct->decide_arg, m, r->hdr->buf,
+		        r->hdr->len, &r->pre[p->steps[i].idx], err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Forget what is no longer on the server, so the store stays small. */
 static int
 fetch_compact(struct fetch_run *r, struct err *err)
@@ -335,11 +487,15 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 	}
 	if (acct->recover != NULL && fetch_recover(&r, err) == -1)
 		goto quit;
+	if (acct->decide != NULL)
+		r.hdr = xmalloc(sizeof(*r.hdr));
 	if (plan_build(r.msgs, r.n, has_uidl, fetch_seen, st, acct->policy,
 	        &plan, err) == -1)
 		goto quit;
 	stats->new_msgs = (unsigned)plan.nretr;
 	fetch_warn_bad_uids(&r);
+	if (acct->decide != NULL && fetch_prescreen(&r, &plan, err) == -1)
+		goto quit;
 	if (acct->progress != NULL)
 		acct->progress(acct->progress_arg, stats, 0);
 	r.is_stored = xcalloc(r.n == 0 ? 1 : r.n, sizeof(*r.is_stored));
@@ -372,6 +528,8 @@ quit:
 		rc = -1;
 	}
 	plan_cleanup(&plan);
+	free(r.pre);
+	free(r.hdr);
 	free(r.is_stored);
 	free(r.msgs);
 	return rc;

@@ -36,6 +36,13 @@ enum fetch_tls {
 	FETCH_TLS_OFF,      /* plain text; the config allowed it */
 };
 
+/* What rules say of a message. */
+enum fetch_verdict {
+	FETCH_STORE = 0, /* deliver it (where, the decider told the sink) */
+	FETCH_DISCARD,   /* do not store; delete if the strategy deletes */
+	FETCH_SKIP,      /* leave it alone on the server */
+};
+
 struct fetch_stats {
 	unsigned on_server; /* messages in the maildrop */
 	unsigned new_msgs;  /* not delivered before */
@@ -44,6 +51,8 @@ struct fetch_stats {
 	uint64_t bytes;     /* octets delivered */
 	bool quit_ok;       /* QUIT got +OK: deletions are final */
 	bool is_checkpoint; /* stopped at acct->checkpoint DELEs */
+	unsigned skipped;   /* left on the server by a rule */
+	unsigned discarded; /* not stored, by a rule */
 };
 
 /* One account's connection and policy; every pointer borrowed. */
@@ -99,6 +108,17 @@ struct fetch_account {
 	void (*progress)(void *arg, const struct fetch_stats *stats,
 	    uint64_t in_flight);
 	void *progress_arg;
+	/*
+	 * Rules: what to do with msg, from its header (len octets, up to
+	 * the blank line after it, or less when it is huge or the message
+	 * has none).  Asked before the download, from TOP n 0, when the
+	 * server has TOP, and again as the message arrives; after a
+	 * FETCH_STORE from the latter the sink's next begin() is for msg.
+	 * NULL: store every message.
+	 */
+	int (*decide)(void *arg, const struct pop3_msg *msg, const char *header,
+	    size_t len, enum fetch_verdict *out, struct err *err);
+	void *decide_arg;
 };
 
 /*

@@ -90,6 +90,28 @@ static const struct sink_ops mem_ops = {
 static unsigned checkpoint;
 static bool has_fallback;
 static const char *recovered_uid; /* what recover() says is stored */
+static bool has_rules;
+static int decide_calls;
+
+/* Rules for the tests: "two" is skipped, "three" discarded. */
+static int
+decide(void *arg, const struct pop3_msg *msg, const char *header, size_t len,
+    enum fetch_verdict *out, struct err *err)
+{
+	(void)arg;
+	(void)msg;
+	(void)err;
+	decide_calls++;
+	/* Only the header, up to and with its blank line. */
+	assert_true(len >= 2);
+	assert_memory_equal(header + len - 2, "\n\n", 2);
+	*out = FETCH_STORE;
+	if (memmem(header, len, "Subject: two\n", 13) != NULL)
+		*out = FETCH_SKIP;
+	if (memmem(header, len, "Subject: three\n", 15) != NULL)
+		*out = FETCH_DISCARD;
+	return 0;
+}
 static int recover_calls;
 
 static bool
@@ -141,6 +163,8 @@ teardown(void **state)
 	has_fallback = false;
 	recovered_uid = NULL;
 	recover_calls = 0;
+	has_rules = false;
+	decide_calls = 0;
 	stop_flag = 0;
 	uidl_free(f->st);
 	for (i = 0; i < f->mem.nstored; i++)
@@ -175,6 +199,7 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 		.checkpoint = checkpoint,
 		.has_msgid_fallback = has_fallback,
 		.recover = recovered_uid != NULL ? recover : NULL,
+		.decide = has_rules ? decide : NULL,
 		.stop = &stop_flag };
 	struct transport *t = mock_transport_str(script, 3);
 	struct pop3_session *s = pop3_new(t, "test");
@@ -463,6 +488,57 @@ test_recover_after_kill(void **state)
 	assert_int_equal(f->stats.new_msgs, 2);
 }
 
+#define TOPM1 "+OK\r\nSubject: one\r\n\r\n.\r\n"
+#define TOPM2 "+OK\r\nSubject: two\r\n\r\n.\r\n"
+#define TOPM3 "+OK\r\nSubject: three\r\n\r\n.\r\n"
+
+/*
+ * Rules decided from TOP: the skipped and the discarded message are
+ * never retrieved; the discarded one is deleted (each deletes), the
+ * skipped one is not, and is not recorded.
+ */
+static void
+test_rules_before_download(void **state)
+{
+	struct fixture *f = *state;
+
+	has_rules = true;
+	expect_wire(f, GREET LIST3 UIDL3 TOPM1 TOPM2 TOPM3 M1 OK OK OK,
+	    PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nTOP 2 0\r\nTOP 3 0\r\n"
+	          "RETR 1\r\nDELE 1\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->stats.skipped, 1);
+	assert_int_equal(f->stats.discarded, 1);
+	assert_int_equal(f->stats.deleted, 2);
+	assert_int_equal(f->mem.nstored, 1);
+	assert_string_equal(f->mem.stored[0], "Subject: one\n\n.dot\n");
+	assert_true(uidl_has(f->st, "u-three", 30));
+	assert_false(uidl_has(f->st, "u-two", 20));
+	/* Once for TOP, once more as message 1 arrives. */
+	assert_int_equal(decide_calls, 4);
+}
+
+/* Without TOP the rules decide as the message arrives. */
+static void
+test_rules_without_top(void **state)
+{
+	struct fixture *f = *state;
+
+	has_rules = true;
+	expect_wire(f,
+	    GREET LIST3 UIDL3 "-ERR no\r\n-ERR no\r\n-ERR no\r\n" M1 M2
+	                      "+OK\r\nSubject: three\r\n\r\nx\r\n.\r\n" OK,
+	    PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nTOP 2 0\r\nTOP 3 0\r\n"
+	          "RETR 1\r\nRETR 2\r\nRETR 3\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 1);
+	assert_string_equal(f->mem.stored[0], "Subject: one\n\n.dot\n");
+	assert_int_equal(f->stats.skipped, 1);
+	assert_int_equal(f->stats.discarded, 1);
+	assert_true(uidl_has(f->st, "u-three", 30));
+	assert_false(uidl_has(f->st, "u-two", 20));
+}
+
 int
 main(void)
 {
@@ -485,6 +561,8 @@ main(void)
 		T(test_msgid_fallback),
 		T(test_msgid_fallback_needs_top),
 		T(test_recover_after_kill),
+		T(test_rules_before_download),
+		T(test_rules_without_top),
 	};
 #undef T
 
