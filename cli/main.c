@@ -9,8 +9,10 @@
 
 #include <glib.h>
 
+#include "cli/rules.h"
 #include "cli/run.h"
 #include "config/conf.h"
+#include "filter/filter.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -159,7 +161,8 @@ main_run_one(const struct conf_account *acct, const struct run_opts *ropts,
 static enum err_class
 main_run(const struct conf *conf)
 {
-	struct run_opts ropts = { .is_quiet = opts.is_quiet,
+	struct run_opts ropts = { .conf = conf,
+		.is_quiet = opts.is_quiet,
 		.stop = &main_stop };
 	enum err_class worst = ERR_NONE;
 	const struct conf_account *acct;
@@ -178,6 +181,26 @@ main_run(const struct conf *conf)
 		worst = err_worse(worst, err.cls);
 	}
 	return worst;
+}
+
+/* Every account's rules, made once now, so that a bad one stops the run. */
+static bool
+main_check_rules(const struct conf *conf)
+{
+	struct rules *rs;
+	struct err err;
+	size_t i;
+
+	for (i = 0; i < conf->naccounts; i++) {
+		err_clear(&err);
+		if ((rs = rules_build(conf, &conf->accounts[i], &err)) ==
+		    NULL) {
+			log_error("%s", err.msg);
+			return false;
+		}
+		rules_free(rs);
+	}
+	return true;
 }
 
 static bool
@@ -211,17 +234,21 @@ main(int argc, char **argv)
 	}
 	log_init(main_level(), false);
 	main_signals();
+	filter_init();
 
 	if ((conf = main_load()) == NULL)
 		status = EX_CONFIG;
 	else if (!main_check_accounts(conf))
 		status = EX_USAGE;
+	else if (!main_check_rules(conf))
+		status = EX_CONFIG;
 	else
 		status = err_exitcode(main_run(conf));
 	/* The shell's convention for "ended by a signal". */
 	if (main_stop != 0)
 		status = 128 + main_stop;
 	conf_free(conf);
+	filter_shutdown();
 	g_free(opts.config);
 	g_strfreev(opts.accounts);
 	return status;

@@ -12,29 +12,69 @@
 
 #include <glib.h>
 
+#include "cli/rules.h"
 #include "cli/run.h"
 #include "cli/secret.h"
 #include "fetch/fetch.h"
 #include "maildir/maildir.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "util/xmalloc.h"
 
 /* The sink that fetch/ writes through, wired to a Maildir. */
 struct run_sink {
-	struct maildir *md;
+	struct maildir *md; /* the account's */
 	struct maildir_delivery *d;
+	const char *root;                     /* the account's Maildir */
+	const struct rules_decision *pending; /* for the next message */
+	GHashTable *folders; /* name -> struct maildir *, opened on use */
 };
+
+static void
+run_folder_close(gpointer md)
+{
+	maildir_close(md);
+}
+
+/* The Maildir a rule files into, opened (and made) on first use. */
+static struct maildir *
+run_sink_folder(struct run_sink *rs, const struct rules_decision *dec,
+    struct err *err)
+{
+	struct maildir *md;
+	char *path;
+
+	if (dec == NULL || dec->folder == NULL)
+		return rs->md;
+	if ((md = g_hash_table_lookup(rs->folders, dec->folder)) != NULL)
+		return md;
+	if (!dec->is_path)
+		md = maildir_open_folder(rs->root, dec->folder, err);
+	else if ((path = str_expand_home(dec->folder)) == NULL)
+		err_setx(err, ERR_CONFIG, "%s: HOME is not set", dec->folder);
+	else {
+		md = maildir_open(path, err);
+		free(path);
+	}
+	if (md != NULL)
+		g_hash_table_insert(rs->folders, g_strdup(dec->folder), md);
+	return md;
+}
 
 static int
 run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
 {
 	struct run_sink *rs = ctx;
-
+	struct maildir *md;
 	char tag[24];
 
-	if ((rs->d = maildir_begin(rs->md, err)) == NULL)
+	if ((md = run_sink_folder(rs, rs->pending, err)) == NULL ||
+	    (rs->d = maildir_begin(md, err)) == NULL)
 		return -1;
+	if (rs->pending != NULL)
+		maildir_set_flags(rs->d, rs->pending->is_seen,
+		    rs->pending->is_flagged);
 	/* The uid, hashed into the name, lets --rebuild-state find it. */
 	if (msg->has_uid) {
 		run_uid_tag(msg->uid, tag, sizeof(tag));
@@ -145,6 +185,9 @@ struct run_ctx {
 	bool was_dirty;   /* the last run did not end: it was killed */
 	GHashTable *tags; /* uid tags in the Maildir, once looked for */
 	const char *maildir;
+	const char *account;
+	struct rules *rules;
+	struct rules_decision pending; /* the last decision taken */
 	char *password;
 	struct maildir *md;
 	char port[16];
@@ -387,6 +430,22 @@ run_recover(void *arg, const struct pop3_msg *msg, char **file_out)
 	return true;
 }
 
+/* The account's rules on one message; the sink files it as they say. */
+static int
+run_decide(void *arg, const struct pop3_msg *msg, const char *header,
+    size_t len, enum fetch_verdict *out, struct err *err)
+{
+	struct run_ctx *ctx = arg;
+
+	if (rules_decide(ctx->rules, header, len, msg->size, &ctx->pending,
+	        err) == -1)
+		return -1;
+	log_debug("%s: message %u: rule %s: %s", ctx->account, msg->num,
+	    ctx->pending.rule, ctx->pending.what);
+	*out = ctx->pending.verdict;
+	return 0;
+}
+
 /* The fetch module's view of the account; the password comes later. */
 static void
 run_fill(const struct conf_account *acct, const struct run_opts *opts,
@@ -419,7 +478,11 @@ run_fill(const struct conf_account *acct, const struct run_opts *opts,
 		    acct->uidl_fallback == CONF_FALLBACK_MESSAGE_ID,
 		.stop = opts->stop,
 		.recover = ctx->was_dirty ? run_recover : NULL,
-		.recover_arg = ctx };
+		.recover_arg = ctx,
+		.decide = ctx->rules != NULL && rules_count(ctx->rules) > 0
+		    ? run_decide
+		    : NULL,
+		.decide_arg = ctx };
 }
 
 static int
@@ -429,7 +492,9 @@ run_open(const struct conf_account *acct, const struct run_opts *opts,
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->lock = -1;
 	ctx->maildir = acct->maildir;
-	if (run_open_state(acct->name, ctx, err) == -1 ||
+	ctx->account = acct->name;
+	if ((ctx->rules = rules_build(opts->conf, acct, err)) == NULL ||
+	    run_open_state(acct->name, ctx, err) == -1 ||
 	    (ctx->password = run_password(acct, err)) == NULL ||
 	    (ctx->md = maildir_open(acct->maildir, err)) == NULL)
 		return -1;
@@ -448,6 +513,7 @@ run_close(struct run_ctx *ctx)
 	free(ctx->dirty);
 	if (ctx->tags != NULL)
 		g_hash_table_destroy(ctx->tags);
+	rules_free(ctx->rules);
 	if (ctx->lock != -1)
 		(void)close(ctx->lock);
 	xfree_secret(ctx->password);
@@ -463,8 +529,12 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	struct fetch_stats stats = { 0 };
 	int rc = -1;
 
+	rs.folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    run_folder_close);
 	if (run_open(acct, opts, &ctx, err) == 0) {
 		rs.md = ctx.md;
+		rs.root = acct->maildir;
+		rs.pending = ctx.fa.decide != NULL ? &ctx.pending : NULL;
 		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
 		if ((rc == 0 || stats.retrieved > 0) && !opts->is_quiet)
 			run_summary(acct->name, &stats);

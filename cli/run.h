@@ -9,7 +9,8 @@
 #include "util/err.h"
 
 struct run_opts {
-	bool is_quiet; /* no summary line */
+	const struct conf *conf; /* the whole configuration (its rules) */
+	bool is_quiet;           /* no summary line */
 	/* Set by a signal handler: stop after the message in hand. */
 	const volatile sig_atomic_t *stop;
 };
