@@ -24,6 +24,7 @@ struct main_opts {
 	gboolean is_version;
 	gboolean is_rebuild;
 	gboolean is_serverinfo;
+	gboolean is_dry_run;
 	char **accounts;
 };
 
@@ -83,6 +84,9 @@ static const GOptionEntry main_entries[] = {
 	    "Print the version and exit", NULL },
 	{ "rebuild-state", 0, 0, G_OPTION_ARG_NONE, &opts.is_rebuild,
 	    "Rebuild the record of fetched messages from the Maildir", NULL },
+	{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &opts.is_dry_run,
+	    "Show what would be done with each message, changing nothing",
+	    NULL },
 	{ "serverinfo", 0, 0, G_OPTION_ARG_NONE, &opts.is_serverinfo,
 	    "Show what the servers offer (TLS, certificate, capabilities) "
 	    "without logging in",
@@ -152,6 +156,8 @@ main_run_one(const struct conf_account *acct, const struct run_opts *ropts,
 {
 	if (opts.is_serverinfo)
 		return run_serverinfo(acct, ropts, err);
+	if (opts.is_dry_run)
+		return run_dry_run(acct, ropts, err);
 	if (opts.is_rebuild)
 		return run_rebuild(acct, ropts, err);
 	return run_account(acct, ropts, err);

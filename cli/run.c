@@ -543,6 +543,102 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	return rc;
 }
 
+/* What --dry-run needs while it lists one account. */
+struct run_preview {
+	const struct conf_account *acct;
+	struct run_ctx *ctx;
+	struct uidl_store *st;
+	int failed;
+	struct err err;
+};
+
+static void
+run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
+    size_t len)
+{
+	struct run_preview *pv = arg;
+	bool is_seen = msg->has_uid && uidl_has(pv->st, msg->uid, msg->size);
+	bool deletes = pv->acct->delete_mode != CONF_DELETE_KEEP;
+	char size[32], date[64], from[64], subject[96], action[192];
+	struct rules_decision d;
+
+	run_format_size(msg->size, size, sizeof(size));
+	if (header == NULL) {
+		(void)snprintf(date, sizeof(date), "?");
+		(void)snprintf(from, sizeof(from), "?");
+		(void)snprintf(subject, sizeof(subject), "(no TOP: unknown)");
+	} else
+		rules_describe(header, len, date, from, subject, 64);
+	if (is_seen)
+		(void)snprintf(action, sizeof(action), "already fetched%s",
+		    deletes ? ", delete" : "");
+	else if (pv->acct->delete_mode == CONF_DELETE_KEEP && !msg->has_uid)
+		(void)snprintf(action, sizeof(action),
+		    "left alone (no usable unique-id)");
+	else if (header == NULL || rules_count(pv->ctx->rules) == 0)
+		(void)snprintf(action, sizeof(action), "inbox%s",
+		    deletes ? ", then delete" : "");
+	else if (rules_decide(pv->ctx->rules, header, len, msg->size, &d,
+	             &pv->err) == -1) {
+		pv->failed = 1;
+		return;
+	} else {
+		/* No rule matched: the inbox, said once. */
+		bool is_rule = strcmp(d.rule, "inbox") != 0;
+
+		(void)snprintf(action, sizeof(action), "%s%s%s%s%s", d.what,
+		    is_rule ? " (rule " : "", is_rule ? d.rule : "",
+		    is_rule ? ")" : "",
+		    deletes && d.verdict != FETCH_SKIP ? ", then delete" : "");
+	}
+	printf("%5u  %9s  %-4s  %s  %s  %s  => %s\n", msg->num, size,
+	    is_seen ? "seen" : "new", date, from, subject, action);
+}
+
+int
+run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
+    struct err *err)
+{
+	struct run_preview pv = { .acct = acct };
+	struct run_ctx ctx;
+	char *dir, *path = NULL;
+	int rc = -1;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.lock = -1;
+	pv.ctx = &ctx;
+	err_clear(&pv.err);
+	if ((dir = run_state_dir()) != NULL)
+		path = run_state_path(dir, acct->name, "uidl");
+	free(dir);
+	if (path == NULL) {
+		err_setx(err, ERR_CONFIG,
+		    "neither XDG_STATE_HOME nor HOME is set");
+		return -1;
+	}
+	/* Read only: no lock, no mark, no state or Maildir made. */
+	if ((ctx.rules = rules_build(opts->conf, acct, err)) == NULL ||
+	    (pv.st = uidl_open_readonly(path, err)) == NULL ||
+	    (ctx.password = run_password(acct, err)) == NULL)
+		goto out;
+	run_fill(acct, opts, &ctx);
+	printf("account %s (dry run: nothing is changed)\n", acct->name);
+	if (fetch_preview(&ctx.fa, run_preview_one, &pv, err) == -1)
+		goto out;
+	(void)fflush(stdout);
+	if (pv.failed) {
+		*err = pv.err;
+		goto out;
+	}
+	rc = 0;
+out:
+	uidl_free(pv.st);
+	free(path);
+	rules_free(ctx.rules);
+	xfree_secret(ctx.password);
+	return rc;
+}
+
 int
 run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err)

@@ -34,6 +34,14 @@ int run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
 
 /*
+ * --dry-run: log in and list what a run would do with each message on
+ * the server (number, size, new or seen, date, sender, subject, and the
+ * rule and action), changing nothing on the server or on disk.
+ */
+int run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
+    struct err *err);
+
+/*
  * --serverinfo: connect and secure as the account says, and print what
  * the server tells before a login (greeting, capabilities, SASL
  * mechanisms, TLS session and certificate).  No credential is sent.

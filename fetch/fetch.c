@@ -644,6 +644,45 @@ fetch_login(const struct fetch_account *acct, struct err *err)
 	return NULL;
 }
 
+int
+fetch_preview(const struct fetch_account *acct, fetch_preview_fn *each,
+    void *arg, struct err *err)
+{
+	struct fetch_header *h = xmalloc(sizeof(*h));
+	struct pop3_session *s;
+	struct pop3_msg *msgs = NULL;
+	struct err qerr;
+	bool has_uidl;
+	size_t i, n = 0;
+	int rc = -1;
+
+	if ((s = fetch_login(acct, err)) == NULL)
+		goto out;
+	if (pop3_list(s, &msgs, &n, err) == -1 ||
+	    pop3_uidl(s, msgs, n, &has_uidl, err) == -1)
+		goto quit;
+	for (i = 0; i < n; i++) {
+		h->len = 0;
+		if (pop3_top(s, msgs[i].num, 0, fetch_header_write, h, err) ==
+		    0)
+			each(arg, &msgs[i], h->buf, h->len);
+		else if (err->scope == ERR_SCOPE_MESSAGE &&
+		    pop3_get_state(s) != POP3_BROKEN)
+			each(arg, &msgs[i], NULL, 0);
+		else
+			goto quit;
+	}
+	rc = 0;
+quit:
+	if (pop3_get_state(s) == POP3_TRANSACTION)
+		(void)pop3_quit(s, &qerr);
+	pop3_free(s);
+out:
+	free(msgs);
+	free(h);
+	return rc;
+}
+
 static void
 fetch_describe_caps(GString *out, const struct pop3_caps *c)
 {

@@ -151,6 +151,20 @@ int fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
     size_t *n_out, bool *has_uidl_out, struct err *err);
 
 /*
+ * For --dry-run: called for each message on the server with its header
+ * (from TOP n 0; NULL when the server would not give it).
+ */
+typedef void fetch_preview_fn(void *arg, const struct pop3_msg *msg,
+    const char *header, size_t len);
+
+/*
+ * Log in, list the maildrop and read every message's header, changing
+ * nothing on the server: LIST, UIDL, TOP n 0, QUIT.
+ */
+int fetch_preview(const struct fetch_account *acct, fetch_preview_fn *each,
+    void *arg, struct err *err);
+
+/*
  * --serverinfo: connect and secure as acct says, read the greeting and
  * CAPA, describe them and the TLS session in *text_out (caller owns),
  * then QUIT without logging in.

@@ -65,6 +65,7 @@ struct uidl_store {
 	int fd;    /* O_APPEND, -1 when broken */
 	off_t end; /* end of the last whole record written */
 	bool need_dir_sync;
+	bool is_readonly; /* uidl_open_readonly(): nothing is written */
 	size_t malformed;
 	GHashTable *set; /* struct uidl_entry, keyed on (uid, size) */
 };
@@ -281,7 +282,7 @@ uidl_load(struct uidl_store *st, struct err *err)
 			return -1;
 	}
 	st->end = (off_t)good;
-	if ((off_t)good < sb.st_size) {
+	if ((off_t)good < sb.st_size && !st->is_readonly) {
 		/* Cut the torn tail so that the next record starts a line. */
 		if (ftruncate(st->fd, st->end) == -1 || fsync(st->fd) == -1) {
 			err_set(err, ERR_LOCAL, "truncate %s", st->path);
@@ -378,6 +379,34 @@ uidl_free(struct uidl_store *st)
 	free(st->dir);
 	free(st->path);
 	free(st);
+}
+
+struct uidl_store *
+uidl_open_readonly(const char *path, struct err *err)
+{
+	struct uidl_store *st;
+
+	st = xcalloc(1, sizeof(*st));
+	st->dir_fd = -1;
+	st->is_readonly = true;
+	st->path = xstrdup(path);
+	st->set = g_hash_table_new_full(uidl_entry_hash, uidl_entry_equal, free,
+	    NULL);
+	if ((st->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return st;
+		err_set(err, ERR_LOCAL, "open %s", path);
+		goto fail;
+	}
+	if (uidl_load(st, err) == -1)
+		goto fail;
+	/* Every later write fails, as on a journal after an error. */
+	(void)close(st->fd);
+	st->fd = -1;
+	return st;
+fail:
+	uidl_free(st);
+	return NULL;
 }
 
 bool

@@ -27,6 +27,13 @@ struct uidl_store *uidl_open(const char *path, struct err *err);
 void uidl_free(struct uidl_store *st);
 
 /*
+ * Load the journal at path only to look things up (for --dry-run):
+ * nothing is created, truncated or written; a missing file is an empty
+ * store.  Appends, syncs and compaction fail.
+ */
+struct uidl_store *uidl_open_readonly(const char *path, struct err *err);
+
+/*
  * Was a message with this uid and size delivered before?  An entry with
  * the size "*" (imported from another tool's state) matches any size.
  */

@@ -359,6 +359,30 @@ test_any_size(void **state)
 	assert_file_equals(fx->path, text);
 }
 
+/* Read-only: a missing journal is empty and stays missing; a torn tail
+ * is not cut; nothing can be written. */
+static void
+test_readonly(void **state)
+{
+	struct fixture *fx = *state;
+	const char *text = HEADER "a\t1\t10\t10\t-\nb\t2\t2";
+	struct uidl_store *st;
+	struct stat sb;
+	struct err err;
+
+	assert_non_null(st = uidl_open_readonly(fx->path, &err));
+	assert_int_equal(uidl_count(st), 0);
+	uidl_free(st);
+	assert_int_equal(stat(fx->path, &sb), -1);
+
+	spew(fx->path, text, strlen(text));
+	assert_non_null(st = uidl_open_readonly(fx->path, &err));
+	assert_true(uidl_has(st, "a", 1));
+	assert_int_equal(uidl_append(st, "c", 3, NULL, 3, &err), -1);
+	uidl_free(st);
+	assert_file_equals(fx->path, text);
+}
+
 static void
 test_torn_header(void **state)
 {
@@ -770,6 +794,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_torn_last_line, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_any_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_header, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_lines, setup,
