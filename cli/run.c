@@ -326,6 +326,28 @@ run_refresh(const void *arg, struct err *err)
 	return secret_from_command(acct->password_command, err);
 }
 
+/* Neither password nor password_command: ~/.netrc, as ftp(1) reads it. */
+static char *
+run_netrc(const struct conf_account *acct, struct err *err)
+{
+	const char *home = getenv("HOME");
+	char *path, *secret;
+
+	if (home == NULL || home[0] == '\0') {
+		err_setx(err, ERR_CONFIG,
+		    "no password, password_command or ~/.netrc entry");
+		return NULL;
+	}
+	path = xasprintf("%s/.netrc", home);
+	secret = secret_from_netrc(path, acct->host, acct->user, err);
+	if (secret == NULL && err->cls == ERR_NONE)
+		err_setx(err, ERR_CONFIG,
+		    "no password, password_command, or entry for %s in %s",
+		    acct->host, path);
+	free(path);
+	return secret;
+}
+
 static char *
 run_password(const struct conf_account *acct, struct err *err)
 {
@@ -333,8 +355,7 @@ run_password(const struct conf_account *acct, struct err *err)
 		return xstrdup(acct->password);
 	if (acct->password_command != NULL)
 		return secret_from_command(acct->password_command, err);
-	err_setx(err, ERR_CONFIG, "no password or password_command");
-	return NULL;
+	return run_netrc(acct, err);
 }
 
 /*

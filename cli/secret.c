@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "cli/secret.h"
 #include "util/xmalloc.h"
@@ -58,5 +60,90 @@ out:
 	if (gerr != NULL)
 		g_error_free(gerr);
 	g_strfreev(argv);
+	return secret;
+}
+
+/* The next white-space-separated word of a netrc file, or NULL. */
+static const char *
+secret_netrc_word(char **p)
+{
+	char *w;
+
+	*p += strspn(*p, " \t\r\n");
+	if (**p == '\0')
+		return NULL;
+	w = *p;
+	*p += strcspn(*p, " \t\r\n");
+	if (**p != '\0')
+		*(*p)++ = '\0';
+	return w;
+}
+
+/*
+ * The password of the first entry for host (or the default one) whose
+ * login is user, or that names no login.
+ */
+static char *
+secret_netrc_find(char *text, const char *host, const char *user)
+{
+	const char *w, *login = NULL, *pass = NULL;
+	char *p = text;
+	bool is_match = false, is_entry = false;
+
+	while ((w = secret_netrc_word(&p)) != NULL) {
+		bool is_start =
+		    strcmp(w, "machine") == 0 || strcmp(w, "default") == 0;
+
+		if (is_start || strcmp(w, "macdef") == 0) {
+			if (is_match && pass != NULL &&
+			    (login == NULL || strcmp(login, user) == 0))
+				return xstrdup(pass);
+			if (!is_start)
+				break; /* macros end what we read */
+			is_entry = true;
+			login = pass = NULL;
+			is_match = strcmp(w, "default") == 0 ||
+			    ((w = secret_netrc_word(&p)) != NULL &&
+			        g_ascii_strcasecmp(w, host) == 0);
+		} else if (is_entry && strcmp(w, "login") == 0)
+			login = secret_netrc_word(&p);
+		else if (is_entry && strcmp(w, "password") == 0)
+			pass = secret_netrc_word(&p);
+	}
+	if (is_match && pass != NULL &&
+	    (login == NULL || strcmp(login, user) == 0))
+		return xstrdup(pass);
+	return NULL;
+}
+
+char *
+secret_from_netrc(const char *path, const char *host, const char *user,
+    struct err *err)
+{
+	gchar *text = NULL;
+	gsize len;
+	GError *gerr = NULL;
+	GStatBuf st;
+	char *secret;
+
+	err_clear(err);
+	if (g_stat(path, &st) == -1)
+		return NULL;
+	if (!g_file_get_contents(path, &text, &len, &gerr)) {
+		err_setx(err, ERR_CONFIG, "%s", gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	secret = secret_netrc_find(text, host, user);
+	freezero(text, len);
+	/* As ftp(1) does: a password others can read is no secret. */
+	if (secret != NULL && (st.st_mode & 077) != 0) {
+		xfree_secret(secret);
+		err_setx(err, ERR_CONFIG,
+		    "%s: holds a password but is readable by others (chmod 600 "
+		    "%s)",
+		    path, path);
+		return NULL;
+	}
 	return secret;
 }

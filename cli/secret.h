@@ -14,4 +14,15 @@
  */
 char *secret_from_command(const char *command, struct err *err);
 
+/*
+ * The password for user at host in the netrc file at path (the
+ * "machine HOST login USER password PASS" entries of ~/.netrc, then a
+ * "default" entry).  Returns it (caller owns, xfree_secret()), or NULL:
+ * with err->cls ERR_NONE when there is no such file or entry, with err
+ * set (ERR_CONFIG) when the file is unreadable, malformed, or readable
+ * by others while holding a password.
+ */
+char *secret_from_netrc(const char *path, const char *host, const char *user,
+    struct err *err);
+
 #endif
