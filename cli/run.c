@@ -194,6 +194,27 @@ struct run_ctx {
 	struct fetch_account fa;
 };
 
+/* Too early after the last login for the server's LOGIN-DELAY? */
+static int
+run_check_delay(const char *dir, const char *account, struct err *err)
+{
+	char *path = run_state_path(dir, account, "delay"), *text = NULL;
+	uint64_t next;
+	int rc = 0;
+
+	if (g_file_get_contents(path, &text, NULL, NULL) &&
+	    str_tonum(text, strcspn(text, "\n"), INT64_MAX, &next) == 0 &&
+	    (uint64_t)time(NULL) < next) {
+		err_setx(err, ERR_TEMP,
+		    "the server's LOGIN-DELAY allows the next login in %llu s",
+		    (unsigned long long)(next - (uint64_t)time(NULL)));
+		rc = -1;
+	}
+	g_free(text);
+	free(path);
+	return rc;
+}
+
 /*
  * Mark a run in progress, so that the next one knows if this one was
  * killed.  A kill between a message's link into new/ and its journal
@@ -241,6 +262,7 @@ run_open_state(const char *account, struct run_ctx *ctx, struct err *err)
 	path = run_state_path(dir, account, "uidl");
 	if (fsutil_mkdirs(dir, 0700, err) == 0 &&
 	    (ctx->lock = run_lock(dir, account, err)) != -1 &&
+	    run_check_delay(dir, account, err) == 0 &&
 	    run_mark(dir, account, ctx, err) == 0)
 		ctx->st = uidl_open(path, err);
 	if (ctx->st != NULL && uidl_malformed(ctx->st) > 0)
@@ -540,6 +562,40 @@ run_close(struct run_ctx *ctx)
 	xfree_secret(ctx->password);
 }
 
+/*
+ * RFC 2449 §6.5: a server announcing LOGIN-DELAY refuses logins that
+ * come sooner.  Remember when the next one may come, so that an early
+ * run (cron every minute) waits instead of being refused.
+ */
+static void
+run_after_login(const struct conf_account *acct,
+    const struct fetch_stats *stats)
+{
+	char *dir, *path, text[32];
+	struct err err;
+	int fd;
+
+	if (stats->expire == 0 && acct->delete_mode == CONF_DELETE_KEEP)
+		log_warnx("%s: the server deletes every message once it is "
+		          "retrieved (EXPIRE 0): delete = keep cannot keep "
+		          "them",
+		    acct->name);
+	if (stats->login_delay <= 0 || (dir = run_state_dir()) == NULL)
+		return;
+	path = run_state_path(dir, acct->name, "delay");
+	(void)snprintf(text, sizeof(text), "%lld\n",
+	    (long long)time(NULL) + stats->login_delay);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		err_clear(&err);
+		if (fsutil_atomic_write(fd, strrchr(path, '/') + 1, text,
+		        strlen(text), 0600, &err) == -1)
+			log_warnx("%s: %s", acct->name, err.msg);
+		(void)close(fd);
+	}
+	free(path);
+	free(dir);
+}
+
 int
 run_account(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err)
@@ -557,6 +613,7 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 		rs.root = acct->maildir;
 		rs.pending = ctx.fa.decide != NULL ? &ctx.pending : NULL;
 		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
+		run_after_login(acct, &stats);
 		if ((rc == 0 || stats.retrieved > 0) && !opts->is_quiet)
 			run_summary(acct->name, &stats);
 	}

@@ -741,13 +741,19 @@ static int
 fetch_connect(const struct fetch_account *acct, struct uidl_store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
+	struct pop3_caps caps;
 	struct pop3_session *s;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
+	stats->login_delay = stats->expire = -1;
 	if ((s = fetch_login(acct, err)) == NULL)
 		return -1;
+	caps = *pop3_get_caps(s);
 	rc = fetch_session(s, acct, st, sink, stats, err);
+	/* RFC 2449 §6.5, §6.6: what the next run must respect. */
+	stats->login_delay = caps.login_delay;
+	stats->expire = caps.expire;
 	pop3_free(s);
 	return rc;
 }
@@ -794,6 +800,10 @@ fetch_account(const struct fetch_account *acct, struct uidl_store *st,
 			stats->on_server = one.on_server;
 			stats->new_msgs = one.new_msgs;
 		}
+		stats->login_delay = one.login_delay;
+		stats->expire = one.expire;
+		stats->skipped += one.skipped;
+		stats->discarded += one.discarded;
 		stats->retrieved += one.retrieved;
 		stats->bytes += one.bytes;
 		if (one.quit_ok)

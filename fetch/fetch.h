@@ -51,6 +51,8 @@ struct fetch_stats {
 	uint64_t bytes;     /* octets delivered */
 	bool quit_ok;       /* QUIT got +OK: deletions are final */
 	bool is_checkpoint; /* stopped at acct->checkpoint DELEs */
+	long login_delay;   /* CAPA LOGIN-DELAY, seconds; -1 if none */
+	long expire;        /* CAPA EXPIRE, days; -1 if none or NEVER */
 	unsigned skipped;   /* left on the server by a rule */
 	unsigned discarded; /* not stored, by a rule */
 };
