@@ -67,7 +67,12 @@ build() {
 		failures="$failures build-$name"
 		return
 	fi
-	(cd "$dir" && make -s -j"$jobs" check) || true
+	if [ -n "${BUILD_TESTS:-}" ]; then
+		(cd "$dir" && make -s -j"$jobs" check TESTS="$BUILD_TESTS") ||
+		    true
+	else
+		(cd "$dir" && make -s -j"$jobs" check) || true
+	fi
 	for log in "$dir"/tests/*/*.log; do
 		[ -f "$log" ] || continue
 		case $log in */test-suite.log) continue ;; esac
@@ -100,6 +105,14 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	CFLAGS="-O1 -g"
 
 # shellcheck disable=SC2016 # expanded by the inner shell
+# The fuzz targets over their corpora, a few seconds each.
+BUILD_TESTS="tests/fuzz/check-status.sh tests/fuzz/check-retr.sh
+	tests/fuzz/check-list-uidl.sh tests/fuzz/check-journal.sh
+	tests/fuzz/check-config.sh" \
+ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	build fuzz CC=clang --enable-fuzzing --enable-sanitizers \
+	CFLAGS="-O1 -g"
+
 check clang-format sh -c 'clang-format --dry-run --Werror \
 	$(git ls-files "*.c" "*.h")'
 check mandoc-lint mandoc -Tlint -Wwarning doc/popfetch.1 doc/popfetch.conf.5
