@@ -104,7 +104,6 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	build asan CC=clang --enable-werror --enable-sanitizers \
 	CFLAGS="-O1 -g"
 
-# shellcheck disable=SC2016 # expanded by the inner shell
 # The fuzz targets over their corpora, a few seconds each.
 BUILD_TESTS="tests/fuzz/check-status.sh tests/fuzz/check-retr.sh
 	tests/fuzz/check-list-uidl.sh tests/fuzz/check-journal.sh
@@ -113,6 +112,7 @@ ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	build fuzz CC=clang --enable-fuzzing --enable-sanitizers \
 	CFLAGS="-O1 -g"
 
+# shellcheck disable=SC2016 # expanded by the inner shell
 check clang-format sh -c 'clang-format --dry-run --Werror \
 	$(git ls-files "*.c" "*.h")'
 check mandoc-lint mandoc -Tlint -Wwarning doc/popfetch.1 doc/popfetch.conf.5
