@@ -107,7 +107,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 # The fuzz targets over their corpora, a few seconds each.
 BUILD_TESTS="tests/fuzz/check-status.sh tests/fuzz/check-retr.sh
 	tests/fuzz/check-list-uidl.sh tests/fuzz/check-journal.sh
-	tests/fuzz/check-config.sh" \
+	tests/fuzz/check-config.sh tests/fuzz/check-filter.sh" \
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	build fuzz CC=clang --enable-fuzzing --enable-sanitizers \
 	CFLAGS="-O1 -g"
