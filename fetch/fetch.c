@@ -401,42 +401,67 @@ fetch_recover(struct fetch_run *r, struct err *err)
 	return uidl_sync(r->st, err);
 }
 
+/* How many TOP commands may be in flight with PIPELINING. */
+#define FETCH_WINDOW 32
+
+/* Decide for message idx from the header TOP just gave (or would not). */
+static int
+fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
+{
+	const struct pop3_msg *m = &r->msgs[idx];
+
+	if (rc == -1) {
+		if (err->scope != ERR_SCOPE_MESSAGE ||
+		    pop3_get_state(r->s) == POP3_BROKEN)
+			return -1;
+		/* No TOP after all, or not for this one. */
+		log_info("%s: message %u: TOP refused, deciding after the "
+		         "download",
+		    r->account, m->num);
+		return 0;
+	}
+	return r->acct->decide(r->acct->decide_arg, m, r->hdr->buf, r->hdr->len,
+	    &r->pre[idx], err);
+}
+
 /*
  * With rules and a server with TOP: decide from each new message's
  * header before downloading it, so that what is skipped or discarded is
- * never retrieved.  Without TOP the decision waits for RETR.
+ * never retrieved.  Without TOP the decision waits for RETR.  With
+ * PIPELINING, up to FETCH_WINDOW TOP commands are sent ahead, so the
+ * headers cost no round trip each.
  */
 static int
 fetch_prescreen(struct fetch_run *r, const struct plan *p, struct err *err)
 {
 	const struct pop3_caps *caps = pop3_get_caps(r->s);
-	const struct pop3_msg *m;
-	size_t i;
+	size_t *todo, ntodo = 0, sent = 0, i;
+	int rc = -1;
 
 	r->pre = xcalloc(r->n == 0 ? 1 : r->n, sizeof(*r->pre));
 	if (caps->has_capa && !caps->top)
 		return 0;
-	for (i = 0; i < p->nsteps; i++) {
-		if (p->steps[i].op != PLAN_RETR)
-			continue;
-		m = &r->msgs[p->steps[i].idx];
+	todo = xcalloc(p->nsteps == 0 ? 1 : p->nsteps, sizeof(*todo));
+	for (i = 0; i < p->nsteps; i++)
+		if (p->steps[i].op == PLAN_RETR)
+			todo[ntodo++] = p->steps[i].idx;
+	for (i = 0; i < ntodo; i++) {
+		size_t window = caps->pipelining ? FETCH_WINDOW : 1;
+
+		while (sent < ntodo && sent < i + window)
+			if (pop3_send_top(r->s, r->msgs[todo[sent++]].num, 0,
+			        err) == -1)
+				goto out;
 		r->hdr->len = 0;
-		if (pop3_top(r->s, m->num, 0, fetch_header_write, r->hdr,
-		        err) == -1) {
-			if (err->scope != ERR_SCOPE_MESSAGE ||
-			    pop3_get_state(r->s) == POP3_BROKEN)
-				return -1;
-			/* No TOP after all, or not for this one. */
-			log_info("%s: message %u: TOP refused, deciding after "
-			         "the download",
-			    r->account, m->num);
-			continue;
-		}
-		if (r->acct->decide(r->acct->decide_arg, m, r->hdr->buf,
-		        r->hdr->len, &r->pre[p->steps[i].idx], err) == -1)
-			return -1;
+		if (fetch_prescreen_one(r, todo[i],
+		        pop3_read_top(r->s, fetch_header_write, r->hdr, err),
+		        err) == -1)
+			goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(todo);
+	return rc;
 }
 
 /* Forget what is no longer on the server, so the store stays small. */

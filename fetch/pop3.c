@@ -1501,6 +1501,36 @@ pop3_top(struct pop3_session *s, unsigned num, unsigned lines, pop3_data_fn *fn,
 }
 
 int
+pop3_send_top(struct pop3_session *s, unsigned num, unsigned lines,
+    struct err *err)
+{
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "TOP", err) == -1)
+		return -1;
+	if (num == 0) {
+		err_setx(err, ERR_SOFTWARE, "message number 0");
+		return -1;
+	}
+	return pop3_send(s, false, err, "TOP %u %u", num, lines);
+}
+
+int
+pop3_read_top(struct pop3_session *s, pop3_data_fn *fn, void *arg,
+    struct err *err)
+{
+	struct pop3_reply r;
+
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "TOP", err) == -1 ||
+	    pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	if (!r.is_ok) {
+		pop3_refused(s, &r, ERR_PROTO, false, err);
+		err_set_scope(err, ERR_SCOPE_MESSAGE);
+		return -1;
+	}
+	return pop3_read_data(s, fn, arg, NULL, err);
+}
+
+int
 pop3_dele(struct pop3_session *s, unsigned num, struct err *err)
 {
 	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "DELE", err) == -1)

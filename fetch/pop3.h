@@ -215,6 +215,16 @@ int pop3_retr(struct pop3_session *s, unsigned num, pop3_data_fn *fn, void *arg,
 int pop3_top(struct pop3_session *s, unsigned num, unsigned lines,
     pop3_data_fn *fn, void *arg, struct err *err);
 
+/*
+ * RFC 2449 §6.6 PIPELINING: send TOP num lines without waiting, and read
+ * the replies later, in order, with pop3_read_top() (one call per TOP
+ * sent).  A -ERR is about that message only, as with pop3_top().
+ */
+int pop3_send_top(struct pop3_session *s, unsigned num, unsigned lines,
+    struct err *err);
+int pop3_read_top(struct pop3_session *s, pop3_data_fn *fn, void *arg,
+    struct err *err);
+
 int pop3_dele(struct pop3_session *s, unsigned num, struct err *err);
 int pop3_rset(struct pop3_session *s, struct err *err);
 int pop3_noop(struct pop3_session *s, struct err *err);

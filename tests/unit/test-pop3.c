@@ -2071,6 +2071,39 @@ test_auth_not_traced(void **state)
 	}
 }
 
+/* Pipelined TOP: commands first, then the replies in order. */
+static void
+test_top_pipelined(void **state)
+{
+	struct collect col = { 0 };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = login("-ERR no such message\r\n"
+		          "+OK\r\nSubject: b\r\n\r\n.\r\n",
+		    chunks[c], &t);
+		assert_int_equal(pop3_send_top(s, 1, 0, &err), 0);
+		assert_int_equal(pop3_send_top(s, 2, 0, &err), 0);
+		assert_string_equal(written_after_login(t),
+		    "TOP 1 0\r\nTOP 2 0\r\n");
+		assert_int_equal(pop3_read_top(s, collect_fn, &col, &err), -1);
+		assert_int_equal(err.scope, ERR_SCOPE_MESSAGE);
+		assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+		assert_int_equal(pop3_read_top(s, collect_fn, &col, &err), 0);
+		assert_int_equal(col.len, strlen("Subject: b\n\n"));
+		assert_memory_equal(col.data, "Subject: b\n\n", col.len);
+		assert_int_equal(pop3_send_top(s, 0, 0, &err), -1);
+		assert_int_equal(err.cls, ERR_SOFTWARE);
+		collect_reset(&col);
+		pop3_free(s);
+	}
+	free(col.data);
+}
+
 int
 main(void)
 {
@@ -2096,6 +2129,7 @@ main(void)
 		cmocka_unit_test(test_uidl),
 		cmocka_unit_test(test_uidl_bad),
 		cmocka_unit_test(test_uidl_bad_uid),
+		cmocka_unit_test(test_top_pipelined),
 		cmocka_unit_test(test_uidl_unsupported),
 		cmocka_unit_test(test_retr_unstuff),
 		cmocka_unit_test(test_retr_every_split),
