@@ -11,6 +11,10 @@
 #	PF_KEEP_TMP=yes            keep the temporary directory for inspection
 #	DOVECOT_RAWLOG=yes         (before dovecot_start) record sessions in
 #	                           ~/dovecot.rawlog/ of users who have one
+#	DOVECOT_AUTH_MECHS=LIST    (before dovecot_start) Dovecot's
+#	                           auth_mechanisms; default plain
+#	DOVECOT_EXTRA_CONF=TEXT    (before dovecot_start) lines appended to
+#	                           dovecot.conf, e.g. ssl_min_protocol
 #
 # Exit codes follow the automake test driver: 77 skip, 99 hard error.  A
 # missing Dovecot is a skip, except under CI=true where it is an error:
@@ -281,7 +285,7 @@ dovecot_write_conf()
 		ssl_key = <$T/pki/$DOVECOT_CERT.key
 
 		disable_plaintext_auth = no
-		auth_mechanisms = plain
+		auth_mechanisms = ${DOVECOT_AUTH_MECHS:-plain}
 		auth_verbose = yes
 		auth_failure_delay = 0
 		# One passwd-file per user, so that a user added while Dovecot
@@ -336,6 +340,11 @@ dovecot_write_conf()
 			  }
 			}
 			EOF
+		fi
+		# Settings of the caller's own, after ours: for one key set
+		# twice, Dovecot takes the later value.
+		if [ -n "${DOVECOT_EXTRA_CONF:-}" ]; then
+			printf '%s\n' "$DOVECOT_EXTRA_CONF"
 		fi
 		# Services we do not need, kept off so that they bind no
 		# ports and touch nothing outside $T.
@@ -1290,4 +1299,189 @@ fault_mailbox()
 	    fail "gen-mail made two equal messages"
 	user_add template
 	seed template "$T/orig/m"
+}
+
+# auth and TLS policy tests
+#
+# Helpers for auth.sh, tls-policy.sh and secrets.sh: more certificates,
+# a Dovecot held to some TLS versions, users with a password of their
+# own or stored in a hashed scheme, the SHA-256 fingerprint of a
+# certificate, Dovecot's log by path (checks run in a subdirectory of
+# $T), and the proof that a secret shows in no output, neither as it is
+# nor in base64.
+
+# For DOVECOT_EXTRA_CONF: no growing delay after failed logins from
+# 127.0.0.1 (anvil's auth penalty, up to 15 seconds), which tests of
+# wrong passwords would otherwise build up.
+# shellcheck disable=SC2034 # for the tests that source this file
+DOVECOT_CONF_NO_PENALTY='service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}'
+
+# pki_more: besides pki_make's certificates, $T/pki/expired.pem (issued
+# by the test CA for localhost and 127.0.0.1, expired since 2020) and
+# $T/pki/selfsigned.pem (the same names, issued by itself).
+pki_more()
+{
+	[ -d "$T/pki" ] || pki_make
+	(
+		cd "$T/pki"
+		cat >expired.tmpl <<-EOF
+		cn = "localhost"
+		dns_name = "localhost"
+		ip_address = "127.0.0.1"
+		serial = 5
+		activation_date = "2019-01-01 00:00:00"
+		expiration_date = "2020-01-01 00:00:00"
+		tls_www_server
+		signing_key
+		encryption_key
+		EOF
+		cat >selfsigned.tmpl <<-EOF
+		cn = "localhost"
+		organization = "popfetch self-signed test"
+		dns_name = "localhost"
+		ip_address = "127.0.0.1"
+		serial = 6
+		expiration_days = 2
+		tls_www_server
+		signing_key
+		encryption_key
+		EOF
+		for k in expired selfsigned; do
+			certtool --generate-privkey --key-type=ecdsa \
+			    --outfile "$k.key"
+		done
+		certtool --generate-certificate --load-privkey expired.key \
+		    --load-ca-certificate ca.pem --load-ca-privkey ca.key \
+		    --template expired.tmpl --outfile expired.pem
+		certtool --generate-self-signed --load-privkey selfsigned.key \
+		    --template selfsigned.tmpl --outfile selfsigned.pem
+	) >"$T/pki-more.log" 2>&1 ||
+	    fail "certtool failed: $(cat "$T/pki-more.log")"
+}
+
+# pki_fingerprint PEM: the certificate's SHA-256 fingerprint as certtool
+# sees it, "SHA256:" and 64 lowercase hex digits without colons.
+pki_fingerprint()
+{
+	certtool -i --infile "$1" | awk '
+	    /Fingerprint:/ { f = 1; next }
+	    f && /sha256:/ { sub(/.*sha256:/, ""); print "SHA256:" $1; exit }'
+}
+
+# dovecot_tls_versions MIN MAX (OpenSSL's names, TLSv1.1 ...): before
+# dovecot_start, hold Dovecot to these TLS versions.  Dovecot 2.3 has a
+# minimum of its own but no maximum, so the OpenSSL configuration it
+# loads sets both; the security level is lowered so that OpenSSL 3 will
+# speak TLS 1.1 at all.
+dovecot_tls_versions()
+{
+	cat >"$T/openssl.cnf" <<-EOF
+	openssl_conf = popfetch_test
+	[popfetch_test]
+	ssl_conf = popfetch_ssl
+	[popfetch_ssl]
+	system_default = popfetch_tls
+	[popfetch_tls]
+	MinProtocol = $1
+	MaxProtocol = $2
+	CipherString = DEFAULT@SECLEVEL=0
+	EOF
+	DOVECOT_EXTRA_CONF="import_environment = \$import_environment OPENSSL_CONF=$T/openssl.cnf
+ssl_min_protocol = $1
+ssl_cipher_list = DEFAULT@SECLEVEL=0${DOVECOT_EXTRA_CONF:+
+$DOVECOT_EXTRA_CONF}"
+}
+
+# user_password NAME SECRET [SCHEME]: NAME (made by user_add) logs in
+# with SECRET, stored as it is or hashed in SCHEME (CRAM-MD5,
+# SCRAM-SHA-1, SCRAM-SHA-256), with which only that mechanism and the
+# ones that send the password itself work.
+user_password()
+{
+	if [ $# -ge 3 ]; then
+		up_stored=$(doveadm -c /dev/null pw -s "$3" -p "$2") ||
+		    fail "doveadm pw -s $3 failed"
+	else
+		up_stored="{PLAIN}$2"
+	fi
+	printf '%s:%s:%s:%s::%s::\n' "$1" "$up_stored" "$MAIL_UID" \
+	    "$MAIL_GID" "$T/srv/$1" >"$T/dovecot/users/$1.tmp"
+	chmod 0644 "$T/dovecot/users/$1.tmp"
+	mv "$T/dovecot/users/$1.tmp" "$T/dovecot/users/$1"
+}
+
+# dv_log_init: remember where Dovecot's log is, for dv_count and dv_wait
+# in checks that run in a subdirectory.
+dv_log_init()
+{
+	DV_LOG=$T/dovecot/dovecot.log
+}
+
+dv_count()
+{
+	grep -Ec -- "$1" "$DV_LOG" 2>/dev/null || :
+}
+
+# dv_wait WHAT REGEX N: wait (at most 5 seconds) until N lines of
+# Dovecot's log match REGEX; a failure otherwise.
+dv_wait()
+{
+	dw_i=0
+	while [ "$(dv_count "$2")" -lt "$3" ] && [ "$dw_i" -lt 50 ]; do
+		dw_i=$((dw_i + 1))
+		sleep 0.1
+	done
+	[ "$(dv_count "$2")" -ge "$3" ] ||
+	    fail "$1: Dovecot's log has $(dv_count "$2") lines matching" \
+	    "'$2', expected $3"
+}
+
+# dv_quiet: let Dovecot's log process catch up, so that a count taken
+# now includes every session that has ended.
+dv_quiet()
+{
+	dq_n=$(wc -l <"$DV_LOG")
+	while sleep 0.3; do
+		dq_m=$(wc -l <"$DV_LOG")
+		[ "$dq_m" -ne "$dq_n" ] || break
+		dq_n=$dq_m
+	done
+}
+
+# b64_forms SECRET: what any base64 text holding SECRET must contain,
+# whatever its offset in the encoded data: for each of the three
+# alignments, the characters that depend on SECRET's bytes alone.
+b64_forms()
+{
+	for bf_pad in '' x xx; do
+		printf '%s%s' "$bf_pad" "$1" | base64 -w 0 |
+		    awk -v p="${#bf_pad}" '{
+			s = p ? substr($0, 5) : $0
+			print substr(s, 1, length(s) - 4)
+		    }'
+	done
+}
+
+# assert_no_secret WHAT SECRET FILE...: SECRET, and SECRET in base64,
+# appear in none of the FILEs.
+assert_no_secret()
+{
+	ns_what=$1
+	ns_secret=$2
+	shift 2
+	[ "${#ns_secret}" -ge 12 ] ||
+	    fail "assert_no_secret: a secret this short proves nothing"
+	b64_forms "$ns_secret" >"$T/b64.forms"
+	for ns_f; do
+		if grep -qF -- "$ns_secret" "$ns_f"; then
+			fail "$ns_what: the secret appears in ${ns_f##*/}"
+		elif grep -qF -f "$T/b64.forms" "$ns_f"; then
+			fail "$ns_what: the secret appears in base64 in" \
+			    "${ns_f##*/}"
+		fi
+	done
 }
