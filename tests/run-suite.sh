@@ -109,7 +109,7 @@ BUILD_TESTS="tests/fuzz/check-status.sh tests/fuzz/check-retr.sh
 	tests/fuzz/check-list-uidl.sh tests/fuzz/check-journal.sh
 	tests/fuzz/check-config.sh tests/fuzz/check-filter.sh" \
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
-	build fuzz CC=clang --enable-fuzzing --enable-sanitizers \
+	build fuzz CC=clang --enable-werror --enable-fuzzing --enable-sanitizers \
 	CFLAGS="-O1 -g"
 
 # shellcheck disable=SC2016 # expanded by the inner shell

@@ -88,7 +88,7 @@ do_capa(struct pop3_session *s, const uint8_t *data, size_t size)
 static int
 do_login(struct pop3_session *s, const uint8_t *data, size_t size)
 {
-	struct transport_tls_opts opts = { "fuzz.invalid", NULL, false };
+	struct transport_tls_opts opts = { .hostname = "fuzz.invalid" };
 	struct err err;
 
 	err_clear(&err);
