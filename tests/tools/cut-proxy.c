@@ -98,7 +98,9 @@ on_alarm(int sig)
 	static const char msg[] = "cut-proxy: timed out\n";
 
 	(void)sig;
-	(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	/* Best effort: nothing more can be done from a signal handler. */
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) == -1)
+		_exit(EX_TEMPFAIL);
 	_exit(EX_TEMPFAIL);
 }
 
