@@ -12,6 +12,11 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 jobs=${JOBS:-2}
+# For the sanitizer builds: stop at the first report, and look for leaks.
+ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS UBSAN_OPTIONS
+BUILD_TESTS=
 passed=0
 failed=0
 failures=
@@ -104,20 +109,17 @@ autoreconf -fi || {
 
 build gcc --enable-werror \
 	CFLAGS="-O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong"
-ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	build asan CC=clang --enable-werror --enable-sanitizers \
-	CFLAGS="-O1 -g"
+build asan CC=clang --enable-werror --enable-sanitizers CFLAGS="-O1 -g"
 
 # The fuzz targets over their corpora, a few seconds each.
 fuzz_tests=
 for t in status retr list-uidl journal config filter; do
 	fuzz_tests="$fuzz_tests tests/fuzz/check-$t.sh"
 done
-BUILD_TESTS=$fuzz_tests \
-ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
-	build fuzz CC=clang --enable-werror --enable-fuzzing \
-	--enable-sanitizers CFLAGS="-O1 -g"
+BUILD_TESTS=$fuzz_tests
+build fuzz CC=clang --enable-werror --enable-fuzzing --enable-sanitizers \
+	CFLAGS="-O1 -g"
+BUILD_TESTS=
 
 # shellcheck disable=SC2016 # expanded by the inner shell
 check clang-format sh -c 'clang-format --dry-run --Werror \
