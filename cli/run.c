@@ -517,6 +517,8 @@ run_fill(const struct conf_account *acct, const struct run_opts *opts,
 		.timeout_ms = (int)acct->timeout * 1000,
 		.policy = run_policy(acct->delete_mode),
 		.checkpoint = acct->checkpoint,
+		.has_keep_days = acct->has_keep_days,
+		.keep_days = acct->keep_days,
 		.has_msgid_fallback =
 		    acct->uidl_fallback == CONF_FALLBACK_MESSAGE_ID,
 		.stop = opts->stop,

@@ -26,6 +26,7 @@
 #define CONF_TIMEOUT_DEFAULT 60
 #define CONF_TIMEOUT_MAX 3600
 #define CONF_CHECKPOINT_MAX 1000000
+#define CONF_KEEP_DAYS_MAX 36500
 
 /*
  * Where something was set: key is a cfg_opt_t (the line of its value) or
@@ -213,6 +214,14 @@ conf_parse_timeout(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 }
 
 static int
+conf_parse_keep_days(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	return conf_parse_number(cfg, opt, value, 0, CONF_KEEP_DAYS_MAX,
+	    result);
+}
+
+static int
 conf_parse_checkpoint(cfg_t *cfg, cfg_opt_t *opt, const char *value,
     void *result)
 {
@@ -325,6 +334,8 @@ conf_schema(void)
 		    conf_parse_checkpoint),
 		CFG_INT_CB("uidl_fallback", 0, CFGF_NODEFAULT,
 		    conf_parse_fallback),
+		CFG_INT_CB("keep_days", 0, CFGF_NODEFAULT,
+		    conf_parse_keep_days),
 		CFG_INT_CB("auth", 0, CFGF_NODEFAULT, conf_parse_auth),
 		CFG_STR("tls_fingerprint", NULL, CFGF_NODEFAULT),
 		CFG_INT_CB("tls_min_version", 0, CFGF_NODEFAULT,
@@ -690,6 +701,16 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	a->checkpoint = 0;
 	if ((src = conf_source(sec, defs, "checkpoint")) != NULL)
 		a->checkpoint = (unsigned)cfg_getint(src, "checkpoint");
+	if ((src = conf_source(sec, defs, "keep_days")) != NULL) {
+		if (a->delete_mode != CONF_DELETE_KEEP) {
+			conf_fail(p, conf_key_line(p, src, "keep_days"),
+			    "account \"%s\": keep_days goes with delete = keep",
+			    a->name);
+			return -1;
+		}
+		a->has_keep_days = true;
+		a->keep_days = (unsigned)cfg_getint(src, "keep_days");
+	}
 	a->uidl_fallback = CONF_FALLBACK_NONE;
 	if ((src = conf_source(sec, defs, "uidl_fallback")) != NULL)
 		a->uidl_fallback =

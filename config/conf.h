@@ -16,7 +16,7 @@
  * Keys: host, port, tls (on|starttls|off), allow_plaintext (bool),
  * ca_file, user, password, password_command, maildir (~ expanded),
  * delete (keep|each|batch), timeout (seconds), checkpoint (deletions),
- * uidl_fallback (none|message-id).
+ * uidl_fallback (none|message-id), keep_days (with delete = keep).
  * Login and TLS policy: auth (see enum conf_auth), tls_fingerprint
  * ("SHA256:" and 64 hex digits), tls_min_version (TLS1.2|TLS1.3),
  * tls_priority (a GnuTLS priority string), tls_cert_file and
@@ -82,6 +82,8 @@ struct conf_account {
 	unsigned timeout;    /* seconds, default 60 */
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
 	enum conf_fallback uidl_fallback;
+	bool has_keep_days; /* keep_days set: delete after so many days */
+	unsigned keep_days;
 	size_t *rules; /* indexes into conf->rules, in the order to apply */
 	size_t nrules;
 	unsigned line; /* where the account section starts */

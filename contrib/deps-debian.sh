@@ -29,6 +29,7 @@ packages='
 	dovecot-core
 	dovecot-pop3d
 	gnutls-bin
+	faketime
 	clang
 	libclang-rt-14-dev
 	clang-format

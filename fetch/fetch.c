@@ -93,6 +93,28 @@ fetch_header_take(const struct fetch_run *r, const char *data, size_t len)
 	return i == room ? room : 0;
 }
 
+/* keep_days: has msg stayed its time on the server? */
+static bool
+fetch_expired(void *arg, const struct pop3_msg *msg)
+{
+	struct fetch_run *r = arg;
+	int64_t first;
+
+	if (!r->acct->has_keep_days ||
+	    (first = uidl_first_seen(r->st, msg->uid, msg->size)) < 0)
+		return false;
+	return (int64_t)time(NULL) >=
+	    first + (int64_t)r->acct->keep_days * 24 * 60 * 60;
+}
+
+static bool
+fetch_seen_run(void *arg, const struct pop3_msg *msg)
+{
+	struct fetch_run *r = arg;
+
+	return uidl_has(r->st, msg->uid, msg->size);
+}
+
 static int
 fetch_sink_write(void *arg, const char *data, size_t len, struct err *err)
 {
@@ -514,7 +536,8 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 		goto quit;
 	if (acct->decide != NULL)
 		r.hdr = xmalloc(sizeof(*r.hdr));
-	if (plan_build(r.msgs, r.n, has_uidl, fetch_seen, st, acct->policy,
+	if (plan_build(r.msgs, r.n, has_uidl, fetch_seen_run,
+	        acct->has_keep_days ? fetch_expired : NULL, &r, acct->policy,
 	        &plan, err) == -1)
 		goto quit;
 	stats->new_msgs = (unsigned)plan.nretr;

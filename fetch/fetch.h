@@ -83,6 +83,12 @@ struct fetch_account {
 	enum plan_policy policy;
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
 	/*
+	 * With PLAN_KEEP and has_keep_days: delete a message keep_days
+	 * days after it was first seen (0: at once, as each would).
+	 */
+	bool has_keep_days;
+	unsigned keep_days;
+	/*
 	 * On a server without UIDL, identify messages by Message-ID and
 	 * size, read with TOP n 0.
 	 */

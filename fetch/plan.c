@@ -25,8 +25,8 @@ plan_add(struct plan *p, enum plan_op op, size_t idx)
 
 int
 plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
-    plan_seen_fn *seen, void *arg, enum plan_policy policy, struct plan *out,
-    struct err *err)
+    plan_seen_fn *seen, plan_seen_fn *expired, void *arg,
+    enum plan_policy policy, struct plan *out, struct err *err)
 {
 	size_t i;
 
@@ -60,6 +60,12 @@ plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
 	if (policy == PLAN_BATCH)
 		for (i = 0; i < n; i++)
 			plan_add(out, PLAN_DELE, i);
+	/* keep_days: what has stayed its time goes, unread again. */
+	if (policy == PLAN_KEEP && expired != NULL)
+		for (i = 0; i < n; i++)
+			if (plan_is_seen(&msgs[i], seen, arg) &&
+			    expired(arg, &msgs[i]))
+				plan_add(out, PLAN_DELE, i);
 	return 0;
 }
 

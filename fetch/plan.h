@@ -54,11 +54,13 @@ typedef bool plan_seen_fn(void *arg, const struct pop3_msg *msg);
  * message whose RETR step in this plan did not end durably.
  *
  * keep needs uids: has_uidl false under PLAN_KEEP is ERR_PROTO ("server
- * has no UIDL").
+ * has no UIDL").  Under keep, a message already delivered for which
+ * expired (may be NULL) says yes has kept its time on the server: it is
+ * deleted, after the retrievals, without being retrieved again.
  */
 int plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
-    plan_seen_fn *seen, void *arg, enum plan_policy policy, struct plan *out,
-    struct err *err);
+    plan_seen_fn *seen, plan_seen_fn *expired, void *arg,
+    enum plan_policy policy, struct plan *out, struct err *err);
 
 void plan_cleanup(struct plan *p);
 

@@ -424,6 +424,22 @@ uidl_has(const struct uidl_store *st, const char *uid, uint64_t size)
 	return g_hash_table_contains(st->set, &key);
 }
 
+int64_t
+uidl_first_seen(const struct uidl_store *st, const char *uid, uint64_t size)
+{
+	struct uidl_entry key, *e;
+
+	if (!uidl_valid_uid(uid, strlen(uid)))
+		return -1;
+	key.uid = uid;
+	key.size = size;
+	if ((e = g_hash_table_lookup(st->set, &key)) == NULL) {
+		key.size = UIDL_SIZE_ANY;
+		e = g_hash_table_lookup(st->set, &key);
+	}
+	return e != NULL ? e->first_seen : -1;
+}
+
 size_t
 uidl_count(const struct uidl_store *st)
 {

@@ -39,6 +39,13 @@ struct uidl_store *uidl_open_readonly(const char *path, struct err *err);
  */
 bool uidl_has(const struct uidl_store *st, const char *uid, uint64_t size);
 
+/*
+ * When the message with this uid and size was first seen (seconds since
+ * the epoch), or -1 if it is not in the store.
+ */
+int64_t uidl_first_seen(const struct uidl_store *st, const char *uid,
+    uint64_t size);
+
 /* Number of entries. */
 size_t uidl_count(const struct uidl_store *st);
 

@@ -995,6 +995,39 @@ test_rules(void **state)
 }
 
 static void
+test_keep_days(void **state)
+{
+	struct fixture *f = *state;
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f,
+	    "defaults { keep_days = 14 }\n"
+	    "account a { host = h user = u maildir = /m }\n"
+	    "account b { host = h user = u maildir = /m keep_days = 0 }\n",
+	    0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_true(c->accounts[0].has_keep_days);
+	assert_int_equal(c->accounts[0].keep_days, 14);
+	assert_true(c->accounts[1].has_keep_days);
+	assert_int_equal(c->accounts[1].keep_days, 0);
+	conf_free(c);
+	c = load_text(f, "account a { host = h user = u maildir = /m }\n", 0600,
+	    &err);
+	assert_non_null(c);
+	assert_false(c->accounts[0].has_keep_days);
+	conf_free(c);
+	expect_error(f,
+	    "account a { host = h user = u maildir = /m\n delete = each\n"
+	    " keep_days = 3 }\n",
+	    3, "account \"a\": keep_days goes with delete = keep");
+	expect_error(f,
+	    "account a { host = h user = u maildir = /m\n keep_days = 36501 }\n",
+	    2, "keep_days must be a number from 0 to 36500, not \"36501\"");
+}
+
+static void
 test_rules_bad(void **state)
 {
 	struct fixture *f = *state;
@@ -1062,6 +1095,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_policy_names),
 		cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_days, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_rules_bad, setup,
 		    teardown),
 	};

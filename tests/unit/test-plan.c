@@ -67,8 +67,8 @@ check(enum plan_policy policy, bool has_uidl, const char *want)
 	char got[256];
 
 	err_clear(&err);
-	assert_int_equal(plan_build(msgs, NMSG, has_uidl, seen, &seen_uids,
-	                     policy, &p, &err),
+	assert_int_equal(plan_build(msgs, NMSG, has_uidl, seen, NULL,
+	                     &seen_uids, policy, &p, &err),
 	    0);
 	render(&p, got, sizeof(got));
 	assert_string_equal(got, want);
@@ -143,7 +143,7 @@ test_keep_needs_uidl(void **state)
 
 	(void)state;
 	err_clear(&err);
-	assert_int_equal(plan_build(msgs, NMSG, false, seen, &seen_uids,
+	assert_int_equal(plan_build(msgs, NMSG, false, seen, NULL, &seen_uids,
 	                     PLAN_KEEP, &p, &err),
 	    -1);
 	assert_int_equal(err.cls, ERR_PROTO);
@@ -158,8 +158,8 @@ test_empty_mailbox(void **state)
 	struct err err;
 
 	(void)state;
-	assert_int_equal(plan_build(msgs, 0, true, seen, &seen_uids, PLAN_BATCH,
-	                     &p, &err),
+	assert_int_equal(plan_build(msgs, 0, true, seen, NULL, &seen_uids,
+	                     PLAN_BATCH, &p, &err),
 	    0);
 	assert_int_equal(p.nsteps, 0);
 	assert_int_equal(p.nretr, 0);
@@ -175,7 +175,7 @@ test_counts(void **state)
 
 	(void)state;
 	seen_uids = " c ";
-	assert_int_equal(plan_build(msgs, NMSG, true, seen, &seen_uids,
+	assert_int_equal(plan_build(msgs, NMSG, true, seen, NULL, &seen_uids,
 	                     PLAN_BATCH, &p, &err),
 	    0);
 	assert_int_equal(p.nretr, 4);
@@ -183,6 +183,39 @@ test_counts(void **state)
 	assert_int_equal(p.nsteps, 9);
 	plan_cleanup(&p);
 	assert_string_equal(plan_policy_name(PLAN_EACH), "each");
+}
+
+/* Seen messages whose uid is in expired_uids have kept their time. */
+static const char *expired_uids;
+
+static bool
+expired(void *arg, const struct pop3_msg *msg)
+{
+	char key[POP3_UID_MAX + 3];
+
+	assert_ptr_equal(arg, &seen_uids);
+	(void)snprintf(key, sizeof(key), " %s ", msg->uid);
+	return strstr(expired_uids, key) != NULL;
+}
+
+/* keep_days: expired messages are deleted after the new are fetched. */
+static void
+test_keep_days(void **state)
+{
+	struct plan p;
+	struct err err;
+	char got[256];
+
+	(void)state;
+	seen_uids = " a b d ";
+	expired_uids = " b d e ";
+	assert_int_equal(plan_build(msgs, NMSG, true, seen, expired, &seen_uids,
+	                     PLAN_KEEP, &p, &err),
+	    0);
+	render(&p, got, sizeof(got));
+	/* e is not seen: fetched, never deleted on its first run. */
+	assert_string_equal(got, "R3 R5 D2 D4");
+	plan_cleanup(&p);
 }
 
 int
@@ -200,6 +233,7 @@ main(void)
 		cmocka_unit_test_setup(test_keep_needs_uidl, setup),
 		cmocka_unit_test_setup(test_empty_mailbox, setup),
 		cmocka_unit_test_setup(test_counts, setup),
+		cmocka_unit_test_setup(test_keep_days, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
