@@ -436,6 +436,23 @@ run_scan_maildir(const char *root)
 	return tags;
 }
 
+/*
+ * delete_when_gone_locally: msg was stored; is it still in the account's
+ * Maildir (new/ or cur/, any flags, any Maildir++ subfolder), by the uid
+ * tag in its file name?  Moving it between folders keeps it there.
+ */
+static bool
+run_is_gone(void *arg, const struct pop3_msg *msg)
+{
+	struct run_ctx *ctx = arg;
+	char tag[24];
+
+	if (ctx->tags == NULL)
+		ctx->tags = run_scan_maildir(ctx->maildir);
+	run_uid_tag(msg->uid, tag, sizeof(tag));
+	return g_hash_table_lookup(ctx->tags, tag) == NULL;
+}
+
 /* fsync the directory holding path. */
 static int
 run_sync_parent(const char *path)
@@ -519,6 +536,9 @@ run_fill(const struct conf_account *acct, const struct run_opts *opts,
 		.checkpoint = acct->checkpoint,
 		.has_keep_days = acct->has_keep_days,
 		.keep_days = acct->keep_days,
+		.is_gone = acct->delete_when_gone ? run_is_gone : NULL,
+		.gone_arg = ctx,
+		.gone_limit = acct->gone_limit,
 		.has_msgid_fallback =
 		    acct->uidl_fallback == CONF_FALLBACK_MESSAGE_ID,
 		.stop = opts->stop,

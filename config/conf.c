@@ -27,6 +27,8 @@
 #define CONF_TIMEOUT_MAX 3600
 #define CONF_CHECKPOINT_MAX 1000000
 #define CONF_KEEP_DAYS_MAX 36500
+/* delete_when_gone_locally: more than this share gone at once is refused. */
+#define CONF_GONE_LIMIT_DEFAULT 50
 
 /*
  * Where something was set: key is a cfg_opt_t (the line of its value) or
@@ -214,6 +216,12 @@ conf_parse_timeout(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 }
 
 static int
+conf_parse_percent(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return conf_parse_number(cfg, opt, value, 0, 100, result);
+}
+
+static int
 conf_parse_keep_days(cfg_t *cfg, cfg_opt_t *opt, const char *value,
     void *result)
 {
@@ -336,6 +344,8 @@ conf_schema(void)
 		    conf_parse_fallback),
 		CFG_INT_CB("keep_days", 0, CFGF_NODEFAULT,
 		    conf_parse_keep_days),
+		CFG_BOOL("delete_when_gone_locally", cfg_false, CFGF_NODEFAULT),
+		CFG_INT_CB("gone_limit", 0, CFGF_NODEFAULT, conf_parse_percent),
 		CFG_INT_CB("auth", 0, CFGF_NODEFAULT, conf_parse_auth),
 		CFG_STR("tls_fingerprint", NULL, CFGF_NODEFAULT),
 		CFG_INT_CB("tls_min_version", 0, CFGF_NODEFAULT,
@@ -711,6 +721,19 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 		a->has_keep_days = true;
 		a->keep_days = (unsigned)cfg_getint(src, "keep_days");
 	}
+	if ((src = conf_source(sec, defs, "delete_when_gone_locally")) != NULL)
+		a->delete_when_gone =
+		    cfg_getbool(src, "delete_when_gone_locally");
+	if (a->delete_when_gone && a->delete_mode != CONF_DELETE_KEEP) {
+		conf_fail(p, conf_key_line(p, src, "delete_when_gone_locally"),
+		    "account \"%s\": delete_when_gone_locally goes with "
+		    "delete = keep",
+		    a->name);
+		return -1;
+	}
+	a->gone_limit = CONF_GONE_LIMIT_DEFAULT;
+	if ((src = conf_source(sec, defs, "gone_limit")) != NULL)
+		a->gone_limit = (unsigned)cfg_getint(src, "gone_limit");
 	a->uidl_fallback = CONF_FALLBACK_NONE;
 	if ((src = conf_source(sec, defs, "uidl_fallback")) != NULL)
 		a->uidl_fallback =

@@ -84,6 +84,8 @@ struct conf_account {
 	enum conf_fallback uidl_fallback;
 	bool has_keep_days; /* keep_days set: delete after so many days */
 	unsigned keep_days;
+	bool delete_when_gone; /* delete_when_gone_locally = yes */
+	unsigned gone_limit;   /* percent, default 50 */
 	size_t *rules; /* indexes into conf->rules, in the order to apply */
 	size_t nrules;
 	unsigned line; /* where the account section starts */

@@ -32,6 +32,7 @@ struct fetch_run {
 	struct fetch_stats *stats;
 	uint64_t in_flight; /* octets of the message being retrieved */
 	struct err first;   /* the first message-scope failure, if any */
+	bool *is_gone;      /* gone from the Maildir, to delete */
 	/* With rules (acct->decide): */
 	enum fetch_verdict *pre;    /* decided from TOP before RETR */
 	struct fetch_header *hdr;   /* the header of the message in hand */
@@ -93,13 +94,15 @@ fetch_header_take(const struct fetch_run *r, const char *data, size_t len)
 	return i == room ? room : 0;
 }
 
-/* keep_days: has msg stayed its time on the server? */
+/* keep_days, delete_when_gone_locally: is msg to go from the server? */
 static bool
 fetch_expired(void *arg, const struct pop3_msg *msg)
 {
 	struct fetch_run *r = arg;
 	int64_t first;
 
+	if (r->is_gone != NULL && r->is_gone[msg - r->msgs])
+		return true;
 	if (!r->acct->has_keep_days ||
 	    (first = uidl_first_seen(r->st, msg->uid, msg->size)) < 0)
 		return false;
@@ -393,6 +396,39 @@ out:
 	return rc;
 }
 
+/*
+ * delete_when_gone_locally: which stored messages the user deleted.  So
+ * many gone at once looks like a Maildir that is not there, rather than
+ * a user who read and deleted: then none is deleted, and the run fails.
+ */
+static int
+fetch_find_gone(struct fetch_run *r, struct err *err)
+{
+	size_t i, tracked = 0, gone = 0;
+
+	r->is_gone = xcalloc(r->n == 0 ? 1 : r->n, sizeof(*r->is_gone));
+	for (i = 0; i < r->n; i++) {
+		const struct pop3_msg *m = &r->msgs[i];
+
+		if (!m->has_uid || uidl_file(r->st, m->uid, m->size) == NULL)
+			continue;
+		tracked++;
+		if (r->acct->is_gone(r->acct->gone_arg, m)) {
+			r->is_gone[i] = true;
+			gone++;
+		}
+	}
+	if (gone == 0 || gone * 100 <= (size_t)r->acct->gone_limit * tracked)
+		return 0;
+	memset(r->is_gone, 0, r->n * sizeof(*r->is_gone));
+	err_setx(err, ERR_LOCAL,
+	    "%zu of the %zu stored messages still on the server are gone from "
+	    "the Maildir: is it there?  Not deleting them on the server "
+	    "(more than gone_limit = %u%%)",
+	    gone, tracked, r->acct->gone_limit);
+	return -1;
+}
+
 /* Record what a killed run stored but did not record. */
 static int
 fetch_recover(struct fetch_run *r, struct err *err)
@@ -534,11 +570,17 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 	}
 	if (acct->recover != NULL && fetch_recover(&r, err) == -1)
 		goto quit;
+	if (acct->policy == PLAN_KEEP && acct->is_gone != NULL &&
+	    fetch_find_gone(&r, err) == -1) {
+		/* Refused: the rest of the run goes on, the error stays. */
+		log_error("%s: %s", r.account, err->msg);
+		r.first = *err;
+	}
 	if (acct->decide != NULL)
 		r.hdr = xmalloc(sizeof(*r.hdr));
 	if (plan_build(r.msgs, r.n, has_uidl, fetch_seen_run,
-	        acct->has_keep_days ? fetch_expired : NULL, &r, acct->policy,
-	        &plan, err) == -1)
+	        acct->has_keep_days || r.is_gone != NULL ? fetch_expired : NULL,
+	        &r, acct->policy, &plan, err) == -1)
 		goto quit;
 	stats->new_msgs = (unsigned)plan.nretr;
 	fetch_warn_bad_uids(&r);
@@ -578,6 +620,7 @@ quit:
 	plan_cleanup(&plan);
 	free(r.pre);
 	free(r.hdr);
+	free(r.is_gone);
 	free(r.is_stored);
 	free(r.msgs);
 	return rc;

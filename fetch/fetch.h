@@ -89,6 +89,16 @@ struct fetch_account {
 	bool has_keep_days;
 	unsigned keep_days;
 	/*
+	 * delete_when_gone_locally (with PLAN_KEEP): is msg, stored before,
+	 * gone from the Maildir?  Then it is deleted on the server.  Unless
+	 * more than gone_limit percent of what was stored is gone at once
+	 * (an unmounted disk, a wiped Maildir): then nothing is, and the
+	 * run says why.  NULL: never asked.
+	 */
+	bool (*is_gone)(void *arg, const struct pop3_msg *msg);
+	void *gone_arg;
+	unsigned gone_limit;
+	/*
 	 * On a server without UIDL, identify messages by Message-ID and
 	 * size, read with TOP n 0.
 	 */

@@ -424,20 +424,36 @@ uidl_has(const struct uidl_store *st, const char *uid, uint64_t size)
 	return g_hash_table_contains(st->set, &key);
 }
 
-int64_t
-uidl_first_seen(const struct uidl_store *st, const char *uid, uint64_t size)
+static const struct uidl_entry *
+uidl_lookup(const struct uidl_store *st, const char *uid, uint64_t size)
 {
 	struct uidl_entry key, *e;
 
 	if (!uidl_valid_uid(uid, strlen(uid)))
-		return -1;
+		return NULL;
 	key.uid = uid;
 	key.size = size;
 	if ((e = g_hash_table_lookup(st->set, &key)) == NULL) {
 		key.size = UIDL_SIZE_ANY;
 		e = g_hash_table_lookup(st->set, &key);
 	}
+	return e;
+}
+
+int64_t
+uidl_first_seen(const struct uidl_store *st, const char *uid, uint64_t size)
+{
+	const struct uidl_entry *e = uidl_lookup(st, uid, size);
+
 	return e != NULL ? e->first_seen : -1;
+}
+
+const char *
+uidl_file(const struct uidl_store *st, const char *uid, uint64_t size)
+{
+	const struct uidl_entry *e = uidl_lookup(st, uid, size);
+
+	return e != NULL ? e->file : NULL;
 }
 
 size_t

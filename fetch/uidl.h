@@ -46,6 +46,14 @@ bool uidl_has(const struct uidl_store *st, const char *uid, uint64_t size);
 int64_t uidl_first_seen(const struct uidl_store *st, const char *uid,
     uint64_t size);
 
+/*
+ * The Maildir file name the message was delivered as (borrowed, valid
+ * until the store changes), or NULL if it is not in the store or was
+ * not stored (a rule discarded it; imported state).
+ */
+const char *uidl_file(const struct uidl_store *st, const char *uid,
+    uint64_t size);
+
 /* Number of entries. */
 size_t uidl_count(const struct uidl_store *st);
 
