@@ -263,6 +263,16 @@ conf_parse_tls_min(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	    CONF_N_OF(conf_tls_min_names), result);
 }
 
+/* The top-level log key: where the run's lines go; enum conf_log order. */
+static const char *const conf_log_names[] = { "stderr", "syslog" };
+
+static int
+conf_parse_log(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return conf_parse_enum(cfg, opt, value, conf_log_names,
+	    CONF_N_OF(conf_log_names), result);
+}
+
 /*
  * Every key is CFGF_NODEFAULT so that cfg_size() tells "unset" (inherit
  * from defaults, then the built-in default) from "set".
@@ -296,6 +306,7 @@ conf_schema(void)
 		CFG_END(),
 	};
 	cfg_opt_t top[] = {
+		CFG_INT_CB("log", 0, CFGF_NODEFAULT, conf_parse_log),
 		CFG_SEC("defaults", keys, CFGF_NODEFAULT),
 		CFG_SEC("account", keys,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -306,6 +317,7 @@ conf_schema(void)
 
 	for (i = 0; keys[i].name != NULL; i++)
 		keys[i].validcb = conf_validate;
+	top[0].validcb = conf_validate;
 	/* cfg_init() copies the option arrays. */
 	if ((cfg = cfg_init(top, CFGF_NONE)) == NULL)
 		fatal("cfg_init");
@@ -661,6 +673,8 @@ conf_build(struct conf_parse *p, cfg_t *cfg)
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(p->path);
+	if (cfg_size(cfg, "log") > 0)
+		c->log = (enum conf_log)cfg_getint(cfg, "log");
 	c->accounts = xcalloc(n, sizeof(*c->accounts));
 	for (i = 0; i < n; i++) {
 		/* Counted first, so that conf_free() sees a partial one. */

@@ -10,6 +10,7 @@
  * The configuration file, read with libconfuse into plain structs; no
  * other module sees cfg_t.  Layout:
  *
+ *	log = stderr | syslog                 optional; where lines go
  *	defaults { KEY = VALUE ... }          optional; every account inherits
  *	account "NAME" { KEY = VALUE ... }    one or more
  *
@@ -85,8 +86,15 @@ struct conf_account {
 	unsigned line; /* where the account section starts */
 };
 
+/* The top-level log key. */
+enum conf_log {
+	CONF_LOG_STDERR = 0,
+	CONF_LOG_SYSLOG,
+};
+
 struct conf {
 	char *path;
+	enum conf_log log; /* default stderr */
 	struct conf_account *accounts; /* in file order */
 	size_t naccounts;
 };
