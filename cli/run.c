@@ -208,33 +208,6 @@ run_open_state(const char *account, struct run_ctx *ctx, struct err *err)
 	return ctx->st != NULL ? 0 : -1;
 }
 
-static void
-run_format_size(uint64_t n, char *buf, size_t len)
-{
-	if (n < 1024)
-		(void)snprintf(buf, len, "%llu B", (unsigned long long)n);
-	else if (n < 1024 * 1024)
-		(void)snprintf(buf, len, "%llu KiB",
-		    (unsigned long long)((n + 512) / 1024));
-	else if (n < 1024ULL * 1024 * 1024)
-		(void)snprintf(buf, len, "%.1f MiB", (double)n / 1048576.0);
-	else
-		(void)snprintf(buf, len, "%.1f GiB", (double)n / 1073741824.0);
-}
-
-static void
-run_summary(const char *name, const struct fetch_stats *stats)
-{
-	char size[32];
-
-	run_format_size(stats->bytes, size, sizeof(size));
-	printf("%s: %u message%s, %u new, %s retrieved, %u deleted on the "
-	       "server\n",
-	    name, stats->on_server, stats->on_server == 1 ? "" : "s",
-	    stats->new_msgs, size, stats->deleted);
-	(void)fflush(stdout);
-}
-
 static enum fetch_tls
 run_tls(enum conf_tls tls)
 {
@@ -419,7 +392,9 @@ run_fill(const struct conf_account *acct, const struct run_opts *opts,
 		    acct->uidl_fallback == CONF_FALLBACK_MESSAGE_ID,
 		.stop = opts->stop,
 		.recover = ctx->was_dirty ? run_recover : NULL,
-		.recover_arg = ctx };
+		.recover_arg = ctx,
+		.progress = opts->progress,
+		.progress_arg = opts->progress_arg };
 }
 
 static int
@@ -466,8 +441,8 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	if (run_open(acct, opts, &ctx, err) == 0) {
 		rs.md = ctx.md;
 		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
-		if ((rc == 0 || stats.retrieved > 0) && !opts->is_quiet)
-			run_summary(acct->name, &stats);
+		if (opts->stats_out != NULL)
+			*opts->stats_out = stats;
 	}
 	run_close(&ctx);
 	return rc;

@@ -580,12 +580,15 @@ pf_account()
 }
 
 # pf_exec ARGS...: run popfetch; PF_RC is its exit status, $PF_OUT and
-# $PF_ERR its output.  A hung popfetch is killed (status 124).
+# $PF_ERR its output.  A hung popfetch is killed (status 124).  Not on a
+# terminal, popfetch prints no summary unless asked: --summary asks for
+# the per-account lines on stdout, and nothing else (-v would also change
+# stderr, which tests read).
 pf_exec()
 {
 	PF_RC=0
-	timeout "$PF_RUN_TIMEOUT" "$PF_BIN" "$@" >"$PF_OUT" 2>"$PF_ERR" ||
-	    PF_RC=$?
+	timeout "$PF_RUN_TIMEOUT" "$PF_BIN" --summary "$@" >"$PF_OUT" \
+	    2>"$PF_ERR" || PF_RC=$?
 }
 
 # pf_run ARGS...: the same with -c $PF_CONF.
