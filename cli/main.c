@@ -549,7 +549,7 @@ static int
 main_daemon(struct conf **confp)
 {
 	sigset_t block, old;
-	unsigned ntemp = 0;
+	unsigned ntemp = 0, delay;
 	int status;
 
 	sigemptyset(&block);
@@ -563,10 +563,11 @@ main_daemon(struct conf **confp)
 		}
 		status = main_round(*confp);
 		(void)sigprocmask(SIG_BLOCK, &block, &old);
-		if (main_stop == 0)
-			daemon_sleep(daemon_delay(opts.interval, status,
-			                 &ntemp),
-			    &main_stop, &old);
+		delay = daemon_delay(opts.interval, status, &ntemp);
+		if (main_stop == 0) {
+			log_info("next round in %u s", delay);
+			daemon_sleep(delay, &main_stop, &old);
+		}
 		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 		if (main_stop != 0)
 			break;
