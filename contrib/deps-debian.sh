@@ -29,6 +29,8 @@ packages='
 	dovecot-core
 	dovecot-pop3d
 	gnutls-bin
+	python3
+	bsdutils
 	clang
 	libclang-rt-14-dev
 	clang-format
