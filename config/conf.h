@@ -94,7 +94,7 @@ enum conf_log {
 
 struct conf {
 	char *path;
-	enum conf_log log; /* default stderr */
+	enum conf_log log;             /* default stderr */
 	struct conf_account *accounts; /* in file order */
 	size_t naccounts;
 };
