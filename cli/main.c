@@ -102,7 +102,9 @@ static const GOptionEntry main_entries[] = {
 	    "Read FILE instead of ~/.config/popfetch/config", "FILE" },
 	{ "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
 	    (gpointer)main_verbose,
-	    "Say more: -v per message, -v -v a protocol trace", NULL },
+	    "Say more: -v summaries and a line per message, -v -v a protocol "
+	    "trace",
+	    NULL },
 	{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &opts.is_quiet,
 	    "Print errors only", NULL },
 	{ "summary", 0, 0, G_OPTION_ARG_NONE, &opts.is_summary,
