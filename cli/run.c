@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "cli/report.h"
 #include "cli/rules.h"
 #include "cli/run.h"
 #include "cli/secret.h"
@@ -273,33 +274,6 @@ run_open_state(const char *account, struct run_ctx *ctx, struct err *err)
 	return ctx->st != NULL ? 0 : -1;
 }
 
-static void
-run_format_size(uint64_t n, char *buf, size_t len)
-{
-	if (n < 1024)
-		(void)snprintf(buf, len, "%llu B", (unsigned long long)n);
-	else if (n < 1024 * 1024)
-		(void)snprintf(buf, len, "%llu KiB",
-		    (unsigned long long)((n + 512) / 1024));
-	else if (n < 1024ULL * 1024 * 1024)
-		(void)snprintf(buf, len, "%.1f MiB", (double)n / 1048576.0);
-	else
-		(void)snprintf(buf, len, "%.1f GiB", (double)n / 1073741824.0);
-}
-
-static void
-run_summary(const char *name, const struct fetch_stats *stats)
-{
-	char size[32];
-
-	run_format_size(stats->bytes, size, sizeof(size));
-	printf("%s: %u message%s, %u new, %s retrieved, %u deleted on the "
-	       "server\n",
-	    name, stats->on_server, stats->on_server == 1 ? "" : "s",
-	    stats->new_msgs, size, stats->deleted);
-	(void)fflush(stdout);
-}
-
 static enum fetch_tls
 run_tls(enum conf_tls tls)
 {
@@ -547,7 +521,9 @@ run_fill(const struct conf_account *acct, const struct run_opts *opts,
 		.decide = ctx->rules != NULL && rules_count(ctx->rules) > 0
 		    ? run_decide
 		    : NULL,
-		.decide_arg = ctx };
+		.decide_arg = ctx,
+		.progress = opts->progress,
+		.progress_arg = opts->progress_arg };
 }
 
 static int
@@ -636,8 +612,8 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 		rs.pending = ctx.fa.decide != NULL ? &ctx.pending : NULL;
 		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
 		run_after_login(acct, &stats);
-		if ((rc == 0 || stats.retrieved > 0) && !opts->is_quiet)
-			run_summary(acct->name, &stats);
+		if (opts->stats_out != NULL)
+			*opts->stats_out = stats;
 	}
 	run_close(&ctx);
 	return rc;
@@ -662,7 +638,7 @@ run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
 	char size[32], date[64], from[64], subject[96], action[192];
 	struct rules_decision d;
 
-	run_format_size(msg->size, size, sizeof(size));
+	report_format_size(msg->size, size, sizeof(size));
 	if (header == NULL) {
 		(void)snprintf(date, sizeof(date), "?");
 		(void)snprintf(from, sizeof(from), "?");

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "config/conf.h"
+#include "fetch/fetch.h"
 #include "util/err.h"
 
 struct run_opts {
@@ -13,13 +14,23 @@ struct run_opts {
 	bool is_quiet;           /* no summary line */
 	/* Set by a signal handler: stop after the message in hand. */
 	const volatile sig_atomic_t *stop;
+	/* The fetch's progress hook (see struct fetch_account), or NULL. */
+	void (*progress)(void *arg, const struct fetch_stats *stats,
+	    uint64_t in_flight);
+	void *progress_arg;
+	/*
+	 * run_account() leaves the account's counts here, also when it
+	 * fails after the fetch started; the caller prints them.  NULL:
+	 * not wanted.
+	 */
+	struct fetch_stats *stats_out;
 };
 
 /*
  * Fetch one account: take its lock (another run holding it is ERR_TEMP),
  * open its state, get its password, open its Maildir, run the fetch,
- * print the summary line on stdout.  Returns 0, or -1 with
- * err set (the caller logs it).
+ * leave its counts in opts->stats_out.  Returns 0, or -1 with err set
+ * (the caller logs it).
  */
 int run_account(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);

@@ -319,6 +319,16 @@ conf_set_validate(cfg_opt_t *opts)
 	}
 }
 
+/* The top-level log key: where the run's lines go; enum conf_log order. */
+static const char *const conf_log_names[] = { "stderr", "syslog" };
+
+static int
+conf_parse_log(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return conf_parse_enum(cfg, opt, value, conf_log_names,
+	    CONF_N_OF(conf_log_names), result);
+}
+
 /*
  * Every key is CFGF_NODEFAULT so that cfg_size() tells "unset" (inherit
  * from defaults, then the built-in default) from "set".
@@ -369,6 +379,7 @@ conf_schema(void)
 		CFG_END(),
 	};
 	cfg_opt_t top[] = {
+		CFG_INT_CB("log", 0, CFGF_NODEFAULT, conf_parse_log),
 		CFG_SEC("defaults", keys, CFGF_NODEFAULT),
 		CFG_SEC("account", keys,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -381,6 +392,7 @@ conf_schema(void)
 	conf_set_validate(keys);
 	conf_set_validate(rule);
 	conf_set_validate(nots);
+	conf_set_validate(top);
 	/* cfg_init() copies the option arrays. */
 	if ((cfg = cfg_init(top, CFGF_NONE)) == NULL)
 		fatal("cfg_init");
@@ -404,7 +416,8 @@ conf_section_line(const struct conf_parse *p, cfg_t *sec)
 {
 	int line;
 
-	/* A section without keys was never marked: use where it ends. */
+	/* A section without keys was never marked: use where it ends.
+	 */
 	if ((line = conf_mark_get(p, sec)) == 0)
 		line = sec->line;
 	return line;
@@ -615,7 +628,8 @@ conf_get_secret(cfg_t *sec, cfg_t *defs, struct conf_account *a)
 		    xstrdup(cfg_getstr(src, "password_command"));
 }
 
-/* RFC 8314 §3: implicit TLS on 995 is preferred, so it is the default. */
+/* RFC 8314 §3: implicit TLS on 995 is preferred, so it is the default.
+ */
 static int
 conf_get_transport(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
     struct conf_account *a)
@@ -744,7 +758,8 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 static const struct {
 	const char *key;
 	enum conf_cond_kind kind;
-	int nargs; /* values per condition: header and argument, or one */
+	int nargs; /* values per condition: header and argument, or one
+	            */
 } conf_cond_keys[] = {
 	{ "header_matches", CONF_COND_MATCHES, 2 },
 	{ "header_contains", CONF_COND_CONTAINS, 2 },
@@ -928,12 +943,15 @@ conf_build(struct conf_parse *p, cfg_t *cfg)
 	nr = cfg_size(cfg, "rule");
 	c->rules = xcalloc(nr == 0 ? 1 : nr, sizeof(*c->rules));
 	for (i = 0; i < nr; i++) {
-		/* Counted first, so that conf_free() sees a partial one. */
+		/* Counted first, so that conf_free() sees a partial
+		 * one. */
 		c->nrules++;
 		if (conf_rule(p, cfg_getnsec(cfg, "rule", i), &c->rules[i]) ==
 		    -1)
 			goto fail;
 	}
+	if (cfg_size(cfg, "log") > 0)
+		c->log = (enum conf_log)cfg_getint(cfg, "log");
 	c->accounts = xcalloc(n, sizeof(*c->accounts));
 	for (i = 0; i < n; i++) {
 		cfg_t *sec = cfg_getnsec(cfg, "account", i);

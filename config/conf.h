@@ -10,6 +10,7 @@
  * The configuration file, read with libconfuse into plain structs; no
  * other module sees cfg_t.  Layout:
  *
+ *	log = stderr | syslog                 optional; where lines go
  *	defaults { KEY = VALUE ... }          optional; every account inherits
  *	account "NAME" { KEY = VALUE ... }    one or more
  *
@@ -135,8 +136,15 @@ struct conf_rule {
 	bool is_seen, is_flagged, is_continue;
 };
 
+/* The top-level log key. */
+enum conf_log {
+	CONF_LOG_STDERR = 0,
+	CONF_LOG_SYSLOG,
+};
+
 struct conf {
 	char *path;
+	enum conf_log log;             /* default stderr */
 	struct conf_account *accounts; /* in file order */
 	size_t naccounts;
 	struct conf_rule *rules; /* in file order */

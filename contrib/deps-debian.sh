@@ -30,6 +30,8 @@ packages='
 	dovecot-pop3d
 	gnutls-bin
 	faketime
+	python3
+	bsdutils
 	clang
 	libclang-rt-14-dev
 	clang-format

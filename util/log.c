@@ -7,12 +7,14 @@
 #include <string.h>
 #include <syslog.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "util/str.h"
 
 static enum log_level log_level = LOG_LEVEL_NOTICE;
 static bool log_syslog;
+static void (*log_hook)(void);
 
 void
 log_init(enum log_level level, bool use_syslog)
@@ -35,6 +37,47 @@ log_enabled(enum log_level level)
 	return level <= log_level;
 }
 
+bool
+log_is_syslog(void)
+{
+	return log_syslog;
+}
+
+void
+log_set_hook(void (*before_stderr)(void))
+{
+	log_hook = before_stderr;
+}
+
+/*
+ * One write for the whole line: stderr is unbuffered, and stdio may
+ * split a line into several writes, which other processes' lines (-j)
+ * could come between.  Lines shorter than PIPE_BUF are atomic on a pipe.
+ */
+static void
+log_write_stderr(const char *line)
+{
+	char buf[1100];
+	size_t len, off = 0;
+	ssize_t n;
+
+	if (log_hook != NULL)
+		log_hook();
+	len = (size_t)snprintf(buf, sizeof(buf), "popfetch: %s\n", line);
+	if (len >= sizeof(buf)) {
+		len = sizeof(buf) - 1;
+		buf[len - 1] = '\n';
+	}
+	while (off < len) {
+		if ((n = write(STDERR_FILENO, buf + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		off += (size_t)n;
+	}
+}
+
 static void log_vemit(int, int, const char *, va_list)
     __attribute__((format(printf, 3, 0)));
 
@@ -52,10 +95,8 @@ log_vemit(int prio, int errnum, const char *fmt, va_list ap)
 	}
 	if (log_syslog)
 		syslog(prio, "%s", line);
-	else {
-		(void)fprintf(stderr, "popfetch: %s\n", line);
-		(void)fflush(stderr);
-	}
+	if (!log_syslog || prio <= LOG_ERR)
+		log_write_stderr(line);
 }
 
 #define LOG_FUNC(name, level, prio, with_errno)                     \
@@ -78,6 +119,20 @@ LOG_FUNC(log_warnx, LOG_LEVEL_ERROR, LOG_WARNING, false)
 LOG_FUNC(log_notice, LOG_LEVEL_NOTICE, LOG_NOTICE, false)
 LOG_FUNC(log_info, LOG_LEVEL_INFO, LOG_INFO, false)
 LOG_FUNC(log_debug, LOG_LEVEL_TRACE, LOG_DEBUG, false)
+
+void
+log_summary(bool has_news, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (!log_syslog || !log_enabled(LOG_LEVEL_NOTICE))
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	syslog(has_news ? LOG_NOTICE : LOG_INFO, "%s", line);
+}
 
 void
 log_trace(const char *account, const char *prefix, const char *data, size_t len)

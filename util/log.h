@@ -5,7 +5,10 @@
 #include <stddef.h>
 
 /*
- * Messages go to stderr, or to syslog after log_init(..., true).
+ * Messages go to stderr, or to syslog (facility mail) after
+ * log_init(..., true); errors go to stderr in both cases, so that cron
+ * and a person still see them.  Each line is written whole with a
+ * single write(2), so processes sharing stderr never mix their lines.
  * Lines are "what: why", lowercase; the caller puts the account first.
  */
 enum log_level {
@@ -18,6 +21,22 @@ enum log_level {
 void log_init(enum log_level level, bool use_syslog);
 enum log_level log_get_level(void);
 bool log_enabled(enum log_level level);
+bool log_is_syslog(void);
+
+/*
+ * Called before any line is written to stderr: the command line's
+ * progress display erases itself there.  NULL: none.
+ */
+void log_set_hook(void (*before_stderr)(void));
+
+/*
+ * A run's summary line, for syslog only (on stderr the caller prints it
+ * itself): LOG_NOTICE when has_news (mail was retrieved or deleted),
+ * else LOG_INFO.  Nothing unless syslog is on and the level is above
+ * LOG_LEVEL_ERROR.
+ */
+void log_summary(bool has_news, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* log_warn appends ": strerror(errno)", log_warnx does not. */

@@ -589,12 +589,15 @@ pf_account()
 }
 
 # pf_exec ARGS...: run popfetch; PF_RC is its exit status, $PF_OUT and
-# $PF_ERR its output.  A hung popfetch is killed (status 124).
+# $PF_ERR its output.  A hung popfetch is killed (status 124).  Not on a
+# terminal, popfetch prints no summary unless asked: --summary asks for
+# the per-account lines on stdout, and nothing else (-v would also change
+# stderr, which tests read).
 pf_exec()
 {
 	PF_RC=0
-	timeout "$PF_RUN_TIMEOUT" "$PF_BIN" "$@" >"$PF_OUT" 2>"$PF_ERR" ||
-	    PF_RC=$?
+	timeout "$PF_RUN_TIMEOUT" "$PF_BIN" --summary "$@" >"$PF_OUT" \
+	    2>"$PF_ERR" || PF_RC=$?
 }
 
 # pf_run ARGS...: the same with -c $PF_CONF.
@@ -1170,11 +1173,13 @@ pf_kill_after()
 	ka_log=$2
 	shift 2
 	KILL_RC=0
-	# timeout signals its own process group as well: it ends as
-	# popfetch does, killed, which gives the same status.  The shell's
-	# own "Killed" notice is not wanted.
+	# --foreground: timeout kills popfetch alone and waits for it, so
+	# that the next run never meets a dying one still holding the
+	# account's lock; --preserve-status gives popfetch's own status
+	# (137 when killed).  The shell's own "Killed" notice is not wanted.
 	# shellcheck disable=SC2034 # for the tests that source this file
-	{ timeout -s KILL "$ka_s" "$PF_BIN" -c "$PF_CONF" "$@" \
+	{ timeout --foreground --preserve-status -s KILL "$ka_s" \
+	    "$PF_BIN" -c "$PF_CONF" "$@" \
 	    >"$ka_log.out" 2>"$ka_log.err" || KILL_RC=$?; } 2>/dev/null
 }
 

@@ -1052,6 +1052,44 @@ test_rules_bad(void **state)
 	    3, "account \"a\": no rule called \"q\"");
 }
 
+/* The top-level log key: default, both values, mistakes. */
+static void
+test_log_key(void **state)
+{
+	static const char acct[] = "account a {\n host = h\n user = u\n"
+	                           " maildir = /m\n}\n";
+	struct fixture *f = *state;
+	char text[512];
+	struct err err;
+	struct conf *c;
+
+	c = load_text(f, acct, 0600, &err);
+	assert_non_null(c);
+	assert_int_equal(c->log, CONF_LOG_STDERR);
+	conf_free(c);
+	(void)snprintf(text, sizeof(text), "log = syslog\n%s", acct);
+	c = load_text(f, text, 0600, &err);
+	assert_non_null(c);
+	assert_int_equal(c->log, CONF_LOG_SYSLOG);
+	conf_free(c);
+	(void)snprintf(text, sizeof(text), "%slog = \"stderr\"\n", acct);
+	c = load_text(f, text, 0600, &err);
+	assert_non_null(c);
+	assert_int_equal(c->log, CONF_LOG_STDERR);
+	conf_free(c);
+	(void)snprintf(text, sizeof(text), "log = journal\n%s", acct);
+	expect_error(f, text, 1,
+	    "log must be stderr or syslog, not \"journal\"");
+	(void)snprintf(text, sizeof(text), "log = syslog\nlog = stderr\n%s",
+	    acct);
+	expect_error(f, text, 2, "log is set twice (first at line 1)");
+	/* Not an account key. */
+	expect_lib_error(f,
+	    "account a {\n host = h\n user = u\n maildir = /m\n"
+	    " log = syslog\n}\n",
+	    5, "log");
+}
+
 int
 main(void)
 {
@@ -1095,6 +1133,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_policy_names),
 		cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_days, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rules_bad, setup,
