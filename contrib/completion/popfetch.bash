@@ -71,7 +71,9 @@ _popfetch()
 	fi
 	if [[ $cur == -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W '-c --config -v --verbose
-		    -q --quiet -V --version -h --help' -- "$cur")
+		    -q --quiet -s --syslog -j --jobs --json --summary
+		    --daemon -n --dry-run --serverinfo --rebuild-state
+		    -V --version -h --help' -- "$cur")
 		return 0
 	fi
 	mapfile -t COMPREPLY < <(compgen -W \
