@@ -216,8 +216,10 @@ fetch_retrieve(struct fetch_run *r, size_t idx, struct err *err)
 			goto fail;
 		}
 	}
-	log_info("%s: message %u: %llu octets delivered as %s", r->account,
-	    msg->num, (unsigned long long)size,
+	/* -v: one short line a message; -v -v: where it went. */
+	log_info("%s: message %u: %llu octets stored", r->account, msg->num,
+	    (unsigned long long)size);
+	log_debug("%s: message %u: stored as %s", r->account, msg->num,
 	    name != NULL ? name : "(unnamed)");
 	free(name);
 	r->is_stored[idx] = true;

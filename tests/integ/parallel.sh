@@ -55,7 +55,7 @@ assert_lines "-j 3: stdout" "$PF_OUT" 7
 # Every line on stderr is whole: one per login and per delivered
 # message, none cut or run into another.
 assert_lines "-j 3: stderr" "$PF_ERR" 33
-grep -Ev '^popfetch: p[1-6]: (logging in with plain|message [0-9]+: [0-9]+ octets delivered as [^ ]+)$' \
+grep -Ev '^popfetch: p[1-6]: (logging in with plain|message [0-9]+: [0-9]+ octets stored)$' \
     "$PF_ERR" >"$T/broken" || :
 assert_lines "-j 3: broken lines on stderr" "$T/broken" 0
 
