@@ -310,6 +310,8 @@ report_sum(const struct report *r, struct report_totals *t)
 		t->stats.retrieved += e->res.stats.retrieved;
 		t->stats.deleted += e->res.stats.deleted;
 		t->stats.bytes += e->res.stats.bytes;
+		t->stats.skipped += e->res.stats.skipped;
+		t->stats.discarded += e->res.stats.discarded;
 	}
 }
 
@@ -389,9 +391,11 @@ report_json_counts(GString *out, const struct fetch_stats *st, double secs)
 {
 	g_string_append_printf(out,
 	    "\"on_server\":%u,\"new\":%u,\"retrieved\":%u,\"bytes\":%llu,"
-	    "\"deleted\":%u,\"seconds\":%.3f",
+	    "\"skipped\":%u,\"discarded\":%u,\"deleted\":%u,"
+	    "\"seconds\":%.3f",
 	    st->on_server, st->new_msgs, st->retrieved,
-	    (unsigned long long)st->bytes, st->deleted, secs);
+	    (unsigned long long)st->bytes, st->skipped, st->discarded,
+	    st->deleted, secs);
 }
 
 static void

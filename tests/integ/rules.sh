@@ -116,4 +116,16 @@ pf_run -v -v
 assert_rc 0 "second run"
 assert_grep "second run" "^$user: 1 message, 1 new, 0 B retrieved, 0 deleted" "$PF_OUT"
 assert_no_grep "second run" ': C: RETR ' "$PF_ERR"
+
+# --json counts what the rules kept out.
+pf_run --json
+assert_rc 0 "--json"
+python3 - "$PF_OUT" <<'PY' || fail "--json: skipped and discarded"
+import json, sys
+with open(sys.argv[1], encoding="utf-8") as f:
+    doc = json.load(f)
+acct = doc["accounts"][0]
+assert acct["skipped"] == 1 and acct["discarded"] == 0, acct
+assert doc["totals"]["skipped"] == 1, doc["totals"]
+PY
 say "PASS: rules"
