@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <confuse.h>
+#include <glib.h>
 
 #include "config/conf.h"
 #include "util/log.h"
@@ -433,18 +434,6 @@ conf_key_line(const struct conf_parse *p, cfg_t *sec, const char *key)
 	return line;
 }
 
-static int
-conf_hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "SHA256:" and 32 bytes in hex, a colon allowed between bytes. */
 static bool
 conf_is_fingerprint(const char *s)
@@ -457,7 +446,8 @@ conf_is_fingerprint(const char *s)
 	for (i = 0; i < 32; i++) {
 		if (i > 0 && *p == ':')
 			p++;
-		if (conf_hex_digit(p[0]) == -1 || conf_hex_digit(p[1]) == -1)
+		if (g_ascii_xdigit_value(p[0]) == -1 ||
+		    g_ascii_xdigit_value(p[1]) == -1)
 			return false;
 		p += 2;
 	}

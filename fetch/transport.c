@@ -20,6 +20,8 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include <glib.h>
+
 #include "fetch/transport.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -466,18 +468,6 @@ tls_load_trust(struct tcp_transport *t, const char *ca_file, struct err *err)
 	return rc > 0 ? 0 : -1;
 }
 
-static int
-tls_hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "SHA256:" and 32 bytes in hex, a colon allowed between bytes. */
 static int
 tls_parse_pin(const char *s, unsigned char *md, struct err *err)
@@ -492,8 +482,8 @@ tls_parse_pin(const char *s, unsigned char *md, struct err *err)
 	for (i = 0; i < TRANSPORT_SHA256_LEN; i++) {
 		if (i > 0 && *p == ':')
 			p++;
-		if ((hi = tls_hex_digit(p[0])) == -1 ||
-		    (lo = tls_hex_digit(p[1])) == -1)
+		if ((hi = g_ascii_xdigit_value(p[0])) == -1 ||
+		    (lo = g_ascii_xdigit_value(p[1])) == -1)
 			goto bad;
 		md[i] = (unsigned char)(hi << 4 | lo);
 		p += 2;
