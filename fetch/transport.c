@@ -19,7 +19,6 @@
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
-
 #include <glib.h>
 
 #include "fetch/transport.h"
