@@ -33,6 +33,7 @@ struct main_opts {
 	gboolean is_rebuild;
 	gboolean is_serverinfo;
 	gboolean is_dry_run;
+	gboolean is_status;
 	gboolean is_syslog;
 	gboolean is_json;
 	gboolean is_summary;
@@ -132,6 +133,9 @@ static const GOptionEntry main_entries[] = {
 	{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &opts.is_dry_run,
 	    "Show what would be done with each message, changing nothing",
 	    NULL },
+	{ "status", 0, 0, G_OPTION_ARG_NONE, &opts.is_status,
+	    "Show what the state knows of each account, without connecting",
+	    NULL },
 	{ "serverinfo", 0, 0, G_OPTION_ARG_NONE, &opts.is_serverinfo,
 	    "Show what the servers offer (TLS, certificate, capabilities) "
 	    "without logging in",
@@ -228,6 +232,8 @@ main_run_one(const struct conf_account *acct, const struct run_opts *ropts,
 		return run_serverinfo(acct, ropts, err);
 	if (opts.is_dry_run)
 		return run_dry_run(acct, ropts, err);
+	if (opts.is_status)
+		return run_status(acct, ropts, err);
 	if (opts.is_rebuild)
 		return run_rebuild(acct, ropts, err);
 	return run_account(acct, ropts, err);
@@ -257,8 +263,8 @@ main_one(const struct conf_account *acct, struct report *rep,
 	struct err err;
 
 	memset(res, 0, sizeof(*res));
-	res->has_stats =
-	    !opts.is_rebuild && !opts.is_serverinfo && !opts.is_dry_run;
+	res->has_stats = !opts.is_rebuild && !opts.is_serverinfo &&
+	    !opts.is_dry_run && !opts.is_status;
 	err_clear(&err);
 	if (rep != NULL)
 		report_start(rep, acct->name);
@@ -493,8 +499,8 @@ main_report(const struct conf *conf, bool is_parallel)
 {
 	const char *term = getenv("TERM");
 	bool is_tty = isatty(STDERR_FILENO) == 1;
-	bool is_fetch =
-	    !opts.is_rebuild && !opts.is_serverinfo && !opts.is_dry_run;
+	bool is_fetch = !opts.is_rebuild && !opts.is_serverinfo &&
+	    !opts.is_dry_run && !opts.is_status;
 	struct report_opts ro = { .is_quiet = opts.is_quiet,
 		.is_json = opts.is_json };
 

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "cli/report.h"
 #include "cli/rules.h"
@@ -713,6 +715,141 @@ out:
 	rules_free(ctx.rules);
 	xfree_secret(ctx.password);
 	return rc;
+}
+
+/* What --status adds up from the state. */
+struct run_status {
+	const struct conf_account *acct;
+	size_t tracked, stored;
+	size_t due;       /* keep_days: due for deletion now */
+	int64_t next_due; /* the soonest one not due yet, or -1 */
+	int64_t last;     /* the last delivery */
+	int64_t now;
+};
+
+static void
+run_status_each(void *arg, const char *uid, uint64_t size, int64_t first_seen,
+    int64_t delivered, const char *file)
+{
+	struct run_status *rs = arg;
+	int64_t due;
+
+	(void)uid;
+	(void)size;
+	rs->tracked++;
+	if (file != NULL)
+		rs->stored++;
+	if (delivered > rs->last)
+		rs->last = delivered;
+	if (!rs->acct->has_keep_days)
+		return;
+	due = first_seen + (int64_t)rs->acct->keep_days * 24 * 60 * 60;
+	if (due <= rs->now)
+		rs->due++;
+	else if (rs->next_due < 0 || due < rs->next_due)
+		rs->next_due = due;
+}
+
+/* Files and octets in the Maildir's new/ and cur/, and its subfolders'. */
+static void
+run_du(const char *dir, size_t *files, uint64_t *bytes)
+{
+	static const char *const subs[] = { "new", "cur" };
+	const char *name;
+	GStatBuf st;
+	size_t i;
+	char *path, *file;
+	GDir *d;
+
+	for (i = 0; i < 2; i++) {
+		path = g_build_filename(dir, subs[i], NULL);
+		if ((d = g_dir_open(path, 0, NULL)) != NULL) {
+			while ((name = g_dir_read_name(d)) != NULL) {
+				file = g_build_filename(path, name, NULL);
+				if (g_stat(file, &st) == 0 &&
+				    S_ISREG(st.st_mode)) {
+					(*files)++;
+					*bytes += (uint64_t)st.st_size;
+				}
+				g_free(file);
+			}
+			g_dir_close(d);
+		}
+		g_free(path);
+	}
+}
+
+static void
+run_status_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || localtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M", &tm) == 0)
+		(void)snprintf(buf, len, "never");
+}
+
+int
+run_status(const struct conf_account *acct, const struct run_opts *opts,
+    struct err *err)
+{
+	struct run_status rs = { .acct = acct,
+		.next_due = -1,
+		.now = (int64_t)time(NULL) };
+	struct uidl_store *st = NULL;
+	char *dir, *path = NULL, size[32], when[32];
+	uint64_t bytes = 0;
+	size_t files = 0;
+	const char *name;
+	GDir *d;
+
+	(void)opts;
+	if ((dir = run_state_dir()) != NULL)
+		path = run_state_path(dir, acct->name, "uidl");
+	free(dir);
+	if (path == NULL) {
+		err_setx(err, ERR_CONFIG,
+		    "neither XDG_STATE_HOME nor HOME is set");
+		return -1;
+	}
+	/* Read only: no lock, nothing made or changed. */
+	if ((st = uidl_open_readonly(path, err)) == NULL) {
+		free(path);
+		return -1;
+	}
+	uidl_foreach(st, run_status_each, &rs);
+	run_du(acct->maildir, &files, &bytes);
+	if ((d = g_dir_open(acct->maildir, 0, NULL)) != NULL) {
+		while ((name = g_dir_read_name(d)) != NULL)
+			if (name[0] == '.' && strcmp(name, "..") != 0) {
+				char *sub =
+				    g_build_filename(acct->maildir, name, NULL);
+
+				run_du(sub, &files, &bytes);
+				g_free(sub);
+			}
+		g_dir_close(d);
+	}
+	report_format_size(bytes, size, sizeof(size));
+	run_status_time(rs.last, when, sizeof(when));
+	printf("account %s\n  state: %s\n", acct->name, path);
+	printf("  on the server at the last run: %zu message%s known, %zu "
+	       "stored, %zu not (discarded by a rule or imported)\n",
+	    rs.tracked, rs.tracked == 1 ? "" : "s", rs.stored,
+	    rs.tracked - rs.stored);
+	printf("  last delivery: %s\n", when);
+	if (acct->has_keep_days) {
+		run_status_time(rs.next_due, when, sizeof(when));
+		printf("  keep_days = %u: %zu due for deletion now, the next "
+		       "at %s\n",
+		    acct->keep_days, rs.due, when);
+	}
+	printf("  Maildir %s: %zu files, %s\n", acct->maildir, files, size);
+	(void)fflush(stdout);
+	uidl_free(st);
+	free(path);
+	return 0;
 }
 
 int

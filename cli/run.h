@@ -53,6 +53,14 @@ int run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
 
 /*
+ * --status: what the state knows of the account, without connecting:
+ * messages known and stored, the last delivery, with keep_days those due
+ * for deletion and when the next is, and the Maildir's size.
+ */
+int run_status(const struct conf_account *acct, const struct run_opts *opts,
+    struct err *err);
+
+/*
  * --serverinfo: connect and secure as the account says, and print what
  * the server tells before a login (greeting, capabilities, SASL
  * mechanisms, TLS session and certificate).  No credential is sent.

@@ -456,6 +456,20 @@ uidl_file(const struct uidl_store *st, const char *uid, uint64_t size)
 	return e != NULL ? e->file : NULL;
 }
 
+void
+uidl_foreach(const struct uidl_store *st, uidl_each_fn *fn, void *arg)
+{
+	GHashTableIter it;
+	gpointer p;
+
+	g_hash_table_iter_init(&it, st->set);
+	while (g_hash_table_iter_next(&it, &p, NULL)) {
+		const struct uidl_entry *e = p;
+
+		fn(arg, e->uid, e->size, e->first_seen, e->delivered, e->file);
+	}
+}
+
 size_t
 uidl_count(const struct uidl_store *st)
 {

@@ -54,6 +54,15 @@ int64_t uidl_first_seen(const struct uidl_store *st, const char *uid,
 const char *uidl_file(const struct uidl_store *st, const char *uid,
     uint64_t size);
 
+/*
+ * Call fn for every entry, in no particular order (size UINT64_MAX for
+ * an imported entry of any size; file NULL if none).  fn must not change
+ * the store.
+ */
+typedef void uidl_each_fn(void *arg, const char *uid, uint64_t size,
+    int64_t first_seen, int64_t delivered, const char *file);
+void uidl_foreach(const struct uidl_store *st, uidl_each_fn *fn, void *arg);
+
 /* Number of entries. */
 size_t uidl_count(const struct uidl_store *st);
 

@@ -47,6 +47,17 @@ assert_rc 0 "day 2"
 assert_eq "day 2: on the server" "$(server_count "$user")" 5
 assert_no_grep "day 2" ': C: DELE ' "$PF_ERR"
 
+# --status tells, without connecting, what is due and when.
+run_at +2d --status
+assert_rc 0 "--status on day 2"
+assert_grep "--status on day 2" '5 messages known, 5 stored' "$PF_OUT"
+assert_grep "--status on day 2" \
+    'keep_days = 3: 0 due for deletion now, the next at 20' "$PF_OUT"
+assert_grep "--status on day 2" "Maildir .*: 5 files, " "$PF_OUT"
+run_at +4d --status
+assert_grep "--status on day 4" 'keep_days = 3: 3 due for deletion now' \
+    "$PF_OUT"
+
 # Day 4: the first three have had their three days; the two from day 2
 # have not.  Nothing is downloaded again.
 run_at +4d -v -v

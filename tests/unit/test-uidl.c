@@ -384,6 +384,39 @@ test_readonly(void **state)
 }
 
 static void
+count_each(void *arg, const char *uid, uint64_t size, int64_t first_seen,
+    int64_t delivered, const char *file)
+{
+	int *n = arg;
+
+	(*n)++;
+	assert_true(strcmp(uid, "a") == 0 || strcmp(uid, "b") == 0);
+	if (strcmp(uid, "a") == 0) {
+		assert_int_equal(size, 1);
+		assert_int_equal(first_seen, 10);
+		assert_int_equal(delivered, 10);
+		assert_string_equal(file, "fa");
+	} else
+		assert_null(file);
+}
+
+static void
+test_foreach(void **state)
+{
+	struct fixture *fx = *state;
+	struct uidl_store *st;
+	struct err err;
+	int n = 0;
+
+	st = open_ok(fx->path);
+	assert_int_equal(uidl_append(st, "a", 1, "fa", 10, &err), 0);
+	assert_int_equal(uidl_append(st, "b", 2, NULL, 20, &err), 0);
+	uidl_foreach(st, count_each, &n);
+	assert_int_equal(n, 2);
+	uidl_free(st);
+}
+
+static void
 test_torn_header(void **state)
 {
 	struct fixture *fx = *state;
@@ -795,6 +828,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_any_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_header, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_lines, setup,
