@@ -71,9 +71,11 @@ bench_deps()
 		exit 1
 	fi
 	bench_say "installing$bd_missing"
+	# shellcheck disable=SC2086 # a list of package names
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    --no-install-recommends $bd_missing >&2 || {
 		apt-get update -q >&2
+		# shellcheck disable=SC2086
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		    --no-install-recommends $bd_missing >&2
 	}
@@ -88,7 +90,7 @@ for p in "$GEN_BENCH" "$RAWPOP"; do
 done
 
 # Dovecot, users and the temporary directory come from the test harness.
-# shellcheck source=../tests/integ/lib.sh
+# shellcheck source=tests/integ/lib.sh
 . "$top_srcdir/tests/integ/lib.sh"
 
 TMPFS=
@@ -554,8 +556,8 @@ bench_main()
 	done
 	for b in small large keep100k; do
 		[ -d "$T/orig/$b" ] || continue
-		bench_meta "box_$b" "$(find "$T/orig/$b" -type f | wc -l) \
-$(du -sb "$T/orig/$b" | cut -f 1)"
+		bench_meta "box_$b" "$(find "$T/orig/$b" -type f -printf \
+		    '%s\n' | awk '{ n++; s += $1 } END { print n, s }')"
 	done
 	bench_meta runs "$BENCH_RUNS"
 	bench_meta warmup "$BENCH_WARMUP"
@@ -565,6 +567,7 @@ $(du -sb "$T/orig/$b" | cut -f 1)"
 
 	mkdir -p "$BENCH_OUT"
 	cp "$RESULTS" "$BENCH_OUT/results.tsv"
+	cp "$META" "$BENCH_OUT/results-meta.tsv"
 	"$BENCH_PYTHON" "$BENCH_SRC/report.py" "$META" "$RESULTS" "$BENCH_OUT"
 	bench_say "wrote $BENCH_OUT/RESULTS.md and $BENCH_OUT/results.png" \
 	    "in $(($(date +%s) - bm_start)) s"

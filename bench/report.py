@@ -3,6 +3,9 @@
 
 usage: report.py META RESULTS OUTDIR
 
+(make bench keeps META and RESULTS as results-meta.tsv and results.tsv
+beside RESULTS.md, so that the report can be made again from them.)
+
 META is a file of "key<TAB>value" lines about the machine and the run;
 RESULTS has one line per client run:
 
@@ -257,7 +260,7 @@ def chart(outdir, profiles, allstats):
             )
     png = os.path.join(outdir, "results.png")
     script = """
-set terminal pngcairo size 1400,640 font "sans,10"
+set terminal pngcairo size 1400,700 font "sans,10"
 set output '%s'
 set datafile separator "\\t"
 set datafile missing "NaN"
@@ -269,7 +272,8 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set key top left
+set key outside top center horizontal
+set bmargin 6
 set xtics nomirror
 plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)
 """ % (
