@@ -106,6 +106,9 @@ fi
 bench_cleanup()
 {
 	bc_rc=$?
+	# Under set -e the "exit" below would end the handler at once, and
+	# lib_cleanup (Dovecot, the temporary directory) would never run.
+	set +e
 	if [ "$TMPFS_MOUNTED" = yes ]; then
 		umount "$TMPFS" 2>/dev/null || umount -l "$TMPFS" || :
 	elif [ -n "$TMPFS" ]; then
