@@ -1,0 +1,579 @@
+#!/bin/sh
+# shellcheck shell=sh
+# bench/bench.sh: popfetch against mpop, getmail6, fetchmail + maildrop
+# and a raw-transfer baseline, side by side, on the same mailboxes of a
+# private Dovecot on 127.0.0.1.  Run by "make bench"; see bench/README.md
+# for what it measures and the variables that change it.
+
+set -eu
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_srcdir top_builddir
+
+BENCH_SRC=$top_srcdir/bench
+BENCH_OUT=${BENCH_OUT:-$BENCH_SRC}
+GEN_BENCH=$top_builddir/bench/gen-bench
+RAWPOP=$top_builddir/bench/rawpop
+# Debian's Python: getmail's modules are installed for it.
+BENCH_PYTHON=/usr/bin/python3
+[ -x "$BENCH_PYTHON" ] || BENCH_PYTHON=python3
+VERIFY="$BENCH_PYTHON $BENCH_SRC/verify.py"
+# 1: run getmail with bench/getmail-sync.py, which works around its lost
+# SIGCHLD wake-up (see there); 0: run getmail as it is.
+BENCH_GETMAIL_SYNC=${BENCH_GETMAIL_SYNC:-1}
+
+BENCH_QUICK=${BENCH_QUICK:-0}
+if [ "$BENCH_QUICK" = 1 ]; then
+	n_small=200 n_large=3 n_keep=5000 runs=2
+else
+	n_small=2000 n_large=20 n_keep=100000 runs=5
+fi
+BENCH_RUNS=${BENCH_RUNS:-$runs}
+BENCH_WARMUP=${BENCH_WARMUP:-1}
+BENCH_SEED=${BENCH_SEED:-1939}
+BENCH_CLIENTS=${BENCH_CLIENTS-popfetch mpop getmail fetchmail rawpop}
+# MAILBOX:FS:NET, FS disk or tmpfs, NET plain (POP3, port 110 style) or
+# tls (POP3S, implicit TLS).
+BENCH_PROFILES=${BENCH_PROFILES-small:disk:tls small:tmpfs:tls \
+large:disk:plain large:disk:tls keep100k:disk:tls}
+# popfetch's delete strategies on small, compared with keep.
+BENCH_DELETE=${BENCH_DELETE-small:disk:tls}
+# How long one client run may take before it counts as failed.
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
+
+# The command to run it again, with the variables that were set.
+BENCH_COMMAND=$(env | grep -E '^BENCH_[A-Z]+=' | sort |
+    sed "s/=\(.*\)/='\1'/" | tr '\n' ' ')"make bench"
+
+bench_say()
+{
+	printf 'bench: %s\n' "$*" >&2
+}
+
+# Without a client the comparison is incomplete; as root we can fix that.
+bench_deps()
+{
+	bd_missing=
+	for bd in mpop:mpop getmail:getmail6 fetchmail:fetchmail \
+	    maildrop:maildrop dovecot:dovecot-core certtool:gnutls-bin \
+	    gnuplot:gnuplot-nox python3:python3; do
+		command -v "${bd%%:*}" >/dev/null 2>&1 ||
+		    bd_missing="$bd_missing ${bd#*:}"
+	done
+	[ -x /usr/bin/time ] || bd_missing="$bd_missing time"
+	[ -x /usr/lib/dovecot/pop3 ] || [ -x /usr/libexec/dovecot/pop3 ] ||
+	    bd_missing="$bd_missing dovecot-pop3d"
+	[ -n "$bd_missing" ] || return 0
+	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		bench_say "missing:$bd_missing; install them (Debian:" \
+		    "apt-get install$bd_missing) or run as root"
+		exit 1
+	fi
+	bench_say "installing$bd_missing"
+	# shellcheck disable=SC2086 # a list of package names
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $bd_missing >&2 || {
+		apt-get update -q >&2
+		# shellcheck disable=SC2086
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		    --no-install-recommends $bd_missing >&2
+	}
+}
+
+bench_deps
+for p in "$GEN_BENCH" "$RAWPOP"; do
+	[ -x "$p" ] || {
+		bench_say "$p is missing: run make bench"
+		exit 1
+	}
+done
+
+# Dovecot, users and the temporary directory come from the test harness.
+# shellcheck source=tests/integ/lib.sh
+. "$top_srcdir/tests/integ/lib.sh"
+
+TMPFS=
+TMPFS_MOUNTED=no
+BENCH_WARM=
+if [ "$(id -u)" -eq 0 ]; then
+	RUN_USER=nobody RUN_UID=$(id -u nobody) RUN_GID=$(id -g nobody)
+	RUN_AS="setpriv --reuid=$RUN_UID --regid=$RUN_GID --clear-groups"
+else
+	RUN_USER=$(id -un) RUN_UID=$(id -u) RUN_GID=$(id -g) RUN_AS=
+fi
+
+bench_cleanup()
+{
+	bc_rc=$?
+	# Under set -e the "exit" below would end the handler at once, and
+	# lib_cleanup (Dovecot, the temporary directory) would never run.
+	set +e
+	if [ "$TMPFS_MOUNTED" = yes ]; then
+		umount "$TMPFS" 2>/dev/null || umount -l "$TMPFS" || :
+	elif [ -n "$TMPFS" ]; then
+		rm -rf "$TMPFS"
+	fi
+	(exit "$bc_rc")
+	lib_cleanup
+}
+trap bench_cleanup EXIT
+
+# A tmpfs of our own; where mount is not allowed, /dev/shm.
+bench_tmpfs()
+{
+	TMPFS=$T/tmpfs
+	mkdir "$TMPFS"
+	if [ "$(id -u)" -eq 0 ] &&
+	    mount -t tmpfs -o size=4g,mode=0755 bench "$TMPFS" 2>/dev/null; then
+		TMPFS_MOUNTED=yes
+		TMPFS_NOTE="a tmpfs mounted for the run"
+	else
+		rmdir "$TMPFS"
+		TMPFS=$(mktemp -d /dev/shm/popfetch-bench.XXXXXX)
+		TMPFS_NOTE="/dev/shm (mounting a tmpfs was not allowed)"
+	fi
+	[ "$(stat -f -c %T "$TMPFS")" = tmpfs ] ||
+	    fail "$TMPFS is not on a tmpfs"
+	DISK=$T/disk
+	mkdir "$DISK"
+	DISK_FS=$(findmnt -no FSTYPE -T "$DISK" 2>/dev/null ||
+	    stat -f -c %T "$DISK")
+	DISK_DEV=$(df -P "$DISK" | awk 'NR == 2 { print $1 }')
+}
+
+# bench_seed USER DIR: the server mailbox of USER holds exactly the files
+# of DIR, and Dovecot has indexed them (its first look at 100,000 files
+# is not what we measure).
+bench_seed()
+{
+	bs_md=$T/srv/$1/Maildir
+	find "$bs_md/new" "$bs_md/cur" "$bs_md/tmp" -type f -delete
+	cp -R "$2/." "$bs_md/new/"
+	chown -R "$MAIL_UID:$MAIL_GID" "$bs_md"
+	RAWPOP_PASSWORD=$PF_PASSWORD "$RAWPOP" -p "$DOVECOT_PORT" -u "$1" \
+	    -l >/dev/null || fail "rawpop could not list $1"
+}
+
+# bench_need MAILBOX: the mailbox exists on the server (made at first
+# use, so that a run of some profiles makes only the mailboxes they use).
+bench_need()
+{
+	[ ! -d "$T/orig/$1" ] || return 0
+	case $1 in
+	small) bench_gen small small "$n_small" ;;
+	large) bench_gen large large "$n_large" ;;
+	keep100k) bench_gen keep100k tiny "$n_keep" ;;
+	*) fail "unknown mailbox $1" ;;
+	esac
+}
+
+# bench_gen NAME KIND COUNT: originals of a mailbox, in $T/orig/NAME.
+bench_gen()
+{
+	mkdir -p "$T/orig/$1"
+	"$GEN_BENCH" -k "$2" -n "$3" -s "$BENCH_SEED" -o "$T/orig/$1" ||
+	    fail "gen-bench $2 failed"
+	user_add "$1"
+	bench_seed "$1" "$T/orig/$1"
+	bench_say "$1: $3 messages, $(du -sh "$T/orig/$1" | cut -f 1)"
+}
+
+# client_setup CLIENT MAILBOX FS NET MODE: a working directory W for this
+# client and profile, with its configuration and the command it runs
+# (W/run, a script that ends in exec, so the client is the process we
+# time).  The Maildir is W/md, the client's state in W/state, and HOME
+# is W.  Clients run as an ordinary user, as mail fetchers do (getmail
+# and maildrop refuse to deliver as root): as root, as nobody.
+client_setup()
+{
+	cs_client=$1 cs_user=$2 cs_net=$4 cs_mode=$5
+	case $3 in
+	disk) W=$DISK ;;
+	tmpfs) W=$TMPFS ;;
+	esac
+	W=$W/$cs_client-$cs_user-$cs_net-$cs_mode
+	mkdir -p "$W/md" "$W/state"
+	chmod 0700 "$W"
+	case $cs_net in
+	plain) cs_port=$DOVECOT_PORT ;;
+	tls) cs_port=$DOVECOT_PORT_TLS ;;
+	esac
+	cs_env=
+	"client_$cs_client"
+	printf 'HOME=%s %s exec %s %s\n' "$W" "$cs_env" "$RUN_AS" "$cs_cmd" \
+	    >"$W/run"
+	chown -R "$RUN_UID:$RUN_GID" "$W"
+}
+
+client_popfetch()
+{
+	{
+		printf 'account "bench" {\n'
+		printf '\thost = "127.0.0.1"\n\tport = %s\n' "$cs_port"
+		if [ "$cs_net" = tls ]; then
+			printf '\ttls = on\n\tca_file = "%s"\n' "$PKI_CA"
+		else
+			printf '\ttls = off\n\tallow_plaintext = yes\n'
+		fi
+		printf '\tuser = "%s"\n\tpassword = "%s"\n' "$cs_user" \
+		    "$PF_PASSWORD"
+		printf '\tmaildir = "%s/md"\n\tdelete = %s\n' "$W" "$cs_mode"
+		printf '\ttimeout = 120\n}\n'
+	} >"$W/popfetch.conf"
+	chmod 0600 "$W/popfetch.conf"
+	cs_env="XDG_STATE_HOME=$W/state"
+	cs_cmd="$PF_BIN -q -c $W/popfetch.conf"
+}
+
+# mpop delivers to the Maildir itself (no MDA) and pipelines.
+client_mpop()
+{
+	{
+		printf 'account bench\nhost 127.0.0.1\nport %s\n' "$cs_port"
+		if [ "$cs_net" = tls ]; then
+			printf 'tls on\ntls_starttls off\ntls_trust_file %s\n' \
+			    "$PKI_CA"
+		else
+			printf 'tls off\n'
+		fi
+		printf 'auth user\nuser %s\npassword %s\n' "$cs_user" \
+		    "$PF_PASSWORD"
+		printf 'keep on\nonly_new on\ndelivery maildir %s/md\n' "$W"
+		printf 'uidls_file %s/state/uidls\n' "$W"
+	} >"$W/mpoprc"
+	chmod 0600 "$W/mpoprc"
+	cs_cmd="mpop -q -C $W/mpoprc bench"
+}
+
+client_getmail()
+{
+	{
+		printf '[retriever]\n'
+		if [ "$cs_net" = tls ]; then
+			printf 'type = SimplePOP3SSLRetriever\n'
+			printf 'ca_certs = %s\n' "$PKI_CA"
+		else
+			printf 'type = SimplePOP3Retriever\n'
+		fi
+		printf 'server = 127.0.0.1\nport = %s\n' "$cs_port"
+		printf 'username = %s\npassword = %s\n' "$cs_user" \
+		    "$PF_PASSWORD"
+		# getmail waits that long for a child that has already
+		# exited when it loses the race for SIGCHLD (README.md).
+		printf 'timeout = 10\n\n'
+		printf '[destination]\ntype = Maildir\npath = %s/md/\n\n' "$W"
+		printf '[options]\nread_all = false\ndelete = false\n'
+		printf 'verbose = 0\n'
+	} >"$W/getmailrc"
+	chmod 0600 "$W/getmailrc"
+	cs_cmd="--rcfile=$W/getmailrc --getmaildir=$W/state"
+	if [ "$BENCH_GETMAIL_SYNC" = 1 ]; then
+		cs_cmd="$BENCH_PYTHON $BENCH_SRC/getmail-sync.py $cs_cmd"
+	else
+		cs_cmd="getmail $cs_cmd"
+	fi
+}
+
+# fetchmail hands each message to maildrop, which writes the Maildir.
+client_fetchmail()
+{
+	printf 'to "%s/md/"\n' "$W" >"$W/mailfilter"
+	chmod 0600 "$W/mailfilter"
+	{
+		printf 'set no bouncemail\n'
+		printf 'poll 127.0.0.1 protocol pop3 port %s uidl\n' "$cs_port"
+		printf '  user "%s" there password "%s" is "%s" here\n' \
+		    "$cs_user" "$PF_PASSWORD" "$RUN_USER"
+		printf '  keep\n'
+		if [ "$cs_net" = tls ]; then
+			printf '  ssl sslcertck sslcertfile "%s"' "$PKI_CA"
+			printf ' sslcommonname localhost\n'
+		else
+			# No opportunistic STLS: plain is plain.
+			printf "  sslproto ''\n"
+		fi
+		printf '  mda "maildrop %s/mailfilter"\n' "$W"
+	} >"$W/fetchmailrc"
+	chmod 0600 "$W/fetchmailrc"
+	cs_env="FETCHMAILHOME=$W/state"
+	cs_cmd="fetchmail -s -f $W/fetchmailrc -i $W/state/fetchids"
+}
+
+client_rawpop()
+{
+	cs_env="RAWPOP_PASSWORD=$PF_PASSWORD"
+	cs_cmd="$RAWPOP -p $cs_port -u $cs_user -s $W/state/seen -o $W/md"
+	if [ "$cs_net" = tls ]; then
+		cs_cmd="$cs_cmd -T $PKI_CA"
+	fi
+}
+
+# client_version CLIENT: one line.
+client_version()
+{
+	case $1 in
+	popfetch) "$PF_BIN" --version 2>&1 | head -n 1 ;;
+	mpop) mpop --version | head -n 1 ;;
+	getmail) getmail --version 2>&1 | head -n 1
+	    if [ "$BENCH_GETMAIL_SYNC" = 1 ]; then
+		    printf ' (children waited for with waitpid():'
+		    printf ' bench/getmail-sync.py)'
+	    fi ;;
+	fetchmail) fetchmail --version 2>/dev/null |
+	    sed -n 's/^This is fetchmail release \([^+]*\).*/fetchmail \1/p' |
+	    head -n 1
+	    printf ' + '
+	    maildrop -v 2>&1 | awk 'NR == 1 { print $1, $2 }' ;;
+	rawpop) echo "bench/rawpop (this tree)" ;;
+	esac | tr -d '\n'
+}
+
+# client_ok CLIENT RC: did the client end well?  fetchmail says 1 when
+# there was no new mail.
+client_ok()
+{
+	case $1:$2 in
+	*:0 | fetchmail:1) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# bench_run CLIENT PROFILE ITER CHECK RESET: one timed run of the client
+# set up last (W), then its check: CHECK is the directory of originals
+# the Maildir must match, or --empty.  RESET=yes starts from no state
+# (every message is new).  Appends a line to $RESULTS.
+bench_run()
+{
+	br_client=$1
+	rm -rf "$W/md"
+	mkdir -p "$W/md/tmp" "$W/md/new" "$W/md/cur"
+	if [ "$5" = yes ]; then
+		rm -rf "$W/state"
+		mkdir "$W/state"
+	fi
+	chown -R "$RUN_UID:$RUN_GID" "$W"
+	# The previous run's dirty pages are written now, not on our clock.
+	sync
+	br_rc=0
+	br_t0=$(date +%s%N)
+	timeout "$BENCH_TIMEOUT" /usr/bin/time -f '%U %S %M' -o "$W/time" \
+	    sh "$W/run" >"$W/out" 2>"$W/err" || br_rc=$?
+	br_t1=$(date +%s%N)
+	br_status=ok
+	if ! client_ok "$br_client" "$br_rc"; then
+		br_status=fail:exit-$br_rc
+		bench_say "$br_client, $2: exit status $br_rc:"
+		tail -n 5 "$W/err" >&2
+	elif ! $VERIFY "$4" "$W/md" 2>"$W/verify"; then
+		br_status=fail:verify
+		bench_say "$br_client, $2: wrong Maildir:"
+		cat "$W/verify" >&2
+	fi
+	# GNU time writes a note first when the command failed.
+	br_time=$(tail -n 1 "$W/time")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$br_client" "$3" \
+	    "$(((br_t1 - br_t0) / 1000))" "$br_time" "$br_status" |
+	    tr ' ' '\t' >>"$RESULTS"
+	bench_say "$2 $br_client #$3: $(((br_t1 - br_t0) / 1000000)) ms," \
+	    "$br_status"
+}
+
+# bench_profile MAILBOX:FS:NET: every client, a warm-up, then the
+# measured runs, in rounds (so that a change of load hits every client
+# alike).
+bench_profile()
+{
+	bp_profile=$1
+	bp_box=${1%%:*}
+	bp_fs=${1#*:}
+	bp_net=${bp_fs#*:}
+	bp_fs=${bp_fs%%:*}
+	bench_need "$bp_box"
+	bp_check=$T/orig/$bp_box bp_reset=yes
+	if [ "$bp_box" = keep100k ]; then
+		bp_check=--empty bp_reset=no
+		# Every client starts from the state of a full fetch:
+		# the timed runs find nothing new.
+		[ -n "${BENCH_UIDS:-}" ] || bench_prime
+		for c in $BENCH_CLIENTS; do
+			client_setup "$c" "$bp_box" "$bp_fs" "$bp_net" keep
+			bench_state "$c"
+		done
+	fi
+	# The warm-up rounds come before the first profile of each mailbox:
+	# after them the server's index and cache and the clients' binaries
+	# are warm for every later profile too.
+	bp_i=1
+	case " $BENCH_WARM " in
+	*" $bp_box "*) ;;
+	*)
+		bp_i=$((1 - BENCH_WARMUP))
+		BENCH_WARM="$BENCH_WARM $bp_box"
+		;;
+	esac
+	while [ "$bp_i" -le "$BENCH_RUNS" ]; do
+		for c in $BENCH_CLIENTS; do
+			client_setup "$c" "$bp_box" "$bp_fs" "$bp_net" keep
+			bench_run "$c" "$bp_profile" "$bp_i" "$bp_check" \
+			    "$bp_reset"
+		done
+		bp_i=$((bp_i + 1))
+	done
+}
+
+# bench_prime: the state each client has after its first, full fetch of
+# keep100k, in $T/prime/CLIENT.  popfetch, mpop and rawpop make it
+# themselves, once, over TLS to a tmpfs (it does not depend on the port
+# or on where the Maildir is).  For fetchmail and getmail, which take
+# many minutes for 100,000 messages (one maildrop process per message;
+# getmail forks once per message too), it is written from the server's
+# UIDL list in their own formats, a line per message: the timed runs
+# prove it right by fetching nothing.
+bench_prime()
+{
+	mkdir -p "$T/prime"
+	for c in rawpop $BENCH_CLIENTS; do
+		case $c in
+		fetchmail | getmail) continue ;;
+		esac
+		[ ! -d "$T/prime/$c" ] || continue
+		client_setup "$c" keep100k tmpfs tls keep
+		rm -rf "$W/md" "$W/state"
+		mkdir -p "$W/md/tmp" "$W/md/new" "$W/md/cur" "$W/state"
+		chown -R "$RUN_UID:$RUN_GID" "$W"
+		bp_t0=$(date +%s)
+		bp_rc=0
+		timeout "$BENCH_TIMEOUT" sh "$W/run" >"$W/out" 2>"$W/err" ||
+		    bp_rc=$?
+		bp_n=$(count_new "$W/md")
+		bp_s=$(($(date +%s) - bp_t0))
+		bench_say "keep100k: $c fetched $bp_n messages in $bp_s s" \
+		    "(exit $bp_rc)"
+		bench_meta "prime_$c" "$bp_n messages in $bp_s s"
+		if ! client_ok "$c" "$bp_rc" || [ "$bp_n" -ne "$n_keep" ]; then
+			tail -n 5 "$W/err" >&2
+			fail "$c could not fetch keep100k"
+		fi
+		cp -R "$W/state" "$T/prime/$c"
+		rm -rf "$W"
+	done
+	BENCH_UIDS=$T/prime/rawpop/seen
+}
+
+# bench_state CLIENT: the client's keep100k state, into $W/state.
+bench_state()
+{
+	rm -rf "$W/state"
+	case $1 in
+	fetchmail)
+		mkdir "$W/state"
+		sed 's/^/keep100k@127.0.0.1 /' "$BENCH_UIDS" \
+		    >"$W/state/fetchids"
+		;;
+	getmail)
+		mkdir "$W/state"
+		bs_now=$(date +%s)
+		awk -v t="$bs_now" '{ printf "%s%c%s\n", $0, 0, t }' \
+		    "$BENCH_UIDS" >"$W/state/oldmail-127.0.0.1-$cs_port-keep100k"
+		;;
+	*)
+		cp -R "$T/prime/$1" "$W/state"
+		;;
+	esac
+	# As their owners keep them (fetchmail refuses anything else).
+	find "$W/state" -type f -exec chmod 0600 {} +
+	chown -R "$RUN_UID:$RUN_GID" "$W"
+}
+
+# bench_delete PROFILE: popfetch with delete = each and batch on a fresh
+# copy of small each time (the copy is not timed), beside keep.
+bench_delete()
+{
+	bd_fs=${1#*:}
+	bd_net=${bd_fs#*:}
+	bd_fs=${bd_fs%%:*}
+	bench_need small
+	[ -d "$T/srv/smalldel" ] || user_add smalldel
+	bd_i=$((1 - BENCH_WARMUP))
+	while [ "$bd_i" -le "$BENCH_RUNS" ]; do
+		for bd_mode in each batch; do
+			bench_seed smalldel "$T/orig/small"
+			client_setup popfetch smalldel "$bd_fs" "$bd_net" \
+			    "$bd_mode"
+			bench_run popfetch "small:$bd_fs:$bd_net:$bd_mode" \
+			    "$bd_i" "$T/orig/small" yes
+			bd_left=$(server_count smalldel)
+			if [ "$bd_left" -ne 0 ]; then
+				bench_say "$bd_mode left $bd_left messages"
+				sed -i '$ s/\tok$/\tfail:server-not-empty/' \
+				    "$RESULTS"
+			fi
+		done
+		bd_i=$((bd_i + 1))
+	done
+}
+
+bench_meta()
+{
+	printf '%s\t%s\n' "$1" "$2" >>"$META"
+}
+
+bench_main()
+{
+	RESULTS=$T/results.tsv
+	META=$T/meta.tsv
+	: >"$RESULTS"
+	: >"$META"
+	bm_start=$(date +%s)
+	bench_meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+	bench_meta load_start "$(cut -d ' ' -f 1-3 /proc/loadavg)"
+	bench_tmpfs
+	dovecot_start
+
+	for p in $BENCH_PROFILES; do
+		bench_say "profile $p"
+		bench_profile "$p"
+	done
+	for p in $BENCH_DELETE; do
+		bench_say "delete strategies, $p"
+		bench_delete "$p"
+	done
+
+	bench_meta load_end "$(cut -d ' ' -f 1-3 /proc/loadavg)"
+	bench_meta duration "$(($(date +%s) - bm_start))"
+	bench_meta nproc "$(nproc)"
+	bench_meta cpu "$(sed -n 's/^model name[[:space:]]*: //p' \
+	    /proc/cpuinfo | head -n 1)"
+	bench_meta memory "$(awk '/^MemTotal:/ { printf "%.1f GiB", \
+	    $2 / 1048576 }' /proc/meminfo)"
+	bench_meta kernel "$(uname -sr)"
+	bm_dev=${DISK_DEV#/dev/}
+	bm_rot=$(cat "/sys/block/$bm_dev/queue/rotational" 2>/dev/null ||
+	    echo '?')
+	bench_meta disk "$DISK_FS on $DISK_DEV (rotational=$bm_rot)"
+	bench_meta tmpfs "$TMPFS_NOTE"
+	bench_meta dovecot "Dovecot $(dovecot --version | cut -d ' ' -f 1)"
+	for c in $BENCH_CLIENTS; do
+		bench_meta "version_$c" "$(client_version "$c")"
+	done
+	for b in small large keep100k; do
+		[ -d "$T/orig/$b" ] || continue
+		bench_meta "box_$b" "$(find "$T/orig/$b" -type f -printf \
+		    '%s\n' | awk '{ n++; s += $1 } END { print n, s }')"
+	done
+	bench_meta runs "$BENCH_RUNS"
+	bench_meta warmup "$BENCH_WARMUP"
+	bench_meta quick "$BENCH_QUICK"
+	bench_meta seed "$BENCH_SEED"
+	bench_meta command "$BENCH_COMMAND"
+
+	mkdir -p "$BENCH_OUT"
+	cp "$RESULTS" "$BENCH_OUT/results.tsv"
+	cp "$META" "$BENCH_OUT/results-meta.tsv"
+	"$BENCH_PYTHON" "$BENCH_SRC/report.py" "$META" "$RESULTS" "$BENCH_OUT"
+	bench_say "wrote $BENCH_OUT/RESULTS.md and $BENCH_OUT/results.png" \
+	    "in $(($(date +%s) - bm_start)) s"
+}
+
+bench_main

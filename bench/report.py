@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""Turn the benchmark's measurements into bench/RESULTS.md and a chart.
+
+usage: report.py META RESULTS OUTDIR
+
+(make bench keeps META and RESULTS as results-meta.tsv and results.tsv
+beside RESULTS.md, so that the report can be made again from them.)
+
+META is a file of "key<TAB>value" lines about the machine and the run;
+RESULTS has one line per client run:
+
+    profile client iteration wall_us user_s sys_s maxrss_kb status
+
+where profile is MAILBOX:FS:NET[:DELETE], an iteration below 1 is a
+warm-up, and status is "ok" or "fail:why".  Writes OUTDIR/RESULTS.md,
+OUTDIR/results.dat and, with gnuplot, OUTDIR/results.png.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+
+CLIENTS = ["popfetch", "mpop", "getmail", "fetchmail", "rawpop"]
+LABELS = {
+    "popfetch": "popfetch",
+    "mpop": "mpop",
+    "getmail": "getmail6",
+    "fetchmail": "fetchmail + maildrop",
+    "rawpop": "raw transfer (rawpop)",
+}
+FS = {"disk": "disk", "tmpfs": "tmpfs"}
+NET = {"plain": "plain", "tls": "TLS"}
+
+
+def load(meta_path, res_path):
+    meta = {}
+    with open(meta_path) as fp:
+        for line in fp:
+            k, _, v = line.rstrip("\n").partition("\t")
+            meta[k] = v
+    runs = {}
+    order = []
+    with open(res_path) as fp:
+        for line in fp:
+            f = line.rstrip("\n").split("\t")
+            if len(f) != 8:
+                continue
+            prof, client, it, wall, user, sys_, rss, status = f
+            key = (prof, client)
+            if key not in runs:
+                runs[key] = []
+                order.append(key)
+            if status == "fail:prime":
+                runs[key].append({"status": status})
+                continue
+            if int(it) < 1:
+                continue
+            runs[key].append(
+                {
+                    "wall": int(wall) / 1e6,
+                    "cpu": float(user) + float(sys_),
+                    "rss": int(rss) / 1024,
+                    "status": status,
+                }
+            )
+    return meta, runs, order
+
+
+def summarise(rs):
+    ok = [r for r in rs if r["status"] == "ok"]
+    failed = [r["status"] for r in rs if r["status"] != "ok"]
+    if not ok:
+        return {"n": 0, "of": len(rs), "failed": failed}
+    return {
+        "n": len(ok),
+        "of": len(rs),
+        "failed": failed,
+        "wall": statistics.median(r["wall"] for r in ok),
+        "cpu": statistics.median(r["cpu"] for r in ok),
+        "rss": statistics.median(r["rss"] for r in ok),
+    }
+
+
+def box_of(prof):
+    return prof.split(":")[0]
+
+
+def prof_name(prof):
+    p = prof.split(":")
+    s = "%s, %s, %s" % (p[0], FS.get(p[1], p[1]), NET.get(p[2], p[2]))
+    if len(p) > 3:
+        s += ", delete = " + p[3]
+    return s
+
+
+def fmt(x, digits=2):
+    if x is None:
+        return "—"
+    if x >= 100:
+        return "%.0f" % x
+    return "%.*f" % (digits, x)
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "—"
+    return "%.2f×" % (a / b)
+
+
+def box_sizes(meta):
+    sizes = {}
+    for b in ("small", "large", "keep100k"):
+        v = meta.get("box_" + b, "0 0").split()
+        sizes[b] = (int(v[0]), int(v[1]))
+    return sizes
+
+
+def profile_table(out, prof, stats, sizes):
+    box = box_of(prof)
+    nmsg, nbytes = sizes[box]
+    moving = box != "keep100k"
+    pf = stats.get("popfetch", {})
+    out.append("#### %s\n" % prof_name(prof))
+    out.append(
+        "| client | runs ok | wall s | CPU s | peak RSS MiB | msg/s | MB/s "
+        "| wall ÷ popfetch's | CPU ÷ popfetch's |"
+    )
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for c in CLIENTS:
+        if c not in stats:
+            continue
+        s = stats[c]
+        if s["n"] == 0:
+            why = ", ".join(sorted(set(s["failed"])))
+            out.append(
+                "| %s | 0/%d | failed (%s) | | | | | | |"
+                % (LABELS[c], s["of"], why)
+            )
+            continue
+        wall = s["wall"]
+        out.append(
+            "| %s | %d/%d | %s | %s | %.1f | %s | %s | %s | %s |"
+            % (
+                LABELS[c],
+                s["n"],
+                s["of"],
+                fmt(wall, 3),
+                fmt(s["cpu"], 3),
+                s["rss"],
+                fmt(nmsg / wall, 1) if moving else "—",
+                fmt(nbytes / 1e6 / wall, 1) if moving else "—",
+                ratio(wall, pf.get("wall")),
+                ratio(s["cpu"], pf.get("cpu")),
+            )
+        )
+    out.append("")
+
+
+def overview(out, profiles, allstats):
+    out.append(
+        "| median wall time, s | "
+        + " | ".join(prof_name(p) for p in profiles)
+        + " |"
+    )
+    out.append("|---|" + "--:|" * len(profiles))
+    for c in CLIENTS:
+        cells = []
+        seen = False
+        for p in profiles:
+            s = allstats[p].get(c)
+            if s is None:
+                cells.append("")
+                continue
+            seen = True
+            cells.append(fmt(s["wall"], 3) if s["n"] else "failed")
+        if seen:
+            out.append("| %s | %s |" % (LABELS[c], " | ".join(cells)))
+    out.append("")
+    out.append(
+        "| popfetch's speed-up: peer's wall time ÷ popfetch's | "
+        + " | ".join(prof_name(p) for p in profiles)
+        + " |"
+    )
+    out.append("|---|" + "--:|" * len(profiles))
+    for c in CLIENTS:
+        if c == "popfetch":
+            continue
+        cells = []
+        seen = False
+        for p in profiles:
+            s = allstats[p].get(c)
+            pf = allstats[p].get("popfetch")
+            if s is None or pf is None:
+                cells.append("")
+                continue
+            seen = True
+            cells.append(
+                ratio(s.get("wall"), pf.get("wall"))
+                if s["n"] and pf["n"]
+                else "—"
+            )
+        if seen:
+            out.append("| %s | %s |" % (LABELS[c], " | ".join(cells)))
+    pf_raw = []
+    for p in profiles:
+        pf = allstats[p].get("popfetch")
+        raw = allstats[p].get("rawpop")
+        if pf and raw and pf["n"] and raw["n"]:
+            pf_raw.append(ratio(pf["wall"], raw["wall"]))
+        else:
+            pf_raw.append("")
+    if any(pf_raw):
+        out.append(
+            "| popfetch's wall time ÷ the raw transfer's | %s |"
+            % " | ".join(pf_raw)
+        )
+    out.append("")
+
+
+def delete_table(out, allstats, delete_profiles):
+    bases = sorted({":".join(p.split(":")[:3]) for p in delete_profiles})
+    out.append(
+        "| popfetch on small | keep, s | each, s | batch, s "
+        "| each ÷ keep | batch ÷ keep |"
+    )
+    out.append("|---|--:|--:|--:|--:|--:|")
+    for b in bases:
+        k = allstats.get(b, {}).get("popfetch", {})
+        e = allstats.get(b + ":each", {}).get("popfetch", {})
+        t = allstats.get(b + ":batch", {}).get("popfetch", {})
+        out.append(
+            "| %s | %s | %s | %s | %s | %s |"
+            % (
+                ", ".join(prof_name(b).split(", ")[1:]),
+                fmt(k.get("wall"), 3),
+                fmt(e.get("wall"), 3),
+                fmt(t.get("wall"), 3),
+                ratio(e.get("wall"), k.get("wall")),
+                ratio(t.get("wall"), k.get("wall")),
+            )
+        )
+    out.append("")
+
+
+def chart(outdir, profiles, allstats):
+    dat = os.path.join(outdir, "results.dat")
+    clients = [
+        c for c in CLIENTS if any(c in allstats[p] for p in profiles)
+    ]
+    with open(dat, "w") as fp:
+        fp.write("profile\t" + "\t".join(LABELS[c] for c in clients) + "\n")
+        for p in profiles:
+            row = []
+            for c in clients:
+                s = allstats[p].get(c)
+                row.append("%.4f" % s["wall"] if s and s["n"] else "NaN")
+            fp.write(
+                '"%s"\t%s\n' % (prof_name(p).replace(", ", "\\n"), "\t".join(row))
+            )
+    png = os.path.join(outdir, "results.png")
+    script = """
+set terminal pngcairo size 1400,700 font "sans,10"
+set output '%s'
+set datafile separator "\\t"
+set datafile missing "NaN"
+set title "Median wall time per client and profile (lower is better; log scale)"
+set ylabel "seconds"
+set logscale y
+set grid ytics
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key outside top center horizontal
+set bmargin 6
+set xtics nomirror
+plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)
+""" % (
+        png,
+        len(clients) + 1,
+        dat,
+    )
+    try:
+        subprocess.run(["gnuplot"], input=script.encode(), check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.stderr.write("report: gnuplot failed: %s\n" % e)
+
+
+def main(argv):
+    if len(argv) != 4:
+        sys.stderr.write(__doc__)
+        return 2
+    meta, runs, order = load(argv[1], argv[2])
+    outdir = argv[3]
+    sizes = box_sizes(meta)
+    allstats = {}
+    profiles = []
+    delete_profiles = []
+    for prof, client in order:
+        if prof not in allstats:
+            allstats[prof] = {}
+            if len(prof.split(":")) > 3:
+                delete_profiles.append(prof)
+            else:
+                profiles.append(prof)
+        allstats[prof][client] = summarise(runs[(prof, client)])
+
+    out = []
+    out.append("# popfetch benchmark results\n")
+    out.append(
+        "Written by `make bench` (bench/bench.sh, bench/report.py) on %s; "
+        "see bench/README.md for what is measured and how.%s\n"
+        % (
+            meta.get("date", "?"),
+            " **Quick mode: fewer messages and runs, not for comparison.**"
+            if meta.get("quick") == "1"
+            else "",
+        )
+    )
+    out.append("Rerun from the build directory with:\n")
+    out.append("```\n%s\n```\n" % meta.get("command", "make bench"))
+    out.append("## Machine and versions\n")
+    for k, label in (
+        ("nproc", "CPUs (nproc)"),
+        ("cpu", "CPU"),
+        ("memory", "memory"),
+        ("kernel", "kernel"),
+        ("disk", "disk (the \"disk\" profiles)"),
+        ("tmpfs", "tmpfs (the \"tmpfs\" profiles)"),
+        ("load_start", "load average at the start (1, 5, 15 min)"),
+        ("load_end", "load average at the end"),
+        ("duration", "duration of the whole run, s"),
+    ):
+        out.append("- %s: %s" % (label, meta.get(k, "?")))
+    out.append("- server: %s on 127.0.0.1, same machine" % meta.get("dovecot"))
+    for c in CLIENTS:
+        if "version_" + c in meta:
+            out.append("- %s: %s" % (LABELS[c], meta["version_" + c]))
+    out.append(
+        "- runs: %s measured after %s warm-up, medians reported; seed %s"
+        % (meta.get("runs"), meta.get("warmup"), meta.get("seed"))
+    )
+    out.append("")
+    out.append("## Mailboxes\n")
+    for b, what in (
+        ("small", "3–6 KB with realistic headers"),
+        ("large", "about 8 MB each, base64 attachments"),
+        ("keep100k", "tiny, all fetched before: a run with nothing new"),
+    ):
+        n, size = sizes[b]
+        out.append("- `%s`: %d messages, %.1f MB, %s" % (b, n, size / 1e6, what))
+    for c in CLIENTS:
+        if "prime_" + c in meta:
+            out.append(
+                "- keep100k, first full fetch by %s (not timed, tmpfs, TLS): %s"
+                % (LABELS[c], meta["prime_" + c])
+            )
+    out.append("")
+    out.append("## Overview\n")
+    overview(out, profiles, allstats)
+    out.append(
+        "Wall time is from start to exit of the client (its MDA included); "
+        "CPU is user + system time of the client and its children; peak "
+        "RSS is the largest of them.  msg/s and MB/s count the messages "
+        "and bytes of the mailbox as stored on the server (LF line "
+        "endings; MB = 10^6 bytes).  A ratio above 1 means popfetch "
+        "is faster (or uses less CPU).  A client whose Maildir did not "
+        "hold every message byte for byte, or that failed, is not "
+        "timed: its run counts as failed.\n"
+    )
+    out.append("![median wall time per client and profile](results.png)\n")
+    if delete_profiles:
+        out.append("## popfetch: keep, each and batch\n")
+        out.append(
+            "The server mailbox is copied afresh (not timed) before each "
+            "run with `delete = each` or `batch`.  Parallel accounts "
+            "(`-j`) are not measured: popfetch has no `-j` yet.\n"
+        )
+        delete_table(out, allstats, delete_profiles)
+    out.append("## Each profile\n")
+    for p in profiles + delete_profiles:
+        profile_table(out, p, allstats[p], sizes)
+    with open(os.path.join(outdir, "RESULTS.md"), "w") as fp:
+        fp.write("\n".join(out))
+    chart(outdir, profiles, allstats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
