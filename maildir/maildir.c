@@ -53,11 +53,12 @@ struct maildir_delivery {
 	char *name; /* in tmp/ */
 	int fd;
 	char *buf;
-	size_t used;     /* bytes in buf */
-	uint64_t size;   /* bytes accepted so far */
-	bool has_failed; /* a write failed: only abort is left */
-	char *tag;       /* extra ",TAG" for the name in new/, or NULL */
-	char *flags;     /* deliver into cur/ with ":2,FLAGS", or NULL */
+	size_t used;      /* bytes in buf */
+	uint64_t size;    /* bytes accepted so far */
+	bool has_failed;  /* a write failed: only abort is left */
+	char *tag;        /* extra ",TAG" for the name in new/, or NULL */
+	char *flags;      /* deliver into cur/ with ":2,FLAGS", or NULL */
+	bool is_unlinked; /* the tmp/ name is gone already */
 };
 
 static const char *const maildir_subdirs[] = { "tmp", "new", "cur" };
@@ -336,7 +337,8 @@ maildir_delivery_free(struct maildir_delivery *d)
 
 	if (d->fd != -1)
 		(void)close(d->fd);
-	(void)unlinkat(d->md->tmp_fd, d->name, 0);
+	if (!d->is_unlinked)
+		(void)unlinkat(d->md->tmp_fd, d->name, 0);
 	d->md->is_busy = false;
 	free(d->buf);
 	free(d->name);
@@ -487,6 +489,7 @@ maildir_commit(struct maildir_delivery *d, char **name_out, struct err *err)
 		err_set(err, ERR_LOCAL, "unlink tmp/%s", d->name);
 		goto fail;
 	}
+	d->is_unlinked = true;
 	if (fsutil_fsync_dir(d->flags != NULL ? md->cur_fd : md->new_fd,
 	        maildir_dest(d), err) == -1)
 		goto fail;
