@@ -23,19 +23,8 @@
 #include <cmocka.h>
 
 #include "maildir/maildir.h"
+#include "tests/unit/fault.h"
 #include "util/xmalloc.h"
-
-/*
- * System calls are wrapped at link time (-Wl,--wrap=...): each wrapper
- * passes through to the real call unless a fault is armed, in which case
- * calls nth .. nth + times - 1 (counted from arming) fail with errnum.
- */
-struct fault {
-	int nth;
-	int times;
-	int errnum;
-	int calls;
-};
 
 static struct fault f_write, f_fsync, f_linkat, f_openat, f_close, f_unlinkat;
 static size_t write_max;        /* when > 0, a write(2) moves at most this */
@@ -58,28 +47,6 @@ int __real_unlinkat(int, const char *, int);
 int __wrap_unlinkat(int, const char *, int);
 int __real_gethostname(char *, size_t);
 int __wrap_gethostname(char *, size_t);
-
-static void
-fault_arm(struct fault *f, int nth, int times, int errnum)
-{
-	f->nth = nth;
-	f->times = times;
-	f->errnum = errnum;
-	f->calls = 0;
-}
-
-static bool
-fault_hit(struct fault *f)
-{
-	if (f->nth == 0)
-		return false;
-	f->calls++;
-	if (f->calls >= f->nth && f->calls < f->nth + f->times) {
-		errno = f->errnum;
-		return true;
-	}
-	return false;
-}
 
 ssize_t
 __wrap_write(int fd, const void *buf, size_t len)

@@ -22,21 +22,10 @@
 #include <cmocka.h>
 
 #include "fetch/uidl.h"
+#include "tests/unit/fault.h"
 #include "util/xmalloc.h"
 
 #define HEADER "popfetch-uidl 1\n"
-
-/*
- * System calls wrapped at link time (-Wl,--wrap=...): each passes
- * through unless a fault is armed, in which case calls nth .. nth +
- * times - 1 (counted from arming) fail with errnum.
- */
-struct fault {
-	int nth;
-	int times;
-	int errnum;
-	int calls;
-};
 
 static struct fault f_write, f_fsync, f_renameat, f_ftruncate;
 static size_t write_max; /* when > 0, a write(2) moves at most this */
@@ -51,28 +40,6 @@ int __real_renameat(int, const char *, int, const char *);
 int __wrap_renameat(int, const char *, int, const char *);
 int __real_ftruncate(int, off_t);
 int __wrap_ftruncate(int, off_t);
-
-static void
-fault_arm(struct fault *f, int nth, int times, int errnum)
-{
-	f->nth = nth;
-	f->times = times;
-	f->errnum = errnum;
-	f->calls = 0;
-}
-
-static bool
-fault_hit(struct fault *f)
-{
-	if (f->nth == 0)
-		return false;
-	f->calls++;
-	if (f->calls >= f->nth && f->calls < f->nth + f->times) {
-		errno = f->errnum;
-		return true;
-	}
-	return false;
-}
 
 ssize_t
 __wrap_write(int fd, const void *buf, size_t len)
