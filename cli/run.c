@@ -151,6 +151,22 @@ run_state_path(const char *dir, const char *account, const char *ext)
 	return path;
 }
 
+/* The path of one of the account's state files, or NULL with err set. */
+static char *
+run_state_file(const char *account, const char *ext, struct err *err)
+{
+	char *dir, *path;
+
+	if ((dir = run_state_dir()) == NULL) {
+		err_setx(err, ERR_CONFIG,
+		    "neither XDG_STATE_HOME nor HOME is set");
+		return NULL;
+	}
+	path = run_state_path(dir, account, ext);
+	free(dir);
+	return path;
+}
+
 /*
  * Take the account's lock, so that an overlapping run (cron, a timer and
  * a person at once) cannot fetch the same messages twice.  The lock is
@@ -356,59 +372,68 @@ run_password(const struct conf_account *acct, struct err *err)
 	return run_netrc(acct, err);
 }
 
-/*
- * Map the uid tags in the names of dir's files to their paths: the tags
- * after ",S=<size>" that run_sink_begin() asked for.
- */
+typedef void run_file_fn(void *arg, const char *dir, const char *name);
+
 static void
-run_scan_dir(GHashTable *tags, const char *dir)
+run_each_in(const char *root, const char *folder, run_file_fn *fn, void *arg)
 {
-	const char *name, *tag;
+	static const char *const subs[] = { "new", "cur" };
+	const char *name;
+	char *dir;
+	size_t i;
 	GDir *d;
 
-	if ((d = g_dir_open(dir, 0, NULL)) == NULL)
-		return;
-	while ((name = g_dir_read_name(d)) != NULL) {
-		if ((tag = strstr(name, ",U=")) == NULL ||
-		    strspn(tag + 3, "0123456789abcdef") != 16)
-			continue;
-		g_hash_table_insert(tags, g_strndup(tag + 1, 18),
-		    g_build_filename(dir, name, NULL));
+	for (i = 0; i < 2; i++) {
+		dir = g_build_filename(root, folder, subs[i], NULL);
+		if ((d = g_dir_open(dir, 0, NULL)) != NULL) {
+			while ((name = g_dir_read_name(d)) != NULL)
+				fn(arg, dir, name);
+			g_dir_close(d);
+		}
+		g_free(dir);
 	}
+}
+
+/*
+ * Call fn for every message file of the Maildir at root: in new/ and
+ * cur/, and in those of its Maildir++ subfolders (".Name" beside them).
+ */
+static void
+run_each_file(const char *root, run_file_fn *fn, void *arg)
+{
+	const char *name;
+	GDir *d;
+
+	run_each_in(root, "", fn, arg);
+	if ((d = g_dir_open(root, 0, NULL)) == NULL)
+		return;
+	while ((name = g_dir_read_name(d)) != NULL)
+		if (name[0] == '.' && strcmp(name, "..") != 0)
+			run_each_in(root, name, fn, arg);
 	g_dir_close(d);
 }
 
-/* Every message popfetch filed in the Maildir: new/, cur/, subfolders. */
+/* The uid tag after ",S=<size>" that run_sink_begin() put in name. */
+static void
+run_scan_one(void *arg, const char *dir, const char *name)
+{
+	const char *tag;
+
+	if ((tag = strstr(name, ",U=")) == NULL ||
+	    strspn(tag + 3, "0123456789abcdef") != 16)
+		return;
+	g_hash_table_insert(arg, g_strndup(tag + 1, 18),
+	    g_build_filename(dir, name, NULL));
+}
+
+/* Every message popfetch filed in the Maildir, by uid tag: its path. */
 static GHashTable *
 run_scan_maildir(const char *root)
 {
 	GHashTable *tags;
-	const char *name;
-	char *path;
-	GDir *d;
 
 	tags = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	for (d = g_dir_open(root, 0, NULL); d != NULL;) {
-		if ((name = g_dir_read_name(d)) == NULL) {
-			g_dir_close(d);
-			break;
-		}
-		/* Maildir++ subfolders are ".Name" beside new/ and cur/. */
-		if (name[0] != '.' || strcmp(name, "..") == 0)
-			continue;
-		path = g_build_filename(root, name, "new", NULL);
-		run_scan_dir(tags, path);
-		g_free(path);
-		path = g_build_filename(root, name, "cur", NULL);
-		run_scan_dir(tags, path);
-		g_free(path);
-	}
-	path = g_build_filename(root, "new", NULL);
-	run_scan_dir(tags, path);
-	g_free(path);
-	path = g_build_filename(root, "cur", NULL);
-	run_scan_dir(tags, path);
-	g_free(path);
+	run_each_file(root, run_scan_one, tags);
 	return tags;
 }
 
@@ -679,21 +704,15 @@ run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
 {
 	struct run_preview pv = { .acct = acct };
 	struct run_ctx ctx;
-	char *dir, *path = NULL;
+	char *path;
 	int rc = -1;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.lock = -1;
 	pv.ctx = &ctx;
 	err_clear(&pv.err);
-	if ((dir = run_state_dir()) != NULL)
-		path = run_state_path(dir, acct->name, "uidl");
-	free(dir);
-	if (path == NULL) {
-		err_setx(err, ERR_CONFIG,
-		    "neither XDG_STATE_HOME nor HOME is set");
+	if ((path = run_state_file(acct->name, "uidl", err)) == NULL)
 		return -1;
-	}
 	/* Read only: no lock, no mark, no state or Maildir made. */
 	if ((ctx.rules = rules_build(opts->conf, acct, err)) == NULL ||
 	    (pv.st = uidl_open_readonly(path, err)) == NULL ||
@@ -750,33 +769,24 @@ run_status_each(void *arg, const char *uid, uint64_t size, int64_t first_seen,
 		rs->next_due = due;
 }
 
-/* Files and octets in the Maildir's new/ and cur/, and its subfolders'. */
-static void
-run_du(const char *dir, size_t *files, uint64_t *bytes)
-{
-	static const char *const subs[] = { "new", "cur" };
-	const char *name;
-	GStatBuf st;
-	size_t i;
-	char *path, *file;
-	GDir *d;
+/* What --status counts of the Maildir. */
+struct run_du {
+	size_t files;
+	uint64_t bytes;
+};
 
-	for (i = 0; i < 2; i++) {
-		path = g_build_filename(dir, subs[i], NULL);
-		if ((d = g_dir_open(path, 0, NULL)) != NULL) {
-			while ((name = g_dir_read_name(d)) != NULL) {
-				file = g_build_filename(path, name, NULL);
-				if (g_stat(file, &st) == 0 &&
-				    S_ISREG(st.st_mode)) {
-					(*files)++;
-					*bytes += (uint64_t)st.st_size;
-				}
-				g_free(file);
-			}
-			g_dir_close(d);
-		}
-		g_free(path);
+static void
+run_du_one(void *arg, const char *dir, const char *name)
+{
+	struct run_du *du = arg;
+	char *file = g_build_filename(dir, name, NULL);
+	GStatBuf st;
+
+	if (g_stat(file, &st) == 0 && S_ISREG(st.st_mode)) {
+		du->files++;
+		du->bytes += (uint64_t)st.st_size;
 	}
+	g_free(file);
 }
 
 static void
@@ -797,41 +807,21 @@ run_status(const struct conf_account *acct, const struct run_opts *opts,
 	struct run_status rs = { .acct = acct,
 		.next_due = -1,
 		.now = (int64_t)time(NULL) };
+	struct run_du du = { 0 };
 	struct uidl_store *st = NULL;
-	char *dir, *path = NULL, size[32], when[32];
-	uint64_t bytes = 0;
-	size_t files = 0;
-	const char *name;
-	GDir *d;
+	char *path, size[32], when[32];
 
 	(void)opts;
-	if ((dir = run_state_dir()) != NULL)
-		path = run_state_path(dir, acct->name, "uidl");
-	free(dir);
-	if (path == NULL) {
-		err_setx(err, ERR_CONFIG,
-		    "neither XDG_STATE_HOME nor HOME is set");
+	if ((path = run_state_file(acct->name, "uidl", err)) == NULL)
 		return -1;
-	}
 	/* Read only: no lock, nothing made or changed. */
 	if ((st = uidl_open_readonly(path, err)) == NULL) {
 		free(path);
 		return -1;
 	}
 	uidl_foreach(st, run_status_each, &rs);
-	run_du(acct->maildir, &files, &bytes);
-	if ((d = g_dir_open(acct->maildir, 0, NULL)) != NULL) {
-		while ((name = g_dir_read_name(d)) != NULL)
-			if (name[0] == '.' && strcmp(name, "..") != 0) {
-				char *sub =
-				    g_build_filename(acct->maildir, name, NULL);
-
-				run_du(sub, &files, &bytes);
-				g_free(sub);
-			}
-		g_dir_close(d);
-	}
-	report_format_size(bytes, size, sizeof(size));
+	run_each_file(acct->maildir, run_du_one, &du);
+	report_format_size(du.bytes, size, sizeof(size));
 	run_status_time(rs.last, when, sizeof(when));
 	printf("account %s\n  state: %s\n", acct->name, path);
 	printf("  on the server at the last run: %zu message%s known, %zu "
@@ -845,7 +835,7 @@ run_status(const struct conf_account *acct, const struct run_opts *opts,
 		       "at %s\n",
 		    acct->keep_days, rs.due, when);
 	}
-	printf("  Maildir %s: %zu files, %s\n", acct->maildir, files, size);
+	printf("  Maildir %s: %zu files, %s\n", acct->maildir, du.files, size);
 	(void)fflush(stdout);
 	uidl_free(st);
 	free(path);
