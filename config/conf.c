@@ -48,6 +48,8 @@ struct conf_parse {
 	struct conf_mark *marks;
 	size_t nmarks;
 	bool has_failed;
+	const char *text; /* the file being parsed, for conf_errfunc() */
+	size_t len;
 };
 
 /*
@@ -112,17 +114,48 @@ conf_fail(struct conf_parse *p, int line, const char *fmt, ...)
 		err_setx(p->err, ERR_CONFIG, "%s: %s", p->path, msg);
 }
 
-/* libconfuse's own messages quote file text, so they are sanitised. */
+/* Does line (from 1) of the text set a password or password_command? */
+static bool
+conf_is_secret_line(const struct conf_parse *p, int line)
+{
+	const char *s = p->text, *end = p->text + p->len, *nl;
+	int n;
+
+	for (n = 1; n < line && s < end; n++) {
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			return false;
+		s = nl + 1;
+	}
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	return (size_t)(end - s) >= 8 && strncmp(s, "password", 8) == 0;
+}
+
+/*
+ * libconfuse's own messages quote file text, so they are sanitised; on
+ * a password line they are not repeated at all, since what they quote
+ * may be part of the password (an unquoted one with a space in it).
+ */
 static void __attribute__((format(printf, 2, 0)))
 conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char raw[ERR_MSG_MAX], clean[ERR_MSG_MAX];
+	int line;
 
 	if (conf_parsing == NULL)
 		return;
+	line = cfg != NULL ? cfg->line : 0;
+	if (line > 0 &&
+	    (conf_is_secret_line(conf_parsing, line) ||
+	        conf_is_secret_line(conf_parsing, line - 1))) {
+		conf_fail(conf_parsing, line,
+		    "cannot parse the password here (quote it, in single "
+		    "quotes if it holds $ or \\)");
+		return;
+	}
 	(void)vsnprintf(raw, sizeof(raw), fmt, ap);
 	str_sanitise(clean, sizeof(clean), raw, strlen(raw));
-	conf_fail(conf_parsing, cfg != NULL ? cfg->line : 0, "%s", clean);
+	conf_fail(conf_parsing, line, "%s", clean);
 }
 
 static int
@@ -1165,6 +1198,8 @@ conf_parse_text(struct conf_parse *p, cfg_t *cfg, char *buf, size_t len)
 		return -1;
 	if (len == 0)
 		return 0;
+	p->text = buf;
+	p->len = len;
 	if ((fp = fmemopen(buf, len, "r")) == NULL)
 		fatal("fmemopen");
 	/* Unbuffered, so that no copy of the text is left behind. */

@@ -1027,6 +1027,26 @@ test_keep_days(void **state)
 	    2, "keep_days must be a number from 0 to 36500, not \"36501\"");
 }
 
+/* A parse error on a password line never repeats what it quotes. */
+static void
+test_password_not_quoted(void **state)
+{
+	struct fixture *f = *state;
+	struct err err;
+
+	assert_null(load_text(f,
+	    "account a {\n host = h\n user = u\n maildir = /m\n"
+	    " password = s3cr3t Zk9word\n}\n",
+	    0600, &err));
+	assert_int_equal(err.cls, ERR_CONFIG);
+	assert_null(strstr(err.msg, "Zk9word"));
+	assert_null(strstr(err.msg, "s3cr3t"));
+	assert_non_null(strstr(err.msg, ":5: cannot parse the password"));
+	/* Elsewhere libconfuse's message stands. */
+	expect_lib_error(f, "account a {\n host = h\n colour = red\n}\n", 3,
+	    "colour");
+}
+
 static void
 test_rules_bad(void **state)
 {
@@ -1134,6 +1154,8 @@ main(void)
 		cmocka_unit_test(test_policy_names),
 		cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_password_not_quoted, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_keep_days, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rules_bad, setup,
