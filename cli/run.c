@@ -337,7 +337,8 @@ run_refresh(const void *arg, struct err *err)
 {
 	const struct conf_account *acct = arg;
 
-	return secret_from_command(acct->password_command, err);
+	return secret_from_command(acct->password_command,
+	    (int)acct->timeout * 1000, err);
 }
 
 /* Neither password nor password_command: ~/.netrc, as ftp(1) reads it. */
@@ -368,7 +369,8 @@ run_password(const struct conf_account *acct, struct err *err)
 	if (acct->password != NULL)
 		return xstrdup(acct->password);
 	if (acct->password_command != NULL)
-		return secret_from_command(acct->password_command, err);
+		return secret_from_command(acct->password_command,
+		    (int)acct->timeout * 1000, err);
 	return run_netrc(acct, err);
 }
 

@@ -10,9 +10,10 @@
  * list, through /bin/sh -c when it uses shell syntax.  Its standard
  * error passes through to ours.  A command that cannot start, fails, or
  * prints nothing is ERR_AUTH with a message saying so; its output is
- * never put in the message.
+ * never put in the message.  A command that has not finished within
+ * timeout_ms is killed: ERR_TEMP.  At most 64 KiB of output is taken.
  */
-char *secret_from_command(const char *command, struct err *err);
+char *secret_from_command(const char *command, int timeout_ms, struct err *err);
 
 /*
  * The password for user at host in the netrc file at path (the
