@@ -36,18 +36,9 @@ fuzz_cleanup(void)
 static void
 fuzz_setup(void)
 {
-	const char *base = getenv("TMPDIR");
-
 	if (fuzz_dir[0] != '\0')
 		return;
-	if (access("/dev/shm", W_OK) == 0)
-		base = "/dev/shm";
-	else if (base == NULL || base[0] == '\0')
-		base = "/tmp";
-	(void)snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/fuzz-config.XXXXXX",
-	    base);
-	if (mkdtemp(fuzz_dir) == NULL)
-		fuzz_fail("mkdtemp %s", fuzz_dir);
+	fuzz_scratch_dir("fuzz-config", fuzz_dir, sizeof(fuzz_dir));
 	(void)snprintf(fuzz_path, sizeof(fuzz_path), "%s/config", fuzz_dir);
 	(void)atexit(fuzz_cleanup);
 	/* "~/" in maildir and ca_file needs a home. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/fuzz/fuzz.h"
 #include "tests/unit/mock-transport.h"
@@ -127,4 +128,18 @@ fuzz_check_broken(struct pop3_session *s, struct transport *t)
 	err_clear(&err);
 	fuzz_check_refused(t, rpos, wlen, pop3_quit(s, &err), &err);
 	FUZZ_CHECK(pop3_get_state(s) == POP3_BROKEN);
+}
+
+void
+fuzz_scratch_dir(const char *name, char *dir, size_t len)
+{
+	const char *base = getenv("TMPDIR");
+
+	if (access("/dev/shm", W_OK) == 0)
+		base = "/dev/shm";
+	else if (base == NULL || base[0] == '\0')
+		base = "/tmp";
+	(void)snprintf(dir, len, "%s/%s.XXXXXX", base, name);
+	if (mkdtemp(dir) == NULL)
+		fuzz_fail("mkdtemp %s", dir);
 }

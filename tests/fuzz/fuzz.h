@@ -56,4 +56,11 @@ void fuzz_check_broken(struct pop3_session *s, struct transport *t);
 /* Is every byte of s printable ASCII? */
 bool fuzz_is_printable(const char *s, size_t len);
 
+/*
+ * Make a private scratch directory "BASE/NAME.XXXXXX" into dir (of len
+ * bytes), on /dev/shm when it is writable (file system work is cheap
+ * there), else in $TMPDIR or /tmp.
+ */
+void fuzz_scratch_dir(const char *name, char *dir, size_t len);
+
 #endif
