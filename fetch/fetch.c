@@ -41,12 +41,6 @@ struct fetch_run {
 	enum fetch_verdict verdict; /* of the message in hand */
 };
 
-static bool
-fetch_seen(void *arg, const struct pop3_msg *msg)
-{
-	return uidl_has(arg, msg->uid, msg->size);
-}
-
 /*
  * The message's header is in: decide what to do with it, and when it
  * is to be stored begin the sink with what was held back.
@@ -593,7 +587,7 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 	r.is_stored = xcalloc(r.n == 0 ? 1 : r.n, sizeof(*r.is_stored));
 	for (size_t i = 0; i < r.n; i++)
 		r.is_stored[i] =
-		    r.msgs[i].has_uid && fetch_seen(st, &r.msgs[i]);
+		    r.msgs[i].has_uid && fetch_seen_run(&r, &r.msgs[i]);
 	if (fetch_steps(&r, &plan, err) == -1)
 		goto quit;
 	if (has_uidl && fetch_compact(&r, err) == -1)
