@@ -38,6 +38,16 @@
 #define POP3_CMD_MAX 512
 /* What we show of a command in errors ("RETR 12"). */
 #define POP3_CMD_SHOWN 64
+/*
+ * Commands are gathered here and written together before the next read,
+ * so that a pipelined window goes out in one write (one TLS record).
+ */
+#define POP3_WBUF_SIZE 4096
+/*
+ * How many commands may await their replies (RFC 2449 §6.6): more is a
+ * bug in the caller, which bounds its window well below this.
+ */
+#define POP3_PENDING_MAX 256
 /* Room for an APOP timestamp "<...>" from the greeting (RFC 1939 §7). */
 #define POP3_STAMP_MAX 256
 /* RFC 5034 §4: the longest AUTH command that may carry a response. */
@@ -55,7 +65,15 @@ struct pop3_session {
 	char stamp[POP3_STAMP_MAX]; /* APOP timestamp, or "" */
 	char greeting[256];         /* its text, sanitised */
 	char cmd[POP3_CMD_SHOWN];   /* the command in flight, for errors */
-	size_t rpos, rlen;          /* unread bytes are rbuf[rpos..rlen) */
+	/*
+	 * The commands sent whose status lines are still to come, oldest
+	 * first (a ring): a reply is blamed on the command it answers.
+	 */
+	char pending[POP3_PENDING_MAX][POP3_CMD_SHOWN];
+	size_t phead, npending;
+	size_t wlen; /* bytes of commands in wbuf, not yet written */
+	char wbuf[POP3_WBUF_SIZE];
+	size_t rpos, rlen; /* unread bytes are rbuf[rpos..rlen) */
 	char rbuf[POP3_RBUF_SIZE];
 };
 
@@ -141,8 +159,48 @@ pop3_set_cmd(struct pop3_session *s, const char *cmd, size_t len)
 }
 
 /*
- * Send one command, CRLF added.  A secret command (PASS) is traced with
- * its argument masked, and the buffer that held it is wiped.
+ * Write out the commands gathered in wbuf, then wipe it: a PASS line
+ * must not linger in memory.
+ */
+int
+pop3_flush(struct pop3_session *s, struct err *err)
+{
+	int rc = 0;
+
+	if (s->wlen == 0)
+		return 0;
+	if (transport_write(s->t, s->wbuf, s->wlen, err) == -1) {
+		err_prefix(err, "%s", s->cmd);
+		pop3_set_state(s, POP3_BROKEN);
+		rc = -1;
+	}
+	explicit_bzero(s->wbuf, s->wlen);
+	s->wlen = 0;
+	return rc;
+}
+
+/*
+ * Before a status line is read: the command it answers must be out,
+ * and it is the oldest one pending, to be named in what goes wrong.
+ * Nothing pending (the greeting, the lines of an AUTH exchange): the
+ * name stays.
+ */
+static int
+pop3_next_reply(struct pop3_session *s, struct err *err)
+{
+	if (s->npending > 0) {
+		memcpy(s->cmd, s->pending[s->phead], sizeof(s->cmd));
+		s->phead = (s->phead + 1) % POP3_PENDING_MAX;
+		s->npending--;
+	}
+	return pop3_flush(s, err);
+}
+
+/*
+ * Queue one command, CRLF added; it is written before the next read
+ * (or sooner, when the buffer is full).  A secret command (PASS) is
+ * traced with its argument masked, and the buffer that held it is
+ * wiped.
  */
 static int pop3_vsend(struct pop3_session *s, bool is_secret, struct err *err,
     const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
@@ -151,7 +209,7 @@ static int
 pop3_vsend(struct pop3_session *s, bool is_secret, struct err *err,
     const char *fmt, va_list ap)
 {
-	char line[POP3_CMD_MAX], shown[POP3_CMD_SHOWN + 8];
+	char line[POP3_CMD_MAX], shown[POP3_CMD_SHOWN + 8], *name;
 	const char *sp;
 	size_t len, vlen;
 	int n, rc = -1;
@@ -162,22 +220,30 @@ pop3_vsend(struct pop3_session *s, bool is_secret, struct err *err,
 		goto out;
 	}
 	len = (size_t)n;
-	if (is_secret) {
-		sp = memchr(line, ' ', len);
-		vlen = sp != NULL ? (size_t)(sp - line) : len;
-		pop3_set_cmd(s, line, vlen);
-		(void)snprintf(shown, sizeof(shown), "%s ****", s->cmd);
-		log_trace(s->account, "C", shown, strlen(shown));
-	} else {
-		pop3_set_cmd(s, line, len);
-		log_trace(s->account, "C", line, len);
-	}
-	memcpy(line + len, "\r\n", 2);
-	if (transport_write(s->t, line, len + 2, err) == -1) {
-		err_prefix(err, "%s", s->cmd);
-		pop3_set_state(s, POP3_BROKEN);
+	if (s->npending == POP3_PENDING_MAX) {
+		err_setx(err, ERR_SOFTWARE, "too many commands in flight");
 		goto out;
 	}
+	name = s->pending[(s->phead + s->npending) % POP3_PENDING_MAX];
+	vlen = len;
+	if (is_secret && (sp = memchr(line, ' ', len)) != NULL)
+		vlen = (size_t)(sp - line);
+	if (vlen > POP3_CMD_SHOWN - 1)
+		vlen = POP3_CMD_SHOWN - 1;
+	memcpy(name, line, vlen);
+	name[vlen] = '\0';
+	s->npending++;
+	if (is_secret) {
+		(void)snprintf(shown, sizeof(shown), "%s ****", name);
+		log_trace(s->account, "C", shown, strlen(shown));
+	} else
+		log_trace(s->account, "C", line, len);
+	memcpy(line + len, "\r\n", 2);
+	len += 2;
+	if (len > sizeof(s->wbuf) - s->wlen && pop3_flush(s, err) == -1)
+		goto out;
+	memcpy(s->wbuf + s->wlen, line, len);
+	s->wlen += len;
 	rc = 0;
 out:
 	explicit_bzero(line, sizeof(line));
@@ -378,7 +444,8 @@ pop3_read_reply(struct pop3_session *s, struct pop3_reply *r, struct err *err)
 	size_t len;
 	int rc;
 
-	if ((rc = pop3_getline(s, &line, &len, err)) == -1)
+	if (pop3_next_reply(s, err) == -1 ||
+	    (rc = pop3_getline(s, &line, &len, err)) == -1)
 		return -1;
 	if (rc == 0) {
 		/* No answer at all: most likely a server gone away. */
@@ -963,6 +1030,9 @@ pop3_send_auth(struct pop3_session *s, const char *shown, const char *data,
 	char *line;
 	int rc;
 
+	/* Written at once, so nothing queued may wait behind it. */
+	if (pop3_flush(s, err) == -1)
+		return -1;
 	line = xmalloc(len + 2);
 	memcpy(line, data, len);
 	memcpy(line + len, "\r\n", 2);
@@ -990,7 +1060,8 @@ pop3_read_auth(struct pop3_session *s, struct pop3_reply *r,
 	size_t len, skip;
 	int rc;
 
-	if ((rc = pop3_getline(s, &line, &len, err)) == -1)
+	if (pop3_next_reply(s, err) == -1 ||
+	    (rc = pop3_getline(s, &line, &len, err)) == -1)
 		return -1;
 	if (rc == 0)
 		return pop3_fail(s, ERR_TEMP, err,
@@ -1500,26 +1571,32 @@ pop3_top(struct pop3_session *s, unsigned num, unsigned lines, pop3_data_fn *fn,
 	return pop3_read_data(s, fn, arg, NULL, err);
 }
 
-int
-pop3_send_top(struct pop3_session *s, unsigned num, unsigned lines,
-    struct err *err)
+/* Send a command about message num, its reply to be read later. */
+static int
+pop3_send_msg(struct pop3_session *s, const char *verb, unsigned num,
+    unsigned lines, bool has_lines, struct err *err)
 {
-	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "TOP", err) == -1)
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), verb, err) == -1)
 		return -1;
 	if (num == 0) {
 		err_setx(err, ERR_SOFTWARE, "message number 0");
 		return -1;
 	}
-	return pop3_send(s, false, err, "TOP %u %u", num, lines);
+	if (has_lines)
+		return pop3_send(s, false, err, "%s %u %u", verb, num, lines);
+	return pop3_send(s, false, err, "%s %u", verb, num);
 }
 
-int
-pop3_read_top(struct pop3_session *s, pop3_data_fn *fn, void *arg,
-    struct err *err)
+/*
+ * Read the status line that answers a command about one message.  A
+ * -ERR concerns that message only: the session goes on.
+ */
+static int
+pop3_read_msg(struct pop3_session *s, const char *verb, struct err *err)
 {
 	struct pop3_reply r;
 
-	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "TOP", err) == -1 ||
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), verb, err) == -1 ||
 	    pop3_read_reply(s, &r, err) == -1)
 		return -1;
 	if (!r.is_ok) {
@@ -1527,7 +1604,50 @@ pop3_read_top(struct pop3_session *s, pop3_data_fn *fn, void *arg,
 		err_set_scope(err, ERR_SCOPE_MESSAGE);
 		return -1;
 	}
+	return 0;
+}
+
+int
+pop3_send_top(struct pop3_session *s, unsigned num, unsigned lines,
+    struct err *err)
+{
+	return pop3_send_msg(s, "TOP", num, lines, true, err);
+}
+
+int
+pop3_read_top(struct pop3_session *s, pop3_data_fn *fn, void *arg,
+    struct err *err)
+{
+	if (pop3_read_msg(s, "TOP", err) == -1)
+		return -1;
 	return pop3_read_data(s, fn, arg, NULL, err);
+}
+
+int
+pop3_send_retr(struct pop3_session *s, unsigned num, struct err *err)
+{
+	return pop3_send_msg(s, "RETR", num, 0, false, err);
+}
+
+int
+pop3_read_retr(struct pop3_session *s, pop3_data_fn *fn, void *arg,
+    uint64_t *size_out, struct err *err)
+{
+	if (pop3_read_msg(s, "RETR", err) == -1)
+		return -1;
+	return pop3_read_data(s, fn, arg, size_out, err);
+}
+
+int
+pop3_send_dele(struct pop3_session *s, unsigned num, struct err *err)
+{
+	return pop3_send_msg(s, "DELE", num, 0, false, err);
+}
+
+int
+pop3_read_dele(struct pop3_session *s, struct err *err)
+{
+	return pop3_read_msg(s, "DELE", err);
 }
 
 int

@@ -218,12 +218,27 @@ int pop3_top(struct pop3_session *s, unsigned num, unsigned lines,
 /*
  * RFC 2449 §6.6 PIPELINING: send TOP num lines without waiting, and read
  * the replies later, in order, with pop3_read_top() (one call per TOP
- * sent).  A -ERR is about that message only, as with pop3_top().
+ * sent; the replies of all pipelined commands come in the order they
+ * were sent).  A -ERR is about that message only, as with pop3_top().
  */
 int pop3_send_top(struct pop3_session *s, unsigned num, unsigned lines,
     struct err *err);
 int pop3_read_top(struct pop3_session *s, pop3_data_fn *fn, void *arg,
     struct err *err);
+
+/* Likewise RETR (as pop3_retr()) and DELE (as pop3_dele()). */
+int pop3_send_retr(struct pop3_session *s, unsigned num, struct err *err);
+int pop3_read_retr(struct pop3_session *s, pop3_data_fn *fn, void *arg,
+    uint64_t *size_out, struct err *err);
+int pop3_send_dele(struct pop3_session *s, unsigned num, struct err *err);
+int pop3_read_dele(struct pop3_session *s, struct err *err);
+
+/*
+ * Commands are queued and written together before the next read; this
+ * writes them out now (e.g. before a slow local step, so the server can
+ * work meanwhile).
+ */
+int pop3_flush(struct pop3_session *s, struct err *err);
 
 int pop3_dele(struct pop3_session *s, unsigned num, struct err *err);
 int pop3_rset(struct pop3_session *s, struct err *err);

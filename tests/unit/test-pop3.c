@@ -2088,6 +2088,9 @@ test_top_pipelined(void **state)
 		    chunks[c], &t);
 		assert_int_equal(pop3_send_top(s, 1, 0, &err), 0);
 		assert_int_equal(pop3_send_top(s, 2, 0, &err), 0);
+		/* Queued, then written together. */
+		assert_string_equal(written_after_login(t), "");
+		assert_int_equal(pop3_flush(s, &err), 0);
 		assert_string_equal(written_after_login(t),
 		    "TOP 1 0\r\nTOP 2 0\r\n");
 		assert_int_equal(pop3_read_top(s, collect_fn, &col, &err), -1);
@@ -2104,6 +2107,79 @@ test_top_pipelined(void **state)
 	free(col.data);
 }
 
+/*
+ * RETR and DELE pipelined: each reply is read in turn, and a -ERR is
+ * blamed on the command it answers, not on the last one sent.
+ */
+static void
+test_retr_dele_pipelined(void **state)
+{
+	struct collect col = { 0 };
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	uint64_t size;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = login("+OK\r\nA\r\n.\r\n"
+		          "-ERR [SYS/TEMP] not now\r\n"
+		          "+OK\r\n..B\r\n.\r\n"
+		          "+OK deleted\r\n",
+		    chunks[c], &t);
+		assert_int_equal(pop3_send_retr(s, 1, &err), 0);
+		assert_int_equal(pop3_send_dele(s, 1, &err), 0);
+		assert_int_equal(pop3_send_retr(s, 2, &err), 0);
+		assert_int_equal(pop3_send_dele(s, 2, &err), 0);
+		assert_int_equal(pop3_read_retr(s, collect_fn, &col, &size,
+		                     &err),
+		    0);
+		assert_int_equal(size, 2);
+		assert_memory_equal(col.data, "A\n", 2);
+		/* Every command was out before the first reply was read. */
+		assert_string_equal(written_after_login(t),
+		    "RETR 1\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\n");
+		assert_int_equal(pop3_read_dele(s, &err), -1);
+		assert_int_equal(err.scope, ERR_SCOPE_MESSAGE);
+		assert_int_equal(err.cls, ERR_TEMP);
+		assert_non_null(strstr(err.msg, "DELE 1"));
+		assert_null(strstr(err.msg, "DELE 2"));
+		assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+		collect_reset(&col);
+		assert_int_equal(pop3_read_retr(s, collect_fn, &col, &size,
+		                     &err),
+		    0);
+		assert_memory_equal(col.data, ".B\n", 3);
+		assert_int_equal(pop3_read_dele(s, &err), 0);
+		assert_int_equal(pop3_send_retr(s, 0, &err), -1);
+		assert_int_equal(err.cls, ERR_SOFTWARE);
+		collect_reset(&col);
+		pop3_free(s);
+	}
+	free(col.data);
+}
+
+/* A caller that never reads is stopped, not allowed to grow a queue. */
+static void
+test_pipeline_bounded(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	unsigned i;
+	int rc = 0;
+
+	(void)state;
+	s = login("", 0, &t);
+	for (i = 1; i <= 100000 && rc == 0; i++)
+		rc = pop3_send_dele(s, i, &err);
+	assert_int_equal(rc, -1);
+	assert_int_equal(err.cls, ERR_SOFTWARE);
+	assert_true(i < 1000);
+	pop3_free(s);
+}
+
 int
 main(void)
 {
@@ -2118,6 +2194,8 @@ main(void)
 		cmocka_unit_test(test_user_pass_bad_args),
 		cmocka_unit_test(test_password_not_logged),
 		cmocka_unit_test(test_capa),
+		cmocka_unit_test(test_retr_dele_pipelined),
+		cmocka_unit_test(test_pipeline_bounded),
 		cmocka_unit_test(test_capa_err),
 		cmocka_unit_test(test_capa_broken),
 		cmocka_unit_test(test_stls),
