@@ -40,17 +40,32 @@
 /* A file in tmp/ untouched this long was left by a killed run. */
 #define MAILDIR_TMP_MAX_AGE (36 * 60 * 60)
 
+/* A name linked by the last maildir_sync(), to take back if need be. */
+struct maildir_linked {
+	int dir_fd; /* new/ or cur/ */
+	char *name;
+};
+
 struct maildir {
 	char *path;
 	int tmp_fd;   /* tmp/ */
 	int new_fd;   /* new/ */
 	int cur_fd;   /* cur/ */
 	bool is_busy; /* a delivery is in progress */
+	/*
+	 * O_TMPFILE refused here (an old kernel, a file system without
+	 * it): messages are written under a name in tmp/ instead.
+	 */
+	bool no_tmpfile;
+	/* Staged deliveries, in order, waiting for maildir_sync(). */
+	struct maildir_delivery *staged, **staged_tail;
+	struct maildir_linked *linked;
+	size_t nlinked;
 };
 
 struct maildir_delivery {
 	struct maildir *md;
-	char *name; /* in tmp/ */
+	char *name; /* in tmp/, or the base of the final name */
 	int fd;
 	char *buf;
 	size_t used;      /* bytes in buf */
@@ -58,7 +73,10 @@ struct maildir_delivery {
 	bool has_failed;  /* a write failed: only abort is left */
 	char *tag;        /* extra ",TAG" for the name in new/, or NULL */
 	char *flags;      /* deliver into cur/ with ":2,FLAGS", or NULL */
-	bool is_unlinked; /* the tmp/ name is gone already */
+	bool is_unlinked; /* no tmp/ name (O_TMPFILE, or removed) */
+	bool is_tmpfile;  /* O_TMPFILE: linked through /proc/self/fd */
+	char *final;      /* once staged: its name in new/ or cur/ */
+	struct maildir_delivery *next; /* in md->staged */
 };
 
 static const char *const maildir_subdirs[] = { "tmp", "new", "cur" };
@@ -138,6 +156,10 @@ maildir_open(const char *path, struct err *err)
 
 	md = xcalloc(1, sizeof(*md));
 	md->tmp_fd = md->new_fd = md->cur_fd = -1;
+	md->staged_tail = &md->staged;
+#ifndef O_TMPFILE
+	md->no_tmpfile = true;
+#endif
 	md->path = xstrdup(path);
 	if (fsutil_mkdirs(path, 0700, err) == -1)
 		goto fail;
@@ -164,11 +186,22 @@ fail:
 	return NULL;
 }
 
+static void maildir_delivery_free(struct maildir_delivery *d);
+static void maildir_forget_linked(struct maildir *md);
+
 void
 maildir_close(struct maildir *md)
 {
+	struct maildir_delivery *d;
+
 	if (md == NULL)
 		return;
+	/* Staged but never synced: not delivered. */
+	while ((d = md->staged) != NULL) {
+		md->staged = d->next;
+		maildir_delivery_free(d);
+	}
+	maildir_forget_linked(md);
 	if (md->tmp_fd != -1)
 		(void)close(md->tmp_fd);
 	if (md->new_fd != -1)
@@ -238,20 +271,57 @@ maildir_host(char *out, size_t outsize)
 char *
 maildir_unique_name(void)
 {
+	/*
+	 * The host name and the random part are taken once per process
+	 * (a fork takes them anew: the pid tells it), not once a message:
+	 * time, pid and counter already make the name unique, the random
+	 * bits only guard against a pid reused within a microsecond.
+	 */
+	static char host[MAILDIR_HOST_MAX + 1], hex[8 * 2 + 1];
 	static unsigned long counter;
+	static pid_t owner;
 	unsigned char rnd[8];
-	char host[MAILDIR_HOST_MAX + 1], hex[sizeof(rnd) * 2 + 1];
 	struct timeval tv;
+	pid_t pid = getpid();
 	size_t i;
 
+	if (owner != pid) {
+		maildir_random(rnd, sizeof(rnd));
+		for (i = 0; i < sizeof(rnd); i++)
+			(void)snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+		maildir_host(host, sizeof(host));
+		owner = pid;
+	}
 	(void)gettimeofday(&tv, NULL);
-	maildir_random(rnd, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++)
-		(void)snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-	maildir_host(host, sizeof(host));
 	counter++;
 	return xasprintf("%lld.M%06ldP%ldQ%luR%s.%s", (long long)tv.tv_sec,
-	    (long)tv.tv_usec, (long)getpid(), counter, hex, host);
+	    (long)tv.tv_usec, (long)pid, counter, hex, host);
+}
+
+/*
+ * An unnamed file in tmp/ (O_TMPFILE): it appears under its final name
+ * once linked, and a crash before that leaves nothing behind.  -1 with
+ * md->no_tmpfile set when the system cannot; -1 with errno otherwise.
+ */
+static int
+maildir_open_tmpfile(struct maildir *md)
+{
+#ifdef O_TMPFILE
+	int fd;
+
+	if (md->no_tmpfile)
+		return -1;
+	fd = openat(md->tmp_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd != -1)
+		return fd;
+	/* Not supported here (open(2): EISDIR, EOPNOTSUPP). */
+	if (errno == EISDIR || errno == EOPNOTSUPP || errno == EINVAL ||
+	    errno == ENOENT)
+		md->no_tmpfile = true;
+#else
+	(void)md;
+#endif
+	return -1;
 }
 
 struct maildir_delivery *
@@ -259,6 +329,7 @@ maildir_begin(struct maildir *md, struct err *err)
 {
 	struct maildir_delivery *d;
 	char *name = NULL;
+	bool is_tmpfile = false;
 	int fd = -1, i;
 
 	if (md->is_busy) {
@@ -266,7 +337,14 @@ maildir_begin(struct maildir *md, struct err *err)
 		    md->path);
 		return NULL;
 	}
-	for (i = 0; i < MAILDIR_NAME_TRIES; i++) {
+	if ((fd = maildir_open_tmpfile(md)) != -1) {
+		name = maildir_unique_name();
+		is_tmpfile = true;
+	} else if (!md->no_tmpfile) {
+		err_set(err, ERR_LOCAL, "create a file in %s/tmp", md->path);
+		return NULL;
+	}
+	for (i = 0; fd == -1 && i < MAILDIR_NAME_TRIES; i++) {
 		name = maildir_unique_name();
 		fd = openat(md->tmp_fd, name,
 		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -283,6 +361,7 @@ maildir_begin(struct maildir *md, struct err *err)
 	d->md = md;
 	d->name = name;
 	d->fd = fd;
+	d->is_tmpfile = d->is_unlinked = is_tmpfile;
 	d->buf = xmalloc(MAILDIR_BUF_SIZE);
 	md->is_busy = true;
 	return d;
@@ -339,81 +418,195 @@ maildir_delivery_free(struct maildir_delivery *d)
 		(void)close(d->fd);
 	if (!d->is_unlinked)
 		(void)unlinkat(d->md->tmp_fd, d->name, 0);
-	d->md->is_busy = false;
+	if (d->final == NULL)
+		d->md->is_busy = false; /* staged ones no longer hold it */
 	free(d->buf);
 	free(d->name);
 	free(d->tag);
 	free(d->flags);
+	free(d->final);
 	free(d);
 	errno = saved;
 }
 
-/* Flush, fsync and close the tmp/ file: step 1 of the invariant. */
-static int
-maildir_finish_tmp(struct maildir_delivery *d, struct err *err)
-{
-	int fd;
-
-	if (d->has_failed) {
-		err_setx(err, ERR_SOFTWARE,
-		    "commit tmp/%s: earlier write failed", d->name);
-		return -1;
-	}
-	if (maildir_flush(d, err) == -1)
-		return -1;
-	if (fsync(d->fd) == -1) {
-		err_set(err, ERR_LOCAL, "fsync tmp/%s", d->name);
-		return -1;
-	}
-	/* Linux releases the descriptor even when close(2) fails. */
-	fd = d->fd;
-	d->fd = -1;
-	if (close(fd) == -1) {
-		err_set(err, ERR_LOCAL, "close tmp/%s", d->name);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Link tmp/NAME into new/ as "NAME,S=<size>[,TAG]" (into cur/, with
- * ":2,FLAGS" after it, when flags were set), or under a fresh name if
- * that one is taken.  Returns the name used (caller owns) or NULL.
- */
 static const char *
 maildir_dest(const struct maildir_delivery *d)
 {
 	return d->flags != NULL ? "cur" : "new";
 }
 
-static char *
-maildir_link_new(struct maildir_delivery *d, struct err *err)
+static int
+maildir_dest_fd(const struct maildir_delivery *d)
+{
+	return d->flags != NULL ? d->md->cur_fd : d->md->new_fd;
+}
+
+int
+maildir_stage(struct maildir_delivery *d, char **name_out, struct err *err)
 {
 	struct maildir *md = d->md;
-	int dst = d->flags != NULL ? md->cur_fd : md->new_fd;
-	char *base = NULL, *newname;
-	int i;
 
-	for (i = 0; i < MAILDIR_NAME_TRIES; i++) {
-		newname = xasprintf("%s,S=%" PRIu64 "%s%s%s%s",
-		    base != NULL ? base : d->name, d->size,
-		    d->tag != NULL ? "," : "", d->tag != NULL ? d->tag : "",
-		    d->flags != NULL ? ":2," : "",
-		    d->flags != NULL ? d->flags : "");
-		free(base);
-		base = NULL;
-		if (linkat(md->tmp_fd, d->name, dst, newname, 0) == 0)
-			return newname;
-		if (errno != EEXIST || i + 1 == MAILDIR_NAME_TRIES) {
-			err_set(err, ERR_LOCAL, "link tmp/%s to %s/%s", d->name,
-			    maildir_dest(d), newname);
-			free(newname);
-			return NULL;
-		}
-		free(newname);
-		base = maildir_unique_name();
+	if (name_out != NULL)
+		*name_out = NULL;
+	if (d->has_failed) {
+		err_setx(err, ERR_SOFTWARE,
+		    "commit tmp/%s: earlier write failed", d->name);
+		goto fail;
 	}
-	return NULL; /* not reached */
+	if (maildir_flush(d, err) == -1)
+		goto fail;
+#ifdef SYNC_FILE_RANGE_WRITE
+	/*
+	 * Start writing it out now, while the next message arrives: the
+	 * fsync in maildir_sync() then mostly finds it done.  Advisory.
+	 */
+	(void)sync_file_range(d->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+	free(d->buf);
+	d->buf = NULL;
+	/* "NAME,S=<size>[,TAG]" in new/, with ":2,FLAGS" in cur/. */
+	d->final = xasprintf("%s,S=%" PRIu64 "%s%s%s%s", d->name, d->size,
+	    d->tag != NULL ? "," : "", d->tag != NULL ? d->tag : "",
+	    d->flags != NULL ? ":2," : "", d->flags != NULL ? d->flags : "");
+	md->is_busy = false;
+	*md->staged_tail = d;
+	md->staged_tail = &d->next;
+	if (name_out != NULL)
+		*name_out = xstrdup(d->final);
+	return 0;
+fail:
+	maildir_delivery_free(d);
+	return -1;
+}
+
+/* Link the staged (and fsynced) file d under its final name. */
+static int
+maildir_link(struct maildir_delivery *d, struct err *err)
+{
+	struct maildir *md = d->md;
+	char proc[64];
+	int rc;
+
+	/*
+	 * An existing name is not replaced by another one: the caller was
+	 * told this one.  It takes the same second, microsecond, pid and
+	 * counter, so it is no accident; the message stays on the server.
+	 */
+	if (d->is_tmpfile) {
+		(void)snprintf(proc, sizeof(proc), "/proc/self/fd/%d", d->fd);
+		rc = linkat(AT_FDCWD, proc, maildir_dest_fd(d), d->final,
+		    AT_SYMLINK_FOLLOW);
+	} else
+		rc = linkat(md->tmp_fd, d->name, maildir_dest_fd(d), d->final,
+		    0);
+	if (rc == -1) {
+		err_set(err, ERR_LOCAL, "link tmp/%s to %s/%s", d->name,
+		    maildir_dest(d), d->final);
+		return -1;
+	}
+	md->linked =
+	    xreallocarray(md->linked, md->nlinked + 1, sizeof(*md->linked));
+	md->linked[md->nlinked].dir_fd = maildir_dest_fd(d);
+	md->linked[md->nlinked++].name = xstrdup(d->final);
+	if (!d->is_unlinked) {
+		if (unlinkat(md->tmp_fd, d->name, 0) == -1) {
+			err_set(err, ERR_LOCAL, "unlink tmp/%s", d->name);
+			return -1;
+		}
+		d->is_unlinked = true;
+	}
+	return 0;
+}
+
+static void
+maildir_forget_linked(struct maildir *md)
+{
+	size_t i;
+
+	for (i = 0; i < md->nlinked; i++)
+		free(md->linked[i].name);
+	free(md->linked);
+	md->linked = NULL;
+	md->nlinked = 0;
+}
+
+void
+maildir_unsync(struct maildir *md)
+{
+	bool in_new = false, in_cur = false;
+	struct err ignored;
+	size_t i;
+
+	for (i = 0; i < md->nlinked; i++) {
+		(void)unlinkat(md->linked[i].dir_fd, md->linked[i].name, 0);
+		if (md->linked[i].dir_fd == md->new_fd)
+			in_new = true;
+		else
+			in_cur = true;
+	}
+	if (in_new)
+		(void)fsutil_fsync_dir(md->new_fd, "new", &ignored);
+	if (in_cur)
+		(void)fsutil_fsync_dir(md->cur_fd, "cur", &ignored);
+	maildir_forget_linked(md);
+}
+
+int
+maildir_sync(struct maildir *md, struct err *err)
+{
+	struct maildir_delivery *d;
+	bool in_new = false, in_cur = false;
+	int fd, rc = -1;
+
+	maildir_forget_linked(md);
+	/*
+	 * The delivery invariant, for a whole batch: every file durable
+	 * before any is linked; then one fsync per directory instead of
+	 * one per message.
+	 */
+	for (d = md->staged; d != NULL; d = d->next)
+		if (fsync(d->fd) == -1) {
+			err_set(err, ERR_LOCAL, "fsync tmp/%s", d->name);
+			goto out;
+		}
+	for (d = md->staged; d != NULL; d = d->next) {
+		if (maildir_link(d, err) == -1)
+			goto out;
+		if (d->flags != NULL)
+			in_cur = true;
+		else
+			in_new = true;
+		/* Linux releases the descriptor even when close(2) fails. */
+		fd = d->fd;
+		d->fd = -1;
+		if (close(fd) == -1) {
+			err_set(err, ERR_LOCAL, "close tmp/%s", d->name);
+			goto out;
+		}
+	}
+	if ((in_new && fsutil_fsync_dir(md->new_fd, "new", err) == -1) ||
+	    (in_cur && fsutil_fsync_dir(md->cur_fd, "cur", err) == -1))
+		goto out;
+	rc = 0;
+out:
+	/*
+	 * Not all of them durable: take back the names linked, or a later
+	 * run would deliver those messages a second time.  Should that
+	 * fail too, what stays is a whole message, fsynced before it was
+	 * linked: at worst a duplicate, never a partial file, never a loss.
+	 */
+	if (rc == -1) {
+		int saved = errno;
+
+		maildir_unsync(md);
+		errno = saved;
+	}
+	while ((d = md->staged) != NULL) {
+		md->staged = d->next;
+		maildir_delivery_free(d);
+	}
+	md->staged_tail = &md->staged;
+	return rc;
 }
 
 void
@@ -476,45 +669,21 @@ int
 maildir_commit(struct maildir_delivery *d, char **name_out, struct err *err)
 {
 	struct maildir *md = d->md;
-	char *newname = NULL;
-	int saved;
+	char *name;
 
 	if (name_out != NULL)
 		*name_out = NULL;
-	if (maildir_finish_tmp(d, err) == -1)
-		goto fail;
-	if ((newname = maildir_link_new(d, err)) == NULL)
-		goto fail;
-	if (unlinkat(md->tmp_fd, d->name, 0) == -1) {
-		err_set(err, ERR_LOCAL, "unlink tmp/%s", d->name);
-		goto fail;
+	if (maildir_stage(d, &name, err) == -1)
+		return -1;
+	if (maildir_sync(md, err) == -1) {
+		free(name);
+		return -1;
 	}
-	d->is_unlinked = true;
-	if (fsutil_fsync_dir(d->flags != NULL ? md->cur_fd : md->new_fd,
-	        maildir_dest(d), err) == -1)
-		goto fail;
-	maildir_delivery_free(d);
 	if (name_out != NULL)
-		*name_out = newname;
+		*name_out = name;
 	else
-		free(newname);
+		free(name);
 	return 0;
-fail:
-	/*
-	 * Not committed: the caller keeps the message on the server, so
-	 * take back the new/ name too, or a later run would deliver it a
-	 * second time.  Should that unlink fail as well, what stays in new/
-	 * is the whole message, fsynced before it was linked: at worst a
-	 * duplicate, never a partial file and never a loss.
-	 */
-	saved = errno;
-	if (newname != NULL)
-		(void)unlinkat(d->flags != NULL ? md->cur_fd : md->new_fd,
-		    newname, 0);
-	free(newname);
-	maildir_delivery_free(d);
-	errno = saved;
-	return -1;
 }
 
 void

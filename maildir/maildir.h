@@ -8,13 +8,17 @@
 #include "util/err.h"
 
 /*
- * Durable delivery into a Maildir.  One message at a time:
- * maildir_begin() creates a file in tmp/ (O_EXCL), maildir_write()
- * appends, maildir_commit() flushes, fsyncs and closes it, links it into
- * new/ under a unique name ending in ",S=<size>", removes the tmp/ name
- * and fsyncs new/.  Only when maildir_commit() returns 0 is the message
- * safe.  All paths are relative to directory descriptors: no chdir().
- * Errors are ERR_LOCAL (ENOSPC, EIO, EACCES ...), with errno saved.
+ * Durable delivery into a Maildir.  maildir_begin() creates a file in
+ * tmp/ (unnamed with O_TMPFILE where the system has it, else a unique
+ * name, O_EXCL), maildir_write() appends.  Then either
+ * maildir_commit(): fsync the file, link it into new/ under a unique
+ * name ending in ",S=<size>", remove any tmp/ name, fsync new/; or, for
+ * a batch, maildir_stage() for each message and one maildir_sync() for
+ * them all: every file fsynced, then every one linked, then one fsync
+ * of new/ (and cur/).  Only once maildir_commit() or maildir_sync()
+ * returned 0 is a message safe.  All paths are relative to directory
+ * descriptors: no chdir().  Errors are ERR_LOCAL (ENOSPC, EIO, EACCES
+ * ...), with errno saved.
  */
 struct maildir;
 struct maildir_delivery;
@@ -61,9 +65,35 @@ void maildir_set_flags(struct maildir_delivery *d, bool is_seen,
     bool is_flagged);
 
 /*
- * Make the message durable in new/ (cur/ with flags).  On success *name_out
- * (may be NULL) gets its file name in new/ (caller owns).  On failure the tmp/
- * file is removed.  Frees d in both cases.
+ * The message is complete: write it out and queue it for the next
+ * maildir_sync() of its Maildir; it is neither visible nor durable yet.
+ * *name_out (may be NULL; caller owns) gets the name it will have in new/
+ * (cur/ with flags).  The Maildir is free for the next maildir_begin().
+ * d belongs to the Maildir from now on; on failure it is freed and its
+ * file removed.
+ */
+int maildir_stage(struct maildir_delivery *d, char **name_out, struct err *err);
+
+/*
+ * Make every message staged in md durable under the name it was given:
+ * fsync each file, link each into new/ or cur/, fsync those
+ * directories.  On failure none of them is delivered (what was linked
+ * is taken back) and err says why.
+ */
+int maildir_sync(struct maildir *md, struct err *err);
+
+/*
+ * Take back the messages the last maildir_sync() of md delivered (when
+ * the batch they belong to failed elsewhere, e.g. in another folder):
+ * best effort.
+ */
+void maildir_unsync(struct maildir *md);
+
+/*
+ * maildir_stage() and maildir_sync() in one: the message (and any other
+ * staged in its Maildir) durable in new/ (cur/ with flags).  On success
+ * *name_out (may be NULL) gets its file name (caller owns).  On failure
+ * its file is removed.  Frees d in both cases.
  */
 int maildir_commit(struct maildir_delivery *d, char **name_out,
     struct err *err);

@@ -2,12 +2,14 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +34,7 @@ static int write_calls;         /* every write(2) seen */
 static char link_names[4][512]; /* new/ names tried by linkat */
 static int link_tries;
 static const char *fake_host;
+static bool force_named; /* O_TMPFILE refused: named files in tmp/ */
 
 ssize_t __real_write(int, const void *, size_t);
 ssize_t __wrap_write(int, const void *, size_t);
@@ -85,10 +88,14 @@ __wrap_openat(int dirfd, const char *path, int flags, ...)
 	mode_t mode = 0;
 	va_list ap;
 
-	if (flags & O_CREAT) {
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
 		va_start(ap, flags);
 		mode = (mode_t)va_arg(ap, int);
 		va_end(ap);
+	}
+	if (force_named && (flags & O_TMPFILE) == O_TMPFILE) {
+		errno = EOPNOTSUPP; /* as on a file system without it */
+		return -1;
 	}
 	if (fault_hit(&f_openat))
 		return -1;
@@ -142,6 +149,7 @@ faults_reset(void)
 	write_calls = 0;
 	link_tries = 0;
 	fake_host = NULL;
+	force_named = false;
 }
 
 static int
@@ -166,6 +174,16 @@ setup(void **state)
 	}
 	*state = fx;
 	return 0;
+}
+
+/* The same, on a system without O_TMPFILE. */
+static int
+setup_named(void **state)
+{
+	int rc = setup(state);
+
+	force_named = true;
+	return rc;
 }
 
 static int
@@ -482,11 +500,28 @@ test_host_escaped(void **state)
 {
 	char *name, *host;
 
+	pid_t pid;
+	int status;
+
 	(void)state;
-	fake_host = "a/b:c,d\\e f";
+	/* The host is read once per process: ask a fresh one. */
+	if ((pid = fork()) == 0) {
+		fake_host = "a/b:c,d\\e f";
+		name = maildir_unique_name();
+		host = strchr(strchr(name, 'R'), '.');
+		_exit(host != NULL &&
+		            strcmp(host + 1,
+		                "a\\057b\\072c\\054d\\134e\\040f") == 0
+		        ? 0
+		        : 1);
+	}
+	assert_int_not_equal(pid, -1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Here, the real host name, as before. */
 	name = maildir_unique_name();
-	assert_non_null(host = strchr(strchr(name, 'R'), '.'));
-	assert_string_equal(host + 1, "a\\057b\\072c\\054d\\134e\\040f");
+	assert_null(strstr(name, "\\057"));
 	free(name);
 }
 
@@ -546,7 +581,8 @@ test_abort(void **state)
 
 	assert_non_null(d = maildir_begin(fx->md, &err));
 	assert_int_equal(maildir_write(d, "partial", 7, &err), 0);
-	assert_int_equal(count_files(fx, "tmp", NULL, 0), 1);
+	/* With O_TMPFILE the file has no name yet. */
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), force_named ? 1 : 0);
 	maildir_abort(d);
 	assert_empty(fx);
 	maildir_abort(NULL);
@@ -670,42 +706,39 @@ test_eio_close(void **state)
 	assert_int_equal(maildir_commit(d, NULL, &err), -1);
 	assert_int_equal(err.errnum, EIO);
 	assert_true(strncmp(err.msg, "close tmp/", 10) == 0);
-	assert_int_equal(link_tries, 0);
+	/* Linked already: taken back. */
+	assert_int_equal(link_tries, 1);
 	assert_empty(fx);
 }
 
+/*
+ * The name the caller was given is taken (the same second, microsecond,
+ * pid and counter: no accident).  Not delivered under another one: the
+ * caller recorded this one.
+ */
 static void
-test_eexist_linkat_retried(void **state)
+test_eexist_linkat_refused(void **state)
 {
 	struct fixture *fx = *state;
+	char *other;
 	struct err err;
-	char *name;
+	int fd;
 
 	fault_arm(&f_linkat, 1, 1, EEXIST);
-	assert_int_equal(deliver(fx, "hello\n", &name, &err), 0);
-	assert_int_equal(link_tries, 2);
-	assert_string_not_equal(link_names[0], link_names[1]);
-	assert_string_equal(name, link_names[1]);
-	assert_true(has_suffix(link_names[0], ",S=6"));
-	assert_true(has_suffix(name, ",S=6"));
-	assert_int_equal(count_files(fx, "new", NULL, 0), 1);
-	assert_int_equal(count_files(fx, "tmp", NULL, 0), 0);
-	assert_file_is(fx, name, "hello\n", 6);
-	free(name);
-}
-
-static void
-test_eexist_linkat_bounded(void **state)
-{
-	struct fixture *fx = *state;
-	struct err err;
-
-	fault_arm(&f_linkat, 1, 1000, EEXIST);
 	assert_int_equal(deliver(fx, "hello\n", NULL, &err), -1);
 	assert_int_equal(err.cls, ERR_LOCAL);
 	assert_int_equal(err.errnum, EEXIST);
-	assert_true(link_tries > 1 && link_tries < 100);
+	assert_int_equal(link_tries, 1);
+	assert_true(has_suffix(link_names[0], ",S=6"));
 	assert_empty(fx);
+
+	/* A real clash: someone else's file under that name stays. */
+	other = xasprintf("%s/new/%s", fx->path, link_names[0]);
+	assert_int_not_equal(fd = open(other, O_WRONLY | O_CREAT, 0600), -1);
+	(void)close(fd);
+	assert_int_equal(deliver(fx, "hello\n", NULL, &err), 0);
+	assert_int_equal(count_files(fx, "new", NULL, 0), 2);
+	free(other);
 }
 
 static void
@@ -776,7 +809,7 @@ test_dir_fsync_fails(void **state)
 	/* fsync #1 is the message file, #2 the new/ directory. */
 	fault_arm(&f_fsync, 2, 1, EIO);
 	assert_int_equal(deliver(fx, "hello\n", NULL, &err), -1);
-	assert_int_equal(f_fsync.calls, 2);
+	assert_true(f_fsync.calls >= 2);
 	assert_int_equal(err.cls, ERR_LOCAL);
 	assert_int_equal(err.errnum, EIO);
 	assert_string_equal(err.msg, "fsync new: Input/output error");
@@ -797,13 +830,183 @@ test_dir_fsync_and_unlink_fail(void **state)
 	 * in new/ is the whole message, never a part of it.
 	 */
 	fault_arm(&f_fsync, 2, 1, EIO);
-	fault_arm(&f_unlinkat, 2, 1, EIO);
+	/* Named: #1 removes the tmp/ name.  O_TMPFILE: there is none. */
+	fault_arm(&f_unlinkat, force_named ? 2 : 1, 1, EIO);
 	assert_int_equal(deliver(fx, "whole message\n", NULL, &err), -1);
 	assert_int_equal(err.errnum, EIO);
 	assert_int_equal(count_files(fx, "tmp", NULL, 0), 0);
 	assert_int_equal(count_files(fx, "new", found, sizeof(found)), 1);
 	assert_true(has_suffix(found, ",S=14"));
 	assert_file_is(fx, found, "whole message\n", 14);
+}
+
+/* Stage n messages "message I\n" into md; their names go to names. */
+static void
+stage_n(struct maildir *md, int n, char **names)
+{
+	struct maildir_delivery *d;
+	struct err err;
+	char text[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		(void)snprintf(text, sizeof(text), "message %d\n", i);
+		assert_non_null(d = maildir_begin(md, &err));
+		if (i % 3 == 1)
+			maildir_set_flags(d, true, false);
+		assert_int_equal(maildir_write(d, text, strlen(text), &err), 0);
+		assert_int_equal(maildir_stage(d, &names[i], &err), 0);
+	}
+}
+
+/*
+ * A batch: nothing is visible until maildir_sync(); then every message
+ * is there under the name it was given, with one fsync per file and
+ * one per directory, not one per message.
+ */
+static void
+test_batch(void **state)
+{
+	struct fixture *fx = *state;
+	char *names[10], path[512], text[32];
+	struct err err;
+	int i;
+
+	stage_n(fx->md, 10, names);
+	assert_int_equal(count_files(fx, "new", NULL, 0), 0);
+	assert_int_equal(count_files(fx, "cur", NULL, 0), 0);
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), force_named ? 10 : 0);
+	fault_arm(&f_fsync, INT_MAX, 1, 0); /* only counts */
+	assert_int_equal(maildir_sync(fx->md, &err), 0);
+	assert_int_equal(f_fsync.calls, 10 + 2);
+	assert_int_equal(count_files(fx, "new", NULL, 0), 7);
+	assert_int_equal(count_files(fx, "cur", NULL, 0), 3);
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 0);
+	for (i = 0; i < 10; i++) {
+		(void)snprintf(text, sizeof(text), "message %d\n", i);
+		if (i % 3 == 1) {
+			assert_true(has_suffix(names[i], ":2,S"));
+			(void)snprintf(path, sizeof(path), "%s/cur/%s",
+			    fx->path, names[i]);
+			assert_int_equal(access(path, R_OK), 0);
+		} else
+			assert_file_is(fx, names[i], text, strlen(text));
+		free(names[i]);
+	}
+	/* Nothing staged: a sync is a no-op. */
+	fault_arm(&f_fsync, INT_MAX, 1, 0);
+	assert_int_equal(maildir_sync(fx->md, &err), 0);
+	assert_int_equal(f_fsync.calls, 0);
+}
+
+/*
+ * Fault f (the nth call fails with errnum) in the middle of a batch's
+ * sync: none of the batch is delivered, and the Maildir goes on working.
+ */
+static void
+batch_fails(struct fixture *fx, struct fault *f, int nth, int errnum)
+{
+	char *names[6];
+	struct err err;
+	int i;
+
+	stage_n(fx->md, 6, names);
+	fault_arm(f, nth, 1, errnum);
+	assert_int_equal(maildir_sync(fx->md, &err), -1);
+	assert_int_equal(err.errnum, errnum);
+	assert_empty(fx);
+	assert_int_equal(count_files(fx, "cur", NULL, 0), 0);
+	for (i = 0; i < 6; i++)
+		free(names[i]);
+	fault_arm(f, 0, 0, 0);
+	assert_int_equal(deliver(fx, "after\n", NULL, &err), 0);
+}
+
+/* One file cannot be made durable: nothing is even linked. */
+static void
+test_batch_fsync_fails(void **state)
+{
+	batch_fails(*state, &f_fsync, 4, EIO);
+	assert_int_equal(link_tries, 1); /* the delivery after */
+}
+
+/* The 4th link fails: the 3 linked before are taken back. */
+static void
+test_batch_link_fails(void **state)
+{
+	batch_fails(*state, &f_linkat, 4, ENOSPC);
+}
+
+/* maildir_unsync(): a synced batch taken back (another folder failed). */
+static void
+test_unsync(void **state)
+{
+	struct fixture *fx = *state;
+	char *names[4];
+	struct err err;
+	int i;
+
+	stage_n(fx->md, 4, names);
+	for (i = 0; i < 4; i++)
+		free(names[i]);
+	assert_int_equal(maildir_sync(fx->md, &err), 0);
+	assert_int_equal(count_files(fx, "new", NULL, 0), 3);
+	maildir_unsync(fx->md);
+	assert_empty(fx);
+	assert_int_equal(count_files(fx, "cur", NULL, 0), 0);
+	/* Only the last batch: an earlier one stays. */
+	assert_int_equal(deliver(fx, "kept\n", NULL, &err), 0);
+	stage_n(fx->md, 4, names + 0);
+	for (i = 0; i < 4; i++)
+		free(names[i]);
+	assert_int_equal(maildir_sync(fx->md, &err), 0);
+	maildir_unsync(fx->md);
+	assert_int_equal(count_files(fx, "new", NULL, 0), 1);
+}
+
+/* Staged, never synced, the handle closed: nothing is delivered. */
+static void
+test_close_staged(void **state)
+{
+	struct fixture *fx = *state;
+	char *names[3];
+	int i;
+
+	stage_n(fx->md, 3, names);
+	maildir_close(fx->md);
+	fx->md = NULL;
+	assert_empty(fx);
+	assert_int_equal(count_files(fx, "cur", NULL, 0), 0);
+	for (i = 0; i < 3; i++)
+		free(names[i]);
+}
+
+/*
+ * O_TMPFILE refused for a reason other than "not here" (EACCES):
+ * the error, not a silent fallback.  Refused as unsupported: named
+ * files in tmp/, from then on.
+ */
+static void
+test_tmpfile_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct maildir_delivery *d;
+	struct err err;
+
+	fault_arm(&f_openat, 1, 1, EACCES);
+	assert_null(maildir_begin(fx->md, &err));
+	assert_int_equal(err.errnum, EACCES);
+	force_named = true;
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 1);
+	force_named = false;
+	maildir_abort(d);
+	/* Remembered: no second try at O_TMPFILE. */
+	fault_arm(&f_openat, 0, 0, 0);
+	assert_non_null(d = maildir_begin(fx->md, &err));
+	assert_int_equal(count_files(fx, "tmp", NULL, 0), 1);
+	maildir_abort(d);
+	assert_empty(fx);
 }
 
 int
@@ -840,20 +1043,75 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_eio_close, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_eexist_linkat_retried,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_eexist_linkat_bounded,
+		cmocka_unit_test_setup_teardown(test_eexist_linkat_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eio_linkat, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_eexist_begin, setup,
+		cmocka_unit_test_setup_teardown(test_eexist_begin, setup_named,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_unlink_tmp_fails, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_unlink_tmp_fails,
+		    setup_named, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_fsync_fails, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_dir_fsync_and_unlink_fail,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_fsync_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_link_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unsync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_staged, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tmpfile_refused, setup,
+		    teardown),
+		/* Again, on a system without O_TMPFILE. */
+		cmocka_unit_test_prestate_setup_teardown(test_deliver_one,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_tag, setup_named,
+		    teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_flags,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_folder,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_empty_message,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_large_message_small_writes, setup_named, teardown,
+		    NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_abort,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_one_delivery_at_a_time, setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_enospc_nth_write,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_enospc_in_commit,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_eintr_and_short_writes, setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_eio_fsync_file,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_eio_close,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_eexist_linkat_refused, setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_eio_linkat,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_dir_fsync_fails,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_dir_fsync_and_unlink_fail, setup_named, teardown,
+		    NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_batch,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_batch_fsync_fails,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_batch_link_fails,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_unsync,
+		    setup_named, teardown, NULL),
+		cmocka_unit_test_prestate_setup_teardown(test_close_staged,
+		    setup_named, teardown, NULL),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
