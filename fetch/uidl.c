@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <assert.h>
@@ -220,46 +219,116 @@ uidl_parse_header(struct uidl_store *st, const char *line, size_t len,
 	return 0;
 }
 
+/* The journal is read through a buffer of this size, not mapped whole. */
+#define UIDL_READ_CHUNK (256 * 1024)
+
 /*
- * Parse the whole journal in place.  *good_out gets the length of its
- * whole lines: anything after the last LF is a torn record.
+ * Parse the records of buf[0..len) that end in a LF; *used_out gets
+ * how much that was (the rest is a record cut by the chunk, or torn).
  */
-static int
-uidl_parse(struct uidl_store *st, const char *buf, size_t len, size_t *good_out,
-    struct err *err)
+static void
+uidl_parse_records(struct uidl_store *st, const char *buf, size_t len,
+    size_t *used_out)
 {
 	const char *p = buf, *end = buf + len, *nl;
 
-	*good_out = 0;
-	if ((nl = memchr(p, '\n', len)) == NULL) {
-		/*
-		 * Only a torn header, as a crash right after creation leaves,
-		 * is started afresh; anything else is someone else's file.
-		 */
-		if (len < strlen(UIDL_HEADER) &&
-		    memcmp(buf, UIDL_HEADER, len) == 0)
-			return 0;
-		return uidl_parse_header(st, buf, len, err);
-	}
-	if (uidl_parse_header(st, p, (size_t)(nl - p), err) == -1)
-		return -1;
-	for (p = nl + 1; p < end; p = nl + 1) {
+	for (; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;
 		if (uidl_parse_record(st, p, (size_t)(nl - p)) == -1)
 			st->malformed++;
 	}
-	*good_out = (size_t)(p - buf);
-	return 0;
+	*used_out = (size_t)(p - buf);
+}
+
+/*
+ * Read and parse the journal a chunk at a time, so that its size costs
+ * no memory beyond the entries themselves.  *good_out gets the length of
+ * its whole lines: anything after the last LF is a torn record.
+ */
+static int
+uidl_parse_fd(struct uidl_store *st, off_t size, off_t *good_out,
+    struct err *err)
+{
+	char *buf = xmalloc(UIDL_READ_CHUNK);
+	size_t have = 0, used, hlen;
+	off_t off = 0;
+	bool has_header = false, is_skipping = false;
+	ssize_t n;
+	char *nl;
+	int rc = -1;
+
+	*good_out = 0;
+	while (off < size) {
+		n = pread(st->fd, buf + have, UIDL_READ_CHUNK - have, off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			err_set(err, ERR_LOCAL, "read %s", st->path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		off += n;
+		have += (size_t)n;
+		used = 0;
+		if (is_skipping) {
+			/* The rest of a line too long to be a record. */
+			if ((nl = memchr(buf, '\n', have)) == NULL) {
+				have = 0;
+				continue;
+			}
+			used = (size_t)(nl - buf) + 1;
+			is_skipping = false;
+		}
+		if (!has_header) {
+			if ((nl = memchr(buf, '\n', have)) == NULL) {
+				if (have < UIDL_READ_CHUNK && off < size)
+					continue;
+				break; /* torn (or foreign) header: below */
+			}
+			if (uidl_parse_header(st, buf, (size_t)(nl - buf),
+			        err) == -1)
+				goto out;
+			has_header = true;
+			used = (size_t)(nl - buf) + 1;
+		}
+		uidl_parse_records(st, buf + used, have - used, &hlen);
+		used += hlen;
+		if (used == 0 && have == UIDL_READ_CHUNK) {
+			st->malformed++;
+			is_skipping = true;
+			have = 0;
+			continue;
+		}
+		memmove(buf, buf + used, have - used);
+		have -= used;
+		*good_out = off - (off_t)have;
+	}
+	if (!has_header && have > 0) {
+		/*
+		 * Only a torn header, as a crash right after creation leaves,
+		 * is started afresh; anything else is someone else's file.
+		 */
+		if (have < strlen(UIDL_HEADER) &&
+		    memcmp(buf, UIDL_HEADER, have) == 0) {
+			rc = 0;
+			goto out;
+		}
+		if (uidl_parse_header(st, buf, have, err) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
 }
 
 static int
 uidl_load(struct uidl_store *st, struct err *err)
 {
 	struct stat sb;
-	void *map;
-	size_t good = 0;
-	int rc;
+	off_t good = 0;
 
 	if (fstat(st->fd, &sb) == -1) {
 		err_set(err, ERR_LOCAL, "stat %s", st->path);
@@ -269,20 +338,10 @@ uidl_load(struct uidl_store *st, struct err *err)
 		err_setx(err, ERR_LOCAL, "%s: not a regular file", st->path);
 		return -1;
 	}
-	if (sb.st_size > 0) {
-		map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE,
-		    st->fd, 0);
-		if (map == MAP_FAILED) {
-			err_set(err, ERR_LOCAL, "mmap %s", st->path);
-			return -1;
-		}
-		rc = uidl_parse(st, map, (size_t)sb.st_size, &good, err);
-		(void)munmap(map, (size_t)sb.st_size);
-		if (rc == -1)
-			return -1;
-	}
-	st->end = (off_t)good;
-	if ((off_t)good < sb.st_size && !st->is_readonly) {
+	if (sb.st_size > 0 && uidl_parse_fd(st, sb.st_size, &good, err) == -1)
+		return -1;
+	st->end = good;
+	if (good < sb.st_size && !st->is_readonly) {
 		/* Cut the torn tail so that the next record starts a line. */
 		if (ftruncate(st->fd, st->end) == -1 || fsync(st->fd) == -1) {
 			err_set(err, ERR_LOCAL, "truncate %s", st->path);

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include <glib.h>
+
 #include "fetch/uidl.h"
 #include "tests/unit/fault.h"
 #include "util/xmalloc.h"
@@ -299,6 +301,58 @@ test_torn_last_line(void **state)
 	assert_int_equal(uidl_malformed(st), 0);
 	assert_true(uidl_has(st, "c", 3));
 	uidl_free(st);
+}
+
+/*
+ * A journal far bigger than the read buffer: records cut by every
+ * chunk boundary, a line longer than the buffer in the middle (skipped,
+ * counted), and a torn tail cut off.
+ */
+static void
+test_big_journal(void **state)
+{
+	struct fixture *fx = *state;
+	GString *g = g_string_new(HEADER);
+	struct uidl_store *st;
+	size_t good_len;
+	unsigned i;
+	char uid[32];
+
+	for (i = 0; i < 20000; i++) {
+		if (i == 7000) {
+			for (unsigned k = 0; k < 300000; k++)
+				g_string_append_c(g, 'x');
+			g_string_append_c(g, '\n');
+		}
+		g_string_append_printf(g,
+		    "uid-%u\t%u\t%u\t%u\t1700000000.M1P1Q%uR00.host,S=%u\n", i,
+		    i + 1, 1000 + i, 2000 + i, i, i + 1);
+	}
+	good_len = g->len;
+	g_string_append(g, "uid-torn\t5\t1");
+	spew(fx->path, g->str, g->len);
+	st = open_ok(fx->path);
+	assert_int_equal(uidl_count(st), 20000);
+	assert_int_equal(uidl_malformed(st), 1);
+	for (i = 0; i < 20000; i += 997) {
+		(void)snprintf(uid, sizeof(uid), "uid-%u", i);
+		assert_true(uidl_has(st, uid, i + 1));
+		assert_int_equal(uidl_first_seen(st, uid, i + 1), 1000 + i);
+	}
+	assert_string_equal(uidl_file(st, "uid-19999", 20000),
+	    "1700000000.M1P1Q19999R00.host,S=20000");
+	assert_false(uidl_has(st, "uid-torn", 5));
+	uidl_free(st);
+	/* The torn tail was cut: the file ends with the last whole line. */
+	{
+		size_t len;
+		char *got = slurp(fx->path, &len);
+
+		assert_int_equal(len, good_len);
+		assert_memory_equal(got, g->str, good_len);
+		free(got);
+	}
+	g_string_free(g, TRUE);
 }
 
 /* "*" for the size, as imported from other tools: any size matches. */
@@ -790,6 +844,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_empty_store, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_append_sync_reopen, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_big_journal, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_torn_last_line, setup,
 		    teardown),
