@@ -32,6 +32,8 @@ struct run_sink {
 	const char *root;                     /* the account's Maildir */
 	const struct rules_decision *pending; /* for the next message */
 	GHashTable *folders; /* name -> struct maildir *, opened on use */
+	GPtrArray *staged;   /* the Maildirs with messages to sync */
+	struct maildir *cur; /* where the message in hand goes */
 };
 
 static void
@@ -75,6 +77,7 @@ run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
 	if ((md = run_sink_folder(rs, rs->pending, err)) == NULL ||
 	    (rs->d = maildir_begin(md, err)) == NULL)
 		return -1;
+	rs->cur = md;
 	if (rs->pending != NULL)
 		maildir_set_flags(rs->d, rs->pending->is_seen,
 		    rs->pending->is_flagged);
@@ -101,7 +104,41 @@ run_sink_commit(void *ctx, char **name_out, struct err *err)
 	struct maildir_delivery *d = rs->d;
 
 	rs->d = NULL;
-	return maildir_commit(d, name_out, err);
+	if (maildir_stage(d, name_out, err) == -1)
+		return -1;
+	if (!g_ptr_array_find(rs->staged, rs->cur, NULL))
+		g_ptr_array_add(rs->staged, rs->cur);
+	return 0;
+}
+
+/*
+ * Make the round durable in every Maildir it went to, or in none: a
+ * folder that fails takes back what the others delivered, as the
+ * messages stay on the server and come again.
+ */
+static int
+run_sink_sync(void *ctx, struct err *err)
+{
+	struct run_sink *rs = ctx;
+	struct err first;
+	guint i;
+	bool *ok;
+	int rc = 0;
+
+	err_clear(&first);
+	ok = xcalloc(rs->staged->len + 1, sizeof(*ok));
+	for (i = 0; i < rs->staged->len; i++) {
+		ok[i] = maildir_sync(g_ptr_array_index(rs->staged, i),
+		            rc == 0 ? err : &first) == 0;
+		if (!ok[i])
+			rc = -1;
+	}
+	for (i = 0; rc == -1 && i < rs->staged->len; i++)
+		if (ok[i])
+			maildir_unsync(g_ptr_array_index(rs->staged, i));
+	g_ptr_array_set_size(rs->staged, 0);
+	free(ok);
+	return rc;
 }
 
 static void
@@ -119,6 +156,7 @@ static const struct sink_ops run_sink_ops = {
 	.write = run_sink_write,
 	.commit = run_sink_commit,
 	.abort = run_sink_abort,
+	.sync = run_sink_sync,
 };
 
 char *
@@ -635,6 +673,7 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 
 	rs.folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    run_folder_close);
+	rs.staged = g_ptr_array_new();
 	if (run_open(acct, opts, &ctx, err) == 0) {
 		rs.md = ctx.md;
 		rs.root = acct->maildir;
@@ -644,6 +683,8 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 		if (opts->stats_out != NULL)
 			*opts->stats_out = stats;
 	}
+	g_hash_table_destroy(rs.folders);
+	g_ptr_array_free(rs.staged, TRUE);
 	run_close(&ctx);
 	return rc;
 }

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,33 @@
 
 /* The header of a message (from TOP n 0, or RETR), up to a bound. */
 #define FETCH_HEADER_MAX (256 * 1024)
+
+/*
+ * Group commit: a round retrieves up to this many messages (and about
+ * this many octets, so that big messages still go one by one), then
+ * makes them durable together: one sink sync, one journal fsync.  Their
+ * DELEs follow.  A kill costs at most a round's worth of downloads,
+ * never a message.
+ */
+#define FETCH_BATCH 64
+#define FETCH_BATCH_BYTES (8 * 1024 * 1024)
+
+/*
+ * RFC 2449 §6.6 PIPELINING: how many commands may be in flight, and how
+ * many octets of messages (as LIST announced them) beyond the one being
+ * read: enough to keep the link busy, few enough that a stop request
+ * is not kept waiting behind a large download.
+ */
+#define FETCH_WINDOW 32
+#define FETCH_WINDOW_BYTES (1024 * 1024)
+
+/* A message of the round: retrieved or discarded, not yet durable. */
+struct fetch_done {
+	size_t idx;
+	char *name;    /* as the sink stored it; NULL: discarded, or unnamed */
+	bool is_kept;  /* stored, not discarded */
+	uint64_t size; /* octets stored */
+};
 
 struct fetch_header {
 	char buf[FETCH_HEADER_MAX];
@@ -33,6 +61,14 @@ struct fetch_run {
 	uint64_t in_flight; /* octets of the message being retrieved */
 	struct err first;   /* the first message-scope failure, if any */
 	bool *is_gone;      /* gone from the Maildir, to delete */
+	/* The round in hand: */
+	size_t *retr; /* messages to retrieve, in plan order */
+	size_t nretr;
+	struct fetch_done *done; /* up to FETCH_BATCH */
+	size_t ndone;
+	size_t *dele; /* DELEs of the plan waiting for their round */
+	size_t ndele;
+	bool is_stopped; /* a stop request came: no more RETRs */
 	/* With rules (acct->decide): */
 	enum fetch_verdict *pre;    /* decided from TOP before RETR */
 	struct fetch_header *hdr;   /* the header of the message in hand */
@@ -141,12 +177,12 @@ fetch_sink_write(void *arg, const char *data, size_t len, struct err *err)
 
 /*
  * A message a rule did not store.  skip: it stays on the server, as if
- * it were not there.  discard: it is recorded as dealt with, and so may
- * be deleted when the strategy deletes (a rule said so explicitly).
+ * it were not there.  discard: it is recorded as dealt with, with the
+ * round, and so may be deleted when the strategy deletes (a rule said so
+ * explicitly).
  */
-static int
-fetch_unstored(struct fetch_run *r, size_t idx, enum fetch_verdict verdict,
-    struct err *err)
+static void
+fetch_unstored(struct fetch_run *r, size_t idx, enum fetch_verdict verdict)
 {
 	const struct pop3_msg *msg = &r->msgs[idx];
 
@@ -154,28 +190,28 @@ fetch_unstored(struct fetch_run *r, size_t idx, enum fetch_verdict verdict,
 		r->stats->skipped++;
 		log_info("%s: message %u: skipped by a rule", r->account,
 		    msg->num);
-		return 0;
+		return;
 	}
-	if (msg->has_uid &&
-	    (uidl_append(r->st, msg->uid, msg->size, NULL, (int64_t)time(NULL),
-	         err) == -1 ||
-	        uidl_sync(r->st, err) == -1)) {
-		err_prefix(err, "message %u", msg->num);
-		return -1;
-	}
-	log_info("%s: message %u: discarded by a rule", r->account, msg->num);
-	r->is_stored[idx] = true;
-	r->stats->discarded++;
+	r->done[r->ndone++] = (struct fetch_done){ .idx = idx };
+}
+
+/* Reads a reply only to stay in step with the server. */
+static int
+fetch_discard(void *arg, const char *data, size_t len, struct err *err)
+{
+	(void)arg;
+	(void)data;
+	(void)len;
+	(void)err;
 	return 0;
 }
 
 /*
- * Deliver one message: RETR into the sink, commit, record the uid.  The
- * order is the delivery invariant: only once all three are done may the
- * message be deleted on the server.
+ * Read the reply to RETR for message idx (sent before) into the sink and
+ * commit it there: it joins the round, durable once the round is.
  */
 static int
-fetch_retrieve(struct fetch_run *r, size_t idx, struct err *err)
+fetch_read_one(struct fetch_run *r, size_t idx, struct err *err)
 {
 	const struct pop3_msg *msg = &r->msgs[idx];
 	const struct sink *sink = r->sink;
@@ -188,9 +224,15 @@ fetch_retrieve(struct fetch_run *r, size_t idx, struct err *err)
 	r->is_begun = r->acct->decide == NULL;
 	if (r->hdr != NULL)
 		r->hdr->len = 0;
-	if (r->is_begun && sink->ops->begin(sink->ctx, msg, err) == -1)
+	if (r->is_begun && sink->ops->begin(sink->ctx, msg, err) == -1) {
+		/* The reply must still be read, to stay in step. */
+		r->verdict = FETCH_SKIP;
+		r->is_begun = true;
+		(void)pop3_read_retr(r->s, fetch_discard, NULL, NULL,
+		    &(struct err){ 0 });
 		goto fail;
-	if (pop3_retr(r->s, msg->num, fetch_sink_write, r, &size, err) == -1) {
+	}
+	if (pop3_read_retr(r->s, fetch_sink_write, r, &size, err) == -1) {
 		if (r->is_begun && r->verdict == FETCH_STORE)
 			sink->ops->abort(sink->ctx);
 		goto fail;
@@ -198,89 +240,282 @@ fetch_retrieve(struct fetch_run *r, size_t idx, struct err *err)
 	/* A message that ended inside its header. */
 	if (!r->is_begun && fetch_begin(r, err) == -1)
 		goto fail;
-	if (r->verdict != FETCH_STORE)
-		return fetch_unstored(r, idx, r->verdict, err);
+	if (r->verdict != FETCH_STORE) {
+		fetch_unstored(r, idx, r->verdict);
+		return 0;
+	}
 	if (sink->ops->commit(sink->ctx, &name, err) == -1)
 		goto fail;
-	if (msg->has_uid) {
-		if (uidl_append(r->st, msg->uid, msg->size, name,
-		        (int64_t)time(NULL), err) == -1 ||
-		    uidl_sync(r->st, err) == -1) {
-			free(name);
-			goto fail;
-		}
-	}
-	/* -v: one short line a message; -v -v: where it went. */
-	log_info("%s: message %u: %llu octets stored", r->account, msg->num,
-	    (unsigned long long)size);
-	log_debug("%s: message %u: stored as %s", r->account, msg->num,
-	    name != NULL ? name : "(unnamed)");
-	free(name);
-	r->is_stored[idx] = true;
-	r->stats->retrieved++;
-	r->stats->bytes += size;
+	r->done[r->ndone++] = (struct fetch_done){ .idx = idx,
+		.name = name,
+		.is_kept = true,
+		.size = size };
 	r->in_flight = 0;
-	if (r->acct->progress != NULL)
-		r->acct->progress(r->acct->progress_arg, r->stats, 0);
 	return 0;
 fail:
 	err_prefix(err, "message %u", msg->num);
 	return -1;
 }
 
+/*
+ * A failure confined to one message is remembered and the run goes on
+ * (0); anything wider ends it (-1).
+ */
 static int
-fetch_delete(struct fetch_run *r, size_t idx, struct err *err)
+fetch_message_failed(struct fetch_run *r, struct err *err)
 {
-	const struct pop3_msg *msg = &r->msgs[idx];
-
-	/* Never delete what is not durably stored: promise 1. */
-	if (!r->is_stored[idx])
-		return 0;
-	if (pop3_dele(r->s, msg->num, err) == -1) {
-		err_prefix(err, "message %u", msg->num);
+	if (err->scope != ERR_SCOPE_MESSAGE ||
+	    pop3_get_state(r->s) == POP3_BROKEN)
 		return -1;
-	}
-	r->stats->deleted++;
-	if (r->acct->checkpoint != 0 &&
-	    r->stats->deleted >= r->acct->checkpoint)
-		r->stats->is_checkpoint = true;
+	log_warnx("%s: %s (left on the server)", r->account, err->msg);
+	if (r->first.cls == ERR_NONE)
+		r->first = *err;
 	return 0;
 }
 
+static bool
+fetch_stop_requested(const struct fetch_run *r)
+{
+	return r->acct->stop != NULL && *r->acct->stop;
+}
+
 /*
- * Run the steps in order.  A failure confined to one message is
- * remembered and the run goes on; anything wider ends it.
+ * Retrieve the round's messages: RETR commands go out ahead, within the
+ * window, and the replies are read in turn.  When the run must end,
+ * the replies still due are read and dropped, so that QUIT can still
+ * commit the deletions of earlier rounds.
+ */
+static int
+fetch_round_retrieve(struct fetch_run *r, struct err *err)
+{
+	const struct pop3_caps *caps = pop3_get_caps(r->s);
+	size_t window = caps->pipelining ? FETCH_WINDOW : 1;
+	size_t sent = 0, got;
+	uint64_t ahead = 0; /* announced octets sent for, not yet read */
+
+	for (got = 0; got < r->nretr; got++) {
+		while (sent < r->nretr && sent - got < window &&
+		    (sent == got ||
+		        ahead + r->msgs[r->retr[sent]].size <=
+		            FETCH_WINDOW_BYTES)) {
+			if (fetch_stop_requested(r)) {
+				r->is_stopped = true;
+				break;
+			}
+			if (pop3_send_retr(r->s, r->msgs[r->retr[sent]].num,
+			        err) == -1)
+				goto drain;
+			ahead += r->msgs[r->retr[sent++]].size;
+		}
+		if (got == sent)
+			break; /* stopped */
+		ahead -= r->msgs[r->retr[got]].size;
+		if (fetch_read_one(r, r->retr[got], err) == 0)
+			continue;
+		if (fetch_message_failed(r, err) == -1)
+			goto drain;
+	}
+	return 0;
+drain:
+	for (got++; got < sent && pop3_get_state(r->s) != POP3_BROKEN; got++)
+		(void)pop3_read_retr(r->s, fetch_discard, NULL, NULL,
+		    &(struct err){ 0 });
+	return -1;
+}
+
+/*
+ * The round's messages made durable, together: the sink's sync (every
+ * file and directory fsynced), then each recorded in the journal, one
+ * journal fsync.  Only then may any of them be deleted.
+ */
+static int
+fetch_round_commit(struct fetch_run *r, struct err *err)
+{
+	const struct sink *sink = r->sink;
+	bool has_kept = false;
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < r->ndone; i++)
+		has_kept |= r->done[i].is_kept;
+	if (has_kept && sink->ops->sync != NULL &&
+	    sink->ops->sync(sink->ctx, err) == -1)
+		goto out;
+	for (i = 0; i < r->ndone; i++) {
+		const struct fetch_done *d = &r->done[i];
+		const struct pop3_msg *msg = &r->msgs[d->idx];
+
+		if (msg->has_uid &&
+		    uidl_append(r->st, msg->uid, msg->size, d->name,
+		        (int64_t)time(NULL), err) == -1)
+			goto out;
+	}
+	if (r->ndone > 0 && uidl_sync(r->st, err) == -1)
+		goto out;
+	for (i = 0; i < r->ndone; i++) {
+		const struct fetch_done *d = &r->done[i];
+		const struct pop3_msg *msg = &r->msgs[d->idx];
+
+		r->is_stored[d->idx] = true;
+		if (!d->is_kept) {
+			log_info("%s: message %u: discarded by a rule",
+			    r->account, msg->num);
+			r->stats->discarded++;
+			continue;
+		}
+		/* -v: one short line a message; -v -v: where it went. */
+		log_info("%s: message %u: %llu octets stored", r->account,
+		    msg->num, (unsigned long long)d->size);
+		log_debug("%s: message %u: stored as %s", r->account, msg->num,
+		    d->name != NULL ? d->name : "(unnamed)");
+		r->stats->retrieved++;
+		r->stats->bytes += d->size;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < r->ndone; i++)
+		free(r->done[i].name);
+	r->ndone = 0;
+	if (rc == 0 && r->acct->progress != NULL)
+		r->acct->progress(r->acct->progress_arg, r->stats, 0);
+	return rc;
+}
+
+/*
+ * Send the waiting DELEs whose messages are durable now, pipelined, and
+ * read their replies.  The rest wait (their messages were not stored:
+ * never deleted, promise 1).  With checkpoint, no more than it allows.
+ */
+static int
+fetch_round_delete(struct fetch_run *r, struct err *err)
+{
+	const struct pop3_caps *caps = pop3_get_caps(r->s);
+	size_t window = caps->pipelining ? FETCH_WINDOW : 1;
+	size_t *todo, ntodo = 0, keep = 0, sent = 0, got, i;
+	unsigned limit = UINT_MAX;
+	int rc = -1;
+
+	if (r->acct->checkpoint != 0)
+		limit = r->acct->checkpoint > r->stats->deleted
+		    ? r->acct->checkpoint - r->stats->deleted
+		    : 0;
+	todo = xreallocarray(NULL, r->ndele + 1, sizeof(*todo));
+	for (i = 0; i < r->ndele; i++) {
+		if (r->is_stored[r->dele[i]] && ntodo < limit)
+			todo[ntodo++] = r->dele[i];
+		else if (!r->is_stored[r->dele[i]])
+			r->dele[keep++] = r->dele[i];
+	}
+	r->ndele = keep;
+	for (got = 0; got < ntodo; got++) {
+		while (sent < ntodo && sent - got < window)
+			if (pop3_send_dele(r->s, r->msgs[todo[sent++]].num,
+			        err) == -1)
+				goto out;
+		if (pop3_read_dele(r->s, err) == 0) {
+			r->stats->deleted++;
+			continue;
+		}
+		err_prefix(err, "message %u", r->msgs[todo[got]].num);
+		if (fetch_message_failed(r, err) == -1)
+			goto out;
+	}
+	if (r->acct->checkpoint != 0 &&
+	    r->stats->deleted >= r->acct->checkpoint)
+		r->stats->is_checkpoint = true;
+	rc = 0;
+out:
+	free(todo);
+	return rc;
+}
+
+/*
+ * Take the next round from the plan: RETR steps (up to FETCH_BATCH
+ * messages or about FETCH_BATCH_BYTES), and every DELE step on the way,
+ * which waits until its message is durable.  A message the rules
+ * already settled from TOP is not retrieved at all.
+ */
+static size_t
+fetch_next_round(struct fetch_run *r, const struct plan *p, size_t i)
+{
+	size_t batch = FETCH_BATCH;
+	uint64_t bytes = 0;
+
+	if (r->acct->checkpoint != 0 && r->acct->policy != PLAN_KEEP) {
+		/* Retrieve no more than the checkpoint lets be deleted. */
+		unsigned left = r->acct->checkpoint > r->stats->deleted
+		    ? r->acct->checkpoint - r->stats->deleted
+		    : 0;
+
+		if (left < batch)
+			batch = left > 0 ? left : 1;
+	}
+	r->nretr = 0;
+	for (; i < p->nsteps; i++) {
+		const struct plan_step *step = &p->steps[i];
+
+		if (step->op == PLAN_DELE) {
+			r->dele[r->ndele++] = step->idx;
+			continue;
+		}
+		if (r->nretr + r->ndone >= batch || bytes >= FETCH_BATCH_BYTES)
+			break;
+		if (r->pre != NULL && r->pre[step->idx] != FETCH_STORE)
+			fetch_unstored(r, step->idx, r->pre[step->idx]);
+		else {
+			r->retr[r->nretr++] = step->idx;
+			bytes += r->msgs[step->idx].size;
+		}
+	}
+	return i;
+}
+
+/*
+ * Run the plan, round by round: retrieve, make durable, delete.  Even
+ * when the run must end, what was retrieved is made durable first.
  */
 static int
 fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
 {
-	size_t i;
-	int rc;
+	size_t i = 0;
+	int rc = 0;
 
-	for (i = 0; i < p->nsteps && !r->stats->is_checkpoint; i++) {
-		const struct plan_step *step = &p->steps[i];
+	r->retr = xreallocarray(NULL, FETCH_BATCH, sizeof(*r->retr));
+	r->done = xreallocarray(NULL, FETCH_BATCH, sizeof(*r->done));
+	r->dele = xreallocarray(NULL, p->nsteps + 1, sizeof(*r->dele));
+	while (rc == 0 && i < p->nsteps && !r->stats->is_checkpoint) {
+		if (fetch_stop_requested(r))
+			r->is_stopped = true;
+		if (r->is_stopped)
+			break;
+		i = fetch_next_round(r, p, i);
+		rc = fetch_round_retrieve(r, err);
+		if (rc == -1) {
+			struct err cerr;
 
-		if (r->acct->stop != NULL && *r->acct->stop) {
-			err_setx(err, ERR_TEMP, "interrupted");
-			return -1;
+			/*
+			 * Keep what came in whole, and delete it if the
+			 * session still can; report the first error.
+			 */
+			err_clear(&cerr);
+			if (fetch_round_commit(r, &cerr) == -1 ||
+			    (pop3_get_state(r->s) == POP3_TRANSACTION &&
+			        fetch_round_delete(r, &cerr) == -1))
+				log_warnx("%s: %s", r->account, cerr.msg);
+			break;
 		}
-		if (step->op == PLAN_DELE)
-			rc = fetch_delete(r, step->idx, err);
-		else if (r->pre != NULL && r->pre[step->idx] != FETCH_STORE)
-			rc = fetch_unstored(r, step->idx, r->pre[step->idx],
-			    err);
-		else
-			rc = fetch_retrieve(r, step->idx, err);
-		if (rc == 0)
-			continue;
-		if (err->scope != ERR_SCOPE_MESSAGE ||
-		    pop3_get_state(r->s) == POP3_BROKEN)
-			return -1;
-		log_warnx("%s: %s (left on the server)", r->account, err->msg);
-		if (r->first.cls == ERR_NONE)
-			r->first = *err;
+		if ((rc = fetch_round_commit(r, err)) == -1)
+			break;
+		rc = fetch_round_delete(r, err);
 	}
-	return 0;
+	free(r->retr);
+	free(r->done);
+	free(r->dele);
+	if (rc == 0 && r->is_stopped) {
+		err_setx(err, ERR_TEMP, "interrupted");
+		return -1;
+	}
+	return rc;
 }
 
 static void
@@ -454,9 +689,6 @@ fetch_recover(struct fetch_run *r, struct err *err)
 	    r->account, n, n == 1 ? "" : "s");
 	return uidl_sync(r->st, err);
 }
-
-/* How many TOP commands may be in flight with PIPELINING. */
-#define FETCH_WINDOW 32
 
 /* Decide for message idx from the header TOP just gave (or would not). */
 static int

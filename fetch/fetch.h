@@ -14,15 +14,19 @@
 /*
  * Where retrieved messages go.  fetch/ writes through this and never
  * sees the Maildir: cli/ wires it to maildir/, tests to memory.
- * Per message: begin, write..., then commit (or abort).  commit returns
- * 0 only once the message is durable; *name_out (caller owns, may be
- * left NULL) names what was stored.
+ * Per message: begin, write..., then commit (or abort).  commit ends the
+ * message: *name_out (caller owns, may be left NULL) names what will be
+ * stored, but it need not be durable before sync.  sync makes every
+ * message committed since the last sync durable, or (on failure) none of
+ * them: messages are retrieved in batches and made durable together
+ * (group commit).  sync NULL: commit returns only once durable.
  */
 struct sink_ops {
 	int (*begin)(void *ctx, const struct pop3_msg *msg, struct err *err);
 	int (*write)(void *ctx, const char *data, size_t len, struct err *err);
 	int (*commit)(void *ctx, char **name_out, struct err *err);
 	void (*abort)(void *ctx);
+	int (*sync)(void *ctx, struct err *err);
 };
 
 struct sink {
@@ -140,12 +144,14 @@ struct fetch_account {
 };
 
 /*
- * Run the plan over a session already in TRANSACTION state (of acct only
- * name and policy are used): LIST, UIDL, plan, then for each step RETR
- * into sink -> commit -> record in st -> DELE, then QUIT.  No DELE is ever sent
- * for a message that is not durably stored (and recorded in st).  On a
- * message-scope failure the message is left on the server and the run goes on;
- * the first error is returned in err (-1) after the rest has been done.
+ * Run the plan over a session already in TRANSACTION state: LIST, UIDL,
+ * plan, then in rounds of up to FETCH_BATCH messages: RETR each into
+ * sink (pipelined when the server has PIPELINING) -> commit, then one
+ * sink sync -> record them all in st -> one journal fsync -> the DELEs
+ * the plan has for them; then QUIT.  No DELE is ever sent for a message
+ * that is not durably stored (and recorded in st).  On a message-scope
+ * failure the message is left on the server and the run goes on; the
+ * first error is returned in err (-1) after the rest has been done.
  */
 int fetch_session(struct pop3_session *s, const struct fetch_account *acct,
     struct uidl_store *st, const struct sink *sink, struct fetch_stats *stats,

@@ -1,10 +1,12 @@
 #!/bin/sh
 # The order of commands on the wire for each delete strategy, as
 # popfetch's -v -v trace shows it and as Dovecot received it.  The
-# delivery invariant allows DELE n only after message n is stored; each
-# deletes right after every retrieval, batch after all of them, keep
-# never.  The trace must mask the password, and the password must appear
-# nowhere in popfetch's output.
+# delivery invariant allows DELE n only after message n is stored.
+# Messages are made durable in rounds of 64 (group commit): each deletes
+# a round's messages right after the round, batch after all of them,
+# keep never.  Dovecot announces PIPELINING, so a round's commands go out
+# before their replies come.  The trace must mask the password, and the
+# password must appear nowhere in popfetch's output.
 
 # shellcheck source=tests/integ/lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integ/lib.sh"
@@ -12,21 +14,32 @@
 # Dovecot's rawlog keeps what each session sent after login.
 DOVECOT_RAWLOG=yes
 dovecot_start
-gen_mail "$T/orig/four" -n 4 -s 4
+N=70
+gen_mail "$T/orig/mbox" -n $N -s 4
+
+# cmds VERB FROM TO: "VERB FROM" ... "VERB TO", a line each.
+cmds()
+{
+	awk -v v="$1" -v a="$2" -v b="$3" \
+	    'BEGIN { for (i = a; i <= b; i++) print v " " i }'
+}
 
 # expected MODE: the commands from the first RETR on.
 expected()
 {
 	case $1 in
 	each)
-		printf '%s\n' 'RETR 1' 'DELE 1' 'RETR 2' 'DELE 2' 'RETR 3' \
-		    'DELE 3' 'RETR 4' 'DELE 4' QUIT ;;
+		cmds RETR 1 64
+		cmds DELE 1 64
+		cmds RETR 65 $N
+		cmds DELE 65 $N ;;
 	batch)
-		printf '%s\n' 'RETR 1' 'RETR 2' 'RETR 3' 'RETR 4' 'DELE 1' \
-		    'DELE 2' 'DELE 3' 'DELE 4' QUIT ;;
+		cmds RETR 1 $N
+		cmds DELE 1 $N ;;
 	keep)
-		printf '%s\n' 'RETR 1' 'RETR 2' 'RETR 3' 'RETR 4' QUIT ;;
+		cmds RETR 1 $N ;;
 	esac
+	echo QUIT
 }
 
 # from_first_retr FILE: the commands from the first RETR on.
@@ -41,18 +54,18 @@ for mode in each batch keep; do
 	user_add "$user"
 	mkdir "$T/srv/$user/dovecot.rawlog"
 	chown "$MAIL_UID:$MAIL_GID" "$T/srv/$user/dovecot.rawlog"
-	seed "$user" "$T/orig/four"
+	seed "$user" "$T/orig/mbox"
 	pf_config_new
 	pf_account -x "auth = user" "$acct" "$user" starttls "$mode"
 
 	pf_run -v -v
 	assert_rc 0 "$acct"
 	case $mode in
-	keep) deleted=0 left=4 ;;
-	*) deleted=4 left=0 ;;
+	keep) deleted=0 left=$N ;;
+	*) deleted=$N left=0 ;;
 	esac
-	assert_summary "$acct" "$acct" 4 4 "$deleted"
-	maildir_check "$acct" "$T/client/$acct" "$T/orig/four"
+	assert_summary "$acct" "$acct" $N $N "$deleted"
+	maildir_check "$acct" "$T/client/$acct" "$T/orig/mbox"
 	assert_eq "$acct: messages left on the server" \
 	    "$(server_count "$user")" "$left"
 
@@ -66,6 +79,13 @@ for mode in each batch keep; do
 		fail "$acct: commands after login in the trace are not as expected"
 	fi
 	assert_grep "$acct: trace" "^popfetch: $acct: S: \\+OK" "$PF_ERR"
+	# Pipelined: RETR 2 went out before the reply to RETR 1 came.
+	retr2_at=$(grep -n ": C: RETR 2\$" "$PF_ERR" | cut -d : -f 1)
+	reply1_at=$(awk '/: C: RETR 1$/ { p = 1 } p && /: S: / { print NR; exit }' \
+	    "$PF_ERR")
+	[ -n "$retr2_at" ] && [ -n "$reply1_at" ] &&
+	    [ "$retr2_at" -lt "$reply1_at" ] ||
+	    fail "$acct: RETR 2 was not sent before RETR 1's reply (no pipelining)"
 	assert_grep "$acct: trace" '^STLS$' "$T/trace.$mode"
 	assert_grep "$acct: trace" "^USER $user\$" "$T/trace.$mode"
 	assert_grep "$acct: trace" '^PASS \*\*\*\*$' "$T/trace.$mode"
@@ -95,10 +115,10 @@ for mode in each batch keep; do
 		fail "$acct: Dovecot did not receive the expected commands"
 	fi
 	assert_eq "$acct: expunges in Dovecot's log" \
-	    "$(log_count "pop3\\($user\\)<.*expunge: box=INBOX, uid=[1-4],")" \
+	    "$(log_count "pop3\\($user\\)<.*expunge: box=INBOX, uid=[0-9]+,")" \
 	    "$deleted"
 	assert_grep "$acct: Dovecot's logout line" \
-	    "pop3\\($user\\)<.*Logged out .* retr=4/[0-9]+, del=$deleted/4," \
+	    "pop3\\($user\\)<.*Logged out .* retr=$N/[0-9]+, del=$deleted/$N," \
 	    "$T/dovecot/dovecot.log"
 	say "$acct: the order on the wire is right"
 done

@@ -12,18 +12,30 @@
 
 #include <cmocka.h>
 
+#include <glib.h>
+
 #include "fetch/fetch.h"
 #include "tests/unit/mock-transport.h"
 #include "util/xmalloc.h"
 
-/* A sink that keeps messages in memory and can fail the Nth commit. */
+/*
+ * A sink that keeps messages in memory and can fail the Nth commit or
+ * the Nth sync.  What a failed sync would have made durable is dropped.
+ */
+#define MEM_MAX 128
 struct mem_sink {
 	char *cur;
 	size_t curlen;
-	char *stored[16];
+	char *stored[MEM_MAX];
 	size_t nstored;
+	size_t nsynced;  /* stored[0..nsynced) are durable */
 	int fail_commit; /* 1-based commit to fail, 0 = never */
 	int ncommits;
+	int fail_sync; /* 1-based sync to fail, 0 = never */
+	int nsyncs;
+	/* What the client had sent when the first message's data came. */
+	struct transport *t;
+	char *sent_at_first;
 };
 
 static int
@@ -45,6 +57,8 @@ mem_write(void *ctx, const char *data, size_t len, struct err *err)
 	struct mem_sink *m = ctx;
 
 	(void)err;
+	if (m->t != NULL && m->sent_at_first == NULL)
+		m->sent_at_first = xstrdup(mock_transport_written(m->t));
 	m->cur = xreallocarray(m->cur, m->curlen + len + 1, 1);
 	memcpy(m->cur + m->curlen, data, len);
 	m->curlen += len;
@@ -64,7 +78,7 @@ mem_commit(void *ctx, char **name_out, struct err *err)
 		err_set(err, ERR_LOCAL, "write tmp/x");
 		return -1;
 	}
-	assert_true(m->nstored < 16);
+	assert_true(m->nstored < MEM_MAX);
 	m->stored[m->nstored++] = m->cur;
 	m->cur = NULL;
 	*name_out = xasprintf("msg%zu", m->nstored);
@@ -80,11 +94,28 @@ mem_abort(void *ctx)
 	m->cur = NULL;
 }
 
+static int
+mem_sync(void *ctx, struct err *err)
+{
+	struct mem_sink *m = ctx;
+
+	if (++m->nsyncs == m->fail_sync) {
+		while (m->nstored > m->nsynced)
+			free(m->stored[--m->nstored]);
+		errno = EIO;
+		err_set(err, ERR_LOCAL, "fsync new");
+		return -1;
+	}
+	m->nsynced = m->nstored;
+	return 0;
+}
+
 static const struct sink_ops mem_ops = {
 	.begin = mem_begin,
 	.write = mem_write,
 	.commit = mem_commit,
 	.abort = mem_abort,
+	.sync = mem_sync,
 };
 
 static unsigned checkpoint;
@@ -125,6 +156,7 @@ recover(void *arg, const struct pop3_msg *msg, char **file_out)
 	return true;
 }
 static volatile sig_atomic_t stop_flag;
+static bool with_capa; /* the script answers CAPA after the greeting */
 
 struct fixture {
 	char dir[64];
@@ -166,10 +198,12 @@ teardown(void **state)
 	has_rules = false;
 	decide_calls = 0;
 	stop_flag = 0;
+	with_capa = false;
 	uidl_free(f->st);
 	for (i = 0; i < f->mem.nstored; i++)
 		free(f->mem.stored[i]);
 	free(f->mem.cur);
+	free(f->mem.sent_at_first);
 	(void)unlink(f->path);
 	(void)rmdir(f->dir);
 	free(f);
@@ -204,7 +238,10 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 	struct transport *t = mock_transport_str(script, 3);
 	struct pop3_session *s = pop3_new(t, "test");
 
+	f->mem.t = t;
 	assert_int_equal(pop3_greeting(s, &f->err), 0);
+	if (with_capa)
+		assert_int_equal(pop3_capa(s, &f->err), 0);
 	assert_int_equal(pop3_user_pass(s, "u", "p", &f->err), 0);
 	*s_out = s;
 	*t_out = t;
@@ -246,14 +283,19 @@ test_keep_fetches_new_only(void **state)
 	assert_int_equal(f->mem.nstored, 3);
 }
 
+/*
+ * each deletes every message as soon as it is durable; messages are made
+ * durable a round at a time (group commit), so the DELEs of a round
+ * follow its RETRs.
+ */
 static void
 test_each_is_foxmail_order(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_wire(f, GREET LIST3 UIDL3 M1 OK M2 OK M3 OK OK, PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\n"
-	          "RETR 3\r\nDELE 3\r\nQUIT\r\n");
+	expect_wire(f, GREET LIST3 UIDL3 M1 M2 M3 OK OK OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
+	          "DELE 1\r\nDELE 2\r\nDELE 3\r\nQUIT\r\n");
 	assert_int_equal(f->stats.deleted, 3);
 	assert_true(f->stats.quit_ok);
 }
@@ -277,8 +319,8 @@ test_seen_message_deleted_unread(void **state)
 
 	assert_int_equal(uidl_append(f->st, "u-two", 20, "old", 1, &f->err), 0);
 	assert_int_equal(uidl_sync(f->st, &f->err), 0);
-	expect_wire(f, GREET LIST3 UIDL3 M1 OK OK M3 OK OK, PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nDELE 2\r\nRETR 3\r\n"
+	expect_wire(f, GREET LIST3 UIDL3 M1 M3 OK OK OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 3\r\nDELE 1\r\nDELE 2\r\n"
 	          "DELE 3\r\nQUIT\r\n");
 	assert_int_equal(f->stats.retrieved, 2);
 	assert_int_equal(f->stats.new_msgs, 2);
@@ -295,15 +337,18 @@ test_reused_uid_other_size_fetched(void **state)
 	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nQUIT\r\n");
 }
 
-/* Disk full on message 2: no DELE for it, nothing after it, DELE 1 kept. */
+/*
+ * Disk full on message 2: no DELE for it, nothing after it; message 1,
+ * whole before, is kept and deleted.
+ */
 static void
 test_commit_failure_stops_without_dele(void **state)
 {
 	struct fixture *f = *state;
 
 	f->mem.fail_commit = 2;
-	expect_wire(f, GREET LIST3 UIDL3 M1 OK M2 OK, PLAN_EACH, -1,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nQUIT\r\n");
+	expect_wire(f, GREET LIST3 UIDL3 M1 M2 OK OK, PLAN_EACH, -1,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nDELE 1\r\nQUIT\r\n");
 	assert_int_equal(f->err.cls, ERR_LOCAL);
 	assert_non_null(strstr(f->err.msg, "message 2"));
 	assert_false(uidl_has(f->st, "u-two", 20));
@@ -333,8 +378,8 @@ test_drop_mid_message(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_wire(f, GREET LIST3 UIDL3 M1 OK "+OK\r\nSubject: tw", PLAN_EACH,
-	    -1, LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n");
+	expect_wire(f, GREET LIST3 UIDL3 M1 "+OK\r\nSubject: tw", PLAN_EACH, -1,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\n");
 	assert_int_equal(f->mem.nstored, 1);
 	assert_null(f->mem.cur);
 	assert_false(f->stats.quit_ok);
@@ -358,10 +403,10 @@ test_each_without_uidl(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_wire(f, GREET LIST3 "-ERR no\r\n" M1 OK M2 OK M3 OK OK,
+	expect_wire(f, GREET LIST3 "-ERR no\r\n" M1 M2 M3 OK OK OK OK,
 	    PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\n"
-	          "RETR 3\r\nDELE 3\r\nQUIT\r\n");
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
+	          "DELE 1\r\nDELE 2\r\nDELE 3\r\nQUIT\r\n");
 	assert_int_equal(uidl_count(f->st), 0);
 }
 
@@ -385,8 +430,8 @@ test_checkpoint_quits(void **state)
 	struct fixture *f = *state;
 
 	checkpoint = 2;
-	expect_wire(f, GREET LIST3 UIDL3 M1 OK M2 OK OK, PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\n"
+	expect_wire(f, GREET LIST3 UIDL3 M1 M2 OK OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nDELE 1\r\nDELE 2\r\n"
 	          "QUIT\r\n");
 	assert_true(f->stats.is_checkpoint);
 	assert_true(f->stats.quit_ok);
@@ -422,10 +467,10 @@ test_keep_skips_bad_uid(void **state)
 	/* each fetches and deletes it like the others. */
 	expect_wire(f,
 	    GREET LIST3
-	    "+OK\r\n1 u-one\r\n2 bad\x01uid\r\n3 u-three\r\n.\r\n" OK M2 OK OK
+	    "+OK\r\n1 u-one\r\n2 bad\x01uid\r\n3 u-three\r\n.\r\n" M2 OK OK OK
 	        OK,
 	    PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\nDELE 3\r\n"
+	    LOGIN "LIST\r\nUIDL\r\nRETR 2\r\nDELE 1\r\nDELE 2\r\nDELE 3\r\n"
 	          "QUIT\r\n");
 }
 
@@ -479,8 +524,8 @@ test_recover_after_kill(void **state)
 	struct fixture *f = *state;
 
 	recovered_uid = "u-two";
-	expect_wire(f, GREET LIST3 UIDL3 M1 OK OK M3 OK OK, PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nDELE 2\r\nRETR 3\r\n"
+	expect_wire(f, GREET LIST3 UIDL3 M1 M3 OK OK OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 3\r\nDELE 1\r\nDELE 2\r\n"
 	          "DELE 3\r\nQUIT\r\n");
 	assert_int_equal(recover_calls, 3);
 	assert_true(uidl_has(f->st, "u-two", 20));
@@ -539,11 +584,188 @@ test_rules_without_top(void **state)
 	assert_false(uidl_has(f->st, "u-two", 20));
 }
 
+/*
+ * A maildrop of n messages "Subject: I": the server's LIST and UIDL,
+ * and as many RETR replies, in order, from first to last.
+ */
+static char *
+big_listing(unsigned n)
+{
+	GString *g = g_string_new(GREET "+OK\r\n");
+	unsigned i;
+
+	for (i = 1; i <= n; i++)
+		g_string_append_printf(g, "%u %u\r\n", i,
+		    14 + (i > 9) + (i > 99));
+	g_string_append(g, ".\r\n+OK\r\n");
+	for (i = 1; i <= n; i++)
+		g_string_append_printf(g, "%u uid-%u\r\n", i, i);
+	g_string_append(g, ".\r\n");
+	return g_string_free(g, FALSE);
+}
+
+static void
+append_retrs(GString *g, unsigned from, unsigned to)
+{
+	for (; from <= to; from++)
+		g_string_append_printf(g, "+OK\r\nSubject: %u\r\n\r\n.\r\n",
+		    from);
+}
+
+static void
+append_cmds(GString *g, const char *verb, unsigned from, unsigned to)
+{
+	for (; from <= to; from++)
+		g_string_append_printf(g, "%s %u\r\n", verb, from);
+}
+
+/*
+ * Group commit: 70 messages under each go in two rounds, 64 then 6.
+ * Each round is made durable with one sync, then its DELEs go out; the
+ * DELEs of round 1 come before any RETR of round 2.
+ */
+static void
+test_each_in_rounds(void **state)
+{
+	struct fixture *f = *state;
+	GString *script, *wire;
+	char *head = big_listing(70);
+
+	script = g_string_new(head);
+	append_retrs(script, 1, 64);
+	for (unsigned i = 1; i <= 64; i++)
+		g_string_append(script, OK);
+	append_retrs(script, 65, 70);
+	for (unsigned i = 65; i <= 71; i++)
+		g_string_append(script, OK);
+	wire = g_string_new(LOGIN "LIST\r\nUIDL\r\n");
+	append_cmds(wire, "RETR", 1, 64);
+	append_cmds(wire, "DELE", 1, 64);
+	append_cmds(wire, "RETR", 65, 70);
+	append_cmds(wire, "DELE", 65, 70);
+	g_string_append(wire, "QUIT\r\n");
+	expect_wire(f, script->str, PLAN_EACH, 0, wire->str);
+	assert_int_equal(f->mem.nsyncs, 2);
+	assert_int_equal(f->stats.retrieved, 70);
+	assert_int_equal(f->stats.deleted, 70);
+	assert_true(uidl_has(f->st, "uid-70", 15));
+	g_string_free(script, TRUE);
+	g_string_free(wire, TRUE);
+	g_free(head);
+}
+
+/*
+ * The second round cannot be made durable: none of it is recorded or
+ * deleted, and the run fails; the first round stands.
+ */
+static void
+test_sync_failure_keeps_round(void **state)
+{
+	struct fixture *f = *state;
+	GString *script, *wire;
+	char *head = big_listing(70);
+
+	f->mem.fail_sync = 2;
+	script = g_string_new(head);
+	append_retrs(script, 1, 64);
+	for (unsigned i = 1; i <= 64; i++)
+		g_string_append(script, OK);
+	append_retrs(script, 65, 70);
+	g_string_append(script, OK);
+	wire = g_string_new(LOGIN "LIST\r\nUIDL\r\n");
+	append_cmds(wire, "RETR", 1, 64);
+	append_cmds(wire, "DELE", 1, 64);
+	append_cmds(wire, "RETR", 65, 70);
+	g_string_append(wire, "QUIT\r\n");
+	expect_wire(f, script->str, PLAN_EACH, -1, wire->str);
+	assert_int_equal(f->err.cls, ERR_LOCAL);
+	assert_int_equal(f->stats.retrieved, 64);
+	assert_int_equal(f->stats.deleted, 64);
+	assert_true(uidl_has(f->st, "uid-64", 15));
+	assert_false(uidl_has(f->st, "uid-65", 15));
+	assert_int_equal(f->mem.nstored, 64);
+	g_string_free(script, TRUE);
+	g_string_free(wire, TRUE);
+	g_free(head);
+}
+
+/* run() with CAPA first, so that the session knows PIPELINING. */
+static int
+run_pipe(struct fixture *f, const char *script, enum plan_policy policy,
+    struct pop3_session **s_out, struct transport **t_out)
+{
+	with_capa = true;
+	return run(f, script, policy, s_out, t_out);
+}
+
+#define CAPA_PIPE "+OK\r\nUIDL\r\nTOP\r\nPIPELINING\r\n.\r\n"
+
+/*
+ * PIPELINING: the RETRs of the window are all out before the first
+ * message is read, and the round's DELEs go out together.
+ */
+static void
+test_pipelined_retr(void **state)
+{
+	struct fixture *f = *state;
+	struct pop3_session *s;
+	struct transport *t;
+
+	assert_int_equal(run_pipe(f,
+	                     "+OK ready\r\n" CAPA_PIPE
+	                     "+OK user\r\n+OK logged in\r\n" LIST3 UIDL3 M1 M2
+	                         M3 OK OK OK OK,
+	                     PLAN_BATCH, &s, &t),
+	    0);
+	assert_non_null(f->mem.sent_at_first);
+	assert_non_null(strstr(f->mem.sent_at_first,
+	    "UIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"));
+	assert_null(strstr(f->mem.sent_at_first, "DELE"));
+	assert_string_equal(mock_transport_written(t),
+	    "CAPA\r\n" LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
+	    "DELE 1\r\nDELE 2\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->stats.deleted, 3);
+	assert_int_equal(f->mem.nstored, 3);
+	assert_string_equal(f->mem.stored[2], "Subject: three\n\nx\n");
+	pop3_free(s);
+}
+
+/*
+ * With PIPELINING, -ERR on RETR 2 in the middle of the window: 1 and 3
+ * are stored and deleted, 2 stays.
+ */
+static void
+test_pipelined_retr_err(void **state)
+{
+	struct fixture *f = *state;
+	struct pop3_session *s;
+	struct transport *t;
+
+	assert_int_equal(run_pipe(f,
+	                     "+OK ready\r\n" CAPA_PIPE
+	                     "+OK user\r\n+OK logged in\r\n" LIST3 UIDL3 M1
+	                     "-ERR [SYS/TEMP] busy\r\n" M3 OK OK OK,
+	                     PLAN_EACH, &s, &t),
+	    -1);
+	assert_string_equal(mock_transport_written(t),
+	    "CAPA\r\n" LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
+	    "DELE 1\r\nDELE 3\r\nQUIT\r\n");
+	assert_non_null(strstr(f->err.msg, "message 2"));
+	assert_non_null(strstr(f->err.msg, "RETR 2"));
+	assert_int_equal(f->stats.deleted, 2);
+	assert_false(uidl_has(f->st, "u-two", 20));
+	pop3_free(s);
+}
+
 int
 main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		T(test_each_in_rounds),
+		T(test_sync_failure_keeps_round),
+		T(test_pipelined_retr),
+		T(test_pipelined_retr_err),
 		T(test_keep_fetches_new_only),
 		T(test_each_is_foxmail_order),
 		T(test_batch_is_outlook_order),
