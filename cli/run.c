@@ -32,6 +32,8 @@ struct run_sink {
 	const char *root;                     /* the account's Maildir */
 	const struct rules_decision *pending; /* for the next message */
 	GHashTable *folders; /* name -> struct maildir *, opened on use */
+	const char *folder;  /* where the message in hand goes; NULL: inbox */
+	struct report_filed *filed; /* counts what is stored, or NULL */
 };
 
 static void
@@ -75,6 +77,7 @@ run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
 	if ((md = run_sink_folder(rs, rs->pending, err)) == NULL ||
 	    (rs->d = maildir_begin(md, err)) == NULL)
 		return -1;
+	rs->folder = rs->pending != NULL ? rs->pending->folder : NULL;
 	if (rs->pending != NULL)
 		maildir_set_flags(rs->d, rs->pending->is_seen,
 		    rs->pending->is_flagged);
@@ -101,7 +104,11 @@ run_sink_commit(void *ctx, char **name_out, struct err *err)
 	struct maildir_delivery *d = rs->d;
 
 	rs->d = NULL;
-	return maildir_commit(d, name_out, err);
+	if (maildir_commit(d, name_out, err) == -1)
+		return -1;
+	if (rs->filed != NULL)
+		report_filed_add(rs->filed, rs->folder, 1);
+	return 0;
 }
 
 static void
@@ -638,6 +645,7 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	if (run_open(acct, opts, &ctx, err) == 0) {
 		rs.md = ctx.md;
 		rs.root = acct->maildir;
+		rs.filed = opts->filed_out;
 		rs.pending = ctx.fa.decide != NULL ? &ctx.pending : NULL;
 		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
 		run_after_login(acct, &stats);
