@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -258,7 +259,8 @@ main_one(const struct conf_account *acct, struct report *rep,
 		.stop = &main_stop,
 		.progress = rep != NULL ? report_progress : NULL,
 		.progress_arg = rep,
-		.stats_out = &res->stats };
+		.stats_out = &res->stats,
+		.filed_out = &res->filed };
 	double t0 = main_now();
 	struct err err;
 
@@ -334,6 +336,10 @@ struct main_job {
 	int fd;    /* the read end of the child's pipe */
 	size_t idx;
 };
+
+/* A result is sent whole in one write, which a pipe keeps whole. */
+_Static_assert(sizeof(struct report_result) <= PIPE_BUF,
+    "struct report_result must fit in one atomic pipe write");
 
 static void __attribute__((noreturn))
 main_child(const struct conf_account *acct, int fd)

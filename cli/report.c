@@ -142,6 +142,75 @@ report_format_size(uint64_t n, char *buf, size_t len)
 		(void)snprintf(buf, len, "%.1f GiB", (double)n / 1073741824.0);
 }
 
+/* "0.4 s", "12.3 s", "2 min 05 s", "1 h 02 min". */
+static void
+report_format_time(double s, char *buf, size_t len)
+{
+	unsigned long t;
+
+	if (s < 59.95) {
+		(void)snprintf(buf, len, "%.1f s", s > 0 ? s : 0.0);
+		return;
+	}
+	t = s > 3.6e8 ? 360000000UL : (unsigned long)(s + 0.5);
+	if (t < 3600)
+		(void)snprintf(buf, len, "%lu min %02lu s", t / 60, t % 60);
+	else
+		(void)snprintf(buf, len, "%lu h %02lu min", t / 3600,
+		    t / 60 % 60);
+}
+
+/*
+ * The name after name in f's table, or the first when name is NULL;
+ * NULL past the last.  Bounded by names_len, so that a table that came
+ * through a pipe cannot make it read past the end.
+ */
+static const char *
+report_filed_next(const struct report_filed *f, const char *name)
+{
+	const char *end = f->names +
+	    (f->names_len < sizeof(f->names) ? f->names_len : sizeof(f->names));
+
+	if (name == NULL)
+		name = f->names;
+	else if ((name = memchr(name, '\0', (size_t)(end - name))) != NULL)
+		name++;
+	if (name == NULL || name >= end ||
+	    memchr(name, '\0', (size_t)(end - name)) == NULL)
+		return NULL;
+	return name;
+}
+
+void
+report_filed_add(struct report_filed *f, const char *folder, unsigned n)
+{
+	const char *name = NULL;
+	size_t i, len;
+
+	if (folder == NULL) {
+		f->inbox += n;
+		return;
+	}
+	for (i = 0;
+	     i < f->nfolders && (name = report_filed_next(f, name)) != NULL;
+	     i++) {
+		if (strcmp(name, folder) == 0) {
+			f->counts[i] += n;
+			return;
+		}
+	}
+	len = strlen(folder) + 1;
+	if (f->nfolders >= REPORT_FOLDERS_MAX ||
+	    f->names_len > sizeof(f->names) ||
+	    len > sizeof(f->names) - f->names_len) {
+		f->other += n;
+		return;
+	}
+	memcpy(f->names + f->names_len, folder, len);
+	f->names_len += len;
+	f->counts[f->nfolders++] = n;
+}
+
 /* The terminal's width, so that the line never wraps (a wrapped line
  * cannot be erased with a carriage return). */
 static size_t
@@ -243,23 +312,59 @@ report_has_news(const struct fetch_stats *st)
 	return st->retrieved > 0 || st->deleted > 0;
 }
 
+/*
+ * The counts of a summary line: "15 messages, 15 new, 12 retrieved (340
+ * KiB), 9 to inbox, 3 to .Lists.dev, 2 discarded, 1 skipped, 14 deleted
+ * on the server, in 1.3 s".  The folders (f, may be NULL) only when a
+ * rule filed into one: the common line stays short.
+ */
 static void
-report_summary(struct report *r, const char *name, const struct fetch_stats *st)
+report_line(GString *out, const struct fetch_stats *st,
+    const struct report_filed *f, double secs)
 {
-	char size[32];
+	const char *name = NULL;
+	char size[32], took[32];
+	unsigned i;
 
 	report_format_size(st->bytes, size, sizeof(size));
-	log_summary(report_has_news(st),
-	    "%s: %u message%s, %u new, %s retrieved, %u deleted on the server",
-	    name, st->on_server, st->on_server == 1 ? "" : "s", st->new_msgs,
-	    size, st->deleted);
-	if (!r->opts.is_summary)
-		return;
-	printf("%s: %u message%s, %u new, %s retrieved, %u deleted on the "
-	       "server\n",
-	    name, st->on_server, st->on_server == 1 ? "" : "s", st->new_msgs,
-	    size, st->deleted);
-	(void)fflush(stdout);
+	report_format_time(secs, took, sizeof(took));
+	g_string_append_printf(out, "%u message%s, %u new, %u retrieved (%s)",
+	    st->on_server, st->on_server == 1 ? "" : "s", st->new_msgs,
+	    st->retrieved, size);
+	if (f != NULL && (f->nfolders > 0 || f->other > 0)) {
+		if (f->inbox > 0)
+			g_string_append_printf(out, ", %u to inbox", f->inbox);
+		for (i = 0; i < f->nfolders &&
+		     (name = report_filed_next(f, name)) != NULL;
+		     i++)
+			g_string_append_printf(out, ", %u to %s", f->counts[i],
+			    name);
+		if (f->other > 0)
+			g_string_append_printf(out, ", %u to other folders",
+			    f->other);
+	}
+	if (st->discarded > 0)
+		g_string_append_printf(out, ", %u discarded", st->discarded);
+	if (st->skipped > 0)
+		g_string_append_printf(out, ", %u skipped", st->skipped);
+	g_string_append_printf(out, ", %u deleted on the server, in %s",
+	    st->deleted, took);
+}
+
+static void
+report_summary(struct report *r, const char *name,
+    const struct report_result *res)
+{
+	GString *line = g_string_new(NULL);
+
+	g_string_append_printf(line, "%s: ", name);
+	report_line(line, &res->stats, &res->filed, res->seconds);
+	log_summary(report_has_news(&res->stats), "%s", line->str);
+	if (r->opts.is_summary) {
+		printf("%s\n", line->str);
+		(void)fflush(stdout);
+	}
+	g_string_free(line, TRUE);
 }
 
 void
@@ -282,14 +387,29 @@ report_done(struct report *r, size_t idx, const char *name,
 	/* A failed account that stored mail says how much. */
 	if (res->has_stats &&
 	    (res->cls == ERR_NONE || res->stats.retrieved > 0))
-		report_summary(r, name, &res->stats);
+		report_summary(r, name, res);
 }
 
 /* The sums over the accounts that ran. */
 struct report_totals {
 	unsigned naccounts, nfailed;
 	struct fetch_stats stats;
+	struct report_filed filed; /* by folder name, over the accounts */
 };
+
+static void
+report_sum_filed(struct report_filed *t, const struct report_filed *f)
+{
+	const char *name = NULL;
+	unsigned i;
+
+	t->inbox += f->inbox;
+	t->other += f->other;
+	for (i = 0;
+	     i < f->nfolders && (name = report_filed_next(f, name)) != NULL;
+	     i++)
+		report_filed_add(t, name, f->counts[i]);
+}
 
 static void
 report_sum(const struct report *r, struct report_totals *t)
@@ -312,27 +432,24 @@ report_sum(const struct report *r, struct report_totals *t)
 		t->stats.bytes += e->res.stats.bytes;
 		t->stats.skipped += e->res.stats.skipped;
 		t->stats.discarded += e->res.stats.discarded;
+		report_sum_filed(&t->filed, &e->res.filed);
 	}
 }
 
+/* The accounts' folders are not listed: the same name may be two. */
 static void
 report_totals(const struct report *r, const struct report_totals *t,
     double wall)
 {
-	char size[32];
+	GString *line = g_string_new(NULL);
 
-	report_format_size(t->stats.bytes, size, sizeof(size));
-	log_summary(report_has_news(&t->stats),
-	    "total: %u accounts, %u failed, %u messages, %u new, %s "
-	    "retrieved, %u deleted on the server, %.1f s",
-	    t->naccounts, t->nfailed, t->stats.on_server, t->stats.new_msgs,
-	    size, t->stats.deleted, wall);
-	if (!r->opts.is_totals)
-		return;
-	printf("total: %u accounts, %u failed, %u messages, %u new, %s "
-	       "retrieved, %u deleted on the server, %.1f s\n",
-	    t->naccounts, t->nfailed, t->stats.on_server, t->stats.new_msgs,
-	    size, t->stats.deleted, wall);
+	g_string_append_printf(line, "total: %u accounts, %u failed, ",
+	    t->naccounts, t->nfailed);
+	report_line(line, &t->stats, NULL, wall);
+	log_summary(report_has_news(&t->stats), "%s", line->str);
+	if (r->opts.is_totals)
+		printf("%s\n", line->str);
+	g_string_free(line, TRUE);
 }
 
 /*
@@ -398,6 +515,29 @@ report_json_counts(GString *out, const struct fetch_stats *st, double secs)
 	    st->deleted, secs);
 }
 
+/*
+ * "filed":{"inbox":9,".Lists.dev":3}: the inbox always, the folders that
+ * got mail, and "other" for those the table had no room for.
+ */
+static void
+report_json_filed(GString *out, const struct report_filed *f)
+{
+	const char *name = NULL;
+	unsigned i;
+
+	g_string_append_printf(out, ",\"filed\":{\"inbox\":%u", f->inbox);
+	for (i = 0;
+	     i < f->nfolders && (name = report_filed_next(f, name)) != NULL;
+	     i++) {
+		g_string_append_c(out, ',');
+		report_json_string(out, name);
+		g_string_append_printf(out, ":%u", f->counts[i]);
+	}
+	if (f->other > 0)
+		g_string_append_printf(out, ",\"other\":%u", f->other);
+	g_string_append_c(out, '}');
+}
+
 static void
 report_json_account(GString *out, const struct report_entry *e)
 {
@@ -406,6 +546,7 @@ report_json_account(GString *out, const struct report_entry *e)
 	g_string_append_printf(out, ",\"status\":\"%s\",\"exit_status\":%d,",
 	    e->res.cls == ERR_NONE ? "ok" : "failed", err_exitcode(e->res.cls));
 	report_json_counts(out, &e->res.stats, e->res.seconds);
+	report_json_filed(out, &e->res.filed);
 	if (e->res.cls == ERR_NONE)
 		g_string_append(out, ",\"error\":null}");
 	else {
@@ -437,10 +578,12 @@ report_json(const struct report *r, const struct report_totals *t, int status,
 		is_first = false;
 		report_json_account(out, &r->entries[i]);
 	}
+	/* "errors" counts the accounts that failed, as "failed" does. */
 	g_string_append_printf(out,
-	    "],\"totals\":{\"accounts\":%u,\"failed\":%u,", t->naccounts,
-	    t->nfailed);
+	    "],\"totals\":{\"accounts\":%u,\"failed\":%u,\"errors\":%u,",
+	    t->naccounts, t->nfailed, t->nfailed);
 	report_json_counts(out, &t->stats, wall);
+	report_json_filed(out, &t->filed);
 	g_string_append(out, "}}\n");
 	(void)fwrite(out->str, 1, out->len, stdout);
 	g_string_free(out, TRUE);

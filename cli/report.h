@@ -24,6 +24,30 @@ struct report_opts {
 	bool is_json;     /* one JSON object on stdout, no text summaries */
 };
 
+/* Folders a result names; what is stored into more is summed as other. */
+#define REPORT_FOLDERS_MAX 32
+/* Room for their names, one after the other, each ended by a NUL. */
+#define REPORT_FOLDER_NAMES 2048
+
+/*
+ * Messages stored per folder: the inbox (the account's Maildir itself)
+ * and each folder a rule filed into, by the name the rule gives (".Name"
+ * or a path, never "inbox").  Plain data, no pointers, like the result
+ * that holds it.
+ */
+struct report_filed {
+	unsigned inbox;
+	unsigned nfolders;
+	unsigned counts[REPORT_FOLDERS_MAX];
+	unsigned other; /* into folders that found no room here */
+	size_t names_len;
+	/* The nfolders names, in the order of first use. */
+	char names[REPORT_FOLDER_NAMES];
+};
+
+/* n more messages stored into folder (NULL: the inbox). */
+void report_filed_add(struct report_filed *f, const char *folder, unsigned n);
+
 /*
  * What one account's run came to.  Plain data, no pointers: a child of
  * -j sends it to its parent through a pipe as it is.
@@ -34,6 +58,7 @@ struct report_result {
 	enum err_class cls;      /* ERR_NONE: the account succeeded */
 	double seconds;          /* wall-clock time of the account's run */
 	char error[ERR_MSG_MAX]; /* what failed, or "" */
+	struct report_filed filed;
 };
 
 /* opts is copied; naccounts is how many accounts the run may report. */

@@ -34,6 +34,10 @@ struct run_sink {
 	GHashTable *folders; /* name -> struct maildir *, opened on use */
 	GPtrArray *staged;   /* the Maildirs with messages to sync */
 	struct maildir *cur; /* where the message in hand goes */
+	const char *folder;  /* its folder's name; NULL: inbox */
+	/* The folders of the round's messages, counted once durable. */
+	GPtrArray *round;
+	struct report_filed *filed; /* counts what is stored, or NULL */
 };
 
 static void
@@ -78,6 +82,7 @@ run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
 	    (rs->d = maildir_begin(md, err)) == NULL)
 		return -1;
 	rs->cur = md;
+	rs->folder = rs->pending != NULL ? rs->pending->folder : NULL;
 	if (rs->pending != NULL)
 		maildir_set_flags(rs->d, rs->pending->is_seen,
 		    rs->pending->is_flagged);
@@ -108,6 +113,7 @@ run_sink_commit(void *ctx, char **name_out, struct err *err)
 		return -1;
 	if (!g_ptr_array_find(rs->staged, rs->cur, NULL))
 		g_ptr_array_add(rs->staged, rs->cur);
+	g_ptr_array_add(rs->round, g_strdup(rs->folder));
 	return 0;
 }
 
@@ -136,7 +142,10 @@ run_sink_sync(void *ctx, struct err *err)
 	for (i = 0; rc == -1 && i < rs->staged->len; i++)
 		if (ok[i])
 			maildir_unsync(g_ptr_array_index(rs->staged, i));
+	for (i = 0; rc == 0 && rs->filed != NULL && i < rs->round->len; i++)
+		report_filed_add(rs->filed, g_ptr_array_index(rs->round, i), 1);
 	g_ptr_array_set_size(rs->staged, 0);
+	g_ptr_array_set_size(rs->round, 0);
 	free(ok);
 	return rc;
 }
@@ -674,9 +683,11 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	rs.folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    run_folder_close);
 	rs.staged = g_ptr_array_new();
+	rs.round = g_ptr_array_new_with_free_func(g_free);
 	if (run_open(acct, opts, &ctx, err) == 0) {
 		rs.md = ctx.md;
 		rs.root = acct->maildir;
+		rs.filed = opts->filed_out;
 		rs.pending = ctx.fa.decide != NULL ? &ctx.pending : NULL;
 		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
 		run_after_login(acct, &stats);
@@ -685,6 +696,7 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	}
 	g_hash_table_destroy(rs.folders);
 	g_ptr_array_free(rs.staged, TRUE);
+	g_ptr_array_free(rs.round, TRUE);
 	run_close(&ctx);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cli/report.h"
 #include "config/conf.h"
 #include "fetch/fetch.h"
 #include "util/err.h"
@@ -24,6 +25,8 @@ struct run_opts {
 	 * not wanted.
 	 */
 	struct fetch_stats *stats_out;
+	/* Counts what is stored, per folder, here; NULL: not wanted. */
+	struct report_filed *filed_out;
 };
 
 /*

@@ -42,8 +42,12 @@ packages='
 	mandoc
 	ca-certificates
 	git
+	systemd
 '
 
+# systemd only for systemd-analyze, which checks contrib/systemd's units
+# (tests/integ/systemd-units.sh); nothing needs it running.
+#
 # In a container without an init system, the Dovecot packages would try
 # to start the system's Dovecot.  The tests run their own; keep the
 # packaging from starting services while we install, if nothing else has

@@ -57,7 +57,7 @@ fetch_strategies()
 		pf_run
 		assert_rc 0 "$fs_acct, second run"
 		assert_summary "$fs_acct, second run" "$fs_acct" "$fs_left" 0 0
-		assert_grep "$fs_acct, second run" " 0 B retrieved," "$PF_OUT"
+		assert_grep "$fs_acct, second run" " 0 retrieved \\(0 B\\)," "$PF_OUT"
 		assert_lines "$fs_acct, second run: stdout" "$PF_OUT" 1
 		maildir_check "$fs_acct, second run" "$fs_md" "$T/orig/base"
 		assert_eq "$fs_acct, second run: messages left on the server" \

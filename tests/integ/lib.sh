@@ -617,19 +617,26 @@ assert_rc()
 	fi
 }
 
+# The time a summary line ends with: "in 0.4 s", "in 2 min 05 s",
+# "in 1 h 02 min".
+PF_TIME_RE='in ([0-9]+\.[0-9] s|[0-9]+ min [0-9]{2} s|[0-9]+ h [0-9]{2} min)'
+
 # assert_summary WHAT NAME MESSAGES NEW DELETED: stdout holds this
-# account's summary line, once.
+# account's summary line, once:
+#   NAME: M messages, N new, R retrieved (SIZE)[, 9 to inbox, 3 to
+#   .Lists.dev][, 2 discarded][, 1 skipped], D deleted on the server, in T
 assert_summary()
 {
-	# The size is checked for its form only.
+	# The size and the time are checked for their form only.
 	as_size='[0-9]+(\.[0-9]+)? (B|KiB|MiB|GiB)'
-	as_re="^$2: $3 messages, $4 new, $as_size retrieved,"
-	as_re="$as_re $5 deleted on the server\$"
+	as_more='(, [0-9]+ (to .+|discarded|skipped))*'
+	as_re="^$2: $3 messages, $4 new, [0-9]+ retrieved \\($as_size\\)"
+	as_re="$as_re$as_more, $5 deleted on the server, $PF_TIME_RE\$"
 	if [ "$(grep -Ec -- "$as_re" "$PF_OUT")" -ne 1 ]; then
 		say "stdout:"
 		cat "$PF_OUT" >&2
 		fail "$1: no summary line '$2: $3 messages, $4 new," \
-		    "SIZE retrieved, $5 deleted on the server'"
+		    "N retrieved (SIZE), $5 deleted on the server, in TIME'"
 	fi
 }
 

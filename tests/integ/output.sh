@@ -52,7 +52,7 @@ assert_rc 0 "-v"
 assert_summary "-v" first 5 0 0
 assert_summary "-v" second 3 0 0
 assert_grep "-v: totals" \
-    '^total: 2 accounts, 0 failed, 8 messages, 0 new, 0 B retrieved, 0 deleted on the server, [0-9]+\.[0-9] s$' \
+    "^total: 2 accounts, 0 failed, 8 messages, 0 new, 0 retrieved \\(0 B\\), 0 deleted on the server, $PF_TIME_RE\$" \
     "$PF_OUT"
 assert_lines "-v: stdout" "$PF_OUT" 3
 
@@ -159,7 +159,7 @@ assert_grep "terminal: the progress line" \
     "$T/tty.lines"
 assert_grep "terminal: the line is erased" '^#\[K' "$T/tty.lines"
 assert_grep "terminal: the summary" \
-    '^(#\[K)?first: 8 messages, 8 new, [0-9.]+ (B|KiB|MiB) retrieved, 0 deleted on the server$' \
+    "^(#\\[K)?first: 8 messages, 8 new, 8 retrieved \\([0-9.]+ (B|KiB|MiB)\\), 0 deleted on the server, $PF_TIME_RE\$" \
     "$T/tty.lines"
 maildir_check "terminal" "$T/client/first" "$T/orig/five" "$T/orig/three"
 

@@ -114,7 +114,9 @@ assert_eq "left on the server: the big one" "$(server_count "$user")" 1
 # The next run skips it again, and does nothing else.
 pf_run -v -v
 assert_rc 0 "second run"
-assert_grep "second run" "^$user: 1 message, 1 new, 0 B retrieved, 0 deleted" "$PF_OUT"
+assert_grep "second run" \
+    "^$user: 1 message, 1 new, 0 retrieved \\(0 B\\), 1 skipped, 0 deleted" \
+    "$PF_OUT"
 assert_no_grep "second run" ': C: RETR ' "$PF_ERR"
 
 # --json counts what the rules kept out.
