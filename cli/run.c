@@ -14,6 +14,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "cli/archive.h"
 #include "cli/report.h"
 #include "cli/rules.h"
 #include "cli/run.h"
@@ -32,6 +33,14 @@ struct run_sink {
 	const char *root;                     /* the account's Maildir */
 	const struct rules_decision *pending; /* for the next message */
 	GHashTable *folders; /* name -> struct maildir *, opened on use */
+	/* archive = yes, folder_by_date (see cli/archive.h); else NULL: */
+	struct archive *ar;     /* the index, with archive = yes */
+	const char *by_date;    /* folder_by_date */
+	struct archive_msg *am; /* the message in hand */
+	const char *account;
+	const struct pop3_msg *msg; /* the message in hand; borrowed */
+	char *where;                /* its folder, relative to root */
+	unsigned duplicates;        /* not stored again */
 };
 
 static void
@@ -65,14 +74,15 @@ run_sink_folder(struct run_sink *rs, const struct rules_decision *dec,
 	return md;
 }
 
+/* Start the delivery of msg into the folder dec names. */
 static int
-run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
+run_sink_start(struct run_sink *rs, const struct pop3_msg *msg,
+    const struct rules_decision *dec, struct err *err)
 {
-	struct run_sink *rs = ctx;
 	struct maildir *md;
-	char tag[24];
+	char tag[24], *path;
 
-	if ((md = run_sink_folder(rs, rs->pending, err)) == NULL ||
+	if ((md = run_sink_folder(rs, dec, err)) == NULL ||
 	    (rs->d = maildir_begin(md, err)) == NULL)
 		return -1;
 	if (rs->pending != NULL)
@@ -83,24 +93,134 @@ run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
 		run_uid_tag(msg->uid, tag, sizeof(tag));
 		maildir_set_tag(rs->d, tag);
 	}
+	if (rs->am != NULL) {
+		free(rs->where);
+		if (dec == NULL || dec->folder == NULL)
+			rs->where = xstrdup("");
+		else if (dec->is_path &&
+		    (path = str_expand_home(dec->folder)) != NULL) {
+			rs->where = xasprintf("%s/", path);
+			free(path);
+		} else
+			rs->where = xasprintf("%s/", dec->folder);
+	}
 	return 0;
+}
+
+/*
+ * folder_by_date: the header is in (or the message ended inside it), so
+ * the Date is known: start the delivery in its folder, with what was
+ * held back.
+ */
+static int
+run_sink_release(struct run_sink *rs, struct err *err)
+{
+	struct rules_decision dec = { .folder = NULL };
+	char folder[ARCHIVE_FOLDER_SIZE];
+	const char *held;
+	size_t len;
+	int rc;
+
+	if (archive_date_folder(rs->by_date, archive_msg_date(rs->am),
+	        (int64_t)time(NULL), folder, sizeof(folder), err) == -1)
+		return -1;
+	dec.folder = folder;
+	if (run_sink_start(rs, rs->msg, &dec, err) == -1)
+		return -1;
+	held = archive_msg_held(rs->am, &len);
+	rc = len > 0 ? maildir_write(rs->d, held, len, err) : 0;
+	archive_msg_drop_held(rs->am);
+	return rc;
+}
+
+static int
+run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
+{
+	struct run_sink *rs = ctx;
+
+	if (rs->am != NULL) {
+		archive_msg_reset(rs->am);
+		rs->msg = msg;
+		/* A rule's folder wins; else the Date picks one. */
+		if (rs->by_date != NULL &&
+		    (rs->pending == NULL || rs->pending->folder == NULL))
+			return 0;
+	}
+	return run_sink_start(rs, msg, rs->pending, err);
 }
 
 static int
 run_sink_write(void *ctx, const char *data, size_t len, struct err *err)
 {
 	struct run_sink *rs = ctx;
+	bool is_header_done;
 
-	return maildir_write(rs->d, data, len, err);
+	if (rs->am == NULL)
+		return maildir_write(rs->d, data, len, err);
+	is_header_done = archive_msg_feed(rs->am, data, len);
+	if (rs->d != NULL)
+		return maildir_write(rs->d, data, len, err);
+	/* Bounded: the header is complete at its limit at the latest. */
+	archive_msg_hold(rs->am, data, len);
+	return is_header_done ? run_sink_release(rs, err) : 0;
+}
+
+/*
+ * archive = yes: a message already in the archive is not kept again; its
+ * stored name stands for it, so that its new uid is recorded as
+ * delivered.  Any other is indexed, durably, before commit returns.
+ */
+static int
+run_sink_archive(struct run_sink *rs, struct maildir_delivery *d,
+    char **name_out, struct err *err)
+{
+	char digest[ARCHIVE_HEX_SIZE], msgid[ARCHIVE_HEX_SIZE], *name, *file;
+	const char *old, *id;
+
+	id = archive_msg_finish(rs->am, digest, msgid) ? msgid : NULL;
+	if ((old = archive_lookup(rs->ar, digest, id)) != NULL) {
+		maildir_abort(d);
+		rs->duplicates++;
+		log_info("%s: message %u: already archived as %s: not stored "
+		         "again",
+		    rs->account, rs->msg->num, old);
+		*name_out = xstrdup(
+		    strrchr(old, '/') != NULL ? strrchr(old, '/') + 1 : old);
+		return 0;
+	}
+	if (maildir_commit(d, &name, err) == -1)
+		return -1;
+	file = xasprintf("%s%s/%s", rs->where,
+	    strstr(name, ":2,") != NULL ? "cur" : "new", name);
+	if (archive_append(rs->ar, digest, id, file, err) == -1 ||
+	    archive_sync(rs->ar, err) == -1) {
+		free(file);
+		free(name);
+		return -1;
+	}
+	free(file);
+	*name_out = name;
+	return 0;
 }
 
 static int
 run_sink_commit(void *ctx, char **name_out, struct err *err)
 {
 	struct run_sink *rs = ctx;
-	struct maildir_delivery *d = rs->d;
+	struct maildir_delivery *d;
 
+	/* A message that ended inside its header. */
+	if (rs->am != NULL && rs->d == NULL &&
+	    run_sink_release(rs, err) == -1) {
+		if (rs->d != NULL)
+			maildir_abort(rs->d);
+		rs->d = NULL;
+		return -1;
+	}
+	d = rs->d;
 	rs->d = NULL;
+	if (rs->ar != NULL)
+		return run_sink_archive(rs, d, name_out, err);
 	return maildir_commit(d, name_out, err);
 }
 
@@ -623,6 +743,35 @@ run_after_login(const struct conf_account *acct,
 	free(dir);
 }
 
+/*
+ * archive = yes: the account's archive index, beside its UIDL journal
+ * (and under the same lock); with it or folder_by_date, what the sink
+ * learns of each message.
+ */
+static int
+run_open_archive(const struct conf_account *acct, struct run_sink *rs,
+    struct err *err)
+{
+	char *path;
+
+	rs->account = acct->name;
+	rs->by_date = acct->folder_by_date;
+	if (acct->archive) {
+		if ((path = run_state_file(acct->name, "archive", err)) == NULL)
+			return -1;
+		rs->ar = archive_open(path, err);
+		if (rs->ar != NULL && archive_malformed(rs->ar) > 0)
+			log_warnx("%s: %s: %zu damaged lines ignored",
+			    acct->name, path, archive_malformed(rs->ar));
+		free(path);
+		if (rs->ar == NULL)
+			return -1;
+	}
+	if (acct->archive || acct->folder_by_date != NULL)
+		rs->am = archive_msg_new();
+	return 0;
+}
+
 int
 run_account(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err)
@@ -635,15 +784,21 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 
 	rs.folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    run_folder_close);
-	if (run_open(acct, opts, &ctx, err) == 0) {
+	if (run_open(acct, opts, &ctx, err) == 0 &&
+	    run_open_archive(acct, &rs, err) == 0) {
 		rs.md = ctx.md;
 		rs.root = acct->maildir;
 		rs.pending = ctx.fa.decide != NULL ? &ctx.pending : NULL;
 		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
+		stats.duplicates = rs.duplicates;
 		run_after_login(acct, &stats);
 		if (opts->stats_out != NULL)
 			*opts->stats_out = stats;
 	}
+	archive_free(rs.ar);
+	archive_msg_free(rs.am);
+	free(rs.where);
+	g_hash_table_destroy(rs.folders);
 	run_close(&ctx);
 	return rc;
 }
