@@ -1054,6 +1054,73 @@ run_record_found(struct run_ctx *ctx, GHashTable *tags,
 	return uidl_sync(ctx->st, err);
 }
 
+/* What the archive index's rebuild carries through the Maildir walk. */
+struct run_reindex {
+	struct archive *ar;
+	size_t rootlen;
+	size_t files, added;
+	struct err err; /* the first failure */
+};
+
+static void
+run_reindex_one(void *arg, const char *dir, const char *name)
+{
+	char digest[ARCHIVE_HEX_SIZE], msgid[ARCHIVE_HEX_SIZE], *path, *rel;
+	struct run_reindex *ri = arg;
+	bool has_id;
+
+	if (ri->err.cls != ERR_NONE || name[0] == '.')
+		return;
+	path = g_build_filename(dir, name, NULL);
+	rel = path + ri->rootlen + 1;
+	if (archive_digest_file(path, digest, msgid, &has_id, &ri->err) == 0) {
+		ri->files++;
+		if (archive_lookup(ri->ar, digest, has_id ? msgid : NULL) ==
+		        NULL &&
+		    archive_append(ri->ar, digest, has_id ? msgid : NULL, rel,
+		        &ri->err) == 0)
+			ri->added++;
+	}
+	g_free(path);
+}
+
+/*
+ * archive = yes: index every message of the Maildir (and of its
+ * Maildir++ folders) that the index does not know, as if just stored.
+ */
+static int
+run_rebuild_archive(const struct conf_account *acct,
+    const struct run_opts *opts, struct err *err)
+{
+	struct run_reindex ri = { .rootlen = strlen(acct->maildir) };
+	char *path;
+	int rc = -1;
+
+	err_clear(&ri.err);
+	while (ri.rootlen > 1 && acct->maildir[ri.rootlen - 1] == '/')
+		ri.rootlen--;
+	if ((path = run_state_file(acct->name, "archive", err)) == NULL ||
+	    (ri.ar = archive_open(path, err)) == NULL)
+		goto out;
+	run_each_file(acct->maildir, run_reindex_one, &ri);
+	if (ri.err.cls != ERR_NONE) {
+		*err = ri.err;
+		goto out;
+	}
+	if (archive_sync(ri.ar, err) == -1)
+		goto out;
+	if (!opts->is_quiet)
+		printf("%s: %zu message file%s in %s, %zu of them added to the "
+		       "archive index %s\n",
+		    acct->name, ri.files, ri.files == 1 ? "" : "s",
+		    acct->maildir, ri.added, path);
+	rc = 0;
+out:
+	archive_free(ri.ar);
+	free(path);
+	return rc;
+}
+
 int
 run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err)
@@ -1080,6 +1147,8 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
 		printf("%s: %zu message%s on the server, %zu of them found in "
 		       "%s and recorded\n",
 		    acct->name, n, n == 1 ? "" : "s", found, acct->maildir);
+	if (acct->archive && run_rebuild_archive(acct, opts, err) == -1)
+		goto out;
 	rc = 0;
 out:
 	if (tags != NULL)

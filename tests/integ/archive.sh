@@ -157,6 +157,23 @@ assert_eq "files stored" "$(files "$md" | wc -l | tr -d ' ')" 6
 assert_eq "on the server" "$(server_count "$user")" 6
 assert_eq "expunges in Dovecot's log" "$(log_count 'expunge')" 0
 
+# --rebuild-state makes the same index again from the Maildir.
+sort "$index" >"$T/index.before"
+rm -f "$index"
+pf_run --rebuild-state
+assert_rc 0 "--rebuild-state"
+assert_grep "--rebuild-state" \
+    "^$user: 6 message files in .*, 6 of them added to the archive index" \
+    "$PF_OUT"
+sort "$index" >"$T/index.after"
+cmp -s "$T/index.before" "$T/index.after" || {
+	diff "$T/index.before" "$T/index.after" >&2
+	fail "--rebuild-state made another index"
+}
+pf_run -v -v
+assert_rc 0 "after --rebuild-state"
+assert_no_grep "after --rebuild-state" ': C: RETR ' "$PF_ERR"
+
 # folder_by_date alone, "%Y", for another account of the same mailbox.
 pf_config_new
 pf_account -x 'folder_by_date = "%Y"' "$user-y" "$user" starttls keep
