@@ -14,6 +14,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "cli/archive.h"
 #include "cli/report.h"
 #include "cli/rules.h"
 #include "cli/run.h"
@@ -38,6 +39,20 @@ struct run_sink {
 	/* The folders of the round's messages, counted once durable. */
 	GPtrArray *round;
 	struct report_filed *filed; /* counts what is stored, or NULL */
+	/* archive = yes, folder_by_date (see cli/archive.h); else NULL: */
+	struct archive *ar;     /* the index, with archive = yes */
+	const char *by_date;    /* folder_by_date */
+	struct archive_msg *am; /* the message in hand */
+	const char *account;
+	const struct pop3_msg *msg; /* the message in hand; borrowed */
+	char *where;                /* its folder, relative to root */
+	unsigned duplicates;        /* not stored again */
+	/*
+	 * The round's new archive records, "digest\tmsgid" -> file: indexed
+	 * once the round is durable, and already found by a second copy
+	 * within the round.
+	 */
+	GHashTable *indexing;
 };
 
 static void
@@ -71,14 +86,15 @@ run_sink_folder(struct run_sink *rs, const struct rules_decision *dec,
 	return md;
 }
 
+/* Start the delivery of msg into the folder dec names. */
 static int
-run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
+run_sink_start(struct run_sink *rs, const struct pop3_msg *msg,
+    const struct rules_decision *dec, struct err *err)
 {
-	struct run_sink *rs = ctx;
 	struct maildir *md;
-	char tag[24];
+	char tag[24], *path;
 
-	if ((md = run_sink_folder(rs, rs->pending, err)) == NULL ||
+	if ((md = run_sink_folder(rs, dec, err)) == NULL ||
 	    (rs->d = maildir_begin(md, err)) == NULL)
 		return -1;
 	rs->cur = md;
@@ -91,30 +107,178 @@ run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
 		run_uid_tag(msg->uid, tag, sizeof(tag));
 		maildir_set_tag(rs->d, tag);
 	}
+	if (rs->am != NULL) {
+		free(rs->where);
+		if (dec == NULL || dec->folder == NULL)
+			rs->where = xstrdup("");
+		else if (dec->is_path &&
+		    (path = str_expand_home(dec->folder)) != NULL) {
+			rs->where = xasprintf("%s/", path);
+			free(path);
+		} else
+			rs->where = xasprintf("%s/", dec->folder);
+	}
 	return 0;
+}
+
+/*
+ * folder_by_date: the header is in (or the message ended inside it), so
+ * the Date is known: start the delivery in its folder, with what was
+ * held back.
+ */
+static int
+run_sink_release(struct run_sink *rs, struct err *err)
+{
+	struct rules_decision dec = { .folder = NULL };
+	char folder[ARCHIVE_FOLDER_SIZE];
+	const char *held;
+	size_t len;
+	int rc;
+
+	if (archive_date_folder(rs->by_date, archive_msg_date(rs->am),
+	        (int64_t)time(NULL), folder, sizeof(folder), err) == -1)
+		return -1;
+	dec.folder = folder;
+	if (run_sink_start(rs, rs->msg, &dec, err) == -1)
+		return -1;
+	held = archive_msg_held(rs->am, &len);
+	rc = len > 0 ? maildir_write(rs->d, held, len, err) : 0;
+	archive_msg_drop_held(rs->am);
+	return rc;
+}
+
+static int
+run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
+{
+	struct run_sink *rs = ctx;
+
+	if (rs->am != NULL) {
+		archive_msg_reset(rs->am);
+		rs->msg = msg;
+		/* A rule's folder wins; else the Date picks one. */
+		if (rs->by_date != NULL &&
+		    (rs->pending == NULL || rs->pending->folder == NULL))
+			return 0;
+	}
+	return run_sink_start(rs, msg, rs->pending, err);
 }
 
 static int
 run_sink_write(void *ctx, const char *data, size_t len, struct err *err)
 {
 	struct run_sink *rs = ctx;
+	bool is_header_done;
 
-	return maildir_write(rs->d, data, len, err);
+	if (rs->am == NULL)
+		return maildir_write(rs->d, data, len, err);
+	is_header_done = archive_msg_feed(rs->am, data, len);
+	if (rs->d != NULL)
+		return maildir_write(rs->d, data, len, err);
+	/* Bounded: the header is complete at its limit at the latest. */
+	archive_msg_hold(rs->am, data, len);
+	return is_header_done ? run_sink_release(rs, err) : 0;
 }
 
+/*
+ * Stage the message in hand: it joins the round, durable at the next
+ * sync.
+ */
 static int
-run_sink_commit(void *ctx, char **name_out, struct err *err)
+run_sink_stage(struct run_sink *rs, struct maildir_delivery *d, char **name_out,
+    struct err *err)
 {
-	struct run_sink *rs = ctx;
-	struct maildir_delivery *d = rs->d;
-
-	rs->d = NULL;
 	if (maildir_stage(d, name_out, err) == -1)
 		return -1;
 	if (!g_ptr_array_find(rs->staged, rs->cur, NULL))
 		g_ptr_array_add(rs->staged, rs->cur);
 	g_ptr_array_add(rs->round, g_strdup(rs->folder));
 	return 0;
+}
+
+/*
+ * archive = yes: a message already in the archive (or earlier in this
+ * round) is not kept again; its stored name stands for it, so that its
+ * new uid is recorded as delivered.  Any other is staged, and indexed
+ * with the round.
+ */
+static int
+run_sink_archive(struct run_sink *rs, struct maildir_delivery *d,
+    char **name_out, struct err *err)
+{
+	char digest[ARCHIVE_HEX_SIZE], msgid[ARCHIVE_HEX_SIZE], *name, *key;
+	const char *old, *id;
+
+	id = archive_msg_finish(rs->am, digest, msgid) ? msgid : NULL;
+	key = g_strdup_printf("%s\t%s", digest, id != NULL ? id : "-");
+	if ((old = archive_lookup(rs->ar, digest, id)) != NULL ||
+	    (old = g_hash_table_lookup(rs->indexing, key)) != NULL) {
+		maildir_abort(d);
+		rs->duplicates++;
+		log_info("%s: message %u: already archived as %s: not stored "
+		         "again",
+		    rs->account, rs->msg->num, old);
+		*name_out = xstrdup(
+		    strrchr(old, '/') != NULL ? strrchr(old, '/') + 1 : old);
+		g_free(key);
+		return 0;
+	}
+	if (run_sink_stage(rs, d, &name, err) == -1) {
+		g_free(key);
+		return -1;
+	}
+	g_hash_table_insert(rs->indexing, key,
+	    g_strdup_printf("%s%s/%s", rs->where,
+	        strstr(name, ":2,") != NULL ? "cur" : "new", name));
+	*name_out = name;
+	return 0;
+}
+
+static int
+run_sink_commit(void *ctx, char **name_out, struct err *err)
+{
+	struct run_sink *rs = ctx;
+	struct maildir_delivery *d;
+
+	/* A message that ended inside its header. */
+	if (rs->am != NULL && rs->d == NULL &&
+	    run_sink_release(rs, err) == -1) {
+		if (rs->d != NULL)
+			maildir_abort(rs->d);
+		rs->d = NULL;
+		return -1;
+	}
+	d = rs->d;
+	rs->d = NULL;
+	if (rs->ar != NULL)
+		return run_sink_archive(rs, d, name_out, err);
+	return run_sink_stage(rs, d, name_out, err);
+}
+
+/*
+ * archive = yes: the round's messages go into the index once they are
+ * durable in the Maildir, and the index is made durable too, before any
+ * of them is recorded as delivered.
+ */
+static int
+run_sink_index(struct run_sink *rs, struct err *err)
+{
+	GHashTableIter it;
+	gpointer key, file;
+	char *tab;
+	int rc = 0;
+
+	g_hash_table_iter_init(&it, rs->indexing);
+	while (rc == 0 && g_hash_table_iter_next(&it, &key, &file)) {
+		tab = strchr(key, '\t');
+		*tab = '\0';
+		rc = archive_append(rs->ar, key,
+		    strcmp(tab + 1, "-") != 0 ? tab + 1 : NULL, file, err);
+		*tab = '\t';
+	}
+	if (rc == 0 && g_hash_table_size(rs->indexing) > 0)
+		rc = archive_sync(rs->ar, err);
+	g_hash_table_remove_all(rs->indexing);
+	return rc;
 }
 
 /*
@@ -139,9 +303,13 @@ run_sink_sync(void *ctx, struct err *err)
 		if (!ok[i])
 			rc = -1;
 	}
+	if (rc == 0 && rs->ar != NULL && run_sink_index(rs, err) == -1)
+		rc = -1;
 	for (i = 0; rc == -1 && i < rs->staged->len; i++)
 		if (ok[i])
 			maildir_unsync(g_ptr_array_index(rs->staged, i));
+	if (rs->indexing != NULL)
+		g_hash_table_remove_all(rs->indexing);
 	for (i = 0; rc == 0 && rs->filed != NULL && i < rs->round->len; i++)
 		report_filed_add(rs->filed, g_ptr_array_index(rs->round, i), 1);
 	g_ptr_array_set_size(rs->staged, 0);
@@ -670,6 +838,35 @@ run_after_login(const struct conf_account *acct,
 	free(dir);
 }
 
+/*
+ * archive = yes: the account's archive index, beside its UIDL journal
+ * (and under the same lock); with it or folder_by_date, what the sink
+ * learns of each message.
+ */
+static int
+run_open_archive(const struct conf_account *acct, struct run_sink *rs,
+    struct err *err)
+{
+	char *path;
+
+	rs->account = acct->name;
+	rs->by_date = acct->folder_by_date;
+	if (acct->archive) {
+		if ((path = run_state_file(acct->name, "archive", err)) == NULL)
+			return -1;
+		rs->ar = archive_open(path, err);
+		if (rs->ar != NULL && archive_malformed(rs->ar) > 0)
+			log_warnx("%s: %s: %zu damaged lines ignored",
+			    acct->name, path, archive_malformed(rs->ar));
+		free(path);
+		if (rs->ar == NULL)
+			return -1;
+	}
+	if (acct->archive || acct->folder_by_date != NULL)
+		rs->am = archive_msg_new();
+	return 0;
+}
+
 int
 run_account(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err)
@@ -684,19 +881,27 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	    run_folder_close);
 	rs.staged = g_ptr_array_new();
 	rs.round = g_ptr_array_new_with_free_func(g_free);
-	if (run_open(acct, opts, &ctx, err) == 0) {
+	rs.indexing =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	if (run_open(acct, opts, &ctx, err) == 0 &&
+	    run_open_archive(acct, &rs, err) == 0) {
 		rs.md = ctx.md;
 		rs.root = acct->maildir;
 		rs.filed = opts->filed_out;
 		rs.pending = ctx.fa.decide != NULL ? &ctx.pending : NULL;
 		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
+		stats.duplicates = rs.duplicates;
 		run_after_login(acct, &stats);
 		if (opts->stats_out != NULL)
 			*opts->stats_out = stats;
 	}
+	archive_free(rs.ar);
+	archive_msg_free(rs.am);
+	free(rs.where);
 	g_hash_table_destroy(rs.folders);
 	g_ptr_array_free(rs.staged, TRUE);
 	g_ptr_array_free(rs.round, TRUE);
+	g_hash_table_destroy(rs.indexing);
 	run_close(&ctx);
 	return rc;
 }
@@ -952,6 +1157,73 @@ run_record_found(struct run_ctx *ctx, GHashTable *tags,
 	return uidl_sync(ctx->st, err);
 }
 
+/* What the archive index's rebuild carries through the Maildir walk. */
+struct run_reindex {
+	struct archive *ar;
+	size_t rootlen;
+	size_t files, added;
+	struct err err; /* the first failure */
+};
+
+static void
+run_reindex_one(void *arg, const char *dir, const char *name)
+{
+	char digest[ARCHIVE_HEX_SIZE], msgid[ARCHIVE_HEX_SIZE], *path, *rel;
+	struct run_reindex *ri = arg;
+	bool has_id;
+
+	if (ri->err.cls != ERR_NONE || name[0] == '.')
+		return;
+	path = g_build_filename(dir, name, NULL);
+	rel = path + ri->rootlen + 1;
+	if (archive_digest_file(path, digest, msgid, &has_id, &ri->err) == 0) {
+		ri->files++;
+		if (archive_lookup(ri->ar, digest, has_id ? msgid : NULL) ==
+		        NULL &&
+		    archive_append(ri->ar, digest, has_id ? msgid : NULL, rel,
+		        &ri->err) == 0)
+			ri->added++;
+	}
+	g_free(path);
+}
+
+/*
+ * archive = yes: index every message of the Maildir (and of its
+ * Maildir++ folders) that the index does not know, as if just stored.
+ */
+static int
+run_rebuild_archive(const struct conf_account *acct,
+    const struct run_opts *opts, struct err *err)
+{
+	struct run_reindex ri = { .rootlen = strlen(acct->maildir) };
+	char *path;
+	int rc = -1;
+
+	err_clear(&ri.err);
+	while (ri.rootlen > 1 && acct->maildir[ri.rootlen - 1] == '/')
+		ri.rootlen--;
+	if ((path = run_state_file(acct->name, "archive", err)) == NULL ||
+	    (ri.ar = archive_open(path, err)) == NULL)
+		goto out;
+	run_each_file(acct->maildir, run_reindex_one, &ri);
+	if (ri.err.cls != ERR_NONE) {
+		*err = ri.err;
+		goto out;
+	}
+	if (archive_sync(ri.ar, err) == -1)
+		goto out;
+	if (!opts->is_quiet)
+		printf("%s: %zu message file%s in %s, %zu of them added to the "
+		       "archive index %s\n",
+		    acct->name, ri.files, ri.files == 1 ? "" : "s",
+		    acct->maildir, ri.added, path);
+	rc = 0;
+out:
+	archive_free(ri.ar);
+	free(path);
+	return rc;
+}
+
 int
 run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err)
@@ -978,6 +1250,8 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
 		printf("%s: %zu message%s on the server, %zu of them found in "
 		       "%s and recorded\n",
 		    acct->name, n, n == 1 ? "" : "s", found, acct->maildir);
+	if (acct->archive && run_rebuild_archive(acct, opts, err) == -1)
+		goto out;
 	rc = 0;
 out:
 	if (tags != NULL)

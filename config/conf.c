@@ -398,6 +398,8 @@ conf_schema(void)
 		CFG_STR("tls_cert_file", NULL, CFGF_NODEFAULT),
 		CFG_STR("tls_key_file", NULL, CFGF_NODEFAULT),
 		CFG_STR_LIST("rules", NULL, CFGF_NODEFAULT),
+		CFG_BOOL("archive", cfg_false, CFGF_NODEFAULT),
+		CFG_STR("folder_by_date", NULL, CFGF_NODEFAULT),
 		CFG_END(),
 	};
 	cfg_opt_t nots[] = { CONF_COND_KEYS, CFG_END() };
@@ -715,6 +717,111 @@ conf_get_policy(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	return 0;
 }
 
+/*
+ * Does format, filled in with a sample date, make a Maildir++ folder
+ * name once '/' becomes '.': non-empty components of printable
+ * characters?  A format that names no date at all is allowed (every
+ * message then goes to one folder), but not one that names nothing.
+ */
+static bool
+conf_is_date_format(const char *format)
+{
+	struct tm tm = { .tm_year = 126,
+		.tm_mon = 10,
+		.tm_mday = 26,
+		.tm_hour = 10,
+		.tm_wday = 4,
+		.tm_yday = 329 };
+	char buf[256];
+	size_t i, len;
+
+	if (format[0] == '\0' || format[0] == '/' || format[0] == '.' ||
+	    strlen(format) > 64)
+		return false;
+		/* The format is the user's, by design: that is what the key is.
+		 */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	len = strftime(buf, sizeof(buf), format, &tm);
+#pragma GCC diagnostic pop
+	if (len == 0 || len > 128 || buf[len - 1] == '/' || buf[len - 1] == '.')
+		return false;
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			return false;
+		/* An empty component: "//", "/.", "./" or "..". */
+		if ((buf[i] == '/' || buf[i] == '.') &&
+		    (i == 0 || buf[i - 1] == '/' || buf[i - 1] == '.'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The line of whichever of two keys, each set (in sec or defs), was
+ * written last: the one that makes the combination wrong.
+ */
+static int
+conf_later_line(struct conf_parse *p, cfg_t *sec, cfg_t *defs, const char *k1,
+    const char *k2)
+{
+	int l1 = conf_key_line(p, conf_source(sec, defs, k1), k1);
+	int l2 = conf_key_line(p, conf_source(sec, defs, k2), k2);
+
+	return l1 > l2 ? l1 : l2;
+}
+
+/*
+ * archive and folder_by_date.  An archive is never pruned from the
+ * server: every key that deletes is refused with it, rather than one
+ * silently overriding the other.
+ */
+static int
+conf_get_archive(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
+    struct conf_account *a)
+{
+	const char *what = NULL;
+	char val[24];
+	cfg_t *src;
+
+	if ((src = conf_source(sec, defs, "folder_by_date")) != NULL) {
+		if (!conf_is_date_format(cfg_getstr(src, "folder_by_date"))) {
+			conf_fail(p, conf_key_line(p, src, "folder_by_date"),
+			    "account \"%s\": folder_by_date must be a "
+			    "strftime format such as \"%%Y/%%m\" that makes a "
+			    "folder name (no empty part, no leading '/' or "
+			    "'.')",
+			    a->name);
+			return -1;
+		}
+		a->folder_by_date = xstrdup(cfg_getstr(src, "folder_by_date"));
+	}
+	if ((src = conf_source(sec, defs, "archive")) != NULL)
+		a->archive = cfg_getbool(src, "archive");
+	if (!a->archive)
+		return 0;
+	if (a->delete_mode != CONF_DELETE_KEEP)
+		what = "delete";
+	else if (a->has_keep_days)
+		what = "keep_days";
+	else if (a->delete_when_gone)
+		what = "delete_when_gone_locally";
+	if (what == NULL)
+		return 0;
+	if (a->delete_mode != CONF_DELETE_KEEP)
+		(void)snprintf(val, sizeof(val), "%s",
+		    conf_delete_names[a->delete_mode]);
+	else if (a->has_keep_days)
+		(void)snprintf(val, sizeof(val), "%u", a->keep_days);
+	else
+		(void)snprintf(val, sizeof(val), "yes");
+	conf_fail(p, conf_later_line(p, sec, defs, "archive", what),
+	    "account \"%s\": archive = yes never deletes on the server, so "
+	    "%s = %s cannot go with it (archive implies delete = keep)",
+	    a->name, what, val);
+	return -1;
+}
+
 static int
 conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
     struct conf_account *a)
@@ -775,7 +882,7 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	if ((src = conf_source(sec, defs, "uidl_fallback")) != NULL)
 		a->uidl_fallback =
 		    (enum conf_fallback)cfg_getint(src, "uidl_fallback");
-	return 0;
+	return conf_get_archive(p, sec, defs, a);
 }
 
 static const struct {
@@ -1297,6 +1404,7 @@ conf_free(struct conf *c)
 		xfree_secret(a->password);
 		xfree_secret(a->password_command);
 		free(a->maildir);
+		free(a->folder_by_date);
 		free(a->rules);
 	}
 	free(c->accounts);

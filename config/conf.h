@@ -21,7 +21,9 @@
  * Login and TLS policy: auth (see enum conf_auth), tls_fingerprint
  * ("SHA256:" and 64 hex digits), tls_min_version (TLS1.2|TLS1.3),
  * tls_priority (a GnuTLS priority string), tls_cert_file and
- * tls_key_file (~ expanded).
+ * tls_key_file (~ expanded).  Archival: archive (bool; never delete, store
+ * each message once) and folder_by_date (a strftime(3) format naming the
+ * Maildir++ folder of each message from its Date).
  */
 
 enum conf_tls {
@@ -87,6 +89,12 @@ struct conf_account {
 	unsigned keep_days;
 	bool delete_when_gone; /* delete_when_gone_locally = yes */
 	unsigned gone_limit;   /* percent, default 50 */
+	/*
+	 * archive = yes: never delete on the server (delete is keep) and
+	 * store every message once, whatever unique-id it comes under.
+	 */
+	bool archive;
+	char *folder_by_date; /* a strftime(3) format, or NULL */
 	size_t *rules; /* indexes into conf->rules, in the order to apply */
 	size_t nrules;
 	unsigned line; /* where the account section starts */
@@ -159,7 +167,10 @@ struct conf {
  * allow_plaintext = yes; a file holding a password that is readable or
  * writable by group or others is refused; duplicate account names are
  * refused; tls_fingerprint must be well formed, and tls_key_file needs
- * tls_cert_file.  Returns a new conf (caller owns, conf_free()), or NULL.
+ * tls_cert_file; archive = yes refuses delete = each|batch, keep_days
+ * and delete_when_gone_locally = yes; folder_by_date must make a
+ * Maildir++ folder name.  Returns a new conf (caller owns,
+ * conf_free()), or NULL.
  */
 struct conf *conf_load(const char *path, struct err *err);
 void conf_free(struct conf *c);

@@ -59,6 +59,12 @@ struct fetch_stats {
 	long expire;        /* CAPA EXPIRE, days; -1 if none or NEVER */
 	unsigned skipped;   /* left on the server by a rule */
 	unsigned discarded; /* not stored, by a rule */
+	/*
+	 * archive = yes: retrieved but not stored again, being in the
+	 * archive already (counted in retrieved too).  Set by cli/, never
+	 * by fetch/.
+	 */
+	unsigned duplicates;
 };
 
 /* One account's connection and policy; every pointer borrowed. */

@@ -1027,6 +1027,79 @@ test_keep_days(void **state)
 	    2, "keep_days must be a number from 0 to 36500, not \"36501\"");
 }
 
+/* archive never deletes; folder_by_date must make a folder name. */
+static void
+test_archive(void **state)
+{
+	struct fixture *f = *state;
+	struct conf *c;
+	struct err err;
+
+	c = load_text(f,
+	    "defaults { archive = yes }\n"
+	    "account a { host = h user = u maildir = /m\n"
+	    " folder_by_date = \"%Y/%m\" }\n"
+	    "account b { host = h user = u maildir = /m archive = no }\n"
+	    "account c { host = h user = u maildir = /m\n"
+	    " archive = no folder_by_date = \"%Y\" }\n",
+	    0600, &err);
+	assert_non_null(c);
+	assert_true(c->accounts[0].archive);
+	assert_int_equal(c->accounts[0].delete_mode, CONF_DELETE_KEEP);
+	assert_string_equal(c->accounts[0].folder_by_date, "%Y/%m");
+	assert_false(c->accounts[1].archive);
+	assert_null(c->accounts[1].folder_by_date);
+	assert_false(c->accounts[2].archive);
+	assert_string_equal(c->accounts[2].folder_by_date, "%Y");
+	conf_free(c);
+	expect_error(f,
+	    "account a { host = h user = u maildir = /m\n archive = yes\n"
+	    " delete = each }\n",
+	    3,
+	    "account \"a\": archive = yes never deletes on the server, so "
+	    "delete = each cannot go with it (archive implies delete = keep)");
+	expect_error(f,
+	    "defaults { delete = batch }\n"
+	    "account a { host = h user = u maildir = /m\n archive = yes }\n",
+	    3,
+	    "account \"a\": archive = yes never deletes on the server, so "
+	    "delete = batch cannot go with it (archive implies delete = keep)");
+	expect_error(f,
+	    "account a { host = h user = u maildir = /m\n keep_days = 7\n"
+	    " archive = yes }\n",
+	    3,
+	    "account \"a\": archive = yes never deletes on the server, so "
+	    "keep_days = 7 cannot go with it (archive implies delete = keep)");
+	expect_error(f,
+	    "account a { host = h user = u maildir = /m\n archive = yes\n"
+	    " delete_when_gone_locally = yes }\n",
+	    3,
+	    "account \"a\": archive = yes never deletes on the server, so "
+	    "delete_when_gone_locally = yes cannot go with it (archive "
+	    "implies delete = keep)");
+	expect_error(f,
+	    "account a { host = h user = u maildir = /m\n"
+	    " folder_by_date = \"%Y//%m\" }\n",
+	    2,
+	    "account \"a\": folder_by_date must be a strftime format such "
+	    "as \"%Y/%m\" that makes a folder name (no empty part, no "
+	    "leading '/' or '.')");
+	expect_error(f,
+	    "account a { host = h user = u maildir = /m\n"
+	    " folder_by_date = \"/%Y\" }\n",
+	    2,
+	    "account \"a\": folder_by_date must be a strftime format such "
+	    "as \"%Y/%m\" that makes a folder name (no empty part, no "
+	    "leading '/' or '.')");
+	expect_error(f,
+	    "account a { host = h user = u maildir = /m\n"
+	    " folder_by_date = \"\" }\n",
+	    2,
+	    "account \"a\": folder_by_date must be a strftime format such "
+	    "as \"%Y/%m\" that makes a folder name (no empty part, no "
+	    "leading '/' or '.')");
+}
+
 /* A parse error on a password line never repeats what it quotes. */
 static void
 test_password_not_quoted(void **state)
@@ -1158,6 +1231,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keep_days, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_archive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_bad, setup,
 		    teardown),
 	};
