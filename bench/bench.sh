@@ -39,6 +39,8 @@ BENCH_PROFILES=${BENCH_PROFILES-small:disk:tls small:tmpfs:tls \
 large:disk:plain large:disk:tls keep100k:disk:tls}
 # popfetch's delete strategies on small, compared with keep.
 BENCH_DELETE=${BENCH_DELETE-small:disk:tls}
+# popfetch -j on small split among 20 accounts.
+BENCH_PARALLEL=${BENCH_PARALLEL-small:disk:tls}
 # How long one client run may take before it counts as failed.
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
 
@@ -201,6 +203,13 @@ client_setup()
 	esac
 	cs_env=
 	"client_$cs_client"
+	client_script
+}
+
+# client_script: W/run, which runs cs_cmd in the environment cs_env as
+# the user the clients run as.
+client_script()
+{
 	printf 'HOME=%s %s exec %s %s\n' "$W" "$cs_env" "$RUN_AS" "$cs_cmd" \
 	    >"$W/run"
 	chown -R "$RUN_UID:$RUN_GID" "$W"
@@ -208,22 +217,27 @@ client_setup()
 
 client_popfetch()
 {
-	{
-		printf 'account "bench" {\n'
-		printf '\thost = "127.0.0.1"\n\tport = %s\n' "$cs_port"
-		if [ "$cs_net" = tls ]; then
-			printf '\ttls = on\n\tca_file = "%s"\n' "$PKI_CA"
-		else
-			printf '\ttls = off\n\tallow_plaintext = yes\n'
-		fi
-		printf '\tuser = "%s"\n\tpassword = "%s"\n' "$cs_user" \
-		    "$PF_PASSWORD"
-		printf '\tmaildir = "%s/md"\n\tdelete = %s\n' "$W" "$cs_mode"
-		printf '\ttimeout = 120\n}\n'
-	} >"$W/popfetch.conf"
+	popfetch_account bench "$cs_user" "$W/md" "$cs_mode" \
+	    >"$W/popfetch.conf"
 	chmod 0600 "$W/popfetch.conf"
 	cs_env="XDG_STATE_HOME=$W/state"
 	cs_cmd="$PF_BIN -q -c $W/popfetch.conf"
+}
+
+# popfetch_account NAME USER MAILDIR DELETE: one account of popfetch's
+# configuration, on the server port cs_port in the mode cs_net.
+popfetch_account()
+{
+	printf 'account "%s" {\n' "$1"
+	printf '\thost = "127.0.0.1"\n\tport = %s\n' "$cs_port"
+	if [ "$cs_net" = tls ]; then
+		printf '\ttls = on\n\tca_file = "%s"\n' "$PKI_CA"
+	else
+		printf '\ttls = off\n\tallow_plaintext = yes\n'
+	fi
+	printf '\tuser = "%s"\n\tpassword = "%s"\n' "$2" "$PF_PASSWORD"
+	printf '\tmaildir = "%s"\n\tdelete = %s\n' "$3" "$4"
+	printf '\ttimeout = 120\n}\n'
 }
 
 # mpop delivers to the Maildir itself (no MDA) and pipelines.
@@ -345,13 +359,29 @@ client_ok()
 # (every message is new).  Appends a line to $RESULTS.
 bench_run()
 {
-	br_client=$1
 	rm -rf "$W/md"
 	mkdir -p "$W/md/tmp" "$W/md/new" "$W/md/cur"
 	if [ "$5" = yes ]; then
 		rm -rf "$W/state"
 		mkdir "$W/state"
 	fi
+	bench_clock "$1" "$2" "$3" bench_verify_md "$4"
+}
+
+# bench_verify_md CHECK: W/md against CHECK (see bench_run).
+bench_verify_md()
+{
+	$VERIFY "$1" "$W/md"
+}
+
+# bench_clock CLIENT PROFILE ITER VERIFY [ARG...]: time W/run, whose
+# Maildirs and state the caller has prepared, then check the result
+# with the command VERIFY ARG... (its complaints on stderr).  Appends
+# a line to $RESULTS: a run that fails or does not verify is not timed.
+bench_clock()
+{
+	br_client=$1 br_profile=$2 br_iter=$3
+	shift 3
 	chown -R "$RUN_UID:$RUN_GID" "$W"
 	# The previous run's dirty pages are written now, not on our clock.
 	sync
@@ -363,20 +393,20 @@ bench_run()
 	br_status=ok
 	if ! client_ok "$br_client" "$br_rc"; then
 		br_status=fail:exit-$br_rc
-		bench_say "$br_client, $2: exit status $br_rc:"
+		bench_say "$br_client, $br_profile: exit status $br_rc:"
 		tail -n 5 "$W/err" >&2
-	elif ! $VERIFY "$4" "$W/md" 2>"$W/verify"; then
+	elif ! "$@" 2>"$W/verify"; then
 		br_status=fail:verify
-		bench_say "$br_client, $2: wrong Maildir:"
+		bench_say "$br_client, $br_profile: wrong Maildir:"
 		cat "$W/verify" >&2
 	fi
 	# GNU time writes a note first when the command failed.
 	br_time=$(tail -n 1 "$W/time")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$br_client" "$3" \
-	    "$(((br_t1 - br_t0) / 1000))" "$br_time" "$br_status" |
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$br_profile" "$br_client" \
+	    "$br_iter" "$(((br_t1 - br_t0) / 1000))" "$br_time" "$br_status" |
 	    tr ' ' '\t' >>"$RESULTS"
-	bench_say "$2 $br_client #$3: $(((br_t1 - br_t0) / 1000000)) ms," \
-	    "$br_status"
+	bench_say "$br_profile $br_client #$br_iter:" \
+	    "$(((br_t1 - br_t0) / 1000000)) ms, $br_status"
 }
 
 # bench_profile MAILBOX:FS:NET: every client, a warm-up, then the
@@ -514,6 +544,112 @@ bench_delete()
 	done
 }
 
+# Parallel accounts (-j): the messages of small, split in order into
+# this many mailboxes of equal size, one server user and one account
+# each, so that all the accounts together move the same messages and
+# bytes as one account on small.
+PAR_ACCOUNTS=20
+PAR_BOX=par$PAR_ACCOUNTS
+PAR_USERS=
+# The -j values compared, side by side in each round.
+BENCH_JOBS=${BENCH_JOBS:-1 4}
+
+# bench_par_need: the originals of each account in $T/orig/par20/USER
+# and the server mailboxes holding them (made once).
+bench_par_need()
+{
+	[ -z "$PAR_USERS" ] || return 0
+	bench_need small
+	bpn_per=$((n_small / PAR_ACCOUNTS))
+	[ "$bpn_per" -gt 0 ] || fail "small is too small for $PAR_ACCOUNTS accounts"
+	find "$T/orig/small" -type f | sort >"$T/small.list"
+	bpn_k=1
+	while [ "$bpn_k" -le "$PAR_ACCOUNTS" ]; do
+		bpn_user=$(printf 'par%02d' "$bpn_k")
+		bpn_dir=$T/orig/$PAR_BOX/$bpn_user
+		mkdir -p "$bpn_dir"
+		sed -n "$(((bpn_k - 1) * bpn_per + 1)),$((bpn_k * bpn_per))p" \
+		    "$T/small.list" | xargs cp -t "$bpn_dir"
+		user_add "$bpn_user"
+		bench_seed "$bpn_user" "$bpn_dir"
+		PAR_USERS="$PAR_USERS $bpn_user"
+		bpn_k=$((bpn_k + 1))
+	done
+	bench_say "$PAR_BOX: $PAR_ACCOUNTS accounts of $bpn_per messages of small"
+}
+
+# bench_par_setup FS NET JOBS: W for popfetch -j JOBS with one account
+# per server user of bench_par_need, each delivering to W/md/USER, all
+# in one configuration file.
+bench_par_setup()
+{
+	case $1 in
+	disk) W=$DISK ;;
+	tmpfs) W=$TMPFS ;;
+	esac
+	W=$W/popfetch-$PAR_BOX-$2-j$3
+	mkdir -p "$W/md" "$W/state"
+	chmod 0700 "$W"
+	cs_net=$2
+	case $cs_net in
+	plain) cs_port=$DOVECOT_PORT ;;
+	tls) cs_port=$DOVECOT_PORT_TLS ;;
+	esac
+	for u in $PAR_USERS; do
+		popfetch_account "$u" "$u" "$W/md/$u" keep
+	done >"$W/popfetch.conf"
+	chmod 0600 "$W/popfetch.conf"
+	cs_env="XDG_STATE_HOME=$W/state"
+	cs_cmd="$PF_BIN -q -j $3 -c $W/popfetch.conf"
+	client_script
+}
+
+# bench_par_run PROFILE ITER: one timed run of W (bench_par_setup) with
+# empty Maildirs and no state, so that every message is new, then
+# every account's Maildir checked against its originals.
+bench_par_run()
+{
+	rm -rf "$W/md" "$W/state"
+	mkdir "$W/state"
+	for u in $PAR_USERS; do
+		mkdir -p "$W/md/$u/tmp" "$W/md/$u/new" "$W/md/$u/cur"
+	done
+	bench_clock popfetch "$1" "$2" bench_par_verify
+}
+
+# bench_par_verify: every account's Maildir; all are checked, so that
+# the log names every wrong one.
+bench_par_verify()
+{
+	bpv_rc=0
+	for u in $PAR_USERS; do
+		$VERIFY "$T/orig/$PAR_BOX/$u" "$W/md/$u" || bpv_rc=1
+	done
+	return "$bpv_rc"
+}
+
+# bench_parallel small:FS:NET: popfetch on the accounts of
+# bench_par_need with each -j of BENCH_JOBS, side by side in rounds
+# after the warm-up, in profiles par20:FS:NET:jN.
+bench_parallel()
+{
+	bpl_box=${1%%:*}
+	bpl_fs=${1#*:}
+	bpl_net=${bpl_fs#*:}
+	bpl_fs=${bpl_fs%%:*}
+	[ "$bpl_box" = small ] ||
+	    fail "BENCH_PARALLEL: $1: only small is split among accounts"
+	bench_par_need
+	bpl_i=$((1 - BENCH_WARMUP))
+	while [ "$bpl_i" -le "$BENCH_RUNS" ]; do
+		for j in $BENCH_JOBS; do
+			bench_par_setup "$bpl_fs" "$bpl_net" "$j"
+			bench_par_run "$PAR_BOX:$bpl_fs:$bpl_net:j$j" "$bpl_i"
+		done
+		bpl_i=$((bpl_i + 1))
+	done
+}
+
 bench_meta()
 {
 	printf '%s\t%s\n' "$1" "$2" >>"$META"
@@ -539,6 +675,10 @@ bench_main()
 		bench_say "delete strategies, $p"
 		bench_delete "$p"
 	done
+	for p in $BENCH_PARALLEL; do
+		bench_say "parallel accounts, $p"
+		bench_parallel "$p"
+	done
 
 	bench_meta load_end "$(cut -d ' ' -f 1-3 /proc/loadavg)"
 	bench_meta duration "$(($(date +%s) - bm_start))"
@@ -554,10 +694,17 @@ bench_main()
 	bench_meta disk "$DISK_FS on $DISK_DEV (rotational=$bm_rot)"
 	bench_meta tmpfs "$TMPFS_NOTE"
 	bench_meta dovecot "Dovecot $(dovecot --version | cut -d ' ' -f 1)"
-	for c in $BENCH_CLIENTS; do
+	bm_clients=$BENCH_CLIENTS
+	# The delete and -j steps run popfetch whatever BENCH_CLIENTS says.
+	case " $BENCH_CLIENTS " in
+	*" popfetch "*) ;;
+	*) [ -z "$BENCH_DELETE$BENCH_PARALLEL" ] ||
+	    bm_clients="popfetch $bm_clients" ;;
+	esac
+	for c in $bm_clients; do
 		bench_meta "version_$c" "$(client_version "$c")"
 	done
-	for b in small large keep100k; do
+	for b in small large keep100k $PAR_BOX; do
 		[ -d "$T/orig/$b" ] || continue
 		bench_meta "box_$b" "$(find "$T/orig/$b" -type f -printf \
 		    '%s\n' | awk '{ n++; s += $1 } END { print n, s }')"

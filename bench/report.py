@@ -11,7 +11,8 @@ RESULTS has one line per client run:
 
     profile client iteration wall_us user_s sys_s maxrss_kb status
 
-where profile is MAILBOX:FS:NET[:DELETE], an iteration below 1 is a
+where profile is MAILBOX:FS:NET[:DELETE], or parN:FS:NET:jJ for popfetch
+-j J on N accounts (small split among them), an iteration below 1 is a
 warm-up, and status is "ok" or "fail:why".  Writes OUTDIR/RESULTS.md,
 OUTDIR/results.dat and, with gnuplot, OUTDIR/results.png.
 """
@@ -113,7 +114,31 @@ def box_sizes(meta):
     for b in ("small", "large", "keep100k"):
         v = meta.get("box_" + b, "0 0").split()
         sizes[b] = (int(v[0]), int(v[1]))
+    for k, v in meta.items():
+        if k.startswith("box_par"):
+            v = v.split()
+            sizes[k[4:]] = (int(v[0]), int(v[1]))
     return sizes
+
+
+def is_par(prof):
+    """A profile of popfetch -j on several accounts: parN:FS:NET:jJ."""
+    p = prof.split(":")
+    return (
+        len(p) == 4
+        and p[0][:3] == "par"
+        and p[0][3:].isdigit()
+        and p[3][:1] == "j"
+        and p[3][1:].isdigit()
+    )
+
+
+def par_accounts(prof):
+    return int(box_of(prof)[3:])
+
+
+def par_jobs(prof):
+    return int(prof.split(":")[3][1:])
 
 
 def profile_table(out, prof, stats, sizes):
@@ -243,6 +268,80 @@ def delete_table(out, allstats, delete_profiles):
     out.append("")
 
 
+def par_table(out, allstats, par_profiles, sizes):
+    """popfetch -j J on the same accounts, side by side; the speed-up is
+    the wall time of the smallest J (normally -j 1) over each J's."""
+    bases = []
+    for p in par_profiles:
+        b = ":".join(p.split(":")[:3])
+        if b not in bases:
+            bases.append(b)
+    for b in bases:
+        profs = sorted(
+            (p for p in par_profiles if p.startswith(b + ":")), key=par_jobs
+        )
+        nacc = par_accounts(b)
+        nmsg, nbytes = sizes.get(box_of(b), (0, 0))
+        first = allstats[profs[0]].get("popfetch", {})
+        one = allstats.get("small:" + b.split(":", 1)[1], {}).get("popfetch")
+        out.append(
+            "#### %d accounts, %s, %s: %d messages, %.1f MB in all\n"
+            % (
+                nacc,
+                FS.get(b.split(":")[1], b.split(":")[1]),
+                NET.get(b.split(":")[2], b.split(":")[2]),
+                nmsg,
+                nbytes / 1e6,
+            )
+        )
+        out.append(
+            "| popfetch | runs ok | wall s | CPU s | peak RSS MiB | msg/s "
+            "| MB/s | speed-up: -j %d wall ÷ this wall |" % par_jobs(profs[0])
+        )
+        out.append("|---|--:|--:|--:|--:|--:|--:|--:|")
+        for p in profs:
+            s = allstats[p].get("popfetch")
+            if s is None:
+                continue
+            if s["n"] == 0:
+                why = ", ".join(sorted(set(s["failed"])))
+                out.append(
+                    "| -j %d | 0/%d | failed (%s) | | | | | |"
+                    % (par_jobs(p), s["of"], why)
+                )
+                continue
+            out.append(
+                "| -j %d | %d/%d | %s | %s | %.1f | %s | %s | %s |"
+                % (
+                    par_jobs(p),
+                    s["n"],
+                    s["of"],
+                    fmt(s["wall"], 3),
+                    fmt(s["cpu"], 3),
+                    s["rss"],
+                    fmt(nmsg / s["wall"], 1) if nmsg else "—",
+                    fmt(nbytes / 1e6 / s["wall"], 1) if nmsg else "—",
+                    ratio(first.get("wall"), s["wall"]),
+                )
+            )
+        if one and one["n"]:
+            nsmall, bsmall = sizes["small"]
+            out.append(
+                "| one account, small (the same messages) | %d/%d | %s | %s "
+                "| %.1f | %s | %s | |"
+                % (
+                    one["n"],
+                    one["of"],
+                    fmt(one["wall"], 3),
+                    fmt(one["cpu"], 3),
+                    one["rss"],
+                    fmt(nsmall / one["wall"], 1),
+                    fmt(bsmall / 1e6 / one["wall"], 1),
+                )
+            )
+        out.append("")
+
+
 def chart(outdir, profiles, allstats):
     dat = os.path.join(outdir, "results.dat")
     clients = [
@@ -297,10 +396,13 @@ def main(argv):
     allstats = {}
     profiles = []
     delete_profiles = []
+    par_profiles = []
     for prof, client in order:
         if prof not in allstats:
             allstats[prof] = {}
-            if len(prof.split(":")) > 3:
+            if is_par(prof):
+                par_profiles.append(prof)
+            elif len(prof.split(":")) > 3:
                 delete_profiles.append(prof)
             else:
                 profiles.append(prof)
@@ -349,7 +451,17 @@ def main(argv):
         ("keep100k", "tiny, all fetched before: a run with nothing new"),
     ):
         n, size = sizes[b]
+        if n == 0:
+            # Not used in this run (BENCH_PROFILES).
+            continue
         out.append("- `%s`: %d messages, %.1f MB, %s" % (b, n, size / 1e6, what))
+    for b in sorted({box_of(p) for p in par_profiles}):
+        n, size = sizes.get(b, (0, 0))
+        out.append(
+            "- `%s`: the messages of `small` split in order among %d "
+            "accounts (server users) of %d messages each, %.1f MB in all"
+            % (b, par_accounts(b), n // par_accounts(b), size / 1e6)
+        )
     for c in CLIENTS:
         if "prime_" + c in meta:
             out.append(
@@ -357,33 +469,56 @@ def main(argv):
                 % (LABELS[c], meta["prime_" + c])
             )
     out.append("")
-    out.append("## Overview\n")
-    overview(out, profiles, allstats)
-    out.append(
-        "Wall time is from start to exit of the client (its MDA included); "
-        "CPU is user + system time of the client and its children; peak "
-        "RSS is the largest of them.  msg/s and MB/s count the messages "
-        "and bytes of the mailbox as stored on the server (LF line "
-        "endings; MB = 10^6 bytes).  A ratio above 1 means popfetch "
-        "is faster (or uses less CPU).  A client whose Maildir did not "
-        "hold every message byte for byte, or that failed, is not "
-        "timed: its run counts as failed.\n"
-    )
-    out.append("![median wall time per client and profile](results.png)\n")
+    if profiles:
+        out.append("## Overview\n")
+        overview(out, profiles, allstats)
+        out.append(
+            "Wall time is from start to exit of the client (its MDA "
+            "included); CPU is user + system time of the client and its "
+            "children; peak RSS is the largest of them.  msg/s and MB/s "
+            "count the messages and bytes of the mailbox as stored on "
+            "the server (LF line endings; MB = 10^6 bytes).  A ratio "
+            "above 1 means popfetch is faster (or uses less CPU).  A "
+            "client whose Maildir did not hold every message byte for "
+            "byte, or that failed, is not timed: its run counts as "
+            "failed.\n"
+        )
+        out.append("![median wall time per client and profile](results.png)\n")
     if delete_profiles:
         out.append("## popfetch: keep, each and batch\n")
         out.append(
             "The server mailbox is copied afresh (not timed) before each "
-            "run with `delete = each` or `batch`.  Parallel accounts "
-            "(`-j`) are not measured: popfetch has no `-j` yet.\n"
+            "run with `delete = each` or `batch`.\n"
         )
         delete_table(out, allstats, delete_profiles)
-    out.append("## Each profile\n")
+    if par_profiles:
+        nacc = sorted({par_accounts(p) for p in par_profiles})
+        jobs = sorted({par_jobs(p) for p in par_profiles})
+        out.append(
+            "## popfetch: %s accounts, %s\n"
+            % (
+                " and ".join(str(n) for n in nacc),
+                " and ".join("-j %d" % j for j in jobs),
+            )
+        )
+        out.append(
+            "One configuration file with an account per server user, "
+            "each with its own Maildir, `delete = keep`; every run starts "
+            "with empty Maildirs and no state, so every message is new, "
+            "and each -j runs once per round.  CPU time and peak RSS are "
+            "of popfetch and the processes it starts for the accounts "
+            "(peak RSS: the largest one).  msg/s and MB/s count all the "
+            "accounts' messages.\n"
+        )
+        par_table(out, allstats, par_profiles, sizes)
+    if profiles or delete_profiles:
+        out.append("## Each profile\n")
     for p in profiles + delete_profiles:
         profile_table(out, p, allstats[p], sizes)
     with open(os.path.join(outdir, "RESULTS.md"), "w") as fp:
         fp.write("\n".join(out))
-    chart(outdir, profiles, allstats)
+    if profiles:
+        chart(outdir, profiles, allstats)
     return 0
 
 
