@@ -188,6 +188,26 @@ assert_eq "files stored" "$(files "$T/client/$user-y" | wc -l |
     tr -d ' ')" 6
 assert_eq "on the server" "$(server_count "$user")" 6
 
+# The same message twice in one mailbox, so in one round: stored once.
+mkdir -p "$T/orig/t"
+msg t 1-twin 'Tue, 10 Nov 2024 10:00:00 +0000' twin
+cp "$T/orig/t/1-twin" "$T/orig/t/2-twin-copy"
+msg t 3-other 'Tue, 10 Nov 2024 11:00:00 +0000' other
+user_add avt
+seed avt "$T/orig/t"
+pf_config_new
+pf_account -x 'archive = yes' avt avt starttls keep
+pf_run -v -v
+assert_rc 0 "twins in one round"
+assert_summary "twins in one round" avt 3 3 0
+assert_eq "twins: duplicates" "$(grep -c ': already archived as ' "$PF_ERR")" 1
+holds "twins: stored once" "$T/client/avt/new" "$T/orig/t/1-twin" \
+    "$T/orig/t/3-other"
+assert_lines "twins: the archive index" "$XDG_STATE_HOME/popfetch/avt.archive" 3
+assert_lines "twins: the journal" "$XDG_STATE_HOME/popfetch/avt.uidl" 4
+pf_run -v -v
+assert_no_grep "twins: the next run" ': C: RETR ' "$PF_ERR"
+
 # archive = yes with delete = each: refused at the line that conflicts.
 pf_config_new
 pf_account -x 'archive = yes' "$user" "$user" starttls each
