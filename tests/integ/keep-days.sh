@@ -27,8 +27,12 @@ run_at()
 {
 	ra_off=$1
 	shift
-	printf '#!/bin/sh\nexec faketime -f %s %s "$@"\n' "$ra_off" \
-	    "$PF_BIN_REAL" >"$T/popfetch-at"
+	# Under AddressSanitizer, its allocator must not read the clock for
+	# its own bookkeeping: that call would reach libfaketime before it
+	# is set up, and the two deadlock.
+	printf '#!/bin/sh\n%s exec faketime -f %s %s "$@"\n' \
+	    "ASAN_OPTIONS=\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}allocator_release_to_os_interval_ms=-1" \
+	    "$ra_off" "$PF_BIN_REAL" >"$T/popfetch-at"
 	chmod +x "$T/popfetch-at"
 	PF_BIN=$T/popfetch-at
 	pf_run "$@"
