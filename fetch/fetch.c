@@ -140,12 +140,13 @@ fetch_expired(void *arg, const struct pop3_msg *msg)
 	    first + (int64_t)r->acct->keep_days * 24 * 60 * 60;
 }
 
+/* Delivered before (looked up once, when the run began). */
 static bool
 fetch_seen_run(void *arg, const struct pop3_msg *msg)
 {
 	struct fetch_run *r = arg;
 
-	return uidl_has(r->st, msg->uid, msg->size);
+	return r->is_stored[msg - r->msgs];
 }
 
 static int
@@ -758,14 +759,18 @@ fetch_compact(struct fetch_run *r, struct err *err)
 	size_t i, nkeep = 0;
 	int rc;
 
-	keep = xreallocarray(NULL, r->n == 0 ? 1 : r->n, sizeof(*keep));
+	/* What is recorded, of what is on the server: all, mostly. */
 	for (i = 0; i < r->n; i++)
-		if (r->msgs[i].has_uid &&
-		    uidl_has(r->st, r->msgs[i].uid, r->msgs[i].size))
+		if (r->msgs[i].has_uid && r->is_stored[i])
+			nkeep++;
+	if (uidl_count(r->st) <= nkeep)
+		return 0;
+	keep = xreallocarray(NULL, nkeep + 1, sizeof(*keep));
+	nkeep = 0;
+	for (i = 0; i < r->n; i++)
+		if (r->msgs[i].has_uid && r->is_stored[i])
 			keep[nkeep++] = r->msgs[i].uid;
-	rc = 0;
-	if (uidl_count(r->st) > nkeep)
-		rc = uidl_compact(r->st, keep, nkeep, err);
+	rc = uidl_compact(r->st, keep, nkeep, err);
 	free(keep);
 	return rc;
 }
@@ -787,8 +792,7 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 
 	memset(stats, 0, sizeof(*stats));
 	err_clear(&r.first);
-	if (pop3_list(s, &r.msgs, &r.n, err) == -1 ||
-	    pop3_uidl(s, r.msgs, r.n, &has_uidl, err) == -1)
+	if (pop3_list_uidl(s, &r.msgs, &r.n, &has_uidl, err) == -1)
 		goto quit;
 	stats->on_server = (unsigned)r.n;
 	if (!has_uidl && acct->has_msgid_fallback) {
@@ -798,6 +802,11 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 	}
 	if (acct->recover != NULL && fetch_recover(&r, err) == -1)
 		goto quit;
+	/* Each message looked up once; plan, deletions and compaction ask. */
+	r.is_stored = xcalloc(r.n == 0 ? 1 : r.n, sizeof(*r.is_stored));
+	for (size_t i = 0; i < r.n; i++)
+		r.is_stored[i] = r.msgs[i].has_uid &&
+		    uidl_has(r.st, r.msgs[i].uid, r.msgs[i].size);
 	if (acct->policy == PLAN_KEEP && acct->is_gone != NULL &&
 	    fetch_find_gone(&r, err) == -1) {
 		/* Refused: the rest of the run goes on, the error stays. */
@@ -816,10 +825,6 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 		goto quit;
 	if (acct->progress != NULL)
 		acct->progress(acct->progress_arg, stats, 0);
-	r.is_stored = xcalloc(r.n == 0 ? 1 : r.n, sizeof(*r.is_stored));
-	for (size_t i = 0; i < r.n; i++)
-		r.is_stored[i] =
-		    r.msgs[i].has_uid && fetch_seen_run(&r, &r.msgs[i]);
 	if (fetch_steps(&r, &plan, err) == -1)
 		goto quit;
 	if (has_uidl && fetch_compact(&r, err) == -1)
@@ -977,8 +982,7 @@ fetch_preview(const struct fetch_account *acct, fetch_preview_fn *each,
 
 	if ((s = fetch_login(acct, err)) == NULL)
 		goto out;
-	if (pop3_list(s, &msgs, &n, err) == -1 ||
-	    pop3_uidl(s, msgs, n, &has_uidl, err) == -1)
+	if (pop3_list_uidl(s, &msgs, &n, &has_uidl, err) == -1)
 		goto quit;
 	for (i = 0; i < n; i++) {
 		h->len = 0;
@@ -1090,8 +1094,7 @@ fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
 	*has_uidl_out = false;
 	if ((s = fetch_login(acct, err)) == NULL)
 		return -1;
-	if (pop3_list(s, msgs_out, n_out, err) == 0 &&
-	    pop3_uidl(s, *msgs_out, *n_out, has_uidl_out, err) == 0)
+	if (pop3_list_uidl(s, msgs_out, n_out, has_uidl_out, err) == 0)
 		rc = 0;
 	if (pop3_get_state(s) == POP3_TRANSACTION)
 		(void)pop3_quit(s, &qerr);

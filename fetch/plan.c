@@ -11,9 +11,17 @@ plan_is_seen(const struct pop3_msg *msg, plan_seen_fn *seen, void *arg)
 	return msg->has_uid && seen != NULL && seen(arg, msg);
 }
 
+/*
+ * The array grows as steps come: a run with nothing to do (most runs of
+ * a big keep mailbox) allocates nothing.
+ */
 static void
 plan_add(struct plan *p, enum plan_op op, size_t idx)
 {
+	if (p->nsteps == p->cap) {
+		p->cap = p->cap == 0 ? 64 : 2 * p->cap;
+		p->steps = xreallocarray(p->steps, p->cap, sizeof(*p->steps));
+	}
 	p->steps[p->nsteps].op = op;
 	p->steps[p->nsteps].idx = idx;
 	p->nsteps++;
@@ -31,17 +39,13 @@ plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
 	size_t i;
 
 	out->steps = NULL;
-	out->nsteps = out->nretr = out->ndele = 0;
+	out->nsteps = out->nretr = out->ndele = out->cap = 0;
 	if (policy == PLAN_KEEP && !has_uidl) {
 		err_setx(err, ERR_PROTO,
 		    "server has no UIDL, so delete = keep cannot tell new "
 		    "messages from old ones");
 		return -1;
 	}
-	/* At most a RETR and a DELE per message. */
-	out->steps =
-	    xreallocarray(NULL, n == 0 ? 1 : n, 2 * sizeof(*out->steps));
-
 	for (i = 0; i < n; i++) {
 		bool is_seen = plan_is_seen(&msgs[i], seen, arg);
 
@@ -74,7 +78,7 @@ plan_cleanup(struct plan *p)
 {
 	free(p->steps);
 	p->steps = NULL;
-	p->nsteps = p->nretr = p->ndele = 0;
+	p->nsteps = p->nretr = p->ndele = p->cap = 0;
 }
 
 const char *

@@ -34,6 +34,7 @@ struct plan {
 	size_t nsteps;
 	size_t nretr; /* how many steps are RETR */
 	size_t ndele; /* how many steps are DELE */
+	size_t cap;   /* room in steps */
 };
 
 /*

@@ -1368,23 +1368,29 @@ fail:
 	return -1;
 }
 
-int
-pop3_list(struct pop3_session *s, struct pop3_msg **msgs_out, size_t *n_out,
-    struct err *err)
+/* The reply to LIST, sent before: the maildrop, sorted by number. */
+static int
+pop3_read_list(struct pop3_session *s, struct pop3_msg **msgs_out,
+    size_t *n_out, struct err *err)
 {
 	struct pop3_scan *v = NULL;
 	struct pop3_msg *msgs;
 	struct pop3_reply r;
+	bool is_sorted = true;
 	size_t i, n;
 
 	*msgs_out = NULL;
 	*n_out = 0;
-	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "LIST", err) == -1)
+	if (pop3_read_reply(s, &r, err) == -1)
 		return -1;
-	if (pop3_simple(s, ERR_PROTO, true, &r, err, "LIST") == -1 ||
-	    pop3_read_scans(s, &v, &n, err) == -1)
+	if (!r.is_ok)
+		return pop3_refused(s, &r, ERR_PROTO, true, err);
+	if (pop3_read_scans(s, &v, &n, err) == -1)
 		return -1;
-	if (n > 0)
+	/* Servers list in order; sort only those that do not. */
+	for (i = 1; i < n && is_sorted; i++)
+		is_sorted = v[i - 1].num < v[i].num;
+	if (!is_sorted)
 		qsort(v, n, sizeof(*v), pop3_scan_cmp);
 	for (i = 1; i < n; i++) {
 		if (v[i].num == v[i - 1].num) {
@@ -1403,6 +1409,18 @@ pop3_list(struct pop3_session *s, struct pop3_msg **msgs_out, size_t *n_out,
 	*msgs_out = msgs;
 	*n_out = n;
 	return 0;
+}
+
+int
+pop3_list(struct pop3_session *s, struct pop3_msg **msgs_out, size_t *n_out,
+    struct err *err)
+{
+	*msgs_out = NULL;
+	*n_out = 0;
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "LIST", err) == -1 ||
+	    pop3_send(s, false, err, "LIST") == -1)
+		return -1;
+	return pop3_read_list(s, msgs_out, n_out, err);
 }
 
 static int
@@ -1475,9 +1493,10 @@ bad:
 	return -1;
 }
 
-int
-pop3_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
-    bool *supported_out, struct err *err)
+/* UIDL, or (is_sent) only the reading of its reply. */
+static int
+pop3_do_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
+    bool is_sent, bool *supported_out, struct err *err)
 {
 	struct pop3_reply r;
 	char *line;
@@ -1497,8 +1516,9 @@ pop3_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
 		msgs[i].has_bad_uid = false;
 		msgs[i].uid[0] = '\0';
 	}
-	if (pop3_send(s, false, err, "UIDL") == -1 ||
-	    pop3_read_reply(s, &r, err) == -1)
+	if (!is_sent && pop3_send(s, false, err, "UIDL") == -1)
+		return -1;
+	if (pop3_read_reply(s, &r, err) == -1)
 		return -1;
 	/*
 	 * RFC 1939 §7: UIDL is optional, and a plain -ERR says the server
@@ -1516,6 +1536,32 @@ pop3_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
 		return -1;
 	*supported_out = true;
 	return 0;
+}
+
+int
+pop3_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
+    bool *supported_out, struct err *err)
+{
+	return pop3_do_uidl(s, msgs, n, false, supported_out, err);
+}
+
+int
+pop3_list_uidl(struct pop3_session *s, struct pop3_msg **msgs_out,
+    size_t *n_out, bool *has_uidl_out, struct err *err)
+{
+	*has_uidl_out = false;
+	if (!s->caps.pipelining)
+		return pop3_list(s, msgs_out, n_out, err) == -1
+		    ? -1
+		    : pop3_uidl(s, *msgs_out, *n_out, has_uidl_out, err);
+	*msgs_out = NULL;
+	*n_out = 0;
+	if (pop3_check(s, POP3_IN(POP3_TRANSACTION), "LIST", err) == -1 ||
+	    pop3_send(s, false, err, "LIST") == -1 ||
+	    pop3_send(s, false, err, "UIDL") == -1 ||
+	    pop3_read_list(s, msgs_out, n_out, err) == -1)
+		return -1;
+	return pop3_do_uidl(s, *msgs_out, *n_out, true, has_uidl_out, err);
 }
 
 /*

@@ -82,11 +82,12 @@ struct pop3_caps {
 #define POP3_LINE_MAX 8192
 
 struct pop3_msg {
-	unsigned num;  /* message number, from 1 */
-	uint64_t size; /* octets, as LIST says */
+	/* In this order, so that there is no padding between (88 octets). */
+	unsigned num; /* message number, from 1 */
 	bool has_uid;
 	bool has_bad_uid;           /* UIDL gave one against RFC 1939 §7 */
 	char uid[POP3_UID_MAX + 1]; /* NUL-terminated when has_uid */
+	uint64_t size;              /* octets, as LIST says */
 };
 
 /*
@@ -203,6 +204,15 @@ int pop3_list(struct pop3_session *s, struct pop3_msg **msgs_out, size_t *n_out,
  */
 int pop3_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
     bool *supported_out, struct err *err);
+
+/*
+ * pop3_list() and pop3_uidl() in one, the two commands pipelined when the
+ * server has PIPELINING (so that it works on UIDL while LIST is read).
+ * *msgs_out is the caller's to free, even on failure (NULL if LIST
+ * failed).
+ */
+int pop3_list_uidl(struct pop3_session *s, struct pop3_msg **msgs_out,
+    size_t *n_out, bool *has_uidl_out, struct err *err);
 
 /*
  * RETR num: stream the message into fn.  *size_out (may be NULL) gets

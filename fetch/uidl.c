@@ -56,6 +56,20 @@ struct uidl_entry {
 	char data[];
 };
 
+/*
+ * Entries live in slabs that are freed together: a store of 100,000
+ * entries costs no allocator overhead per entry, and uidl_free() frees
+ * a few dozen slabs rather than every entry.  An entry replaced or
+ * dropped stays in its slab until then; compaction keeps that bounded.
+ */
+#define UIDL_SLAB_SIZE (256 * 1024)
+
+struct uidl_slab {
+	struct uidl_slab *next;
+	size_t used, cap;
+	char data[]; /* after three words: aligned for an entry */
+};
+
 struct uidl_store {
 	char *path;
 	char *dir;  /* its directory, for messages */
@@ -66,7 +80,8 @@ struct uidl_store {
 	bool need_dir_sync;
 	bool is_readonly; /* uidl_open_readonly(): nothing is written */
 	size_t malformed;
-	GHashTable *set; /* struct uidl_entry, keyed on (uid, size) */
+	GHashTable *set;         /* struct uidl_entry, keyed on (uid, size) */
+	struct uidl_slab *slabs; /* the entries' memory, newest first */
 };
 
 static guint
@@ -114,13 +129,37 @@ uidl_valid_file(const char *file, size_t len)
 	return true;
 }
 
+/* len octets for an entry, aligned for one. */
+static void *
+uidl_alloc(struct uidl_store *st, size_t len)
+{
+	struct uidl_slab *slab = st->slabs;
+	void *p;
+
+	len = (len + _Alignof(struct uidl_entry) - 1) &
+	    ~(_Alignof(struct uidl_entry) - 1);
+	if (slab == NULL || slab->cap - slab->used < len) {
+		size_t cap = len > UIDL_SLAB_SIZE ? len : UIDL_SLAB_SIZE;
+
+		slab = xmalloc(sizeof(*slab) + cap);
+		slab->used = 0;
+		slab->cap = cap;
+		slab->next = st->slabs;
+		st->slabs = slab;
+	}
+	p = slab->data + slab->used;
+	slab->used += len;
+	return p;
+}
+
 static struct uidl_entry *
-uidl_entry_new(const char *uid, size_t uidlen, uint64_t size, const char *file,
-    size_t filelen, int64_t first_seen, int64_t delivered)
+uidl_entry_new(struct uidl_store *st, const char *uid, size_t uidlen,
+    uint64_t size, const char *file, size_t filelen, int64_t first_seen,
+    int64_t delivered)
 {
 	struct uidl_entry *e;
 
-	e = xmalloc(sizeof(*e) + uidlen + 1 + filelen + 1);
+	e = uidl_alloc(st, sizeof(*e) + uidlen + 1 + filelen + 1);
 	memcpy(e->data, uid, uidlen);
 	e->data[uidlen] = '\0';
 	e->uid = e->data;
@@ -191,7 +230,7 @@ uidl_parse_record(struct uidl_store *st, const char *line, size_t len)
 	else if (!uidl_valid_file(field[4], flen[4]))
 		return -1;
 	uidl_insert(st,
-	    uidl_entry_new(field[0], flen[0], size,
+	    uidl_entry_new(st, field[0], flen[0], size,
 	        flen[4] > 0 ? field[4] : NULL, flen[4], seen, delivered));
 	return 0;
 }
@@ -388,8 +427,7 @@ uidl_open(const char *path, struct err *err)
 	st = xcalloc(1, sizeof(*st));
 	st->dir_fd = st->fd = -1;
 	st->path = xstrdup(path);
-	st->set = g_hash_table_new_full(uidl_entry_hash, uidl_entry_equal, free,
-	    NULL);
+	st->set = g_hash_table_new(uidl_entry_hash, uidl_entry_equal);
 	if ((slash = strrchr(path, '/')) == NULL) {
 		st->dir = xstrdup(".");
 		st->base = xstrdup(path);
@@ -427,6 +465,8 @@ fail:
 void
 uidl_free(struct uidl_store *st)
 {
+	struct uidl_slab *slab;
+
 	if (st == NULL)
 		return;
 	if (st->fd != -1)
@@ -434,6 +474,10 @@ uidl_free(struct uidl_store *st)
 	if (st->dir_fd != -1)
 		(void)close(st->dir_fd);
 	g_hash_table_destroy(st->set);
+	while ((slab = st->slabs) != NULL) {
+		st->slabs = slab->next;
+		free(slab);
+	}
 	free(st->base);
 	free(st->dir);
 	free(st->path);
@@ -449,8 +493,7 @@ uidl_open_readonly(const char *path, struct err *err)
 	st->dir_fd = -1;
 	st->is_readonly = true;
 	st->path = xstrdup(path);
-	st->set = g_hash_table_new_full(uidl_entry_hash, uidl_entry_equal, free,
-	    NULL);
+	st->set = g_hash_table_new(uidl_entry_hash, uidl_entry_equal);
 	if ((st->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return st;
@@ -595,13 +638,12 @@ uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
 	}
 	if (now < 0)
 		now = 0; /* a clock before 1970 is wrong, the record is not */
-	e = uidl_entry_new(uid, strlen(uid), size, file,
+	e = uidl_entry_new(st, uid, strlen(uid), size, file,
 	    file != NULL ? strlen(file) : 0, now, now);
 	len = uidl_format(rec, sizeof(rec), e);
 	/* One write(2) per record: a crash tears at most the last line. */
 	if (fsutil_write_all(st->fd, rec, (size_t)len, err) == -1) {
 		err_set(err, ERR_LOCAL, "write %s", st->path);
-		free(e);
 		/*
 		 * A partial record must not glue itself to the next one;
 		 * if the file cannot be cut back, stop appending.

@@ -2160,6 +2160,65 @@ test_retr_dele_pipelined(void **state)
 	free(col.data);
 }
 
+/*
+ * LIST and UIDL with PIPELINING: both go out in one write before the
+ * LIST reply is read (so a write that fails leaves it unread); without
+ * it, UIDL goes out only after the LIST reply.
+ */
+static void
+test_list_uidl_pipelined(void **state)
+{
+	static const char *const capas[2] = { "+OK\r\nUIDL\r\n.\r\n",
+		"+OK\r\nUIDL\r\nPIPELINING\r\n.\r\n" };
+	struct pop3_session *s;
+	struct pop3_msg *msgs;
+	struct transport *t;
+	struct err err;
+	char script[512];
+	bool has_uidl;
+	size_t n, before, k;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		(void)snprintf(script, sizeof(script),
+		    "%s%s+OK user\r\n+OK pass\r\n"
+		    "+OK\r\n2 20\r\n1 10\r\n.\r\n+OK\r\n1 a\r\n2 b\r\n.\r\n",
+		    GREET, capas[k]);
+		/* All goes well: sorted, with their uids. */
+		s = start(script, 5, &t);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		assert_int_equal(pop3_capa(s, &err), 0);
+		assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
+		assert_int_equal(pop3_list_uidl(s, &msgs, &n, &has_uidl, &err),
+		    0);
+		assert_int_equal(n, 2);
+		assert_true(has_uidl);
+		assert_int_equal(msgs[0].num, 1);
+		assert_string_equal(msgs[0].uid, "a");
+		assert_int_equal(msgs[1].size, 20);
+		assert_string_equal(msgs[1].uid, "b");
+		free(msgs);
+		pop3_free(s);
+
+		/* The write of UIDL fails: was the LIST reply read first? */
+		s = start(script, 5, &t);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		assert_int_equal(pop3_capa(s, &err), 0);
+		assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
+		mock_transport_fail_write_at(t,
+		    strlen(mock_transport_written(t)) + strlen("LIST\r\n"));
+		before = mock_transport_consumed(t);
+		assert_int_equal(pop3_list_uidl(s, &msgs, &n, &has_uidl, &err),
+		    -1);
+		free(msgs);
+		if (k == 1)
+			assert_int_equal(mock_transport_consumed(t), before);
+		else
+			assert_true(mock_transport_consumed(t) > before);
+		pop3_free(s);
+	}
+}
+
 /* A caller that never reads is stopped, not allowed to grow a queue. */
 static void
 test_pipeline_bounded(void **state)
@@ -2196,6 +2255,7 @@ main(void)
 		cmocka_unit_test(test_capa),
 		cmocka_unit_test(test_retr_dele_pipelined),
 		cmocka_unit_test(test_pipeline_bounded),
+		cmocka_unit_test(test_list_uidl_pipelined),
 		cmocka_unit_test(test_capa_err),
 		cmocka_unit_test(test_capa_broken),
 		cmocka_unit_test(test_stls),
