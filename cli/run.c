@@ -915,6 +915,30 @@ struct run_preview {
 	struct err err;
 };
 
+/*
+ * Where a message no rule files goes: the inbox, or with folder_by_date
+ * the folder of its Date (into buf).
+ */
+static const char *
+run_preview_where(const struct run_preview *pv, const char *header, size_t len,
+    char *buf, size_t size)
+{
+	struct archive_msg *am;
+	struct err err;
+	int rc;
+
+	if (pv->acct->folder_by_date == NULL)
+		return "inbox";
+	am = archive_msg_new();
+	if (header != NULL)
+		(void)archive_msg_feed(am, header, len);
+	rc = archive_date_folder(pv->acct->folder_by_date,
+	    header != NULL ? archive_msg_date(am) : NULL, (int64_t)time(NULL),
+	    buf, size, &err);
+	archive_msg_free(am);
+	return rc == 0 ? buf : "inbox";
+}
+
 static void
 run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
     size_t len)
@@ -922,7 +946,10 @@ run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
 	struct run_preview *pv = arg;
 	bool is_seen = msg->has_uid && uidl_has(pv->st, msg->uid, msg->size);
 	bool deletes = pv->acct->delete_mode != CONF_DELETE_KEEP;
-	char size[32], date[64], from[64], subject[96], action[192];
+	char size[32], date[64], from[64], subject[96], action[384];
+	char folder[ARCHIVE_FOLDER_SIZE];
+	const char *where =
+	    run_preview_where(pv, header, len, folder, sizeof(folder));
 	struct rules_decision d;
 
 	report_format_size(msg->size, size, sizeof(size));
@@ -939,7 +966,7 @@ run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
 		(void)snprintf(action, sizeof(action),
 		    "left alone (no usable unique-id)");
 	else if (header == NULL || rules_count(pv->ctx->rules) == 0)
-		(void)snprintf(action, sizeof(action), "inbox%s",
+		(void)snprintf(action, sizeof(action), "%s%s", where,
 		    deletes ? ", then delete" : "");
 	else if (rules_decide(pv->ctx->rules, header, len, msg->size, &d,
 	             &pv->err) == -1) {
@@ -949,9 +976,9 @@ run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
 		/* No rule matched: the inbox, said once. */
 		bool is_rule = strcmp(d.rule, "inbox") != 0;
 
-		(void)snprintf(action, sizeof(action), "%s%s%s%s%s", d.what,
-		    is_rule ? " (rule " : "", is_rule ? d.rule : "",
-		    is_rule ? ")" : "",
+		(void)snprintf(action, sizeof(action), "%s%s%s%s%s",
+		    is_rule ? d.what : where, is_rule ? " (rule " : "",
+		    is_rule ? d.rule : "", is_rule ? ")" : "",
 		    deletes && d.verdict != FETCH_SKIP ? ", then delete" : "");
 	}
 	printf("%5u  %9s  %-4s  %s  %s  %s  => %s\n", msg->num, size,

@@ -177,6 +177,12 @@ assert_no_grep "after --rebuild-state" ': C: RETR ' "$PF_ERR"
 # folder_by_date alone, "%Y", for another account of the same mailbox.
 pf_config_new
 pf_account -x 'folder_by_date = "%Y"' "$user-y" "$user" starttls keep
+# --dry-run says where they would go.
+pf_run --dry-run
+assert_rc 0 "folder_by_date, --dry-run"
+dry=5
+[ "$(date +%Y)" != 2024 ] || dry=6
+assert_eq "--dry-run: to .2024" "$(grep -c '=> \.2024$' "$PF_OUT")" "$dry"
 pf_run
 assert_rc 0 "folder_by_date without archive"
 # Five have a Date in 2024; the one without goes by this year.
