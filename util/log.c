@@ -1,6 +1,9 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +17,34 @@
 
 static enum log_level log_level = LOG_LEVEL_NOTICE;
 static bool log_syslog;
+static bool log_journal; /* stderr is systemd's journal */
 static void (*log_hook)(void);
+
+/*
+ * Is stderr the stream systemd connected to its journal?  It says so in
+ * JOURNAL_STREAM, "device:inode" of that stream (systemd.exec(5)); a
+ * stderr redirected since is another file.
+ */
+static bool
+log_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	uintmax_t dev, ino;
+	struct stat sb;
+	char end;
+
+	if (env == NULL ||
+	    sscanf(env, "%" SCNuMAX ":%" SCNuMAX "%c", &dev, &ino, &end) != 2 ||
+	    fstat(STDERR_FILENO, &sb) == -1)
+		return false;
+	return (uintmax_t)sb.st_dev == dev && (uintmax_t)sb.st_ino == ino;
+}
 
 void
 log_init(enum log_level level, bool use_syslog)
 {
 	log_level = level;
+	log_journal = log_is_journal();
 	if (use_syslog && !log_syslog)
 		openlog("popfetch", LOG_PID, LOG_MAIL);
 	log_syslog = use_syslog;
@@ -53,9 +78,11 @@ log_set_hook(void (*before_stderr)(void))
  * One write for the whole line: stderr is unbuffered, and stdio may
  * split a line into several writes, which other processes' lines (-j)
  * could come between.  Lines shorter than PIPE_BUF are atomic on a pipe.
+ * Into the journal, the line starts with its syslog priority as "<N>"
+ * (sd-daemon(3)) instead of the program's name, which the journal has.
  */
 static void
-log_write_stderr(const char *line)
+log_write_stderr(int prio, const char *line)
 {
 	char buf[1100];
 	size_t len, off = 0;
@@ -63,7 +90,12 @@ log_write_stderr(const char *line)
 
 	if (log_hook != NULL)
 		log_hook();
-	len = (size_t)snprintf(buf, sizeof(buf), "popfetch: %s\n", line);
+	if (log_journal)
+		len =
+		    (size_t)snprintf(buf, sizeof(buf), "<%d>%s\n", prio, line);
+	else
+		len =
+		    (size_t)snprintf(buf, sizeof(buf), "popfetch: %s\n", line);
 	if (len >= sizeof(buf)) {
 		len = sizeof(buf) - 1;
 		buf[len - 1] = '\n';
@@ -96,7 +128,7 @@ log_vemit(int prio, int errnum, const char *fmt, va_list ap)
 	if (log_syslog)
 		syslog(prio, "%s", line);
 	if (!log_syslog || prio <= LOG_ERR)
-		log_write_stderr(line);
+		log_write_stderr(prio, line);
 }
 
 #define LOG_FUNC(name, level, prio, with_errno)                     \

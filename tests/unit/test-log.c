@@ -1,6 +1,9 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -200,6 +203,42 @@ test_stderr_lines(void **state)
 	}
 }
 
+/*
+ * Under systemd, with stderr the journal's stream (JOURNAL_STREAM names
+ * it): each line carries its priority, "<3>" for an error, and not the
+ * program's name.  Any other stderr: as before.
+ */
+static void
+test_journal_priorities(void **state)
+{
+	struct stat sb;
+	char env[64];
+
+	(void)state;
+	assert_int_equal(fstat(STDERR_FILENO, &sb), 0);
+	(void)snprintf(env, sizeof(env), "%ju:%ju", (uintmax_t)sb.st_dev,
+	    (uintmax_t)sb.st_ino);
+	assert_int_equal(setenv("JOURNAL_STREAM", env, 1), 0);
+	log_init(LOG_LEVEL_INFO, false);
+	log_error("acct: bad");
+	log_warnx("acct: careful");
+	log_info("acct: one message");
+	assert_string_equal(test_stderr(),
+	    "<3>acct: bad\n<4>acct: careful\n<6>acct: one message\n");
+	/* Another file (stderr redirected by hand): no priorities. */
+	(void)snprintf(env, sizeof(env), "%ju:%ju", (uintmax_t)sb.st_dev,
+	    (uintmax_t)sb.st_ino + 1);
+	assert_int_equal(setenv("JOURNAL_STREAM", env, 1), 0);
+	log_init(LOG_LEVEL_INFO, false);
+	log_error("acct: bad");
+	assert_string_equal(test_stderr(), "popfetch: acct: bad\n");
+	assert_int_equal(setenv("JOURNAL_STREAM", "garbage", 1), 0);
+	log_init(LOG_LEVEL_INFO, false);
+	log_error("acct: bad");
+	assert_string_equal(test_stderr(), "popfetch: acct: bad\n");
+	assert_int_equal(unsetenv("JOURNAL_STREAM"), 0);
+}
+
 int
 main(void)
 {
@@ -209,6 +248,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_syslog_summary, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stderr_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_journal_priorities, setup,
 		    teardown),
 	};
 
