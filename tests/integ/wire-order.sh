@@ -83,9 +83,10 @@ for mode in each batch keep; do
 	retr2_at=$(grep -n ": C: RETR 2\$" "$PF_ERR" | cut -d : -f 1)
 	reply1_at=$(awk '/: C: RETR 1$/ { p = 1 } p && /: S: / { print NR; exit }' \
 	    "$PF_ERR")
-	[ -n "$retr2_at" ] && [ -n "$reply1_at" ] &&
-	    [ "$retr2_at" -lt "$reply1_at" ] ||
-	    fail "$acct: RETR 2 was not sent before RETR 1's reply (no pipelining)"
+	if [ -z "$retr2_at" ] || [ -z "$reply1_at" ] ||
+	    [ "$retr2_at" -ge "$reply1_at" ]; then
+		fail "$acct: RETR 2 was not sent before RETR 1's reply (no pipelining)"
+	fi
 	assert_grep "$acct: trace" '^STLS$' "$T/trace.$mode"
 	assert_grep "$acct: trace" "^USER $user\$" "$T/trace.$mode"
 	assert_grep "$acct: trace" '^PASS \*\*\*\*$' "$T/trace.$mode"
