@@ -47,12 +47,18 @@
 /* One record: uid, four numbers, a file name, separators. */
 #define UIDL_RECORD_MAX (UIDL_UID_MAX + 4 * 21 + NAME_MAX + 8)
 
+/*
+ * An entry keeps where its record is, not the file name in it: names are
+ * most of a record, and are only read for a few uses (uidl_file(),
+ * compaction), so 100,000 entries cost about 60 octets each.
+ */
 struct uidl_entry {
-	const char *uid;  /* points into data */
-	const char *file; /* points into data, or NULL */
+	const char *uid; /* points into data */
 	uint64_t size;
 	int64_t first_seen;
 	int64_t delivered;
+	off_t rec;     /* offset of its (last) record in the journal */
+	bool has_file; /* that record names a file */
 	char data[];
 };
 
@@ -80,6 +86,8 @@ struct uidl_store {
 	bool need_dir_sync;
 	bool is_readonly; /* uidl_open_readonly(): nothing is written */
 	size_t malformed;
+	bool is_reindexing;      /* loading only to learn records' offsets */
+	char file[NAME_MAX + 1]; /* what uidl_file() returns */
 	GHashTable *set;         /* struct uidl_entry, keyed on (uid, size) */
 	struct uidl_slab *slabs; /* the entries' memory, newest first */
 };
@@ -154,21 +162,17 @@ uidl_alloc(struct uidl_store *st, size_t len)
 
 static struct uidl_entry *
 uidl_entry_new(struct uidl_store *st, const char *uid, size_t uidlen,
-    uint64_t size, const char *file, size_t filelen, int64_t first_seen,
+    uint64_t size, bool has_file, off_t rec, int64_t first_seen,
     int64_t delivered)
 {
 	struct uidl_entry *e;
 
-	e = uidl_alloc(st, sizeof(*e) + uidlen + 1 + filelen + 1);
+	e = uidl_alloc(st, sizeof(*e) + uidlen + 1);
 	memcpy(e->data, uid, uidlen);
 	e->data[uidlen] = '\0';
 	e->uid = e->data;
-	if (file != NULL) {
-		memcpy(e->data + uidlen + 1, file, filelen);
-		e->data[uidlen + 1 + filelen] = '\0';
-		e->file = e->data + uidlen + 1;
-	} else
-		e->file = NULL;
+	e->has_file = has_file;
+	e->rec = rec;
 	e->size = size;
 	e->first_seen = first_seen;
 	e->delivered = delivered;
@@ -198,9 +202,13 @@ uidl_parse_time(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
-/* Parse one record (without its LF); -1 if malformed. */
+/*
+ * Parse one record (without its LF), at offset off of the journal; -1 if
+ * malformed.  Reindexing, only note where the entry's record is.
+ */
 static int
-uidl_parse_record(struct uidl_store *st, const char *line, size_t len)
+uidl_parse_record(struct uidl_store *st, const char *line, size_t len,
+    off_t off)
 {
 	const char *field[UIDL_FIELDS], *end = line + len, *p = line, *tab;
 	size_t flen[UIDL_FIELDS], n;
@@ -229,9 +237,22 @@ uidl_parse_record(struct uidl_store *st, const char *line, size_t len)
 		flen[4] = 0;
 	else if (!uidl_valid_file(field[4], flen[4]))
 		return -1;
+	if (st->is_reindexing) {
+		struct uidl_entry key = { .size = size }, *e;
+		char uid[UIDL_UID_MAX + 1];
+
+		memcpy(uid, field[0], flen[0]);
+		uid[flen[0]] = '\0';
+		key.uid = uid;
+		if ((e = g_hash_table_lookup(st->set, &key)) != NULL) {
+			e->rec = off;
+			e->has_file = flen[4] > 0;
+		}
+		return 0;
+	}
 	uidl_insert(st,
-	    uidl_entry_new(st, field[0], flen[0], size,
-	        flen[4] > 0 ? field[4] : NULL, flen[4], seen, delivered));
+	    uidl_entry_new(st, field[0], flen[0], size, flen[4] > 0, off, seen,
+	        delivered));
 	return 0;
 }
 
@@ -267,14 +288,16 @@ uidl_parse_header(struct uidl_store *st, const char *line, size_t len,
  */
 static void
 uidl_parse_records(struct uidl_store *st, const char *buf, size_t len,
-    size_t *used_out)
+    off_t off, size_t *used_out)
 {
 	const char *p = buf, *end = buf + len, *nl;
 
 	for (; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;
-		if (uidl_parse_record(st, p, (size_t)(nl - p)) == -1)
+		if (uidl_parse_record(st, p, (size_t)(nl - p),
+		        off + (off_t)(p - buf)) == -1 &&
+		    !st->is_reindexing)
 			st->malformed++;
 	}
 	*used_out = (size_t)(p - buf);
@@ -332,7 +355,8 @@ uidl_parse_fd(struct uidl_store *st, off_t size, off_t *good_out,
 			has_header = true;
 			used = (size_t)(nl - buf) + 1;
 		}
-		uidl_parse_records(st, buf + used, have - used, &hlen);
+		uidl_parse_records(st, buf + used, have - used,
+		    off - (off_t)have + (off_t)used, &hlen);
 		used += hlen;
 		if (used == 0 && have == UIDL_READ_CHUNK) {
 			st->malformed++;
@@ -502,9 +526,7 @@ uidl_open_readonly(const char *path, struct err *err)
 	}
 	if (uidl_load(st, err) == -1)
 		goto fail;
-	/* Every later write fails, as on a journal after an error. */
-	(void)close(st->fd);
-	st->fd = -1;
+	/* Kept open to read file names back; writes are refused. */
 	return st;
 fail:
 	uidl_free(st);
@@ -550,16 +572,53 @@ uidl_first_seen(const struct uidl_store *st, const char *uid, uint64_t size)
 	return e != NULL ? e->first_seen : -1;
 }
 
+/*
+ * The file name in e's record, read back from the journal into st->file;
+ * NULL if it names none, or if what is there is not e's record.
+ */
+static const char *
+uidl_read_file(struct uidl_store *st, const struct uidl_entry *e)
+{
+	char rec[UIDL_RECORD_MAX];
+	const char *p, *end, *tab;
+	size_t ulen = strlen(e->uid), i;
+	ssize_t n;
+
+	if (!e->has_file || st->fd == -1)
+		return NULL;
+	do
+		n = pread(st->fd, rec, sizeof(rec), e->rec);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0 || (end = memchr(rec, '\n', (size_t)n)) == NULL ||
+	    (size_t)(end - rec) <= ulen || memcmp(rec, e->uid, ulen) != 0 ||
+	    rec[ulen] != '\t')
+		return NULL;
+	/* The fifth field; a later version may add more after it. */
+	for (p = rec, i = 0; i < UIDL_FIELDS - 1; i++) {
+		if ((tab = memchr(p, '\t', (size_t)(end - p))) == NULL)
+			return NULL;
+		p = tab + 1;
+	}
+	if ((tab = memchr(p, '\t', (size_t)(end - p))) != NULL)
+		end = tab;
+	if ((size_t)(end - p) >= sizeof(st->file) ||
+	    !uidl_valid_file(p, (size_t)(end - p)))
+		return NULL;
+	memcpy(st->file, p, (size_t)(end - p));
+	st->file[end - p] = '\0';
+	return st->file;
+}
+
 const char *
-uidl_file(const struct uidl_store *st, const char *uid, uint64_t size)
+uidl_file(struct uidl_store *st, const char *uid, uint64_t size)
 {
 	const struct uidl_entry *e = uidl_lookup(st, uid, size);
 
-	return e != NULL ? e->file : NULL;
+	return e != NULL ? uidl_read_file(st, e) : NULL;
 }
 
 void
-uidl_foreach(const struct uidl_store *st, uidl_each_fn *fn, void *arg)
+uidl_foreach(struct uidl_store *st, uidl_each_fn *fn, void *arg)
 {
 	GHashTableIter it;
 	gpointer p;
@@ -568,7 +627,8 @@ uidl_foreach(const struct uidl_store *st, uidl_each_fn *fn, void *arg)
 	while (g_hash_table_iter_next(&it, &p, NULL)) {
 		const struct uidl_entry *e = p;
 
-		fn(arg, e->uid, e->size, e->first_seen, e->delivered, e->file);
+		fn(arg, e->uid, e->size, e->first_seen, e->delivered,
+		    uidl_read_file(st, e));
 	}
 }
 
@@ -582,6 +642,22 @@ size_t
 uidl_malformed(const struct uidl_store *st)
 {
 	return st->malformed;
+}
+
+/* May the journal be written?  Not read-only, not after an error. */
+static int
+uidl_writable(const struct uidl_store *st, struct err *err)
+{
+	if (st->is_readonly) {
+		err_setx(err, ERR_SOFTWARE, "%s: opened read-only", st->path);
+		return -1;
+	}
+	if (st->fd == -1) {
+		err_setx(err, ERR_LOCAL,
+		    "%s: journal unusable after an earlier error", st->path);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -605,7 +681,8 @@ uidl_check_args(const char *uid, uint64_t size, const char *file,
 }
 
 static int
-uidl_format(char *buf, size_t bufsize, const struct uidl_entry *e)
+uidl_format(char *buf, size_t bufsize, const struct uidl_entry *e,
+    const char *file)
 {
 	char size[24];
 	int n;
@@ -616,7 +693,7 @@ uidl_format(char *buf, size_t bufsize, const struct uidl_entry *e)
 		(void)snprintf(size, sizeof(size), "%" PRIu64, e->size);
 	n = snprintf(buf, bufsize, "%s\t%s\t%" PRId64 "\t%" PRId64 "\t%s\n",
 	    e->uid, size, e->first_seen, e->delivered,
-	    e->file != NULL ? e->file : "-");
+	    file != NULL ? file : "-");
 	assert(n > 0 && (size_t)n < bufsize);
 	return n;
 }
@@ -629,18 +706,14 @@ uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
 	char rec[UIDL_RECORD_MAX];
 	int len;
 
-	if (uidl_check_args(uid, size, file, err) == -1)
+	if (uidl_check_args(uid, size, file, err) == -1 ||
+	    uidl_writable(st, err) == -1)
 		return -1;
-	if (st->fd == -1) {
-		err_setx(err, ERR_LOCAL,
-		    "%s: journal unusable after an earlier error", st->path);
-		return -1;
-	}
 	if (now < 0)
 		now = 0; /* a clock before 1970 is wrong, the record is not */
-	e = uidl_entry_new(st, uid, strlen(uid), size, file,
-	    file != NULL ? strlen(file) : 0, now, now);
-	len = uidl_format(rec, sizeof(rec), e);
+	e = uidl_entry_new(st, uid, strlen(uid), size, file != NULL, st->end,
+	    now, now);
+	len = uidl_format(rec, sizeof(rec), e, file);
 	/* One write(2) per record: a crash tears at most the last line. */
 	if (fsutil_write_all(st->fd, rec, (size_t)len, err) == -1) {
 		err_set(err, ERR_LOCAL, "write %s", st->path);
@@ -662,11 +735,8 @@ uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
 int
 uidl_sync(struct uidl_store *st, struct err *err)
 {
-	if (st->fd == -1) {
-		err_setx(err, ERR_LOCAL,
-		    "%s: journal unusable after an earlier error", st->path);
+	if (uidl_writable(st, err) == -1)
 		return -1;
-	}
 	if (fsync(st->fd) == -1) {
 		err_set(err, ERR_LOCAL, "fsync %s", st->path);
 		/*
@@ -688,14 +758,15 @@ uidl_sync(struct uidl_store *st, struct err *err)
 
 /*
  * The retained entries, serialised as a whole journal (caller owns the
- * GString).
+ * GString), or NULL if a file name cannot be read back.
  */
 static GString *
-uidl_serialise(struct uidl_store *st, GHashTable *keep)
+uidl_serialise(struct uidl_store *st, GHashTable *keep, struct err *err)
 {
 	GHashTableIter it;
 	GString *out;
 	gpointer p;
+	const char *file;
 	char rec[UIDL_RECORD_MAX];
 	int len;
 
@@ -707,10 +778,33 @@ uidl_serialise(struct uidl_store *st, GHashTable *keep)
 
 		if (!g_hash_table_contains(keep, e->uid))
 			continue;
-		len = uidl_format(rec, sizeof(rec), e);
+		file = uidl_read_file(st, e);
+		if (e->has_file && file == NULL) {
+			err_setx(err, ERR_LOCAL,
+			    "%s: the record of %s cannot be read back",
+			    st->path, e->uid);
+			g_string_free(out, TRUE);
+			return NULL;
+		}
+		len = uidl_format(rec, sizeof(rec), e, file);
 		g_string_append_len(out, rec, len);
 	}
 	return out;
+}
+
+/* Where each entry's record is now, after the journal was rewritten. */
+static void
+uidl_reindex(struct uidl_store *st)
+{
+	struct err ignored;
+	struct stat sb;
+	off_t good;
+
+	if (st->fd == -1 || fstat(st->fd, &sb) == -1)
+		return;
+	st->is_reindexing = true;
+	(void)uidl_parse_fd(st, sb.st_size, &good, &ignored);
+	st->is_reindexing = false;
 }
 
 /*
@@ -751,10 +845,15 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
 	size_t i;
 	int rc;
 
+	if (uidl_writable(st, err) == -1)
+		return -1;
 	kept = g_hash_table_new(g_str_hash, g_str_equal);
 	for (i = 0; i < n; i++)
 		(void)g_hash_table_add(kept, (gpointer)(uintptr_t)keep[i]);
-	data = uidl_serialise(st, kept);
+	if ((data = uidl_serialise(st, kept, err)) == NULL) {
+		g_hash_table_destroy(kept);
+		return -1;
+	}
 	rc = fsutil_atomic_write(st->dir_fd, st->base, data->str, data->len,
 	    0600, err);
 	if (rc == -1)
@@ -766,6 +865,7 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
 	 */
 	if (uidl_reopen(st, rc == -1 ? NULL : err) == -1)
 		rc = -1;
+	uidl_reindex(st);
 	if (rc == 0) {
 		g_hash_table_iter_init(&it, st->set);
 		while (g_hash_table_iter_next(&it, &p, NULL))

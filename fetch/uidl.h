@@ -48,20 +48,21 @@ int64_t uidl_first_seen(const struct uidl_store *st, const char *uid,
 
 /*
  * The Maildir file name the message was delivered as (borrowed, valid
- * until the store changes), or NULL if it is not in the store or was
- * not stored (a rule discarded it; imported state).
+ * until the next call or until the store changes; read back from the
+ * journal), or NULL if it is not in the store or was not stored (a rule
+ * discarded it; imported state), or cannot be read back.
  */
-const char *uidl_file(const struct uidl_store *st, const char *uid,
-    uint64_t size);
+const char *uidl_file(struct uidl_store *st, const char *uid, uint64_t size);
 
 /*
  * Call fn for every entry, in no particular order (size UINT64_MAX for
- * an imported entry of any size; file NULL if none).  fn must not change
+ * an imported entry of any size; file NULL if none, valid during the
+ * call).  fn must not change
  * the store.
  */
 typedef void uidl_each_fn(void *arg, const char *uid, uint64_t size,
     int64_t first_seen, int64_t delivered, const char *file);
-void uidl_foreach(const struct uidl_store *st, uidl_each_fn *fn, void *arg);
+void uidl_foreach(struct uidl_store *st, uidl_each_fn *fn, void *arg);
 
 /* Number of entries. */
 size_t uidl_count(const struct uidl_store *st);

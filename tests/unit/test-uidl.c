@@ -386,7 +386,9 @@ static void
 test_readonly(void **state)
 {
 	struct fixture *fx = *state;
-	const char *text = HEADER "a\t1\t10\t10\t-\nb\t2\t2";
+	const char *text =
+	    HEADER "a\t1\t10\t10\t-\nf\t4\t1\t1\tname,S=4\nb\t2\t2";
+	const char *keep[] = { "a" };
 	struct uidl_store *st;
 	struct stat sb;
 	struct err err;
@@ -399,7 +401,12 @@ test_readonly(void **state)
 	spew(fx->path, text, strlen(text));
 	assert_non_null(st = uidl_open_readonly(fx->path, &err));
 	assert_true(uidl_has(st, "a", 1));
+	/* File names are read back from the journal (for --status). */
+	assert_string_equal(uidl_file(st, "f", 4), "name,S=4");
+	assert_null(uidl_file(st, "a", 1));
 	assert_int_equal(uidl_append(st, "c", 3, NULL, 3, &err), -1);
+	assert_int_equal(uidl_sync(st, &err), -1);
+	assert_int_equal(uidl_compact(st, keep, 1, &err), -1);
 	uidl_free(st);
 	assert_file_equals(fx->path, text);
 }
@@ -554,14 +561,15 @@ test_compact(void **state)
 	const char *keep[] = { "k1", "k3", "absent" };
 	struct uidl_store *st;
 	struct err err;
-	char uid[16];
+	char uid[16], file[32];
 	int i;
 
 	st = open_ok(fx->path);
 	for (i = 0; i < 5; i++) {
 		(void)snprintf(uid, sizeof(uid), "k%d", i);
-		assert_int_equal(uidl_append(st, uid, (uint64_t)i, NULL, i,
-		                     &err),
+		(void)snprintf(file, sizeof(file), "file-of-k%d", i);
+		assert_int_equal(uidl_append(st, uid, (uint64_t)i,
+		                     i % 2 == 1 ? file : NULL, i, &err),
 		    0);
 	}
 	assert_int_equal(uidl_append(st, "k1", 99, NULL, 7, &err), 0);
@@ -572,9 +580,15 @@ test_compact(void **state)
 	assert_true(uidl_has(st, "k3", 3));
 	assert_false(uidl_has(st, "k0", 0));
 	assert_false(uidl_has(st, "k2", 2));
+	/* The names are found where the records are now. */
+	assert_string_equal(uidl_file(st, "k1", 1), "file-of-k1");
+	assert_string_equal(uidl_file(st, "k3", 3), "file-of-k3");
+	assert_null(uidl_file(st, "k1", 99));
 	/* Appends now go to the new file. */
 	assert_int_equal(uidl_append(st, "new", 8, "n", 8, &err), 0);
 	assert_int_equal(uidl_sync(st, &err), 0);
+	assert_string_equal(uidl_file(st, "new", 8), "n");
+	assert_string_equal(uidl_file(st, "k3", 3), "file-of-k3");
 	uidl_free(st);
 	assert_int_equal(count_dir(fx->dir), 1); /* no temporary left */
 
