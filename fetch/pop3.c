@@ -1308,29 +1308,26 @@ pop3_stat(struct pop3_session *s, unsigned *count_out, uint64_t *size_out,
 }
 
 /* A scan listing, kept small until the whole list is known. */
-struct pop3_scan {
-	unsigned num;
-	uint64_t size;
-};
-
 static int
-pop3_scan_cmp(const void *a, const void *b)
+pop3_msg_cmp(const void *a, const void *b)
 {
-	unsigned x = ((const struct pop3_scan *)a)->num;
-	unsigned y = ((const struct pop3_scan *)b)->num;
+	unsigned x = ((const struct pop3_msg *)a)->num;
+	unsigned y = ((const struct pop3_msg *)b)->num;
 
 	return (x > y) - (x < y);
 }
 
 /*
- * Read the lines of a LIST reply.  Message numbers run from 1 to the
- * message count (RFC 1939 §5), which is capped before it costs memory.
+ * Read the lines of a LIST reply into a maildrop listing, without a copy
+ * on the way: a listing of 100,000 messages is most of the memory a run
+ * with nothing new takes.  Message numbers run from 1 to the message
+ * count (RFC 1939 §5), which is capped before it costs memory.
  */
 static int
-pop3_read_scans(struct pop3_session *s, struct pop3_scan **v_out, size_t *n_out,
-    struct err *err)
+pop3_read_scans(struct pop3_session *s, struct pop3_msg **msgs_out,
+    size_t *n_out, struct err *err)
 {
-	struct pop3_scan *v = NULL;
+	struct pop3_msg *msgs = NULL;
 	size_t n = 0, cap = 0;
 	uint64_t num, size;
 	char *line;
@@ -1352,19 +1349,27 @@ pop3_read_scans(struct pop3_session *s, struct pop3_scan **v_out, size_t *n_out,
 		}
 		if (n == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
-			v = xreallocarray(v, cap, sizeof(*v));
+			msgs = xreallocarray(msgs, cap, sizeof(*msgs));
 		}
-		v[n].num = (unsigned)num;
-		v[n].size = size;
+		msgs[n].num = (unsigned)num;
+		msgs[n].size = size;
+		msgs[n].has_uid = msgs[n].has_bad_uid = false;
+		msgs[n].uid[0] = '\0';
 		n++;
 	}
 	if (rc == -1)
 		goto fail;
-	*v_out = v;
+	/* Give back the room the doubling left over. */
+	if (n == 0) {
+		free(msgs);
+		msgs = xcalloc(1, sizeof(*msgs));
+	} else
+		msgs = xreallocarray(msgs, n, sizeof(*msgs));
+	*msgs_out = msgs;
 	*n_out = n;
 	return 0;
 fail:
-	free(v);
+	free(msgs);
 	return -1;
 }
 
@@ -1373,7 +1378,6 @@ static int
 pop3_read_list(struct pop3_session *s, struct pop3_msg **msgs_out,
     size_t *n_out, struct err *err)
 {
-	struct pop3_scan *v = NULL;
 	struct pop3_msg *msgs;
 	struct pop3_reply r;
 	bool is_sorted = true;
@@ -1385,27 +1389,21 @@ pop3_read_list(struct pop3_session *s, struct pop3_msg **msgs_out,
 		return -1;
 	if (!r.is_ok)
 		return pop3_refused(s, &r, ERR_PROTO, true, err);
-	if (pop3_read_scans(s, &v, &n, err) == -1)
+	if (pop3_read_scans(s, &msgs, &n, err) == -1)
 		return -1;
 	/* Servers list in order; sort only those that do not. */
 	for (i = 1; i < n && is_sorted; i++)
-		is_sorted = v[i - 1].num < v[i].num;
+		is_sorted = msgs[i - 1].num < msgs[i].num;
 	if (!is_sorted)
-		qsort(v, n, sizeof(*v), pop3_scan_cmp);
+		qsort(msgs, n, sizeof(*msgs), pop3_msg_cmp);
 	for (i = 1; i < n; i++) {
-		if (v[i].num == v[i - 1].num) {
+		if (msgs[i].num == msgs[i - 1].num) {
 			pop3_fail(s, ERR_PROTO, err, "message %u listed twice",
-			    v[i].num);
-			free(v);
+			    msgs[i].num);
+			free(msgs);
 			return -1;
 		}
 	}
-	msgs = xcalloc(n > 0 ? n : 1, sizeof(*msgs));
-	for (i = 0; i < n; i++) {
-		msgs[i].num = v[i].num;
-		msgs[i].size = v[i].size;
-	}
-	free(v);
 	*msgs_out = msgs;
 	*n_out = n;
 	return 0;
@@ -1421,15 +1419,6 @@ pop3_list(struct pop3_session *s, struct pop3_msg **msgs_out, size_t *n_out,
 	    pop3_send(s, false, err, "LIST") == -1)
 		return -1;
 	return pop3_read_list(s, msgs_out, n_out, err);
-}
-
-static int
-pop3_msg_cmp(const void *a, const void *b)
-{
-	unsigned x = ((const struct pop3_msg *)a)->num;
-	unsigned y = ((const struct pop3_msg *)b)->num;
-
-	return (x > y) - (x < y);
 }
 
 /* RFC 1939 §7: a unique-id is 1 to 70 octets in 0x21..0x7e. */
