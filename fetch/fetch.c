@@ -305,7 +305,7 @@ fetch_round_retrieve(struct fetch_run *r, struct err *err)
 			}
 			if (pop3_send_retr(r->s, r->msgs[r->retr[sent]].num,
 			        err) == -1)
-				goto drain;
+				goto drain; /* got's reply is still due */
 			ahead += r->msgs[r->retr[sent++]].size;
 		}
 		if (got == sent)
@@ -313,12 +313,14 @@ fetch_round_retrieve(struct fetch_run *r, struct err *err)
 		ahead -= r->msgs[r->retr[got]].size;
 		if (fetch_read_one(r, r->retr[got], err) == 0)
 			continue;
-		if (fetch_message_failed(r, err) == -1)
+		if (fetch_message_failed(r, err) == -1) {
+			got++; /* its reply is read, or the session broken */
 			goto drain;
+		}
 	}
 	return 0;
 drain:
-	for (got++; got < sent && pop3_get_state(r->s) != POP3_BROKEN; got++)
+	for (; got < sent && pop3_get_state(r->s) != POP3_BROKEN; got++)
 		(void)pop3_read_retr(r->s, fetch_discard, NULL, NULL,
 		    &(struct err){ 0 });
 	return -1;

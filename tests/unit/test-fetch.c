@@ -757,6 +757,38 @@ test_pipelined_retr_err(void **state)
 	pop3_free(s);
 }
 
+/*
+ * Disk full on message 2 of a pipelined window: the run ends, but the
+ * reply to RETR 3, already asked for, is read and dropped, so that the
+ * session stays in step: message 1 is kept and deleted, QUIT commits.
+ */
+static void
+test_pipelined_failure_drains(void **state)
+{
+	struct fixture *f = *state;
+	struct pop3_session *s;
+	struct transport *t;
+
+	f->mem.fail_commit = 2;
+	assert_int_equal(run_pipe(f,
+	                     "+OK ready\r\n" CAPA_PIPE
+	                     "+OK user\r\n+OK logged in\r\n" LIST3 UIDL3 M1 M2
+	                         M3 OK OK,
+	                     PLAN_EACH, &s, &t),
+	    -1);
+	assert_int_equal(f->err.cls, ERR_LOCAL);
+	assert_non_null(strstr(f->err.msg, "message 2"));
+	assert_string_equal(mock_transport_written(t),
+	    "CAPA\r\n" LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
+	    "DELE 1\r\nQUIT\r\n");
+	assert_true(f->stats.quit_ok);
+	assert_int_equal(f->stats.deleted, 1);
+	assert_int_equal(f->mem.nstored, 1);
+	assert_true(uidl_has(f->st, "u-one", 10));
+	assert_false(uidl_has(f->st, "u-three", 30));
+	pop3_free(s);
+}
+
 int
 main(void)
 {
@@ -766,6 +798,7 @@ main(void)
 		T(test_sync_failure_keeps_round),
 		T(test_pipelined_retr),
 		T(test_pipelined_retr_err),
+		T(test_pipelined_failure_drains),
 		T(test_keep_fetches_new_only),
 		T(test_each_is_foxmail_order),
 		T(test_batch_is_outlook_order),
