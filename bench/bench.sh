@@ -321,6 +321,10 @@ client_rawpop()
 	if [ "$cs_net" = tls ]; then
 		cs_cmd="$cs_cmd -T $PKI_CA"
 	fi
+	# The baseline of the delete step: everything, then DELE all.
+	if [ "$cs_mode" = delete ]; then
+		cs_cmd="$cs_cmd -d"
+	fi
 }
 
 # client_version CLIENT: one line.
@@ -527,11 +531,14 @@ bench_delete()
 	[ -d "$T/srv/smalldel" ] || user_add smalldel
 	bd_i=$((1 - BENCH_WARMUP))
 	while [ "$bd_i" -le "$BENCH_RUNS" ]; do
-		for bd_mode in each batch; do
+		# rawpop -d: what deleting costs the server, for scale.
+		for bd_mode in each batch delete; do
+			bd_client=popfetch
+			[ "$bd_mode" != delete ] || bd_client=rawpop
 			bench_seed smalldel "$T/orig/small"
-			client_setup popfetch smalldel "$bd_fs" "$bd_net" \
+			client_setup "$bd_client" smalldel "$bd_fs" "$bd_net" \
 			    "$bd_mode"
-			bench_run popfetch "small:$bd_fs:$bd_net:$bd_mode" \
+			bench_run "$bd_client" "small:$bd_fs:$bd_net:$bd_mode" \
 			    "$bd_i" "$T/orig/small" yes
 			bd_left=$(server_count smalldel)
 			if [ "$bd_left" -ne 0 ]; then

@@ -27,7 +27,10 @@
  * commands in flight (RFC 2449 §6.6 PIPELINING, which Dovecot
  * announces), unstuffs the dots, turns CRLF into LF and writes each
  * message straight into new/ of the Maildir: no tmp/ and rename, no
- * fsync, no header parsing.  Nothing is deleted.  With -s it keeps the
+ * fsync, no header parsing.  Nothing is deleted, unless -d: then every
+ * message retrieved is deleted after all of them, DELE pipelined as RETR
+ * is, and QUIT makes it so (the least a deleting fetcher can cost the
+ * server).  With -s it keeps the
  * ids it has seen in a file, read at the start and rewritten (without
  * fsync) at the end, so that a second run fetches only new messages.
  *
@@ -421,6 +424,18 @@ fetch_all(struct raw_conn *c, const char *maildir, const unsigned long *want,
 }
 
 static void
+delete_all(struct raw_conn *c, const unsigned long *want, size_t nwant)
+{
+	size_t sent = 0, done;
+
+	for (done = 0; done < nwant; done++) {
+		while (sent < nwant && sent < done + RAW_WINDOW)
+			conn_cmd(c, "DELE %lu\r\n", want[sent++]);
+		conn_ok(c, "DELE");
+	}
+}
+
+static void
 maildir_make(const char *dir)
 {
 	static const char *const sub[] = { "", "/tmp", "/new", "/cur" };
@@ -439,7 +454,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: rawpop -p PORT -u USER [-T CAFILE] [-s SEENFILE] "
-	    "(-o MAILDIR | -l)\n");
+	    "(-o MAILDIR [-d] | -l)\n");
 	exit(EX_USAGE);
 }
 
@@ -452,13 +467,16 @@ main(int argc, char *argv[])
 	static struct raw_out out;
 	unsigned long port = 0, *want;
 	size_t nseen = 0, nwant, total;
-	bool is_list = false;
+	bool is_list = false, is_delete = false;
 	char **seen = NULL, **all;
 	char *end;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "lo:p:s:T:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "dlo:p:s:T:u:")) != -1) {
 		switch (ch) {
+		case 'd':
+			is_delete = true;
+			break;
 		case 'l':
 			is_list = true;
 			break;
@@ -484,7 +502,7 @@ main(int argc, char *argv[])
 		}
 	}
 	if (optind != argc || port == 0 || user == NULL ||
-	    (maildir == NULL) == !is_list)
+	    (maildir == NULL) == !is_list || (is_delete && is_list))
 		usage();
 	if ((pass = getenv("RAWPOP_PASSWORD")) == NULL)
 		die("RAWPOP_PASSWORD is not set");
@@ -506,6 +524,8 @@ main(int argc, char *argv[])
 	want = list_wanted(&c, seen, nseen, &nwant, &all, &total);
 	if (!is_list)
 		fetch_all(&c, maildir, want, nwant, &out);
+	if (is_delete)
+		delete_all(&c, want, nwant);
 	if (seen_file != NULL && !is_list)
 		seen_save(seen_file, all, total);
 	conn_cmd(&c, "QUIT\r\n");

@@ -91,7 +91,7 @@ def prof_name(prof):
     p = prof.split(":")
     s = "%s, %s, %s" % (p[0], FS.get(p[1], p[1]), NET.get(p[2], p[2]))
     if len(p) > 3:
-        s += ", delete = " + p[3]
+        s += ", deleting" if p[3] == "delete" else ", delete = " + p[3]
     return s
 
 
@@ -266,6 +266,42 @@ def delete_table(out, allstats, delete_profiles):
             )
         )
     out.append("")
+    # The server's own cost of deleting, from the raw baseline.
+    rows = []
+    for b in bases:
+        rk = allstats.get(b, {}).get("rawpop", {})
+        rd = allstats.get(b + ":delete", {}).get("rawpop", {})
+        e = allstats.get(b + ":each", {}).get("popfetch", {})
+        t = allstats.get(b + ":batch", {}).get("popfetch", {})
+        if not rd:
+            continue
+        rows.append(
+            "| %s | %s | %s | %s | %s | %s |"
+            % (
+                ", ".join(prof_name(b).split(", ")[1:]),
+                fmt(rk.get("wall"), 3),
+                fmt(rd.get("wall"), 3),
+                ratio(rd.get("wall"), rk.get("wall")),
+                ratio(e.get("wall"), rd.get("wall")),
+                ratio(t.get("wall"), rd.get("wall")),
+            )
+        )
+    if rows:
+        out.append(
+            "What deleting costs the server alone: the raw transfer "
+            "(`rawpop`) keeping, and with `-d` (every message retrieved, "
+            "then DELE for all, pipelined, and QUIT), on the same fresh "
+            "copies."
+        )
+        out.append("")
+        out.append(
+            "| raw transfer on small | keep, s | deleting, s "
+            "| deleting ÷ keep | popfetch each ÷ raw deleting "
+            "| popfetch batch ÷ raw deleting |"
+        )
+        out.append("|---|--:|--:|--:|--:|--:|")
+        out.extend(rows)
+        out.append("")
 
 
 def par_table(out, allstats, par_profiles, sizes):
