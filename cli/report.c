@@ -347,6 +347,9 @@ report_line(GString *out, const struct fetch_stats *st,
 		g_string_append_printf(out, ", %u discarded", st->discarded);
 	if (st->skipped > 0)
 		g_string_append_printf(out, ", %u skipped", st->skipped);
+	if (st->duplicates > 0)
+		g_string_append_printf(out, ", %u already archived",
+		    st->duplicates);
 	g_string_append_printf(out, ", %u deleted on the server, in %s",
 	    st->deleted, took);
 }
@@ -432,6 +435,7 @@ report_sum(const struct report *r, struct report_totals *t)
 		t->stats.bytes += e->res.stats.bytes;
 		t->stats.skipped += e->res.stats.skipped;
 		t->stats.discarded += e->res.stats.discarded;
+		t->stats.duplicates += e->res.stats.duplicates;
 		report_sum_filed(&t->filed, &e->res.filed);
 	}
 }
@@ -508,11 +512,11 @@ report_json_counts(GString *out, const struct fetch_stats *st, double secs)
 {
 	g_string_append_printf(out,
 	    "\"on_server\":%u,\"new\":%u,\"retrieved\":%u,\"bytes\":%llu,"
-	    "\"skipped\":%u,\"discarded\":%u,\"deleted\":%u,"
-	    "\"seconds\":%.3f",
+	    "\"skipped\":%u,\"discarded\":%u,\"duplicates\":%u,"
+	    "\"deleted\":%u,\"seconds\":%.3f",
 	    st->on_server, st->new_msgs, st->retrieved,
 	    (unsigned long long)st->bytes, st->skipped, st->discarded,
-	    st->deleted, secs);
+	    st->duplicates, st->deleted, secs);
 }
 
 /*

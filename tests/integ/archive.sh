@@ -134,6 +134,8 @@ assert_lines "the journal after" "$T/uids.2" 6
 # All six are new to the journal and downloaded; five are the same
 # messages, not stored again; the new version is.
 assert_summary "after the server's new UIDLs" "$user" 6 6 0
+assert_grep "the summary counts the duplicates" ', 5 already archived, ' \
+    "$PF_OUT"
 assert_eq "RETRs" "$(grep -c ': C: RETR ' "$PF_ERR")" 6
 assert_eq "duplicates" "$(grep -c ': already archived as ' "$PF_ERR")" 5
 assert_eq "files stored" "$(files "$md" | wc -l | tr -d ' ')" 6
@@ -203,10 +205,16 @@ user_add avt
 seed avt "$T/orig/t"
 pf_config_new
 pf_account -x 'archive = yes' avt avt starttls keep
-pf_run -v -v
+pf_run -v -v --json
 assert_rc 0 "twins in one round"
-assert_summary "twins in one round" avt 3 3 0
 assert_eq "twins: duplicates" "$(grep -c ': already archived as ' "$PF_ERR")" 1
+python3 - "$PF_OUT" <<'EOF' || fail "twins: --json does not count the duplicate"
+import json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+a = doc["accounts"][0]
+assert (a["on_server"], a["new"], a["retrieved"]) == (3, 3, 3), a
+assert a["duplicates"] == 1 and doc["totals"]["duplicates"] == 1, doc
+EOF
 holds "twins: stored once" "$T/client/avt/new" "$T/orig/t/1-twin" \
     "$T/orig/t/3-other"
 assert_lines "twins: the archive index" "$XDG_STATE_HOME/popfetch/avt.archive" 3

@@ -629,7 +629,7 @@ assert_summary()
 {
 	# The size and the time are checked for their form only.
 	as_size='[0-9]+(\.[0-9]+)? (B|KiB|MiB|GiB)'
-	as_more='(, [0-9]+ (to .+|discarded|skipped))*'
+	as_more='(, [0-9]+ (to .+|discarded|skipped|already archived))*'
 	as_re="^$2: $3 messages, $4 new, [0-9]+ retrieved \\($as_size\\)"
 	as_re="$as_re$as_more, $5 deleted on the server, $PF_TIME_RE\$"
 	if [ "$(grep -Ec -- "$as_re" "$PF_OUT")" -ne 1 ]; then

@@ -208,6 +208,15 @@ test_line_folders(void **state)
 	    strstr(out, "13 retrieved (100 B), 13 to .Lists.dev, 2 discarded"));
 	assert_non_null(strstr(out, ", in 1 h 02 min\n"));
 	free(out);
+
+	/* archive = yes: what was found already archived. */
+	res.stats.duplicates = 4;
+	capture_start(&c);
+	report_done(r, 1, "backup", &res);
+	out = capture_end(&c);
+	assert_non_null(
+	    strstr(out, ", 1 skipped, 4 already archived, 0 deleted on"));
+	free(out);
 	report_free(r);
 }
 
