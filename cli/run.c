@@ -262,22 +262,22 @@ run_sink_commit(void *ctx, char **name_out, struct err *err)
 static int
 run_sink_index(struct run_sink *rs, struct err *err)
 {
+	char digest[ARCHIVE_HEX_SIZE * 2 + 2], *msgid;
 	GHashTableIter it;
 	gpointer key, file;
-	char *tab;
 	int rc = 0;
 
 	g_hash_table_iter_init(&it, rs->indexing);
 	while (rc == 0 && g_hash_table_iter_next(&it, &key, &file)) {
-		tab = strchr(key, '\t');
-		*tab = '\0';
-		rc = archive_append(rs->ar, key,
-		    strcmp(tab + 1, "-") != 0 ? tab + 1 : NULL, file, err);
-		*tab = '\t';
+		/* The key is "digest\tmsgid" ("-" for none): split a copy. */
+		(void)g_strlcpy(digest, key, sizeof(digest));
+		msgid = strchr(digest, '\t');
+		*msgid++ = '\0';
+		rc = archive_append(rs->ar, digest,
+		    strcmp(msgid, "-") != 0 ? msgid : NULL, file, err);
 	}
 	if (rc == 0 && g_hash_table_size(rs->indexing) > 0)
 		rc = archive_sync(rs->ar, err);
-	g_hash_table_remove_all(rs->indexing);
 	return rc;
 }
 

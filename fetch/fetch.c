@@ -227,8 +227,6 @@ fetch_read_one(struct fetch_run *r, size_t idx, struct err *err)
 		r->hdr->len = 0;
 	if (r->is_begun && sink->ops->begin(sink->ctx, msg, err) == -1) {
 		/* The reply must still be read, to stay in step. */
-		r->verdict = FETCH_SKIP;
-		r->is_begun = true;
 		(void)pop3_read_retr(r->s, fetch_discard, NULL, NULL,
 		    &(struct err){ 0 });
 		goto fail;
