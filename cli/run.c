@@ -1007,6 +1007,8 @@ run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
 		goto out;
 	run_fill(acct, opts, &ctx);
 	printf("account %s (dry run: nothing is changed)\n", acct->name);
+	printf("order on the wire: %s\n",
+	    plan_policy_order(run_policy(acct->delete_mode)));
 	if (fetch_preview(&ctx.fa, run_preview_one, &pv, err) == -1)
 		goto out;
 	(void)fflush(stdout);

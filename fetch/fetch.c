@@ -68,7 +68,8 @@ struct fetch_run {
 	size_t ndone;
 	size_t *dele; /* DELEs of the plan waiting for their round */
 	size_t ndele;
-	bool is_stopped; /* a stop request came: no more RETRs */
+	bool is_stopped;       /* a stop request came: no more RETRs */
+	bool is_journal_dirty; /* records written, not yet fsynced */
 	/* With rules (acct->decide): */
 	enum fetch_verdict *pre;    /* decided from TOP before RETR */
 	struct fetch_header *hdr;   /* the header of the message in hand */
@@ -327,10 +328,11 @@ drain:
 /*
  * The round's messages made durable, together: the sink's sync (every
  * file and directory fsynced), then each recorded in the journal, one
- * journal fsync.  Only then may any of them be deleted.
+ * journal fsync (unless is_lazy: see fetch_steps_each()).  Only then may
+ * any of them be deleted.
  */
 static int
-fetch_round_commit(struct fetch_run *r, struct err *err)
+fetch_round_commit(struct fetch_run *r, bool is_lazy, struct err *err)
 {
 	const struct sink *sink = r->sink;
 	bool has_kept = false;
@@ -351,8 +353,9 @@ fetch_round_commit(struct fetch_run *r, struct err *err)
 		        (int64_t)time(NULL), err) == -1)
 			goto out;
 	}
-	if (r->ndone > 0 && uidl_sync(r->st, err) == -1)
+	if (r->ndone > 0 && !is_lazy && uidl_sync(r->st, err) == -1)
 		goto out;
+	r->is_journal_dirty |= r->ndone > 0 && is_lazy;
 	for (i = 0; i < r->ndone; i++) {
 		const struct fetch_done *d = &r->done[i];
 		const struct pop3_msg *msg = &r->msgs[d->idx];
@@ -380,6 +383,18 @@ out:
 	if (rc == 0 && r->acct->progress != NULL)
 		r->acct->progress(r->acct->progress_arg, r->stats, 0);
 	return rc;
+}
+
+/* Read the reply to the DELE sent for message idx. */
+static int
+fetch_read_dele(struct fetch_run *r, size_t idx, struct err *err)
+{
+	if (pop3_read_dele(r->s, err) == 0) {
+		r->stats->deleted++;
+		return 0;
+	}
+	err_prefix(err, "message %u", r->msgs[idx].num);
+	return fetch_message_failed(r, err);
 }
 
 /*
@@ -413,12 +428,7 @@ fetch_round_delete(struct fetch_run *r, struct err *err)
 			if (pop3_send_dele(r->s, r->msgs[todo[sent++]].num,
 			        err) == -1)
 				goto out;
-		if (pop3_read_dele(r->s, err) == 0) {
-			r->stats->deleted++;
-			continue;
-		}
-		err_prefix(err, "message %u", r->msgs[todo[got]].num);
-		if (fetch_message_failed(r, err) == -1)
+		if (fetch_read_dele(r, todo[got], err) == -1)
 			goto out;
 	}
 	if (r->acct->checkpoint != 0 &&
@@ -472,11 +482,13 @@ fetch_next_round(struct fetch_run *r, const struct plan *p, size_t i)
 }
 
 /*
- * Run the plan, round by round: retrieve, make durable, delete.  Even
- * when the run must end, what was retrieved is made durable first.
+ * keep and batch: run the plan round by round: retrieve, make durable,
+ * delete (batch's DELEs all come after its last RETR: the plan puts
+ * them there).  Even when the run must end, what was retrieved is made
+ * durable first.
  */
 static int
-fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
+fetch_steps_rounds(struct fetch_run *r, const struct plan *p, struct err *err)
 {
 	size_t i = 0;
 	int rc = 0;
@@ -499,19 +511,161 @@ fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
 			 * session still can; report the first error.
 			 */
 			err_clear(&cerr);
-			if (fetch_round_commit(r, &cerr) == -1 ||
+			if (fetch_round_commit(r, false, &cerr) == -1 ||
 			    (pop3_get_state(r->s) == POP3_TRANSACTION &&
 			        fetch_round_delete(r, &cerr) == -1))
 				log_warnx("%s: %s", r->account, cerr.msg);
 			break;
 		}
-		if ((rc = fetch_round_commit(r, err)) == -1)
+		if ((rc = fetch_round_commit(r, false, err)) == -1)
 			break;
 		rc = fetch_round_delete(r, err);
 	}
 	free(r->retr);
 	free(r->done);
 	free(r->dele);
+	return rc;
+}
+
+/*
+ * Read the replies to the DELEs in flight (r->dele, in the order sent).
+ * A refused one is remembered, as a message-scope failure.
+ */
+static int
+fetch_each_replies(struct fetch_run *r, struct err *err)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < r->ndele; i++)
+		if (rc == 0 && fetch_read_dele(r, r->dele[i], err) == -1)
+			rc = -1;
+		else if (rc == -1 && pop3_get_state(r->s) != POP3_BROKEN)
+			(void)pop3_read_dele(r->s, &(struct err){ 0 });
+	r->ndele = 0;
+	return rc;
+}
+
+/*
+ * May the next step go out?  Not once the DELEs done and in flight
+ * reach the checkpoint (QUIT comes next); a RETR not after a stop
+ * request either, while a DELE still may.
+ */
+static bool
+fetch_each_may_go_on(struct fetch_run *r, const struct plan_step *step)
+{
+	if (r->acct->checkpoint != 0 &&
+	    r->stats->deleted + r->ndele >= r->acct->checkpoint)
+		return false;
+	if (step->op == PLAN_DELE)
+		return true;
+	if (fetch_stop_requested(r))
+		r->is_stopped = true;
+	return !r->is_stopped;
+}
+
+/*
+ * One message under each: RETR (after the DELEs before it, in the same
+ * write when pipelined), its reply into the sink, then the message
+ * durable.  A message the rules settled from TOP is not retrieved: a
+ * discarded one is recorded (its DELE follows), a skipped one is left.
+ */
+static int
+fetch_each_one(struct fetch_run *r, size_t idx, struct err *err)
+{
+	if (r->pre != NULL && r->pre[idx] != FETCH_STORE)
+		fetch_unstored(r, idx, r->pre[idx]);
+	else {
+		if (!pop3_get_caps(r->s)->pipelining &&
+		    fetch_each_replies(r, err) == -1)
+			return -1;
+		if (pop3_send_retr(r->s, r->msgs[idx].num, err) == -1 ||
+		    fetch_each_replies(r, err) == -1)
+			return -1;
+		if (fetch_read_one(r, idx, err) == -1)
+			return fetch_message_failed(r, err);
+	}
+	return fetch_round_commit(r, true, err);
+}
+
+/*
+ * each, Foxmail's order on the wire: RETR n, message n made durable,
+ * DELE n, then RETR n+1; never RETR n+1 before DELE n.  So a message
+ * costs a round trip at least; with PIPELINING, DELE n and RETR n+1 go
+ * out in one write, and it costs no more.  (DELEs of messages stored
+ * before, whose deletion was lost, go out together, within the window.)
+ *
+ * Before DELE n, message n's file is fsynced and linked into new/, and
+ * new/ is fsynced (the sink's sync); its journal record is written, one
+ * write(2), but not fsynced.  That fsync is not needed for the
+ * promises: RFC 1939 §6 deletes nothing until QUIT is answered, so
+ *   - a kill of popfetch loses nothing the kernel was given: the record
+ *     is there for the next run;
+ *   - a crash of the machine before QUIT leaves message n on the server
+ *     and perhaps not in the journal; but the run's "running" mark was
+ *     durable before the first delivery, and the next run finds the
+ *     message in the Maildir by its uid (fetch_recover()): recorded,
+ *     not stored again;
+ *   - after QUIT is answered, message n is no longer on the server: a
+ *     lost record cannot make it come again.
+ * The journal is fsynced once, before QUIT, so that a run that ends
+ * (and takes its mark away) leaves every record durable.
+ */
+static int
+fetch_steps_each(struct fetch_run *r, const struct plan *p, struct err *err)
+{
+	size_t window = pop3_get_caps(r->s)->pipelining ? FETCH_WINDOW : 1;
+	size_t i;
+	struct err cerr;
+	int rc = 0;
+
+	r->done = xreallocarray(NULL, 1, sizeof(*r->done));
+	r->dele = xreallocarray(NULL, window, sizeof(*r->dele));
+	for (i = 0; rc == 0 && i < p->nsteps; i++) {
+		const struct plan_step *step = &p->steps[i];
+
+		if (!fetch_each_may_go_on(r, step))
+			break;
+		if (step->op == PLAN_RETR) {
+			rc = fetch_each_one(r, step->idx, err);
+			continue;
+		}
+		/* Never for a message that is not durably stored. */
+		if (!r->is_stored[step->idx])
+			continue;
+		if (r->ndele == window && fetch_each_replies(r, err) == -1)
+			rc = -1;
+		else if (pop3_send_dele(r->s, r->msgs[step->idx].num, err) ==
+		    -1)
+			rc = -1;
+		else
+			r->dele[r->ndele++] = step->idx;
+	}
+	err_clear(&cerr);
+	if (pop3_get_state(r->s) == POP3_TRANSACTION &&
+	    fetch_each_replies(r, rc == 0 ? err : &cerr) == -1)
+		rc = -1;
+	if (r->is_journal_dirty &&
+	    uidl_sync(r->st, rc == 0 ? err : &cerr) == -1)
+		rc = -1;
+	if (r->acct->checkpoint != 0 &&
+	    r->stats->deleted >= r->acct->checkpoint)
+		r->stats->is_checkpoint = true;
+	free(r->done);
+	free(r->dele);
+	return rc;
+}
+
+/* Run the plan in the order its strategy puts on the wire. */
+static int
+fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
+{
+	int rc;
+
+	if (r->acct->policy == PLAN_EACH)
+		rc = fetch_steps_each(r, p, err);
+	else
+		rc = fetch_steps_rounds(r, p, err);
 	if (rc == 0 && r->is_stopped) {
 		err_setx(err, ERR_TEMP, "interrupted");
 		return -1;

@@ -94,3 +94,21 @@ plan_policy_name(enum plan_policy policy)
 	}
 	return "unknown";
 }
+
+const char *
+plan_policy_order(enum plan_policy policy)
+{
+	switch (policy) {
+	case PLAN_KEEP:
+		return "RETR of each new message, then QUIT; nothing deleted "
+		       "(keep_days and delete_when_gone_locally: DELE of what "
+		       "is due, after the RETRs)";
+	case PLAN_EACH:
+		return "message by message: RETR 1, DELE 1, RETR 2, DELE 2, "
+		       "..., QUIT (Foxmail's order)";
+	case PLAN_BATCH:
+		return "RETR 1, RETR 2, ..., then DELE 1, DELE 2, ..., QUIT "
+		       "(Outlook's order)";
+	}
+	return "unknown";
+}

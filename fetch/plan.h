@@ -67,4 +67,10 @@ void plan_cleanup(struct plan *p);
 
 const char *plan_policy_name(enum plan_policy policy);
 
+/*
+ * The order of commands policy puts on the wire, for people (--dry-run):
+ * a static string.
+ */
+const char *plan_policy_order(enum plan_policy policy);
+
 #endif

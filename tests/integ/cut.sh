@@ -8,7 +8,9 @@
 # every original message must be in the client's Maildir exactly once,
 # whole and byte for byte, the server must keep all of them (keep) or
 # none (each, batch), and nothing may be left in tmp/: no process died,
-# so every unfinished delivery must have been cleaned up.
+# so every unfinished delivery must have been cleaned up.  No run's -v -v
+# trace may show a DELE n before the line that says message n was
+# stored.
 #
 # For each strategy, CUT_TRIALS trials (default 20), each on a fresh
 # server mailbox, Maildir and state.  The cut offset is drawn between 0
@@ -81,8 +83,14 @@ calibrate()
 # the proxy; counts its exit status.
 cut_run()
 {
-	pf_run -v
+	pf_run -v -v
 	cp "$PF_ERR" "$2/run-$3.err"
+	cr_early=$(dele_before_stored "$1" "$PF_ERR")
+	if [ -n "$cr_early" ]; then
+		say "$1: run $3 sent DELE $cr_early before message $cr_early" \
+		    "was stored"
+		rcbad="$rcbad $1:DELE-$cr_early-early"
+	fi
 	case $PF_RC in
 	0) rc0=$((rc0 + 1)) ;;
 	75) rc75=$((rc75 + 1)) ;;
@@ -222,7 +230,7 @@ for mode in keep each batch; do
 		failed=1
 	fi
 	if [ -n "$rcbad" ]; then
-		report="${report}$mode: wrong exit status:$rcbad
+		report="${report}$mode: wrong exit status or DELE before stored:$rcbad
 "
 		failed=1
 	fi

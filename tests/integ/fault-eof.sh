@@ -44,7 +44,7 @@ check_drop_retr_keep()
 
 check_drop_retr_each()
 {
-	drop_retr each 'RETR 2' 'RETR 3' 'DELE 1' 'DELE 2' 'DELE 3' QUIT
+	drop_retr each 'DELE 1' 'RETR 2' 'DELE 2' 'RETR 3' 'DELE 3' QUIT
 }
 
 check_drop_retr_batch()

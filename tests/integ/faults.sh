@@ -142,7 +142,7 @@ normal_fetch()
 	fake_pf
 	assert_rc 0 "$1"
 	fake_maildir "$1" nf "$M1" "$M2" "$M3"
-	fake_commands "$1" 1 'RETR 1' 'RETR 2' 'RETR 3' 'DELE 1' 'DELE 2' \
+	fake_commands "$1" 1 'RETR 1' 'DELE 1' 'RETR 2' 'DELE 2' 'RETR 3' \
 	    'DELE 3' QUIT
 	fake_finish "$1"
 }

@@ -3,8 +3,10 @@
 # random moments of a fetch, then run again to completion.  Afterwards
 # every original message must be in the client's Maildir exactly once,
 # whole and byte for byte; the server must keep all of them (keep) or
-# none (each, batch); no file in new/ or cur/ may be partial.  Files a
-# killed run left in tmp/ are counted and reported, not failed on.
+# none (each, batch); no file in new/ or cur/ may be partial; and no
+# killed run's -v -v trace may show a DELE n before the line that says
+# message n was stored.  Files a killed run left in tmp/ are counted
+# and reported, not failed on.
 #
 # For each strategy, KILL_TRIALS trials (default 30), each on a fresh
 # server mailbox, a fresh client Maildir and fresh state.  A trial kills
@@ -90,7 +92,15 @@ trial()
 		# seed replays the same draws however fast the machine is.
 		rand_below 1101
 		tr_ms=$((RAND * cal_ms / 1000))
-		pf_kill_after "$tr_ms" "$tr_logs/run-$tr_run" -v
+		pf_kill_after "$tr_ms" "$tr_logs/run-$tr_run" -v -v
+		tr_early=$(dele_before_stored "$tr_acct" \
+		    "$tr_logs/run-$tr_run.err")
+		if [ -n "$tr_early" ]; then
+			say "$tr_acct: run $tr_run sent DELE $tr_early before" \
+			    "message $tr_early was stored"
+			early=$((early + 1))
+			badtrials="$badtrials $tr_acct"
+		fi
 		case $KILL_RC in
 		137)
 			tr_what="$tr_what killed@${tr_ms}ms"
@@ -153,7 +163,7 @@ for mode in keep each batch; do
 	calibrate "$mode"
 	cal_ms=$CAL_MS
 	say "$mode: a whole run takes $cal_ms ms"
-	kills=0 unkilled=0 lost=0 dups=0 bad=0 tmpfiles=0 reruns=0
+	kills=0 unkilled=0 lost=0 dups=0 bad=0 tmpfiles=0 reruns=0 early=0
 	serverbad=0 badtrials=
 	i=0
 	while [ "$i" -lt "$KILL_TRIALS" ]; do
@@ -163,7 +173,8 @@ for mode in keep each batch; do
 	fault_strays
 	line="$mode: $KILL_TRIALS trials, $kills kills ($unkilled runs ended"
 	line="$line before their kill), lost $lost, duplicated $dups,"
-	line="$line partial or foreign $bad, wrong server count $serverbad;"
+	line="$line partial or foreign $bad, wrong server count $serverbad,"
+	line="$line DELE before stored $early;"
 	line="$line $tmpfiles files left in tmp/; $reruns clean runs repeated"
 	report="$report$line
 "

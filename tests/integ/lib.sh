@@ -1222,6 +1222,23 @@ proxy_stop()
 	FAULT_PROXY_PID=
 }
 
+# dele_before_stored ACCT FILE: from popfetch's -v -v output in FILE,
+# the first message number n for which "C: DELE n" went out before the
+# line saying message n was stored, although that run had sent RETR n
+# (a message deleted without RETR was stored by an earlier run); empty
+# if none.  The delivery invariant as the client tells it.
+dele_before_stored()
+{
+	awk -v a="popfetch: $1: " '
+	    function num(s, skip) { split(substr(s, length(a) + skip), w, ":"); return w[1] }
+	    index($0, a "C: RETR ") == 1 { retr[num($0, 9)] = 1 }
+	    index($0, a "message ") == 1 && / octets stored$/ { stored[num($0, 9)] = 1 }
+	    index($0, a "C: DELE ") == 1 {
+		n = num($0, 9)
+		if ((n in retr) && !(n in stored)) { print n; exit }
+	    }' "$2"
+}
+
 # maildir_audit MAILDIR SUMS: compare MAILDIR's new/ and cur/ with the
 # originals, whose sorted SHA-256 sums (all different) are in the file
 # SUMS.  Sets AUDIT_LOST (originals missing), AUDIT_DUP (extra copies of

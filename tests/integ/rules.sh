@@ -57,6 +57,9 @@ pf_account "$user" "$user" starttls each
 # --dry-run: every decision shown, nothing changed anywhere.
 pf_run --dry-run
 assert_rc 0 "--dry-run"
+assert_grep "--dry-run: the order" \
+    '^order on the wire: message by message: RETR 1, DELE 1, RETR 2, DELE 2, ' \
+    "$PF_OUT"
 assert_grep "--dry-run" '^ +1 .* new .*just mail  => inbox, then delete$' \
     "$PF_OUT"
 assert_grep "--dry-run" \

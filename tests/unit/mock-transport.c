@@ -22,6 +22,7 @@ struct mock_transport {
 	char *out;
 	size_t outlen;
 	size_t outcap;
+	size_t lastat; /* where the last write began in out */
 };
 
 static struct mock_transport *
@@ -68,6 +69,7 @@ mock_write(struct transport *t, const void *buf, size_t len, struct err *err)
 		m->out = xreallocarray(m->out, m->outcap, 1);
 	}
 	memcpy(m->out + m->outlen, buf, len);
+	m->lastat = m->outlen;
 	m->outlen += len;
 	m->out[m->outlen] = '\0';
 	return 0;
@@ -173,6 +175,14 @@ const char *
 mock_transport_written(struct transport *t)
 {
 	return mock_of(t)->out;
+}
+
+const char *
+mock_transport_last_write(struct transport *t)
+{
+	struct mock_transport *m = mock_of(t);
+
+	return m->out != NULL ? m->out + m->lastat : "";
 }
 
 size_t

@@ -50,6 +50,12 @@ bool mock_transport_tls_started(struct transport *t);
  */
 const char *mock_transport_written(struct transport *t);
 
+/*
+ * What the client wrote in its last write, NUL-terminated (a tail of
+ * mock_transport_written()); "" before any.
+ */
+const char *mock_transport_last_write(struct transport *t);
+
 /* How many script bytes were consumed so far. */
 size_t mock_transport_consumed(struct transport *t);
 

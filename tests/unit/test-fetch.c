@@ -36,6 +36,11 @@ struct mem_sink {
 	/* What the client had sent when the first message's data came. */
 	struct transport *t;
 	char *sent_at_first;
+	/* The client's last write when each message began; and all it had
+	 * sent at each sync. */
+	char *write_at_begin[MEM_MAX];
+	size_t nbegins;
+	char *sent_at_sync[MEM_MAX];
 };
 
 static int
@@ -46,6 +51,9 @@ mem_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
 	(void)msg;
 	(void)err;
 	assert_null(m->cur);
+	if (m->t != NULL && m->nbegins < MEM_MAX)
+		m->write_at_begin[m->nbegins++] =
+		    xstrdup(mock_transport_last_write(m->t));
 	m->cur = xcalloc(1, 1);
 	m->curlen = 0;
 	return 0;
@@ -99,6 +107,9 @@ mem_sync(void *ctx, struct err *err)
 {
 	struct mem_sink *m = ctx;
 
+	if (m->t != NULL && m->nsyncs < MEM_MAX)
+		m->sent_at_sync[m->nsyncs] =
+		    xstrdup(mock_transport_written(m->t));
 	if (++m->nsyncs == m->fail_sync) {
 		while (m->nstored > m->nsynced)
 			free(m->stored[--m->nstored]);
@@ -204,6 +215,10 @@ teardown(void **state)
 		free(f->mem.stored[i]);
 	free(f->mem.cur);
 	free(f->mem.sent_at_first);
+	for (i = 0; i < MEM_MAX; i++) {
+		free(f->mem.write_at_begin[i]);
+		free(f->mem.sent_at_sync[i]);
+	}
 	(void)unlink(f->path);
 	(void)rmdir(f->dir);
 	free(f);
@@ -284,20 +299,23 @@ test_keep_fetches_new_only(void **state)
 }
 
 /*
- * each deletes every message as soon as it is durable; messages are made
- * durable a round at a time (group commit), so the DELEs of a round
- * follow its RETRs.
+ * each is Foxmail's order: RETR 1, DELE 1, RETR 2, DELE 2, ...; every
+ * message is durable (its own sync) before its DELE goes out.
  */
 static void
 test_each_is_foxmail_order(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_wire(f, GREET LIST3 UIDL3 M1 M2 M3 OK OK OK OK, PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
-	          "DELE 1\r\nDELE 2\r\nDELE 3\r\nQUIT\r\n");
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK M2 OK M3 OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n"
+	          "DELE 2\r\nRETR 3\r\nDELE 3\r\nQUIT\r\n");
 	assert_int_equal(f->stats.deleted, 3);
 	assert_true(f->stats.quit_ok);
+	assert_int_equal(f->mem.nsyncs, 3);
+	assert_non_null(f->mem.sent_at_sync[1]);
+	assert_true(g_str_has_suffix(f->mem.sent_at_sync[1], "RETR 2\r\n"));
+	assert_true(uidl_has(f->st, "u-three", 30));
 }
 
 static void
@@ -319,8 +337,8 @@ test_seen_message_deleted_unread(void **state)
 
 	assert_int_equal(uidl_append(f->st, "u-two", 20, "old", 1, &f->err), 0);
 	assert_int_equal(uidl_sync(f->st, &f->err), 0);
-	expect_wire(f, GREET LIST3 UIDL3 M1 M3 OK OK OK OK, PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 3\r\nDELE 1\r\nDELE 2\r\n"
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK OK M3 OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nDELE 2\r\nRETR 3\r\n"
 	          "DELE 3\r\nQUIT\r\n");
 	assert_int_equal(f->stats.retrieved, 2);
 	assert_int_equal(f->stats.new_msgs, 2);
@@ -347,8 +365,8 @@ test_commit_failure_stops_without_dele(void **state)
 	struct fixture *f = *state;
 
 	f->mem.fail_commit = 2;
-	expect_wire(f, GREET LIST3 UIDL3 M1 M2 OK OK, PLAN_EACH, -1,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nDELE 1\r\nQUIT\r\n");
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK M2 OK, PLAN_EACH, -1,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nQUIT\r\n");
 	assert_int_equal(f->err.cls, ERR_LOCAL);
 	assert_non_null(strstr(f->err.msg, "message 2"));
 	assert_false(uidl_has(f->st, "u-two", 20));
@@ -378,8 +396,8 @@ test_drop_mid_message(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_wire(f, GREET LIST3 UIDL3 M1 "+OK\r\nSubject: tw", PLAN_EACH, -1,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\n");
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK "+OK\r\nSubject: tw", PLAN_EACH,
+	    -1, LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n");
 	assert_int_equal(f->mem.nstored, 1);
 	assert_null(f->mem.cur);
 	assert_false(f->stats.quit_ok);
@@ -403,10 +421,10 @@ test_each_without_uidl(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_wire(f, GREET LIST3 "-ERR no\r\n" M1 M2 M3 OK OK OK OK,
+	expect_wire(f, GREET LIST3 "-ERR no\r\n" M1 OK M2 OK M3 OK OK,
 	    PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
-	          "DELE 1\r\nDELE 2\r\nDELE 3\r\nQUIT\r\n");
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n"
+	          "DELE 2\r\nRETR 3\r\nDELE 3\r\nQUIT\r\n");
 	assert_int_equal(uidl_count(f->st), 0);
 }
 
@@ -430,8 +448,8 @@ test_checkpoint_quits(void **state)
 	struct fixture *f = *state;
 
 	checkpoint = 2;
-	expect_wire(f, GREET LIST3 UIDL3 M1 M2 OK OK OK, PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nDELE 1\r\nDELE 2\r\n"
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK M2 OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\n"
 	          "QUIT\r\n");
 	assert_true(f->stats.is_checkpoint);
 	assert_true(f->stats.quit_ok);
@@ -467,10 +485,10 @@ test_keep_skips_bad_uid(void **state)
 	/* each fetches and deletes it like the others. */
 	expect_wire(f,
 	    GREET LIST3
-	    "+OK\r\n1 u-one\r\n2 bad\x01uid\r\n3 u-three\r\n.\r\n" M2 OK OK OK
+	    "+OK\r\n1 u-one\r\n2 bad\x01uid\r\n3 u-three\r\n.\r\n" OK M2 OK OK
 	        OK,
 	    PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 2\r\nDELE 1\r\nDELE 2\r\nDELE 3\r\n"
+	    LOGIN "LIST\r\nUIDL\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\nDELE 3\r\n"
 	          "QUIT\r\n");
 }
 
@@ -524,8 +542,8 @@ test_recover_after_kill(void **state)
 	struct fixture *f = *state;
 
 	recovered_uid = "u-two";
-	expect_wire(f, GREET LIST3 UIDL3 M1 M3 OK OK OK OK, PLAN_EACH, 0,
-	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 3\r\nDELE 1\r\nDELE 2\r\n"
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK OK M3 OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nDELE 2\r\nRETR 3\r\n"
 	          "DELE 3\r\nQUIT\r\n");
 	assert_int_equal(recover_calls, 3);
 	assert_true(uidl_has(f->st, "u-two", 20));
@@ -620,31 +638,25 @@ append_cmds(GString *g, const char *verb, unsigned from, unsigned to)
 }
 
 /*
- * Group commit: 70 messages under each go in two rounds, 64 then 6.
- * Each round is made durable with one sync, then its DELEs go out; the
- * DELEs of round 1 come before any RETR of round 2.
+ * Group commit: 70 messages under batch go in two rounds, 64 then 6,
+ * each made durable with one sync; the DELEs come after the last RETR.
  */
 static void
-test_each_in_rounds(void **state)
+test_batch_in_rounds(void **state)
 {
 	struct fixture *f = *state;
 	GString *script, *wire;
 	char *head = big_listing(70);
 
 	script = g_string_new(head);
-	append_retrs(script, 1, 64);
-	for (unsigned i = 1; i <= 64; i++)
-		g_string_append(script, OK);
-	append_retrs(script, 65, 70);
-	for (unsigned i = 65; i <= 71; i++)
+	append_retrs(script, 1, 70);
+	for (unsigned i = 1; i <= 71; i++)
 		g_string_append(script, OK);
 	wire = g_string_new(LOGIN "LIST\r\nUIDL\r\n");
-	append_cmds(wire, "RETR", 1, 64);
-	append_cmds(wire, "DELE", 1, 64);
-	append_cmds(wire, "RETR", 65, 70);
-	append_cmds(wire, "DELE", 65, 70);
+	append_cmds(wire, "RETR", 1, 70);
+	append_cmds(wire, "DELE", 1, 70);
 	g_string_append(wire, "QUIT\r\n");
-	expect_wire(f, script->str, PLAN_EACH, 0, wire->str);
+	expect_wire(f, script->str, PLAN_BATCH, 0, wire->str);
 	assert_int_equal(f->mem.nsyncs, 2);
 	assert_int_equal(f->stats.retrieved, 70);
 	assert_int_equal(f->stats.deleted, 70);
@@ -655,8 +667,41 @@ test_each_in_rounds(void **state)
 }
 
 /*
- * The second round cannot be made durable: none of it is recorded or
- * deleted, and the run fails; the first round stands.
+ * each on 70 messages: no rounds, message by message, one sync each,
+ * and DELE n before RETR n+1 all the way.
+ */
+static void
+test_each_message_by_message(void **state)
+{
+	struct fixture *f = *state;
+	GString *script, *wire;
+	char *head = big_listing(70);
+	unsigned i;
+
+	script = g_string_new(head);
+	wire = g_string_new(LOGIN "LIST\r\nUIDL\r\n");
+	for (i = 1; i <= 70; i++) {
+		append_retrs(script, i, i);
+		g_string_append(script, OK);
+		append_cmds(wire, "RETR", i, i);
+		append_cmds(wire, "DELE", i, i);
+	}
+	g_string_append(script, OK);
+	g_string_append(wire, "QUIT\r\n");
+	expect_wire(f, script->str, PLAN_EACH, 0, wire->str);
+	assert_int_equal(f->mem.nsyncs, 70);
+	assert_int_equal(f->stats.retrieved, 70);
+	assert_int_equal(f->stats.deleted, 70);
+	assert_true(uidl_has(f->st, "uid-70", 15));
+	g_string_free(script, TRUE);
+	g_string_free(wire, TRUE);
+	g_free(head);
+}
+
+/*
+ * batch: the second round cannot be made durable: none of it is
+ * recorded, nothing is deleted (the DELEs come last), and the run fails;
+ * the first round stands, recorded.
  */
 static void
 test_sync_failure_keeps_round(void **state)
@@ -667,26 +712,62 @@ test_sync_failure_keeps_round(void **state)
 
 	f->mem.fail_sync = 2;
 	script = g_string_new(head);
-	append_retrs(script, 1, 64);
-	for (unsigned i = 1; i <= 64; i++)
-		g_string_append(script, OK);
-	append_retrs(script, 65, 70);
+	append_retrs(script, 1, 70);
 	g_string_append(script, OK);
 	wire = g_string_new(LOGIN "LIST\r\nUIDL\r\n");
-	append_cmds(wire, "RETR", 1, 64);
-	append_cmds(wire, "DELE", 1, 64);
-	append_cmds(wire, "RETR", 65, 70);
+	append_cmds(wire, "RETR", 1, 70);
 	g_string_append(wire, "QUIT\r\n");
-	expect_wire(f, script->str, PLAN_EACH, -1, wire->str);
+	expect_wire(f, script->str, PLAN_BATCH, -1, wire->str);
 	assert_int_equal(f->err.cls, ERR_LOCAL);
 	assert_int_equal(f->stats.retrieved, 64);
-	assert_int_equal(f->stats.deleted, 64);
+	assert_int_equal(f->stats.deleted, 0);
 	assert_true(uidl_has(f->st, "uid-64", 15));
 	assert_false(uidl_has(f->st, "uid-65", 15));
 	assert_int_equal(f->mem.nstored, 64);
 	g_string_free(script, TRUE);
 	g_string_free(wire, TRUE);
 	g_free(head);
+}
+
+/*
+ * each: message 2 cannot be made durable: it is neither recorded nor
+ * deleted, nothing more is retrieved, and message 1 stands, deleted.
+ */
+static void
+test_each_sync_failure(void **state)
+{
+	struct fixture *f = *state;
+
+	f->mem.fail_sync = 2;
+	expect_wire(f, GREET LIST3 UIDL3 M1 OK M2 OK, PLAN_EACH, -1,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\nQUIT\r\n");
+	assert_int_equal(f->err.cls, ERR_LOCAL);
+	assert_int_equal(f->stats.deleted, 1);
+	assert_true(uidl_has(f->st, "u-one", 10));
+	assert_false(uidl_has(f->st, "u-two", 20));
+	assert_int_equal(f->mem.nstored, 1);
+}
+
+/*
+ * each, with rules decided as messages arrive (no TOP): a skipped
+ * message gets no DELE, a discarded one is deleted in its place.
+ */
+static void
+test_each_rules_without_top(void **state)
+{
+	struct fixture *f = *state;
+
+	has_rules = true;
+	expect_wire(f,
+	    GREET LIST3 UIDL3
+	    "-ERR no\r\n-ERR no\r\n-ERR no\r\n" M1 OK M2 M3 OK OK,
+	    PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nTOP 2 0\r\nTOP 3 0\r\n"
+	          "RETR 1\r\nDELE 1\r\nRETR 2\r\nRETR 3\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 1);
+	assert_int_equal(f->stats.skipped, 1);
+	assert_int_equal(f->stats.discarded, 1);
+	assert_int_equal(f->stats.deleted, 2);
 }
 
 /* run() with CAPA first, so that the session knows PIPELINING. */
@@ -699,6 +780,16 @@ run_pipe(struct fixture *f, const char *script, enum plan_policy policy,
 }
 
 #define CAPA_PIPE "+OK\r\nUIDL\r\nTOP\r\nPIPELINING\r\n.\r\n"
+#define LOGIN_PIPE "+OK ready\r\n" CAPA_PIPE "+OK user\r\n+OK logged in\r\n"
+
+/* expect_wire() with CAPA first, announcing PIPELINING. */
+static void
+expect_pipe_wire(struct fixture *f, const char *script, enum plan_policy policy,
+    int want_rc, const char *want_wire)
+{
+	with_capa = true;
+	expect_wire(f, script, policy, want_rc, want_wire);
+}
 
 /*
  * PIPELINING: the RETRs of the window are all out before the first
@@ -745,7 +836,7 @@ test_pipelined_retr_err(void **state)
 	                     "+OK ready\r\n" CAPA_PIPE
 	                     "+OK user\r\n+OK logged in\r\n" LIST3 UIDL3 M1
 	                     "-ERR [SYS/TEMP] busy\r\n" M3 OK OK OK,
-	                     PLAN_EACH, &s, &t),
+	                     PLAN_BATCH, &s, &t),
 	    -1);
 	assert_string_equal(mock_transport_written(t),
 	    "CAPA\r\n" LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
@@ -774,7 +865,7 @@ test_pipelined_failure_drains(void **state)
 	                     "+OK ready\r\n" CAPA_PIPE
 	                     "+OK user\r\n+OK logged in\r\n" LIST3 UIDL3 M1 M2
 	                         M3 OK OK,
-	                     PLAN_EACH, &s, &t),
+	                     PLAN_BATCH, &s, &t),
 	    -1);
 	assert_int_equal(f->err.cls, ERR_LOCAL);
 	assert_non_null(strstr(f->err.msg, "message 2"));
@@ -789,13 +880,99 @@ test_pipelined_failure_drains(void **state)
 	pop3_free(s);
 }
 
+/*
+ * each with PIPELINING: still RETR n, DELE n, RETR n+1, but DELE n and
+ * RETR n+1 go out in one write (one round trip a message), and only
+ * after message n is durable.
+ */
+static void
+test_each_pipelined(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_pipe_wire(f, LOGIN_PIPE LIST3 UIDL3 M1 OK M2 OK M3 OK OK,
+	    PLAN_EACH, 0,
+	    "CAPA\r\n" LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n"
+	    "DELE 2\r\nRETR 3\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nbegins, 3);
+	assert_string_equal(f->mem.write_at_begin[1], "DELE 1\r\nRETR 2\r\n");
+	assert_string_equal(f->mem.write_at_begin[2], "DELE 2\r\nRETR 3\r\n");
+	/* Message 2 was durable before DELE 2 went out. */
+	assert_int_equal(f->mem.nsyncs, 3);
+	assert_true(g_str_has_suffix(f->mem.sent_at_sync[1], "RETR 2\r\n"));
+	assert_int_equal(f->stats.deleted, 3);
+	assert_true(f->stats.quit_ok);
+}
+
+/*
+ * each with PIPELINING and -ERR on RETR 2: no DELE 2; RETR 3 goes out
+ * alone, with nothing before it to answer.
+ */
+static void
+test_each_pipelined_retr_err(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_pipe_wire(f,
+	    LOGIN_PIPE LIST3 UIDL3 M1 OK "-ERR [SYS/TEMP] busy\r\n" M3 OK OK,
+	    PLAN_EACH, -1,
+	    "CAPA\r\n" LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n"
+	    "RETR 3\r\nDELE 3\r\nQUIT\r\n");
+	assert_non_null(strstr(f->err.msg, "RETR 2"));
+	assert_int_equal(f->stats.deleted, 2);
+	assert_false(uidl_has(f->st, "u-two", 20));
+}
+
+/*
+ * each with PIPELINING and checkpoint = 2: the second DELE is the last
+ * command before QUIT; RETR 3 is left for the next session.
+ */
+static void
+test_each_pipelined_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+
+	checkpoint = 2;
+	expect_pipe_wire(f, LOGIN_PIPE LIST3 UIDL3 M1 OK M2 OK OK, PLAN_EACH, 0,
+	    "CAPA\r\n" LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n"
+	    "DELE 2\r\nQUIT\r\n");
+	assert_true(f->stats.is_checkpoint);
+	assert_int_equal(f->stats.deleted, 2);
+}
+
+/*
+ * Messages stored before whose DELEs were lost: their DELEs go out
+ * together, within the window, before the next RETR.
+ */
+static void
+test_each_pipelined_seen(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(uidl_append(f->st, "u-one", 10, "old", 1, &f->err), 0);
+	assert_int_equal(uidl_append(f->st, "u-two", 20, "old", 1, &f->err), 0);
+	expect_pipe_wire(f, LOGIN_PIPE LIST3 UIDL3 OK OK M3 OK OK, PLAN_EACH, 0,
+	    "CAPA\r\n" LOGIN "LIST\r\nUIDL\r\nDELE 1\r\nDELE 2\r\nRETR 3\r\n"
+	    "DELE 3\r\nQUIT\r\n");
+	assert_string_equal(f->mem.write_at_begin[0],
+	    "DELE 1\r\nDELE 2\r\nRETR 3\r\n");
+	assert_int_equal(f->stats.deleted, 3);
+}
+
 int
 main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_each_in_rounds),
+		T(test_batch_in_rounds),
+		T(test_each_message_by_message),
 		T(test_sync_failure_keeps_round),
+		T(test_each_sync_failure),
+		T(test_each_rules_without_top),
+		T(test_each_pipelined),
+		T(test_each_pipelined_retr_err),
+		T(test_each_pipelined_checkpoint),
+		T(test_each_pipelined_seen),
 		T(test_pipelined_retr),
 		T(test_pipelined_retr_err),
 		T(test_pipelined_failure_drains),
