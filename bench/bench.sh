@@ -15,6 +15,7 @@ BENCH_SRC=$top_srcdir/bench
 BENCH_OUT=${BENCH_OUT:-$BENCH_SRC}
 GEN_BENCH=$top_builddir/bench/gen-bench
 RAWPOP=$top_builddir/bench/rawpop
+RELAY=$top_builddir/bench/relay
 # Debian's Python: getmail's modules are installed for it.
 BENCH_PYTHON=/usr/bin/python3
 [ -x "$BENCH_PYTHON" ] || BENCH_PYTHON=python3
@@ -37,8 +38,11 @@ BENCH_CLIENTS=${BENCH_CLIENTS-popfetch mpop getmail fetchmail rawpop}
 # tls (POP3S, implicit TLS).
 BENCH_PROFILES=${BENCH_PROFILES-small:disk:tls small:tmpfs:tls \
 large:disk:plain large:disk:tls keep100k:disk:tls}
-# popfetch's delete strategies on small, compared with keep.
-BENCH_DELETE=${BENCH_DELETE-small:disk:tls}
+# popfetch's delete strategies on small, compared with keep and with
+# mpop deleting.  NET may carry a round trip, added by bench/relay:
+# tls+20ms is POP3S 20 ms away.
+BENCH_DELETE=${BENCH_DELETE-small:disk:tls small:tmpfs:tls \
+small:disk:tls+20ms small:disk:tls+50ms}
 # popfetch -j on small split among 20 accounts.
 BENCH_PARALLEL=${BENCH_PARALLEL-small:disk:tls}
 # How long one client run may take before it counts as failed.
@@ -111,6 +115,9 @@ bench_cleanup()
 	# Under set -e the "exit" below would end the handler at once, and
 	# lib_cleanup (Dovecot, the temporary directory) would never run.
 	set +e
+	for bc_pid in $RELAY_PIDS; do
+		kill "$bc_pid" 2>/dev/null
+	done
 	if [ "$TMPFS_MOUNTED" = yes ]; then
 		umount "$TMPFS" 2>/dev/null || umount -l "$TMPFS" || :
 	elif [ -n "$TMPFS" ]; then
@@ -197,13 +204,38 @@ client_setup()
 	W=$W/$cs_client-$cs_user-$cs_net-$cs_mode
 	mkdir -p "$W/md" "$W/state"
 	chmod 0700 "$W"
+	cs_rtt=
+	case $cs_net in
+	*+*ms) cs_rtt=${cs_net#*+} cs_rtt=${cs_rtt%ms} cs_net=${cs_net%%+*} ;;
+	esac
 	case $cs_net in
 	plain) cs_port=$DOVECOT_PORT ;;
 	tls) cs_port=$DOVECOT_PORT_TLS ;;
 	esac
+	[ -z "$cs_rtt" ] || relay_port "$cs_port" "$cs_rtt"
 	cs_env=
 	"client_$cs_client"
 	client_script
+}
+
+# relay_port PORT RTT: cs_port becomes that of a bench/relay in front of
+# PORT that adds RTT milliseconds to each round trip (one relay for
+# each, started on first use, ended with the run).
+RELAY_PIDS=
+relay_port()
+{
+	rp_file=$T/relay-$1-$2
+	if [ ! -s "$rp_file" ]; then
+		"$RELAY" -p "$rp_file" -s "$1" -r "$2" &
+		RELAY_PIDS="$RELAY_PIDS $!"
+		rp_n=0
+		while [ ! -s "$rp_file" ]; do
+			rp_n=$((rp_n + 1))
+			[ "$rp_n" -lt 100 ] || fail "bench/relay did not start"
+			sleep 0.05
+		done
+	fi
+	cs_port=$(cat "$rp_file")
 }
 
 # client_script: W/run, which runs cs_cmd in the environment cs_env as
@@ -253,7 +285,13 @@ client_mpop()
 		fi
 		printf 'auth user\nuser %s\npassword %s\n' "$cs_user" \
 		    "$PF_PASSWORD"
-		printf 'keep on\nonly_new on\ndelivery maildir %s/md\n' "$W"
+		# mpop's only deleting order is Outlook's: all, then DELE.
+		if [ "$cs_mode" = delete ]; then
+			printf 'keep off\n'
+		else
+			printf 'keep on\n'
+		fi
+		printf 'only_new on\ndelivery maildir %s/md\n' "$W"
 		printf 'uidls_file %s/state/uidls\n' "$W"
 	} >"$W/mpoprc"
 	chmod 0600 "$W/mpoprc"
@@ -531,10 +569,17 @@ bench_delete()
 	[ -d "$T/srv/smalldel" ] || user_add smalldel
 	bd_i=$((1 - BENCH_WARMUP))
 	while [ "$bd_i" -le "$BENCH_RUNS" ]; do
-		# rawpop -d: what deleting costs the server, for scale.
-		for bd_mode in each batch delete; do
+		# mpop deleting (its only order is batch's); rawpop -d: what
+		# deleting costs the server, for scale.
+		for bd_mode in each batch mpop:delete rawpop:delete; do
 			bd_client=popfetch
-			[ "$bd_mode" != delete ] || bd_client=rawpop
+			case $bd_mode in
+			*:*) bd_client=${bd_mode%%:*} bd_mode=${bd_mode#*:} ;;
+			esac
+			case " $BENCH_CLIENTS popfetch " in
+			*" $bd_client "*) ;;
+			*) continue ;;
+			esac
 			bench_seed smalldel "$T/orig/small"
 			client_setup "$bd_client" smalldel "$bd_fs" "$bd_net" \
 			    "$bd_mode"

@@ -87,9 +87,18 @@ def box_of(prof):
     return prof.split(":")[0]
 
 
+def net_name(net):
+    """plain or tls, with "+Nms" where bench/relay added a round trip."""
+    base, _, rtt = net.partition("+")
+    s = NET.get(base, base)
+    if rtt.endswith("ms"):
+        s += " %s ms away" % rtt[:-2]
+    return s
+
+
 def prof_name(prof):
     p = prof.split(":")
-    s = "%s, %s, %s" % (p[0], FS.get(p[1], p[1]), NET.get(p[2], p[2]))
+    s = "%s, %s, %s" % (p[0], FS.get(p[1], p[1]), net_name(p[2]))
     if len(p) > 3:
         s += ", deleting" if p[3] == "delete" else ", delete = " + p[3]
     return s
@@ -247,24 +256,39 @@ def delete_table(out, allstats, delete_profiles):
     bases = sorted({":".join(p.split(":")[:3]) for p in delete_profiles})
     out.append(
         "| popfetch on small | keep, s | each, s | batch, s "
-        "| each ÷ keep | batch ÷ keep |"
+        "| mpop deleting, s | each ÷ keep | batch ÷ keep | each ÷ batch "
+        "| each ÷ mpop | batch ÷ mpop |"
     )
-    out.append("|---|--:|--:|--:|--:|--:|")
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for b in bases:
         k = allstats.get(b, {}).get("popfetch", {})
         e = allstats.get(b + ":each", {}).get("popfetch", {})
         t = allstats.get(b + ":batch", {}).get("popfetch", {})
+        m = allstats.get(b + ":delete", {}).get("mpop", {})
         out.append(
-            "| %s | %s | %s | %s | %s | %s |"
+            "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
             % (
                 ", ".join(prof_name(b).split(", ")[1:]),
                 fmt(k.get("wall"), 3),
                 fmt(e.get("wall"), 3),
                 fmt(t.get("wall"), 3),
+                fmt(m.get("wall"), 3),
                 ratio(e.get("wall"), k.get("wall")),
                 ratio(t.get("wall"), k.get("wall")),
+                ratio(e.get("wall"), t.get("wall")),
+                ratio(e.get("wall"), m.get("wall")),
+                ratio(t.get("wall"), m.get("wall")),
             )
         )
+    out.append("")
+    out.append(
+        "Ratios here are of wall times, so above 1 means slower.  `each` "
+        "sends RETR n+1 only after DELE n, and DELE n only once message n "
+        "is durable: at least one round trip and one flush to disk per "
+        "message, by its nature; `batch` and mpop pipeline everything.  "
+        "The time a round trip adds to `each` is the message count times "
+        "the round trip."
+    )
     out.append("")
     # The server's own cost of deleting, from the raw baseline.
     rows = []
@@ -524,7 +548,10 @@ def main(argv):
         out.append("## popfetch: keep, each and batch\n")
         out.append(
             "The server mailbox is copied afresh (not timed) before each "
-            "run with `delete = each` or `batch`.\n"
+            "run with `delete = each` or `batch`, and before each run of "
+            "mpop deleting (`keep off`).  Profiles \"N ms away\" go "
+            "through bench/relay, which holds every octet back half the "
+            "round trip in each direction.\n"
         )
         delete_table(out, allstats, delete_profiles)
     if par_profiles:
