@@ -21,6 +21,7 @@
 #include "cli/secret.h"
 #include "fetch/fetch.h"
 #include "maildir/maildir.h"
+#include "maildir/tag.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -92,7 +93,7 @@ run_sink_start(struct run_sink *rs, const struct pop3_msg *msg,
     const struct rules_decision *dec, struct err *err)
 {
 	struct maildir *md;
-	char tag[24], *path;
+	char tag[MAILDIR_TAG_SIZE], *path;
 
 	if ((md = run_sink_folder(rs, dec, err)) == NULL ||
 	    (rs->d = maildir_begin(md, err)) == NULL)
@@ -102,9 +103,9 @@ run_sink_start(struct run_sink *rs, const struct pop3_msg *msg,
 	if (rs->pending != NULL)
 		maildir_set_flags(rs->d, rs->pending->is_seen,
 		    rs->pending->is_flagged);
-	/* The uid, hashed into the name, lets --rebuild-state find it. */
+	/* The uid and size, in the name, let a later run find it. */
 	if (msg->has_uid) {
-		run_uid_tag(msg->uid, tag, sizeof(tag));
+		maildir_tag_make(msg->uid, msg->size, tag);
 		maildir_set_tag(rs->d, tag);
 	}
 	if (rs->am != NULL) {
@@ -415,9 +416,9 @@ run_lock(const char *dir, const char *account, struct err *err)
 struct run_ctx {
 	struct uidl_store *st;
 	int lock;
-	char *dirty;      /* the marker of a run in progress */
-	bool was_dirty;   /* the last run did not end: it was killed */
-	GHashTable *tags; /* uid tags in the Maildir, once looked for */
+	char *dirty;    /* the marker of a run in progress */
+	bool was_dirty; /* the last run did not end: it was killed */
+	struct maildir_index *index; /* tagged files, once looked for */
 	const char *maildir;
 	const char *account;
 	struct rules *rules;
@@ -589,86 +590,26 @@ run_password(const struct conf_account *acct, struct err *err)
 	return run_netrc(acct, err);
 }
 
-typedef void run_file_fn(void *arg, const char *dir, const char *name);
-
-static void
-run_each_in(const char *root, const char *folder, run_file_fn *fn, void *arg)
+/* The tagged files of the account's Maildir, walked once when first asked. */
+static const struct maildir_index *
+run_index(struct run_ctx *ctx)
 {
-	static const char *const subs[] = { "new", "cur" };
-	const char *name;
-	char *dir;
-	size_t i;
-	GDir *d;
-
-	for (i = 0; i < 2; i++) {
-		dir = g_build_filename(root, folder, subs[i], NULL);
-		if ((d = g_dir_open(dir, 0, NULL)) != NULL) {
-			while ((name = g_dir_read_name(d)) != NULL)
-				fn(arg, dir, name);
-			g_dir_close(d);
-		}
-		g_free(dir);
+	if (ctx->index == NULL) {
+		ctx->index = maildir_index_new();
+		maildir_index_add(ctx->index, ctx->maildir);
 	}
-}
-
-/*
- * Call fn for every message file of the Maildir at root: in new/ and
- * cur/, and in those of its Maildir++ subfolders (".Name" beside them).
- */
-static void
-run_each_file(const char *root, run_file_fn *fn, void *arg)
-{
-	const char *name;
-	GDir *d;
-
-	run_each_in(root, "", fn, arg);
-	if ((d = g_dir_open(root, 0, NULL)) == NULL)
-		return;
-	while ((name = g_dir_read_name(d)) != NULL)
-		if (name[0] == '.' && strcmp(name, "..") != 0)
-			run_each_in(root, name, fn, arg);
-	g_dir_close(d);
-}
-
-/* The uid tag after ",S=<size>" that run_sink_begin() put in name. */
-static void
-run_scan_one(void *arg, const char *dir, const char *name)
-{
-	const char *tag;
-
-	if ((tag = strstr(name, ",U=")) == NULL ||
-	    strspn(tag + 3, "0123456789abcdef") != 16)
-		return;
-	g_hash_table_insert(arg, g_strndup(tag + 1, 18),
-	    g_build_filename(dir, name, NULL));
-}
-
-/* Every message popfetch filed in the Maildir, by uid tag: its path. */
-static GHashTable *
-run_scan_maildir(const char *root)
-{
-	GHashTable *tags;
-
-	tags = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	run_each_file(root, run_scan_one, tags);
-	return tags;
+	return ctx->index;
 }
 
 /*
  * delete_when_gone_locally: msg was stored; is it still in the account's
- * Maildir (new/ or cur/, any flags, any Maildir++ subfolder), by the uid
- * tag in its file name?  Moving it between folders keeps it there.
+ * Maildir (new/ or cur/, any flags, any Maildir++ subfolder), by the tag
+ * in its file name?  Moving it between folders keeps it there.
  */
 static bool
 run_is_gone(void *arg, const struct pop3_msg *msg)
 {
-	struct run_ctx *ctx = arg;
-	char tag[24];
-
-	if (ctx->tags == NULL)
-		ctx->tags = run_scan_maildir(ctx->maildir);
-	run_uid_tag(msg->uid, tag, sizeof(tag));
-	return g_hash_table_lookup(ctx->tags, tag) == NULL;
+	return !maildir_index_has(run_index(arg), msg->uid);
 }
 
 /* fsync the directory holding path. */
@@ -687,21 +628,18 @@ run_sync_parent(const char *path)
 }
 
 /*
- * After a killed run: is msg in the Maildir all the same, by the uid tag
- * in its file name?  Its link may not be durable yet (the run may have
- * died before syncing the directory), so make it so before saying yes.
+ * After a killed run: is msg in the Maildir all the same, by the tag in
+ * its file name and its size?  Its link may not be durable yet (the run
+ * may have died before syncing the directory), so make it so before
+ * saying yes.
  */
 static bool
 run_recover(void *arg, const struct pop3_msg *msg, char **file_out)
 {
-	struct run_ctx *ctx = arg;
 	const char *path;
-	char tag[24];
 
-	if (ctx->tags == NULL)
-		ctx->tags = run_scan_maildir(ctx->maildir);
-	run_uid_tag(msg->uid, tag, sizeof(tag));
-	if ((path = g_hash_table_lookup(ctx->tags, tag)) == NULL ||
+	if ((path = maildir_index_find(run_index(arg), msg->uid, msg->size)) ==
+	        NULL ||
 	    run_sync_parent(path) == -1)
 		return false;
 	*file_out = xstrdup(strrchr(path, '/') + 1);
@@ -796,8 +734,7 @@ run_close(struct run_ctx *ctx)
 	if (ctx->lock != -1 && ctx->dirty != NULL)
 		(void)unlink(ctx->dirty);
 	free(ctx->dirty);
-	if (ctx->tags != NULL)
-		g_hash_table_destroy(ctx->tags);
+	maildir_index_free(ctx->index);
 	rules_free(ctx->rules);
 	if (ctx->lock != -1)
 		(void)close(ctx->lock);
@@ -1107,7 +1044,7 @@ run_status(const struct conf_account *acct, const struct run_opts *opts,
 		return -1;
 	}
 	uidl_foreach(st, run_status_each, &rs);
-	run_each_file(acct->maildir, run_du_one, &du);
+	maildir_each_file(acct->maildir, run_du_one, &du);
 	report_format_size(du.bytes, size, sizeof(size));
 	run_status_time(rs.last, when, sizeof(when));
 	printf("account %s\n  state: %s\n", acct->name, path);
@@ -1147,31 +1084,19 @@ run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
 	return 0;
 }
 
-void
-run_uid_tag(const char *uid, char *buf, size_t len)
-{
-	gchar *sum;
-
-	sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, uid, -1);
-	(void)snprintf(buf, len, "U=%.16s", sum);
-	g_free(sum);
-}
-
 /* Record every message on the server that the Maildir holds. */
 static int
-run_record_found(struct run_ctx *ctx, GHashTable *tags,
+run_record_found(struct run_ctx *ctx, const struct maildir_index *idx,
     const struct pop3_msg *msgs, size_t n, size_t *found_out, struct err *err)
 {
 	const char *file;
-	char tag[24];
 	size_t i;
 
 	*found_out = 0;
 	for (i = 0; i < n; i++) {
-		if (!msgs[i].has_uid)
-			continue;
-		run_uid_tag(msgs[i].uid, tag, sizeof(tag));
-		if ((file = g_hash_table_lookup(tags, tag)) == NULL)
+		if (!msgs[i].has_uid ||
+		    (file = maildir_index_find(idx, msgs[i].uid,
+		         msgs[i].size)) == NULL)
 			continue;
 		file = strrchr(file, '/') + 1;
 		(*found_out)++;
@@ -1232,7 +1157,7 @@ run_rebuild_archive(const struct conf_account *acct,
 	if ((path = run_state_file(acct->name, "archive", err)) == NULL ||
 	    (ri.ar = archive_open(path, err)) == NULL)
 		goto out;
-	run_each_file(acct->maildir, run_reindex_one, &ri);
+	maildir_each_file(acct->maildir, run_reindex_one, &ri);
 	if (ri.err.cls != ERR_NONE) {
 		*err = ri.err;
 		goto out;
@@ -1256,7 +1181,6 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err)
 {
 	struct pop3_msg *msgs = NULL;
-	GHashTable *tags = NULL;
 	struct run_ctx ctx;
 	size_t n = 0, found = 0;
 	bool has_uidl;
@@ -1270,8 +1194,7 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
 		    "server has no UIDL: there is no state to rebuild");
 		goto out;
 	}
-	tags = run_scan_maildir(acct->maildir);
-	if (run_record_found(&ctx, tags, msgs, n, &found, err) == -1)
+	if (run_record_found(&ctx, run_index(&ctx), msgs, n, &found, err) == -1)
 		goto out;
 	if (!opts->is_quiet)
 		printf("%s: %zu message%s on the server, %zu of them found in "
@@ -1281,8 +1204,6 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
 		goto out;
 	rc = 0;
 out:
-	if (tags != NULL)
-		g_hash_table_destroy(tags);
 	free(msgs);
 	run_close(&ctx);
 	return rc;

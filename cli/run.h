@@ -73,12 +73,6 @@ int run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
 
 /*
- * The tag a delivered message's file name carries for uid:
- * "U=" and the first 16 hex digits of its SHA-256.
- */
-void run_uid_tag(const char *uid, char *buf, size_t len);
-
-/*
  * The directory holding popfetch's state: $XDG_STATE_HOME/popfetch, or
  * ~/.local/state/popfetch.  Caller owns; NULL if neither is set.
  */

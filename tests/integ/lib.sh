@@ -686,7 +686,8 @@ count_new()
 
 # maildir_check WHAT MAILDIR DIR...: MAILDIR/new holds exactly the files
 # of the DIRs, byte for byte, as a multiset; every name ends in ,S=<size
-# in bytes> (and maybe the uid tag ,U=<16 hex>); nothing is left in tmp/.
+# in bytes> (and maybe the tag ,PF=<16 hex>-<LIST size>); nothing is left
+# in tmp/.
 maildir_check()
 {
 	mc_what=$1
@@ -701,9 +702,9 @@ maildir_check()
 	for f in "$mc_md"/new/*; do
 		[ -f "$f" ] || continue
 		mc_size=$(wc -c <"$f" | tr -d ' ')
-		# ,S=<size>, then the uid tag of messages that had a uid.
+		# ,S=<size>, then the tag of messages that had a uid.
 		case $f in
-		*",S=$mc_size" | *",S=$mc_size,U="????????????????) ;;
+		*",S=$mc_size" | *",S=$mc_size,PF="????????????????-[0-9]*) ;;
 		*) fail "$mc_what: ${f##*/} does not end in ,S=$mc_size" ;;
 		esac
 	done

@@ -25,7 +25,9 @@
 #include <cmocka.h>
 
 #include "maildir/maildir.h"
+#include "maildir/tag.h"
 #include "tests/unit/fault.h"
+#include "util/str.h"
 #include "util/xmalloc.h"
 
 static struct fault f_write, f_fsync, f_linkat, f_openat, f_close, f_unlinkat;
@@ -1009,6 +1011,123 @@ test_tmpfile_refused(void **state)
 	assert_empty(fx);
 }
 
+/* Put a file named name holding data in fx's Maildir, under sub/. */
+static void
+put_file(const struct fixture *fx, const char *sub, const char *name,
+    const char *data)
+{
+	char path[512];
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "%s/%s/%s", fx->path, sub, name);
+	assert_int_not_equal(fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600),
+	    -1);
+	assert_int_equal(__real_write(fd, data, strlen(data)),
+	    (ssize_t)strlen(data));
+	assert_int_equal(__real_close(fd), 0);
+}
+
+/*
+ * The tag carries the key of the uid and LIST's size; it is read back
+ * from the name popfetch gave, and from the names other tools make of
+ * it.  The old ",U=" tag is read too, also after mbsync wrote its UID
+ * into it.
+ */
+static void
+test_tag_parse(void **state)
+{
+	char tag[MAILDIR_TAG_SIZE], key[MAILDIR_KEY_SIZE], name[256];
+	struct maildir_tag t;
+
+	(void)state;
+	maildir_tag_key("uid-1", key);
+	assert_int_equal(strlen(key), 16);
+	maildir_tag_make("uid-1", 4990, tag);
+	assert_true(str_has_prefix(tag, "PF="));
+	/* As delivered, with flags, and after mbsync added its UID. */
+	(void)snprintf(name, sizeof(name), "1.M2P3Q4R5.host,S=4886,%s", tag);
+	assert_true(maildir_tag_parse(name, &t));
+	assert_string_equal(t.key, key);
+	assert_true(t.has_list_size);
+	assert_int_equal(t.list_size, 4990);
+	(void)snprintf(name, sizeof(name), "1.M2.host,S=4886,%s:2,FS", tag);
+	assert_true(maildir_tag_parse(name, &t));
+	assert_int_equal(t.list_size, 4990);
+	(void)snprintf(name, sizeof(name), "1.M2.host,S=4886,%s,U=12:2,S", tag);
+	assert_true(maildir_tag_parse(name, &t));
+	assert_string_equal(t.key, key);
+	assert_int_equal(t.list_size, 4990);
+	/* The old tag, as written and as mbsync rewrote it. */
+	assert_true(maildir_tag_parse("1.M2.h,S=4886,U=a1ff41849bdaa983", &t));
+	assert_string_equal(t.key, "a1ff41849bdaa983");
+	assert_false(t.has_list_size);
+	assert_true(
+	    maildir_tag_parse("1.M2.h,S=4886,U=1a1ff41849bdaa983:2,S", &t));
+	assert_string_equal(t.key, "a1ff41849bdaa983");
+	assert_true(
+	    maildir_tag_parse("1.M2.h,S=48,U=4294967295a1ff41849bdaa983", &t));
+	assert_string_equal(t.key, "a1ff41849bdaa983");
+	/* mbsync's own files, and what is not a tag. */
+	assert_false(maildir_tag_parse("1796544193.20870_1.vm,U=1:2,", &t));
+	assert_false(maildir_tag_parse("1.M2.h,S=48,U=4294967295:2,", &t));
+	assert_false(maildir_tag_parse("1.M2.h,S=48", &t));
+	assert_false(maildir_tag_parse("1.M2.h,PF=a1ff41849bdaa983", &t));
+	assert_false(maildir_tag_parse("1.M2.h,PF=a1ff41849bdaa983-", &t));
+	assert_false(maildir_tag_parse("1.M2.h,PF=a1ff41849bdaa98-12", &t));
+	assert_false(maildir_tag_parse("1.M2.h,PF=A1FF41849BDAA983-12", &t));
+	assert_false(maildir_tag_parse("1.M2.h,PF=a1ff41849bdaa983-1x", &t));
+	assert_false(maildir_tag_parse("1.M2.h,U=a1ff41849bdaa98", &t));
+}
+
+/*
+ * The index finds a message by uid and LIST size: the new tag says the
+ * size; for the old one the file's octets are counted, as they are or
+ * with each LF as CRLF.  Folders are walked too.
+ */
+static void
+test_index_find(void **state)
+{
+	struct fixture *fx = *state;
+	char tag[MAILDIR_TAG_SIZE], key[MAILDIR_KEY_SIZE], name[256];
+	struct maildir_index *idx;
+	struct maildir *sub;
+	struct err err;
+	const char *path;
+
+	maildir_tag_make("new-uid", 100, tag);
+	(void)snprintf(name, sizeof(name), "1.M1.h,S=97,%s,U=7:2,S", tag);
+	put_file(fx, "cur", name, "x");
+	maildir_tag_key("old-uid", key);
+	(void)snprintf(name, sizeof(name), "2.M2.h,S=6,U=3%s", key);
+	put_file(fx, "new", name, "ab\ncd\n");
+	assert_non_null(sub = maildir_open_folder(fx->path, ".Sub", &err));
+	maildir_close(sub);
+	maildir_tag_make("sub-uid", 5, tag);
+	(void)snprintf(name, sizeof(name), ".Sub/new/3.M3.h,S=5,%s", tag);
+	put_file(fx, ".", name, "12345");
+
+	idx = maildir_index_new();
+	maildir_index_add(idx, fx->path);
+	maildir_index_add(idx, fx->path); /* once only */
+	assert_true(maildir_index_has(idx, "new-uid"));
+	assert_true(maildir_index_has(idx, "old-uid"));
+	assert_true(maildir_index_has(idx, "sub-uid"));
+	assert_false(maildir_index_has(idx, "other"));
+	assert_non_null(path = maildir_index_find(idx, "new-uid", 100));
+	assert_non_null(strstr(path, "/cur/1.M1.h"));
+	assert_null(maildir_index_find(idx, "new-uid", 97));
+	assert_null(maildir_index_find(idx, "new-uid", 101));
+	/* 6 octets in 2 lines: LIST says 6 (LF) or 8 (CRLF). */
+	assert_non_null(maildir_index_find(idx, "old-uid", 6));
+	assert_non_null(maildir_index_find(idx, "old-uid", 8));
+	assert_null(maildir_index_find(idx, "old-uid", 7));
+	assert_null(maildir_index_find(idx, "old-uid", 60));
+	assert_non_null(path = maildir_index_find(idx, "sub-uid", 5));
+	assert_non_null(strstr(path, "/.Sub/new/"));
+	assert_null(maildir_index_find(idx, "other", 5));
+	maildir_index_free(idx);
+}
+
 int
 main(void)
 {
@@ -1018,6 +1137,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_one, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tag, setup, teardown),
+		cmocka_unit_test(test_tag_parse),
+		cmocka_unit_test_setup_teardown(test_index_find, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_tmp_removed, setup,
