@@ -119,6 +119,7 @@ static const struct sink_ops mem_ops = {
 };
 
 static unsigned checkpoint;
+static bool has_keep_days; /* keep_days = 0 */
 static bool has_fallback;
 static const char *recovered_uid; /* what recover() says is stored */
 static bool has_rules;
@@ -192,6 +193,7 @@ teardown(void **state)
 	size_t i;
 
 	checkpoint = 0;
+	has_keep_days = false;
 	has_fallback = false;
 	recovered_uid = NULL;
 	recover_calls = 0;
@@ -231,6 +233,7 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 	struct fetch_account acct = { .name = "test",
 		.policy = policy,
 		.checkpoint = checkpoint,
+		.has_keep_days = has_keep_days,
 		.has_msgid_fallback = has_fallback,
 		.recover = recovered_uid != NULL ? recover : NULL,
 		.decide = has_rules ? decide : NULL,
@@ -533,6 +536,69 @@ test_recover_after_kill(void **state)
 	assert_int_equal(f->stats.new_msgs, 2);
 }
 
+/* Messages 1 and 2 share a uid; in the second listing, their size too. */
+#define UIDL_SHARED "+OK\r\n1 u-same\r\n2 u-same\r\n3 u-three\r\n.\r\n"
+#define LIST_TWINS "+OK 3 messages\r\n1 10\r\n2 10\r\n3 30\r\n.\r\n"
+
+/*
+ * After a killed run, a uid two messages share is never matched to a
+ * file: it may hold the other one.  Both are fetched (one maybe stored
+ * twice), neither is deleted unseen.
+ */
+static void
+test_recover_refuses_shared_uid(void **state)
+{
+	struct fixture *f = *state;
+
+	recovered_uid = "u-same";
+	expect_wire(f, GREET LIST3 UIDL_SHARED M1 M2 M3 OK OK OK OK, PLAN_EACH,
+	    0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
+	          "DELE 1\r\nDELE 2\r\nDELE 3\r\n"
+	          "QUIT\r\n");
+	assert_int_equal(f->mem.nstored, 3);
+	assert_string_equal(f->mem.stored[1], "Subject: two\n\nbody\n");
+}
+
+/*
+ * Twins (the same uid and size) under each: the record of one is no
+ * proof that the other was fetched, so both are retrieved before their
+ * DELE.
+ */
+static void
+test_twins_fetched_before_delete(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(uidl_append(f->st, "u-same", 10, "old", 1, &f->err),
+	    0);
+	expect_wire(f, GREET LIST_TWINS UIDL_SHARED M1 M2 M3 OK OK OK OK,
+	    PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
+	          "DELE 1\r\nDELE 2\r\nDELE 3\r\n"
+	          "QUIT\r\n");
+	assert_int_equal(f->mem.nstored, 3);
+	assert_int_equal(f->stats.new_msgs, 3);
+}
+
+/*
+ * Twins under keep: fetched once, and then never deleted by keep_days,
+ * which cannot tell which of them is due.
+ */
+static void
+test_twins_kept_by_keep_days(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_wire(f, GREET LIST_TWINS UIDL_SHARED M1 M2 M3 OK, PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
+	          "QUIT\r\n");
+	has_keep_days = true;
+	expect_wire(f, GREET LIST_TWINS UIDL_SHARED OK OK, PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 3);
+}
+
 #define TOPM1 "+OK\r\nSubject: one\r\n\r\n.\r\n"
 #define TOPM2 "+OK\r\nSubject: two\r\n\r\n.\r\n"
 #define TOPM3 "+OK\r\nSubject: three\r\n\r\n.\r\n"
@@ -816,6 +882,9 @@ main(void)
 		T(test_msgid_fallback),
 		T(test_msgid_fallback_needs_top),
 		T(test_recover_after_kill),
+		T(test_recover_refuses_shared_uid),
+		T(test_twins_fetched_before_delete),
+		T(test_twins_kept_by_keep_days),
 		T(test_rules_before_download),
 		T(test_rules_without_top),
 	};
