@@ -21,33 +21,30 @@
 #include "cli/secret.h"
 #include "fetch/fetch.h"
 #include "maildir/maildir.h"
+#include "maildir/sink.h"
 #include "maildir/tag.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
-/* The sink that fetch/ writes through, wired to a Maildir. */
+/*
+ * The sink that fetch/ writes through: maildir/'s, and with archive =
+ * yes or folder_by_date (see cli/archive.h) what archive mode learns of
+ * each message on the way.
+ */
 struct run_sink {
-	struct maildir *md; /* the account's */
-	struct maildir_delivery *d;
-	const char *root;                     /* the account's Maildir */
-	const struct rules_decision *pending; /* for the next message */
-	GHashTable *folders; /* name -> struct maildir *, opened on use */
-	GPtrArray *staged;   /* the Maildirs with messages to sync */
-	struct maildir *cur; /* where the message in hand goes */
-	const char *folder;  /* its folder's name; NULL: inbox */
-	/* The folders of the round's messages, counted once durable. */
-	GPtrArray *round;
+	struct maildir_sink *ms;
 	struct report_filed *filed; /* counts what is stored, or NULL */
 	/* archive = yes, folder_by_date (see cli/archive.h); else NULL: */
 	struct archive *ar;     /* the index, with archive = yes */
 	const char *by_date;    /* folder_by_date */
 	struct archive_msg *am; /* the message in hand */
 	const char *account;
-	const struct pop3_msg *msg; /* the message in hand; borrowed */
-	char *where;                /* its folder, relative to root */
-	unsigned duplicates;        /* not stored again */
+	const struct pop3_msg *msg;   /* the message in hand; borrowed */
+	struct maildir_filing filing; /* where begin() said it goes */
+	char *where;                  /* its folder, relative to root */
+	unsigned duplicates;          /* not stored again */
 	/*
 	 * The round's new archive records, "digest\tmsgid" -> file: indexed
 	 * once the round is durable, and already found by a second copy
@@ -56,81 +53,39 @@ struct run_sink {
 	GHashTable *indexing;
 };
 
-static void
-run_folder_close(gpointer md)
-{
-	maildir_close(md);
-}
-
-/* The Maildir a rule files into, opened (and made) on first use. */
-static struct maildir *
-run_sink_folder(struct run_sink *rs, const struct rules_decision *dec,
-    struct err *err)
-{
-	struct maildir *md;
-	char *path;
-
-	if (dec == NULL || dec->folder == NULL)
-		return rs->md;
-	if ((md = g_hash_table_lookup(rs->folders, dec->folder)) != NULL)
-		return md;
-	if (!dec->is_path)
-		md = maildir_open_folder(rs->root, dec->folder, err);
-	else if ((path = str_expand_home(dec->folder)) == NULL)
-		err_setx(err, ERR_CONFIG, "%s: HOME is not set", dec->folder);
-	else {
-		md = maildir_open(path, err);
-		free(path);
-	}
-	if (md != NULL)
-		g_hash_table_insert(rs->folders, g_strdup(dec->folder), md);
-	return md;
-}
-
-/* Start the delivery of msg into the folder dec names. */
+/* Start the delivery of msg into the folder where names. */
 static int
 run_sink_start(struct run_sink *rs, const struct pop3_msg *msg,
-    const struct rules_decision *dec, struct err *err)
+    const struct maildir_filing *where, struct err *err)
 {
-	struct maildir *md;
-	char tag[MAILDIR_TAG_SIZE], *path;
+	char *path;
 
-	if ((md = run_sink_folder(rs, dec, err)) == NULL ||
-	    (rs->d = maildir_begin(md, err)) == NULL)
+	if (maildir_sink_begin(rs->ms, msg->has_uid ? msg->uid : NULL,
+	        msg->size, where, err) == -1)
 		return -1;
-	rs->cur = md;
-	rs->folder = rs->pending != NULL ? rs->pending->folder : NULL;
-	if (rs->pending != NULL)
-		maildir_set_flags(rs->d, rs->pending->is_seen,
-		    rs->pending->is_flagged);
-	/* The uid and size, in the name, let a later run find it. */
-	if (msg->has_uid) {
-		maildir_tag_make(msg->uid, msg->size, tag);
-		maildir_set_tag(rs->d, tag);
-	}
 	if (rs->am != NULL) {
 		free(rs->where);
-		if (dec == NULL || dec->folder == NULL)
+		if (where->folder == NULL)
 			rs->where = xstrdup("");
-		else if (dec->is_path &&
-		    (path = str_expand_home(dec->folder)) != NULL) {
+		else if (where->is_path &&
+		    (path = str_expand_home(where->folder)) != NULL) {
 			rs->where = xasprintf("%s/", path);
 			free(path);
 		} else
-			rs->where = xasprintf("%s/", dec->folder);
+			rs->where = xasprintf("%s/", where->folder);
 	}
 	return 0;
 }
 
 /*
  * folder_by_date: the header is in (or the message ended inside it), so
- * the Date is known: start the delivery in its folder, with what was
- * held back.
+ * the Date is known: start the delivery in its folder, with the rule's
+ * flags, and with what was held back.
  */
 static int
 run_sink_release(struct run_sink *rs, struct err *err)
 {
-	struct rules_decision dec = { .folder = NULL };
+	struct maildir_filing where = rs->filing;
 	char folder[ARCHIVE_FOLDER_SIZE];
 	const char *held;
 	size_t len;
@@ -139,29 +94,33 @@ run_sink_release(struct run_sink *rs, struct err *err)
 	if (archive_date_folder(rs->by_date, archive_msg_date(rs->am),
 	        (int64_t)time(NULL), folder, sizeof(folder), err) == -1)
 		return -1;
-	dec.folder = folder;
-	if (run_sink_start(rs, rs->msg, &dec, err) == -1)
+	where.folder = folder;
+	where.is_path = false;
+	if (run_sink_start(rs, rs->msg, &where, err) == -1)
 		return -1;
 	held = archive_msg_held(rs->am, &len);
-	rc = len > 0 ? maildir_write(rs->d, held, len, err) : 0;
+	rc = len > 0 ? maildir_sink_write(rs->ms, held, len, err) : 0;
 	archive_msg_drop_held(rs->am);
 	return rc;
 }
 
 static int
-run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
+run_sink_begin(void *ctx, const struct pop3_msg *msg, const void *filing,
+    struct err *err)
 {
 	struct run_sink *rs = ctx;
+	const struct maildir_filing *where = filing;
 
+	/* Copied: the folder_by_date delivery starts later. */
+	rs->filing = where != NULL ? *where : (struct maildir_filing){ 0 };
 	if (rs->am != NULL) {
 		archive_msg_reset(rs->am);
 		rs->msg = msg;
 		/* A rule's folder wins; else the Date picks one. */
-		if (rs->by_date != NULL &&
-		    (rs->pending == NULL || rs->pending->folder == NULL))
+		if (rs->by_date != NULL && rs->filing.folder == NULL)
 			return 0;
 	}
-	return run_sink_start(rs, msg, rs->pending, err);
+	return run_sink_start(rs, msg, &rs->filing, err);
 }
 
 static int
@@ -171,40 +130,23 @@ run_sink_write(void *ctx, const char *data, size_t len, struct err *err)
 	bool is_header_done;
 
 	if (rs->am == NULL)
-		return maildir_write(rs->d, data, len, err);
+		return maildir_sink_write(rs->ms, data, len, err);
 	is_header_done = archive_msg_feed(rs->am, data, len);
-	if (rs->d != NULL)
-		return maildir_write(rs->d, data, len, err);
+	if (maildir_sink_is_begun(rs->ms))
+		return maildir_sink_write(rs->ms, data, len, err);
 	/* Bounded: the header is complete at its limit at the latest. */
 	archive_msg_hold(rs->am, data, len);
 	return is_header_done ? run_sink_release(rs, err) : 0;
 }
 
 /*
- * Stage the message in hand: it joins the round, durable at the next
- * sync.
- */
-static int
-run_sink_stage(struct run_sink *rs, struct maildir_delivery *d, char **name_out,
-    struct err *err)
-{
-	if (maildir_stage(d, name_out, err) == -1)
-		return -1;
-	if (!g_ptr_array_find(rs->staged, rs->cur, NULL))
-		g_ptr_array_add(rs->staged, rs->cur);
-	g_ptr_array_add(rs->round, g_strdup(rs->folder));
-	return 0;
-}
-
-/*
  * archive = yes: a message already in the archive (or earlier in this
  * round) is not kept again; its stored name stands for it, so that its
- * new uid is recorded as delivered.  Any other is staged, and indexed
+ * new uid is recorded as delivered.  Any other is committed, and indexed
  * with the round.
  */
 static int
-run_sink_archive(struct run_sink *rs, struct maildir_delivery *d,
-    char **name_out, struct err *err)
+run_sink_archive(struct run_sink *rs, char **name_out, struct err *err)
 {
 	char digest[ARCHIVE_HEX_SIZE], msgid[ARCHIVE_HEX_SIZE], *name, *key;
 	const char *old, *id;
@@ -213,7 +155,7 @@ run_sink_archive(struct run_sink *rs, struct maildir_delivery *d,
 	key = g_strdup_printf("%s\t%s", digest, id != NULL ? id : "-");
 	if ((old = archive_lookup(rs->ar, digest, id)) != NULL ||
 	    (old = g_hash_table_lookup(rs->indexing, key)) != NULL) {
-		maildir_abort(d);
+		maildir_sink_abort(rs->ms);
 		rs->duplicates++;
 		log_info("%s: message %u: already archived as %s: not stored "
 		         "again",
@@ -223,7 +165,7 @@ run_sink_archive(struct run_sink *rs, struct maildir_delivery *d,
 		g_free(key);
 		return 0;
 	}
-	if (run_sink_stage(rs, d, &name, err) == -1) {
+	if (maildir_sink_commit(rs->ms, &name, err) == -1) {
 		g_free(key);
 		return -1;
 	}
@@ -238,36 +180,35 @@ static int
 run_sink_commit(void *ctx, char **name_out, struct err *err)
 {
 	struct run_sink *rs = ctx;
-	struct maildir_delivery *d;
 
+	*name_out = NULL;
 	/* A message that ended inside its header. */
-	if (rs->am != NULL && rs->d == NULL &&
+	if (rs->am != NULL && !maildir_sink_is_begun(rs->ms) &&
 	    run_sink_release(rs, err) == -1) {
-		if (rs->d != NULL)
-			maildir_abort(rs->d);
-		rs->d = NULL;
+		maildir_sink_abort(rs->ms);
 		return -1;
 	}
-	d = rs->d;
-	rs->d = NULL;
 	if (rs->ar != NULL)
-		return run_sink_archive(rs, d, name_out, err);
-	return run_sink_stage(rs, d, name_out, err);
+		return run_sink_archive(rs, name_out, err);
+	return maildir_sink_commit(rs->ms, name_out, err);
 }
 
 /*
  * archive = yes: the round's messages go into the index once they are
  * durable in the Maildir, and the index is made durable too, before any
- * of them is recorded as delivered.
+ * of them is recorded as delivered.  A failure takes the round back.
  */
 static int
-run_sink_index(struct run_sink *rs, struct err *err)
+run_sink_index(void *arg, struct err *err)
 {
 	char digest[ARCHIVE_HEX_SIZE * 2 + 2], *msgid;
+	struct run_sink *rs = arg;
 	GHashTableIter it;
 	gpointer key, file;
 	int rc = 0;
 
+	if (rs->ar == NULL)
+		return 0;
 	g_hash_table_iter_init(&it, rs->indexing);
 	while (rc == 0 && g_hash_table_iter_next(&it, &key, &file)) {
 		/* The key is "digest\tmsgid" ("-" for none): split a copy. */
@@ -282,40 +223,24 @@ run_sink_index(struct run_sink *rs, struct err *err)
 	return rc;
 }
 
-/*
- * Make the round durable in every Maildir it went to, or in none: a
- * folder that fails takes back what the others delivered, as the
- * messages stay on the server and come again.
- */
+/* A message of the round is durable in folder (NULL: the inbox). */
+static void
+run_sink_filed(void *arg, const char *folder)
+{
+	struct run_sink *rs = arg;
+
+	if (rs->filed != NULL)
+		report_filed_add(rs->filed, folder, 1);
+}
+
 static int
 run_sink_sync(void *ctx, struct err *err)
 {
 	struct run_sink *rs = ctx;
-	struct err first;
-	guint i;
-	bool *ok;
-	int rc = 0;
+	int rc;
 
-	err_clear(&first);
-	ok = xcalloc(rs->staged->len + 1, sizeof(*ok));
-	for (i = 0; i < rs->staged->len; i++) {
-		ok[i] = maildir_sync(g_ptr_array_index(rs->staged, i),
-		            rc == 0 ? err : &first) == 0;
-		if (!ok[i])
-			rc = -1;
-	}
-	if (rc == 0 && rs->ar != NULL && run_sink_index(rs, err) == -1)
-		rc = -1;
-	for (i = 0; rc == -1 && i < rs->staged->len; i++)
-		if (ok[i])
-			maildir_unsync(g_ptr_array_index(rs->staged, i));
-	if (rs->indexing != NULL)
-		g_hash_table_remove_all(rs->indexing);
-	for (i = 0; rc == 0 && rs->filed != NULL && i < rs->round->len; i++)
-		report_filed_add(rs->filed, g_ptr_array_index(rs->round, i), 1);
-	g_ptr_array_set_size(rs->staged, 0);
-	g_ptr_array_set_size(rs->round, 0);
-	free(ok);
+	rc = maildir_sink_sync(rs->ms, err);
+	g_hash_table_remove_all(rs->indexing);
 	return rc;
 }
 
@@ -324,9 +249,7 @@ run_sink_abort(void *ctx)
 {
 	struct run_sink *rs = ctx;
 
-	if (rs->d != NULL)
-		maildir_abort(rs->d);
-	rs->d = NULL;
+	maildir_sink_abort(rs->ms);
 }
 
 static const struct sink_ops run_sink_ops = {
@@ -423,6 +346,7 @@ struct run_ctx {
 	const char *account;
 	struct rules *rules;
 	struct rules_decision pending; /* the last decision taken */
+	struct maildir_filing filing;  /* and where it files, for the sink */
 	char *password;
 	struct maildir *md;
 	char port[16];
@@ -590,13 +514,30 @@ run_password(const struct conf_account *acct, struct err *err)
 	return run_netrc(acct, err);
 }
 
-/* The tagged files of the account's Maildir, walked once when first asked. */
+/* A Maildir a rule files into by path: its files count as the account's. */
+static void
+run_index_path(void *arg, const char *folder)
+{
+	char *path;
+
+	if ((path = str_expand_home(folder)) == NULL)
+		return;
+	maildir_index_add(arg, path);
+	free(path);
+}
+
+/*
+ * The tagged files of the account's Maildir and of the Maildirs its rules
+ * file into by path, walked once when first asked.
+ */
 static const struct maildir_index *
 run_index(struct run_ctx *ctx)
 {
 	if (ctx->index == NULL) {
 		ctx->index = maildir_index_new();
 		maildir_index_add(ctx->index, ctx->maildir);
+		if (ctx->rules != NULL)
+			rules_each_path(ctx->rules, run_index_path, ctx->index);
 	}
 	return ctx->index;
 }
@@ -646,16 +587,25 @@ run_recover(void *arg, const struct pop3_msg *msg, char **file_out)
 	return true;
 }
 
-/* The account's rules on one message; the sink files it as they say. */
+/*
+ * The account's rules on one message; the sink files it where they say,
+ * told by fetch/ in its begin().
+ */
 static int
 run_decide(void *arg, const struct pop3_msg *msg, const char *header,
-    size_t len, enum fetch_verdict *out, struct err *err)
+    size_t len, enum fetch_verdict *out, const void **filing_out,
+    struct err *err)
 {
 	struct run_ctx *ctx = arg;
 
 	if (rules_decide(ctx->rules, header, len, msg->size, &ctx->pending,
 	        err) == -1)
 		return -1;
+	ctx->filing = (struct maildir_filing){ .folder = ctx->pending.folder,
+		.is_path = ctx->pending.is_path,
+		.is_seen = ctx->pending.is_seen,
+		.is_flagged = ctx->pending.is_flagged };
+	*filing_out = &ctx->filing;
 	log_debug("%s: message %u: rule %s: %s", ctx->account, msg->num,
 	    ctx->pending.rule, ctx->pending.what);
 	*out = ctx->pending.verdict;
@@ -811,33 +761,28 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	struct run_ctx ctx;
 	struct run_sink rs = { 0 };
 	struct sink sink = { .ops = &run_sink_ops, .ctx = &rs };
+	struct maildir_sink_hooks hooks = { .filed = run_sink_filed,
+		.durable = run_sink_index,
+		.arg = &rs };
 	struct fetch_stats stats = { 0 };
 	int rc = -1;
 
-	rs.folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-	    run_folder_close);
-	rs.staged = g_ptr_array_new();
-	rs.round = g_ptr_array_new_with_free_func(g_free);
 	rs.indexing =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	if (run_open(acct, opts, &ctx, err) == 0 &&
 	    run_open_archive(acct, &rs, err) == 0) {
-		rs.md = ctx.md;
-		rs.root = acct->maildir;
+		rs.ms = maildir_sink_new(ctx.md, acct->maildir, &hooks);
 		rs.filed = opts->filed_out;
-		rs.pending = ctx.fa.decide != NULL ? &ctx.pending : NULL;
 		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
 		stats.duplicates = rs.duplicates;
 		run_after_login(acct, &stats);
 		if (opts->stats_out != NULL)
 			*opts->stats_out = stats;
 	}
+	maildir_sink_free(rs.ms);
 	archive_free(rs.ar);
 	archive_msg_free(rs.am);
 	free(rs.where);
-	g_hash_table_destroy(rs.folders);
-	g_ptr_array_free(rs.staged, TRUE);
-	g_ptr_array_free(rs.round, TRUE);
 	g_hash_table_destroy(rs.indexing);
 	run_close(&ctx);
 	return rc;

@@ -40,10 +40,12 @@ int run_account(const struct conf_account *acct, const struct run_opts *opts,
 
 /*
  * --rebuild-state: after the state was lost, log in, list the server's
- * messages and record as delivered every one whose uid tag is in the
- * name of a file of the account's Maildir (new/, cur/, and those of its
- * Maildir++ subfolders).  With archive = yes, also add every message
- * file found there to the archive index.  Changes nothing on the server.
+ * messages and record as delivered every one whose tag (unique-id and
+ * size, see maildir/tag.h) is in the name of a file of the account's
+ * Maildir (new/, cur/, and those of its Maildir++ subfolders) or of a
+ * Maildir its rules file into by path.  With archive = yes, also add every
+ * message file found there to the archive index.  Changes nothing on the
+ * server.
  */
 int run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);

@@ -82,6 +82,7 @@ struct fetch_run {
 	const struct pop3_msg *cur; /* the message in hand */
 	bool is_begun;              /* decided, and the sink begun if stored */
 	enum fetch_verdict verdict; /* of the message in hand */
+	const void *filing;         /* and where it goes, for the sink */
 };
 
 /*
@@ -95,12 +96,13 @@ fetch_begin(struct fetch_run *r, struct err *err)
 
 	r->is_begun = true;
 	r->verdict = FETCH_STORE;
+	r->filing = NULL;
 	if (r->acct->decide(r->acct->decide_arg, r->cur, r->hdr->buf,
-	        r->hdr->len, &r->verdict, err) == -1)
+	        r->hdr->len, &r->verdict, &r->filing, err) == -1)
 		return -1;
 	if (r->verdict != FETCH_STORE)
 		return 0;
-	if (sink->ops->begin(sink->ctx, r->cur, err) == -1) {
+	if (sink->ops->begin(sink->ctx, r->cur, r->filing, err) == -1) {
 		r->verdict = FETCH_SKIP; /* nothing to abort */
 		return -1;
 	}
@@ -234,7 +236,7 @@ fetch_read_one(struct fetch_run *r, size_t idx, struct err *err)
 	r->is_begun = r->acct->decide == NULL;
 	if (r->hdr != NULL)
 		r->hdr->len = 0;
-	if (r->is_begun && sink->ops->begin(sink->ctx, msg, err) == -1) {
+	if (r->is_begun && sink->ops->begin(sink->ctx, msg, NULL, err) == -1) {
 		/* The reply must still be read, to stay in step. */
 		(void)pop3_read_retr(r->s, fetch_discard, NULL, NULL,
 		    &(struct err){ 0 });
@@ -756,6 +758,7 @@ static int
 fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
 {
 	const struct pop3_msg *m = &r->msgs[idx];
+	const void *filing; /* decided again as the message arrives */
 
 	if (rc == -1) {
 		if (err->scope != ERR_SCOPE_MESSAGE ||
@@ -768,7 +771,7 @@ fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
 		return 0;
 	}
 	return r->acct->decide(r->acct->decide_arg, m, r->hdr->buf, r->hdr->len,
-	    &r->pre[idx], err);
+	    &r->pre[idx], &filing, err);
 }
 
 /*

@@ -19,6 +19,12 @@
  */
 #define MAILDIR_OLD_RUN_MAX (MAILDIR_KEY_LEN + 10)
 
+/*
+ * The fewest hex digits an old key keeps from its first letter on (one
+ * that begins with 9 digits is 1 in 30,000; it is then not recognised).
+ */
+#define MAILDIR_OLD_KEY_MIN 8
+
 void
 maildir_tag_key(const char *uid, char key[MAILDIR_KEY_SIZE])
 {
@@ -64,6 +70,7 @@ maildir_tag_parse_new(const char *name, struct maildir_tag *out)
 		        &out->list_size) == 0) {
 			memcpy(out->key, p, MAILDIR_KEY_LEN);
 			out->key[MAILDIR_KEY_LEN] = '\0';
+			out->is_old = false;
 			out->has_list_size = true;
 			return true;
 		}
@@ -72,25 +79,29 @@ maildir_tag_parse_new(const char *name, struct maildir_tag *out)
 }
 
 /*
- * ",U=<16 hex>", as popfetch wrote it before, or with the digits of
- * mbsync's UID in front once mbsync renamed the file: the key is the
- * last 16 hex digits.  mbsync's own ",U=<n>" is 10 digits at most, too
- * short to be taken for one.
+ * ",U=<16 hex>", as popfetch wrote it before, or as mbsync left it: it
+ * reads a UID from the digits the field begins with, and when that is
+ * 0 (or there are none) replaces them with its own.  So the key is kept
+ * from its first letter on, which mbsync never touches.  mbsync's own
+ * ",U=<n>" has no letter.
  */
 static bool
 maildir_tag_parse_old(const char *name, struct maildir_tag *out)
 {
 	const char *p = name;
-	size_t len;
+	size_t len, digits;
 
 	while ((p = strstr(p, ",U=")) != NULL) {
 		p += 3;
 		len = maildir_field_len(p);
-		if (len >= MAILDIR_KEY_LEN && len <= MAILDIR_OLD_RUN_MAX &&
+		digits = strspn(p, "0123456789");
+		if (len <= MAILDIR_OLD_RUN_MAX && digits < len &&
+		    len - digits >= MAILDIR_OLD_KEY_MIN &&
+		    len - digits <= MAILDIR_KEY_LEN &&
 		    strspn(p, "0123456789abcdef") == len) {
-			memcpy(out->key, p + len - MAILDIR_KEY_LEN,
-			    MAILDIR_KEY_LEN);
-			out->key[MAILDIR_KEY_LEN] = '\0';
+			memcpy(out->key, p + digits, len - digits);
+			out->key[len - digits] = '\0';
+			out->is_old = true;
 			out->has_list_size = false;
 			out->list_size = 0;
 			return true;
@@ -191,6 +202,20 @@ maildir_index_free(struct maildir_index *idx)
 	g_free(idx);
 }
 
+/*
+ * The index's key for a tag's key: an old one is kept apart, from its
+ * first letter on.
+ */
+static void
+maildir_index_key(const char *key, bool is_old, char out[MAILDIR_KEY_SIZE + 1])
+{
+	if (is_old)
+		(void)snprintf(out, MAILDIR_KEY_SIZE + 1, "~%s",
+		    key + strspn(key, "0123456789"));
+	else
+		(void)snprintf(out, MAILDIR_KEY_SIZE + 1, "%s", key);
+}
+
 static void
 maildir_index_one(void *arg, const char *dir, const char *name)
 {
@@ -199,11 +224,14 @@ maildir_index_one(void *arg, const char *dir, const char *name)
 	struct maildir_tag tag;
 	GPtrArray *list;
 
+	char key[MAILDIR_KEY_SIZE + 1];
+
 	if (!maildir_tag_parse(name, &tag))
 		return;
-	if ((list = g_hash_table_lookup(idx->files, tag.key)) == NULL) {
+	maildir_index_key(tag.key, tag.is_old, key);
+	if ((list = g_hash_table_lookup(idx->files, key)) == NULL) {
 		list = g_ptr_array_new_with_free_func(maildir_tagged_free);
-		g_hash_table_insert(idx->files, g_strdup(tag.key), list);
+		g_hash_table_insert(idx->files, g_strdup(key), list);
 	}
 	t = g_new0(struct maildir_tagged, 1);
 	t->path = g_build_filename(dir, name, NULL);
@@ -220,13 +248,28 @@ maildir_index_add(struct maildir_index *idx, const char *root)
 	maildir_each_file(root, maildir_index_one, idx);
 }
 
+/* The files tagged for uid: new tags (0), old ones (1). */
+static void
+maildir_index_lists(const struct maildir_index *idx, const char *uid,
+    GPtrArray *lists[2])
+{
+	char key[MAILDIR_KEY_SIZE], ikey[MAILDIR_KEY_SIZE + 1];
+	int i;
+
+	maildir_tag_key(uid, key);
+	for (i = 0; i < 2; i++) {
+		maildir_index_key(key, i == 1, ikey);
+		lists[i] = g_hash_table_lookup(idx->files, ikey);
+	}
+}
+
 bool
 maildir_index_has(const struct maildir_index *idx, const char *uid)
 {
-	char key[MAILDIR_KEY_SIZE];
+	GPtrArray *lists[2];
 
-	maildir_tag_key(uid, key);
-	return g_hash_table_contains(idx->files, key);
+	maildir_index_lists(idx, uid, lists);
+	return lists[0] != NULL || lists[1] != NULL;
 }
 
 /*
@@ -262,20 +305,19 @@ const char *
 maildir_index_find(const struct maildir_index *idx, const char *uid,
     uint64_t list_size)
 {
-	char key[MAILDIR_KEY_SIZE];
 	const struct maildir_tagged *t;
-	GPtrArray *list;
+	GPtrArray *lists[2];
 	guint i;
+	int k;
 
-	maildir_tag_key(uid, key);
-	if ((list = g_hash_table_lookup(idx->files, key)) == NULL)
-		return NULL;
-	for (i = 0; i < list->len; i++) {
-		t = g_ptr_array_index(list, i);
-		if (t->tag.has_list_size
-		        ? t->tag.list_size == list_size
-		        : maildir_old_size_matches(t->path, list_size))
-			return t->path;
-	}
+	maildir_index_lists(idx, uid, lists);
+	for (k = 0; k < 2; k++)
+		for (i = 0; lists[k] != NULL && i < lists[k]->len; i++) {
+			t = g_ptr_array_index(lists[k], i);
+			if (t->tag.has_list_size
+			        ? t->tag.list_size == list_size
+			        : maildir_old_size_matches(t->path, list_size))
+				return t->path;
+		}
 	return NULL;
 }

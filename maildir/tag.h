@@ -39,7 +39,13 @@ void maildir_tag_make(const char *uid, uint64_t list_size,
 
 /* What a file name says of the message in it. */
 struct maildir_tag {
+	/*
+	 * The key; of an old tag, only from its first letter on: mbsync
+	 * takes the digits a key begins with for its UID and may replace
+	 * them with another (",U=1da0..." from ",U=00da0...").
+	 */
 	char key[MAILDIR_KEY_SIZE];
+	bool is_old;
 	/*
 	 * The new tag: list_size is LIST's.  The old one (",U="): only the
 	 * octets stored are known (,S=), and the file must be read to know

@@ -38,12 +38,18 @@ struct mem_sink {
 	char *sent_at_first;
 };
 
+/* What the rules' decide() hands over for begin(); NULL without rules. */
+static const int filing_marker;
+static const void *expect_filing;
+
 static int
-mem_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
+mem_begin(void *ctx, const struct pop3_msg *msg, const void *filing,
+    struct err *err)
 {
 	struct mem_sink *m = ctx;
 
 	(void)msg;
+	assert_ptr_equal(filing, expect_filing);
 	(void)err;
 	assert_null(m->cur);
 	m->cur = xcalloc(1, 1);
@@ -128,7 +134,7 @@ static int decide_calls;
 /* Rules for the tests: "two" is skipped, "three" discarded. */
 static int
 decide(void *arg, const struct pop3_msg *msg, const char *header, size_t len,
-    enum fetch_verdict *out, struct err *err)
+    enum fetch_verdict *out, const void **filing_out, struct err *err)
 {
 	(void)arg;
 	(void)msg;
@@ -138,6 +144,7 @@ decide(void *arg, const struct pop3_msg *msg, const char *header, size_t len,
 	assert_true(len >= 2);
 	assert_memory_equal(header + len - 2, "\n\n", 2);
 	*out = FETCH_STORE;
+	*filing_out = &filing_marker; /* handed to begin() as it is */
 	if (memmem(header, len, "Subject: two\n", 13) != NULL)
 		*out = FETCH_SKIP;
 	if (memmem(header, len, "Subject: three\n", 15) != NULL)
@@ -241,6 +248,7 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 	struct transport *t = mock_transport_str(script, 3);
 	struct pop3_session *s = pop3_new(t, "test");
 
+	expect_filing = has_rules ? &filing_marker : NULL;
 	f->mem.t = t;
 	assert_int_equal(pop3_greeting(s, &f->err), 0);
 	if (with_capa)
