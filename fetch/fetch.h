@@ -127,7 +127,10 @@ struct fetch_account {
 	 * After a run that was killed: is msg, which the state does not
 	 * know, stored all the same (the run died between storing and
 	 * recording it)?  Then *file_out (caller owns) names it, and it is
-	 * recorded instead of fetched again.  NULL: no such check.
+	 * recorded instead of fetched again.  The answer must hold for the
+	 * message's uid and its LIST size (msg->size) both.  Never asked
+	 * for a message whose uid another message in the listing has: that
+	 * one is fetched again.  NULL: no such check.
 	 */
 	bool (*recover)(void *arg, const struct pop3_msg *msg, char **file_out);
 	void *recover_arg;
