@@ -190,6 +190,18 @@ rules_count(const struct rules *rs)
 	return rs->n;
 }
 
+void
+rules_each_path(const struct rules *rs, void (*fn)(void *, const char *),
+    void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++)
+		if (rs->v[i].action == FILTER_ACTION_FOLDER &&
+		    filter_folder_is_path(rs->v[i].folder))
+			fn(arg, rs->v[i].folder);
+}
+
 int
 rules_decide(const struct rules *rs, const char *header, size_t len,
     uint64_t size, struct rules_decision *out, struct err *err)

@@ -36,6 +36,14 @@ void rules_free(struct rules *rs);
 size_t rules_count(const struct rules *rs);
 
 /*
+ * Call fn(arg, folder) for each Maildir the rules file into by path
+ * ("~/Mail/lists", as written), so that its messages count as the
+ * account's (recovery, delete_when_gone_locally, --rebuild-state).
+ */
+void rules_each_path(const struct rules *rs, void (*fn)(void *, const char *),
+    void *arg);
+
+/*
  * Decide for a message of size octets from its header (len octets).
  * out's strings are borrowed from rs.
  */

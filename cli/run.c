@@ -21,32 +21,30 @@
 #include "cli/secret.h"
 #include "fetch/fetch.h"
 #include "maildir/maildir.h"
+#include "maildir/sink.h"
+#include "maildir/tag.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
-/* The sink that fetch/ writes through, wired to a Maildir. */
+/*
+ * The sink that fetch/ writes through: maildir/'s, and with archive =
+ * yes or folder_by_date (see cli/archive.h) what archive mode learns of
+ * each message on the way.
+ */
 struct run_sink {
-	struct maildir *md; /* the account's */
-	struct maildir_delivery *d;
-	const char *root;                     /* the account's Maildir */
-	const struct rules_decision *pending; /* for the next message */
-	GHashTable *folders; /* name -> struct maildir *, opened on use */
-	GPtrArray *staged;   /* the Maildirs with messages to sync */
-	struct maildir *cur; /* where the message in hand goes */
-	const char *folder;  /* its folder's name; NULL: inbox */
-	/* The folders of the round's messages, counted once durable. */
-	GPtrArray *round;
+	struct maildir_sink *ms;
 	struct report_filed *filed; /* counts what is stored, or NULL */
 	/* archive = yes, folder_by_date (see cli/archive.h); else NULL: */
 	struct archive *ar;     /* the index, with archive = yes */
 	const char *by_date;    /* folder_by_date */
 	struct archive_msg *am; /* the message in hand */
 	const char *account;
-	const struct pop3_msg *msg; /* the message in hand; borrowed */
-	char *where;                /* its folder, relative to root */
-	unsigned duplicates;        /* not stored again */
+	const struct pop3_msg *msg;   /* the message in hand; borrowed */
+	struct maildir_filing filing; /* where begin() said it goes */
+	char *where;                  /* its folder, relative to root */
+	unsigned duplicates;          /* not stored again */
 	/*
 	 * The round's new archive records, "digest\tmsgid" -> file: indexed
 	 * once the round is durable, and already found by a second copy
@@ -55,81 +53,39 @@ struct run_sink {
 	GHashTable *indexing;
 };
 
-static void
-run_folder_close(gpointer md)
-{
-	maildir_close(md);
-}
-
-/* The Maildir a rule files into, opened (and made) on first use. */
-static struct maildir *
-run_sink_folder(struct run_sink *rs, const struct rules_decision *dec,
-    struct err *err)
-{
-	struct maildir *md;
-	char *path;
-
-	if (dec == NULL || dec->folder == NULL)
-		return rs->md;
-	if ((md = g_hash_table_lookup(rs->folders, dec->folder)) != NULL)
-		return md;
-	if (!dec->is_path)
-		md = maildir_open_folder(rs->root, dec->folder, err);
-	else if ((path = str_expand_home(dec->folder)) == NULL)
-		err_setx(err, ERR_CONFIG, "%s: HOME is not set", dec->folder);
-	else {
-		md = maildir_open(path, err);
-		free(path);
-	}
-	if (md != NULL)
-		g_hash_table_insert(rs->folders, g_strdup(dec->folder), md);
-	return md;
-}
-
-/* Start the delivery of msg into the folder dec names. */
+/* Start the delivery of msg into the folder where names. */
 static int
 run_sink_start(struct run_sink *rs, const struct pop3_msg *msg,
-    const struct rules_decision *dec, struct err *err)
+    const struct maildir_filing *where, struct err *err)
 {
-	struct maildir *md;
-	char tag[24], *path;
+	char *path;
 
-	if ((md = run_sink_folder(rs, dec, err)) == NULL ||
-	    (rs->d = maildir_begin(md, err)) == NULL)
+	if (maildir_sink_begin(rs->ms, msg->has_uid ? msg->uid : NULL,
+	        msg->size, where, err) == -1)
 		return -1;
-	rs->cur = md;
-	rs->folder = rs->pending != NULL ? rs->pending->folder : NULL;
-	if (rs->pending != NULL)
-		maildir_set_flags(rs->d, rs->pending->is_seen,
-		    rs->pending->is_flagged);
-	/* The uid, hashed into the name, lets --rebuild-state find it. */
-	if (msg->has_uid) {
-		run_uid_tag(msg->uid, tag, sizeof(tag));
-		maildir_set_tag(rs->d, tag);
-	}
 	if (rs->am != NULL) {
 		free(rs->where);
-		if (dec == NULL || dec->folder == NULL)
+		if (where->folder == NULL)
 			rs->where = xstrdup("");
-		else if (dec->is_path &&
-		    (path = str_expand_home(dec->folder)) != NULL) {
+		else if (where->is_path &&
+		    (path = str_expand_home(where->folder)) != NULL) {
 			rs->where = xasprintf("%s/", path);
 			free(path);
 		} else
-			rs->where = xasprintf("%s/", dec->folder);
+			rs->where = xasprintf("%s/", where->folder);
 	}
 	return 0;
 }
 
 /*
  * folder_by_date: the header is in (or the message ended inside it), so
- * the Date is known: start the delivery in its folder, with what was
- * held back.
+ * the Date is known: start the delivery in its folder, with the rule's
+ * flags, and with what was held back.
  */
 static int
 run_sink_release(struct run_sink *rs, struct err *err)
 {
-	struct rules_decision dec = { .folder = NULL };
+	struct maildir_filing where = rs->filing;
 	char folder[ARCHIVE_FOLDER_SIZE];
 	const char *held;
 	size_t len;
@@ -138,29 +94,33 @@ run_sink_release(struct run_sink *rs, struct err *err)
 	if (archive_date_folder(rs->by_date, archive_msg_date(rs->am),
 	        (int64_t)time(NULL), folder, sizeof(folder), err) == -1)
 		return -1;
-	dec.folder = folder;
-	if (run_sink_start(rs, rs->msg, &dec, err) == -1)
+	where.folder = folder;
+	where.is_path = false;
+	if (run_sink_start(rs, rs->msg, &where, err) == -1)
 		return -1;
 	held = archive_msg_held(rs->am, &len);
-	rc = len > 0 ? maildir_write(rs->d, held, len, err) : 0;
+	rc = len > 0 ? maildir_sink_write(rs->ms, held, len, err) : 0;
 	archive_msg_drop_held(rs->am);
 	return rc;
 }
 
 static int
-run_sink_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
+run_sink_begin(void *ctx, const struct pop3_msg *msg, const void *filing,
+    struct err *err)
 {
 	struct run_sink *rs = ctx;
+	const struct maildir_filing *where = filing;
 
+	/* Copied: the folder_by_date delivery starts later. */
+	rs->filing = where != NULL ? *where : (struct maildir_filing){ 0 };
 	if (rs->am != NULL) {
 		archive_msg_reset(rs->am);
 		rs->msg = msg;
 		/* A rule's folder wins; else the Date picks one. */
-		if (rs->by_date != NULL &&
-		    (rs->pending == NULL || rs->pending->folder == NULL))
+		if (rs->by_date != NULL && rs->filing.folder == NULL)
 			return 0;
 	}
-	return run_sink_start(rs, msg, rs->pending, err);
+	return run_sink_start(rs, msg, &rs->filing, err);
 }
 
 static int
@@ -170,40 +130,23 @@ run_sink_write(void *ctx, const char *data, size_t len, struct err *err)
 	bool is_header_done;
 
 	if (rs->am == NULL)
-		return maildir_write(rs->d, data, len, err);
+		return maildir_sink_write(rs->ms, data, len, err);
 	is_header_done = archive_msg_feed(rs->am, data, len);
-	if (rs->d != NULL)
-		return maildir_write(rs->d, data, len, err);
+	if (maildir_sink_is_begun(rs->ms))
+		return maildir_sink_write(rs->ms, data, len, err);
 	/* Bounded: the header is complete at its limit at the latest. */
 	archive_msg_hold(rs->am, data, len);
 	return is_header_done ? run_sink_release(rs, err) : 0;
 }
 
 /*
- * Stage the message in hand: it joins the round, durable at the next
- * sync.
- */
-static int
-run_sink_stage(struct run_sink *rs, struct maildir_delivery *d, char **name_out,
-    struct err *err)
-{
-	if (maildir_stage(d, name_out, err) == -1)
-		return -1;
-	if (!g_ptr_array_find(rs->staged, rs->cur, NULL))
-		g_ptr_array_add(rs->staged, rs->cur);
-	g_ptr_array_add(rs->round, g_strdup(rs->folder));
-	return 0;
-}
-
-/*
  * archive = yes: a message already in the archive (or earlier in this
  * round) is not kept again; its stored name stands for it, so that its
- * new uid is recorded as delivered.  Any other is staged, and indexed
+ * new uid is recorded as delivered.  Any other is committed, and indexed
  * with the round.
  */
 static int
-run_sink_archive(struct run_sink *rs, struct maildir_delivery *d,
-    char **name_out, struct err *err)
+run_sink_archive(struct run_sink *rs, char **name_out, struct err *err)
 {
 	char digest[ARCHIVE_HEX_SIZE], msgid[ARCHIVE_HEX_SIZE], *name, *key;
 	const char *old, *id;
@@ -212,7 +155,7 @@ run_sink_archive(struct run_sink *rs, struct maildir_delivery *d,
 	key = g_strdup_printf("%s\t%s", digest, id != NULL ? id : "-");
 	if ((old = archive_lookup(rs->ar, digest, id)) != NULL ||
 	    (old = g_hash_table_lookup(rs->indexing, key)) != NULL) {
-		maildir_abort(d);
+		maildir_sink_abort(rs->ms);
 		rs->duplicates++;
 		log_info("%s: message %u: already archived as %s: not stored "
 		         "again",
@@ -222,7 +165,7 @@ run_sink_archive(struct run_sink *rs, struct maildir_delivery *d,
 		g_free(key);
 		return 0;
 	}
-	if (run_sink_stage(rs, d, &name, err) == -1) {
+	if (maildir_sink_commit(rs->ms, &name, err) == -1) {
 		g_free(key);
 		return -1;
 	}
@@ -237,36 +180,35 @@ static int
 run_sink_commit(void *ctx, char **name_out, struct err *err)
 {
 	struct run_sink *rs = ctx;
-	struct maildir_delivery *d;
 
+	*name_out = NULL;
 	/* A message that ended inside its header. */
-	if (rs->am != NULL && rs->d == NULL &&
+	if (rs->am != NULL && !maildir_sink_is_begun(rs->ms) &&
 	    run_sink_release(rs, err) == -1) {
-		if (rs->d != NULL)
-			maildir_abort(rs->d);
-		rs->d = NULL;
+		maildir_sink_abort(rs->ms);
 		return -1;
 	}
-	d = rs->d;
-	rs->d = NULL;
 	if (rs->ar != NULL)
-		return run_sink_archive(rs, d, name_out, err);
-	return run_sink_stage(rs, d, name_out, err);
+		return run_sink_archive(rs, name_out, err);
+	return maildir_sink_commit(rs->ms, name_out, err);
 }
 
 /*
  * archive = yes: the round's messages go into the index once they are
  * durable in the Maildir, and the index is made durable too, before any
- * of them is recorded as delivered.
+ * of them is recorded as delivered.  A failure takes the round back.
  */
 static int
-run_sink_index(struct run_sink *rs, struct err *err)
+run_sink_index(void *arg, struct err *err)
 {
 	char digest[ARCHIVE_HEX_SIZE * 2 + 2], *msgid;
+	struct run_sink *rs = arg;
 	GHashTableIter it;
 	gpointer key, file;
 	int rc = 0;
 
+	if (rs->ar == NULL)
+		return 0;
 	g_hash_table_iter_init(&it, rs->indexing);
 	while (rc == 0 && g_hash_table_iter_next(&it, &key, &file)) {
 		/* The key is "digest\tmsgid" ("-" for none): split a copy. */
@@ -281,40 +223,24 @@ run_sink_index(struct run_sink *rs, struct err *err)
 	return rc;
 }
 
-/*
- * Make the round durable in every Maildir it went to, or in none: a
- * folder that fails takes back what the others delivered, as the
- * messages stay on the server and come again.
- */
+/* A message of the round is durable in folder (NULL: the inbox). */
+static void
+run_sink_filed(void *arg, const char *folder)
+{
+	struct run_sink *rs = arg;
+
+	if (rs->filed != NULL)
+		report_filed_add(rs->filed, folder, 1);
+}
+
 static int
 run_sink_sync(void *ctx, struct err *err)
 {
 	struct run_sink *rs = ctx;
-	struct err first;
-	guint i;
-	bool *ok;
-	int rc = 0;
+	int rc;
 
-	err_clear(&first);
-	ok = xcalloc(rs->staged->len + 1, sizeof(*ok));
-	for (i = 0; i < rs->staged->len; i++) {
-		ok[i] = maildir_sync(g_ptr_array_index(rs->staged, i),
-		            rc == 0 ? err : &first) == 0;
-		if (!ok[i])
-			rc = -1;
-	}
-	if (rc == 0 && rs->ar != NULL && run_sink_index(rs, err) == -1)
-		rc = -1;
-	for (i = 0; rc == -1 && i < rs->staged->len; i++)
-		if (ok[i])
-			maildir_unsync(g_ptr_array_index(rs->staged, i));
-	if (rs->indexing != NULL)
-		g_hash_table_remove_all(rs->indexing);
-	for (i = 0; rc == 0 && rs->filed != NULL && i < rs->round->len; i++)
-		report_filed_add(rs->filed, g_ptr_array_index(rs->round, i), 1);
-	g_ptr_array_set_size(rs->staged, 0);
-	g_ptr_array_set_size(rs->round, 0);
-	free(ok);
+	rc = maildir_sink_sync(rs->ms, err);
+	g_hash_table_remove_all(rs->indexing);
 	return rc;
 }
 
@@ -323,9 +249,7 @@ run_sink_abort(void *ctx)
 {
 	struct run_sink *rs = ctx;
 
-	if (rs->d != NULL)
-		maildir_abort(rs->d);
-	rs->d = NULL;
+	maildir_sink_abort(rs->ms);
 }
 
 static const struct sink_ops run_sink_ops = {
@@ -415,13 +339,14 @@ run_lock(const char *dir, const char *account, struct err *err)
 struct run_ctx {
 	struct uidl_store *st;
 	int lock;
-	char *dirty;      /* the marker of a run in progress */
-	bool was_dirty;   /* the last run did not end: it was killed */
-	GHashTable *tags; /* uid tags in the Maildir, once looked for */
+	char *dirty;    /* the marker of a run in progress */
+	bool was_dirty; /* the last run did not end: it was killed */
+	struct maildir_index *index; /* tagged files, once looked for */
 	const char *maildir;
 	const char *account;
 	struct rules *rules;
 	struct rules_decision pending; /* the last decision taken */
+	struct maildir_filing filing;  /* and where it files, for the sink */
 	char *password;
 	struct maildir *md;
 	char port[16];
@@ -589,86 +514,43 @@ run_password(const struct conf_account *acct, struct err *err)
 	return run_netrc(acct, err);
 }
 
-typedef void run_file_fn(void *arg, const char *dir, const char *name);
-
+/* A Maildir a rule files into by path: its files count as the account's. */
 static void
-run_each_in(const char *root, const char *folder, run_file_fn *fn, void *arg)
+run_index_path(void *arg, const char *folder)
 {
-	static const char *const subs[] = { "new", "cur" };
-	const char *name;
-	char *dir;
-	size_t i;
-	GDir *d;
+	char *path;
 
-	for (i = 0; i < 2; i++) {
-		dir = g_build_filename(root, folder, subs[i], NULL);
-		if ((d = g_dir_open(dir, 0, NULL)) != NULL) {
-			while ((name = g_dir_read_name(d)) != NULL)
-				fn(arg, dir, name);
-			g_dir_close(d);
-		}
-		g_free(dir);
-	}
+	if ((path = str_expand_home(folder)) == NULL)
+		return;
+	maildir_index_add(arg, path);
+	free(path);
 }
 
 /*
- * Call fn for every message file of the Maildir at root: in new/ and
- * cur/, and in those of its Maildir++ subfolders (".Name" beside them).
+ * The tagged files of the account's Maildir and of the Maildirs its rules
+ * file into by path, walked once when first asked.
  */
-static void
-run_each_file(const char *root, run_file_fn *fn, void *arg)
+static const struct maildir_index *
+run_index(struct run_ctx *ctx)
 {
-	const char *name;
-	GDir *d;
-
-	run_each_in(root, "", fn, arg);
-	if ((d = g_dir_open(root, 0, NULL)) == NULL)
-		return;
-	while ((name = g_dir_read_name(d)) != NULL)
-		if (name[0] == '.' && strcmp(name, "..") != 0)
-			run_each_in(root, name, fn, arg);
-	g_dir_close(d);
-}
-
-/* The uid tag after ",S=<size>" that run_sink_begin() put in name. */
-static void
-run_scan_one(void *arg, const char *dir, const char *name)
-{
-	const char *tag;
-
-	if ((tag = strstr(name, ",U=")) == NULL ||
-	    strspn(tag + 3, "0123456789abcdef") != 16)
-		return;
-	g_hash_table_insert(arg, g_strndup(tag + 1, 18),
-	    g_build_filename(dir, name, NULL));
-}
-
-/* Every message popfetch filed in the Maildir, by uid tag: its path. */
-static GHashTable *
-run_scan_maildir(const char *root)
-{
-	GHashTable *tags;
-
-	tags = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	run_each_file(root, run_scan_one, tags);
-	return tags;
+	if (ctx->index == NULL) {
+		ctx->index = maildir_index_new();
+		maildir_index_add(ctx->index, ctx->maildir);
+		if (ctx->rules != NULL)
+			rules_each_path(ctx->rules, run_index_path, ctx->index);
+	}
+	return ctx->index;
 }
 
 /*
  * delete_when_gone_locally: msg was stored; is it still in the account's
- * Maildir (new/ or cur/, any flags, any Maildir++ subfolder), by the uid
- * tag in its file name?  Moving it between folders keeps it there.
+ * Maildir (new/ or cur/, any flags, any Maildir++ subfolder), by the tag
+ * in its file name?  Moving it between folders keeps it there.
  */
 static bool
 run_is_gone(void *arg, const struct pop3_msg *msg)
 {
-	struct run_ctx *ctx = arg;
-	char tag[24];
-
-	if (ctx->tags == NULL)
-		ctx->tags = run_scan_maildir(ctx->maildir);
-	run_uid_tag(msg->uid, tag, sizeof(tag));
-	return g_hash_table_lookup(ctx->tags, tag) == NULL;
+	return !maildir_index_has(run_index(arg), msg->uid);
 }
 
 /* fsync the directory holding path. */
@@ -687,37 +569,43 @@ run_sync_parent(const char *path)
 }
 
 /*
- * After a killed run: is msg in the Maildir all the same, by the uid tag
- * in its file name?  Its link may not be durable yet (the run may have
- * died before syncing the directory), so make it so before saying yes.
+ * After a killed run: is msg in the Maildir all the same, by the tag in
+ * its file name and its size?  Its link may not be durable yet (the run
+ * may have died before syncing the directory), so make it so before
+ * saying yes.
  */
 static bool
 run_recover(void *arg, const struct pop3_msg *msg, char **file_out)
 {
-	struct run_ctx *ctx = arg;
 	const char *path;
-	char tag[24];
 
-	if (ctx->tags == NULL)
-		ctx->tags = run_scan_maildir(ctx->maildir);
-	run_uid_tag(msg->uid, tag, sizeof(tag));
-	if ((path = g_hash_table_lookup(ctx->tags, tag)) == NULL ||
+	if ((path = maildir_index_find(run_index(arg), msg->uid, msg->size)) ==
+	        NULL ||
 	    run_sync_parent(path) == -1)
 		return false;
 	*file_out = xstrdup(strrchr(path, '/') + 1);
 	return true;
 }
 
-/* The account's rules on one message; the sink files it as they say. */
+/*
+ * The account's rules on one message; the sink files it where they say,
+ * told by fetch/ in its begin().
+ */
 static int
 run_decide(void *arg, const struct pop3_msg *msg, const char *header,
-    size_t len, enum fetch_verdict *out, struct err *err)
+    size_t len, enum fetch_verdict *out, const void **filing_out,
+    struct err *err)
 {
 	struct run_ctx *ctx = arg;
 
 	if (rules_decide(ctx->rules, header, len, msg->size, &ctx->pending,
 	        err) == -1)
 		return -1;
+	ctx->filing = (struct maildir_filing){ .folder = ctx->pending.folder,
+		.is_path = ctx->pending.is_path,
+		.is_seen = ctx->pending.is_seen,
+		.is_flagged = ctx->pending.is_flagged };
+	*filing_out = &ctx->filing;
 	log_debug("%s: message %u: rule %s: %s", ctx->account, msg->num,
 	    ctx->pending.rule, ctx->pending.what);
 	*out = ctx->pending.verdict;
@@ -796,8 +684,7 @@ run_close(struct run_ctx *ctx)
 	if (ctx->lock != -1 && ctx->dirty != NULL)
 		(void)unlink(ctx->dirty);
 	free(ctx->dirty);
-	if (ctx->tags != NULL)
-		g_hash_table_destroy(ctx->tags);
+	maildir_index_free(ctx->index);
 	rules_free(ctx->rules);
 	if (ctx->lock != -1)
 		(void)close(ctx->lock);
@@ -874,33 +761,28 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	struct run_ctx ctx;
 	struct run_sink rs = { 0 };
 	struct sink sink = { .ops = &run_sink_ops, .ctx = &rs };
+	struct maildir_sink_hooks hooks = { .filed = run_sink_filed,
+		.durable = run_sink_index,
+		.arg = &rs };
 	struct fetch_stats stats = { 0 };
 	int rc = -1;
 
-	rs.folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-	    run_folder_close);
-	rs.staged = g_ptr_array_new();
-	rs.round = g_ptr_array_new_with_free_func(g_free);
 	rs.indexing =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	if (run_open(acct, opts, &ctx, err) == 0 &&
 	    run_open_archive(acct, &rs, err) == 0) {
-		rs.md = ctx.md;
-		rs.root = acct->maildir;
+		rs.ms = maildir_sink_new(ctx.md, acct->maildir, &hooks);
 		rs.filed = opts->filed_out;
-		rs.pending = ctx.fa.decide != NULL ? &ctx.pending : NULL;
 		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
 		stats.duplicates = rs.duplicates;
 		run_after_login(acct, &stats);
 		if (opts->stats_out != NULL)
 			*opts->stats_out = stats;
 	}
+	maildir_sink_free(rs.ms);
 	archive_free(rs.ar);
 	archive_msg_free(rs.am);
 	free(rs.where);
-	g_hash_table_destroy(rs.folders);
-	g_ptr_array_free(rs.staged, TRUE);
-	g_ptr_array_free(rs.round, TRUE);
 	g_hash_table_destroy(rs.indexing);
 	run_close(&ctx);
 	return rc;
@@ -1109,7 +991,7 @@ run_status(const struct conf_account *acct, const struct run_opts *opts,
 		return -1;
 	}
 	uidl_foreach(st, run_status_each, &rs);
-	run_each_file(acct->maildir, run_du_one, &du);
+	maildir_each_file(acct->maildir, run_du_one, &du);
 	report_format_size(du.bytes, size, sizeof(size));
 	run_status_time(rs.last, when, sizeof(when));
 	printf("account %s\n  state: %s\n", acct->name, path);
@@ -1149,31 +1031,19 @@ run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
 	return 0;
 }
 
-void
-run_uid_tag(const char *uid, char *buf, size_t len)
-{
-	gchar *sum;
-
-	sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, uid, -1);
-	(void)snprintf(buf, len, "U=%.16s", sum);
-	g_free(sum);
-}
-
 /* Record every message on the server that the Maildir holds. */
 static int
-run_record_found(struct run_ctx *ctx, GHashTable *tags,
+run_record_found(struct run_ctx *ctx, const struct maildir_index *idx,
     const struct pop3_msg *msgs, size_t n, size_t *found_out, struct err *err)
 {
 	const char *file;
-	char tag[24];
 	size_t i;
 
 	*found_out = 0;
 	for (i = 0; i < n; i++) {
-		if (!msgs[i].has_uid)
-			continue;
-		run_uid_tag(msgs[i].uid, tag, sizeof(tag));
-		if ((file = g_hash_table_lookup(tags, tag)) == NULL)
+		if (!msgs[i].has_uid ||
+		    (file = maildir_index_find(idx, msgs[i].uid,
+		         msgs[i].size)) == NULL)
 			continue;
 		file = strrchr(file, '/') + 1;
 		(*found_out)++;
@@ -1234,7 +1104,7 @@ run_rebuild_archive(const struct conf_account *acct,
 	if ((path = run_state_file(acct->name, "archive", err)) == NULL ||
 	    (ri.ar = archive_open(path, err)) == NULL)
 		goto out;
-	run_each_file(acct->maildir, run_reindex_one, &ri);
+	maildir_each_file(acct->maildir, run_reindex_one, &ri);
 	if (ri.err.cls != ERR_NONE) {
 		*err = ri.err;
 		goto out;
@@ -1258,7 +1128,6 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err)
 {
 	struct pop3_msg *msgs = NULL;
-	GHashTable *tags = NULL;
 	struct run_ctx ctx;
 	size_t n = 0, found = 0;
 	bool has_uidl;
@@ -1272,8 +1141,7 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
 		    "server has no UIDL: there is no state to rebuild");
 		goto out;
 	}
-	tags = run_scan_maildir(acct->maildir);
-	if (run_record_found(&ctx, tags, msgs, n, &found, err) == -1)
+	if (run_record_found(&ctx, run_index(&ctx), msgs, n, &found, err) == -1)
 		goto out;
 	if (!opts->is_quiet)
 		printf("%s: %zu message%s on the server, %zu of them found in "
@@ -1283,8 +1151,6 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
 		goto out;
 	rc = 0;
 out:
-	if (tags != NULL)
-		g_hash_table_destroy(tags);
 	free(msgs);
 	run_close(&ctx);
 	return rc;

@@ -40,10 +40,12 @@ int run_account(const struct conf_account *acct, const struct run_opts *opts,
 
 /*
  * --rebuild-state: after the state was lost, log in, list the server's
- * messages and record as delivered every one whose uid tag is in the
- * name of a file of the account's Maildir (new/, cur/, and those of its
- * Maildir++ subfolders).  With archive = yes, also add every message
- * file found there to the archive index.  Changes nothing on the server.
+ * messages and record as delivered every one whose tag (unique-id and
+ * size, see maildir/tag.h) is in the name of a file of the account's
+ * Maildir (new/, cur/, and those of its Maildir++ subfolders) or of a
+ * Maildir its rules file into by path.  With archive = yes, also add every
+ * message file found there to the archive index.  Changes nothing on the
+ * server.
  */
 int run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
@@ -71,12 +73,6 @@ int run_status(const struct conf_account *acct, const struct run_opts *opts,
  */
 int run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
-
-/*
- * The tag a delivered message's file name carries for uid:
- * "U=" and the first 16 hex digits of its SHA-256.
- */
-void run_uid_tag(const char *uid, char *buf, size_t len);
 
 /*
  * The directory holding popfetch's state: $XDG_STATE_HOME/popfetch, or

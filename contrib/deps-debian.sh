@@ -29,6 +29,7 @@ packages='
 	dovecot-core
 	dovecot-pop3d
 	gnutls-bin
+	isync
 	faketime
 	python3
 	bsdutils

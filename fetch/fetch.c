@@ -61,6 +61,13 @@ struct fetch_run {
 	uint64_t in_flight; /* octets of the message being retrieved */
 	struct err first;   /* the first message-scope failure, if any */
 	bool *is_gone;      /* gone from the Maildir, to delete */
+	/*
+	 * Duplicate unique-ids in the listing: is_shared, another message
+	 * has the same uid; is_twin, the same uid and size, so that the
+	 * state cannot tell them apart (see fetch_find_shared()).
+	 */
+	bool *is_shared;
+	bool *is_twin;
 	/* The round in hand: */
 	size_t *retr; /* messages to retrieve, in plan order */
 	size_t nretr;
@@ -76,6 +83,7 @@ struct fetch_run {
 	const struct pop3_msg *cur; /* the message in hand */
 	bool is_begun;              /* decided, and the sink begun if stored */
 	enum fetch_verdict verdict; /* of the message in hand */
+	const void *filing;         /* and where it goes, for the sink */
 };
 
 /*
@@ -89,12 +97,13 @@ fetch_begin(struct fetch_run *r, struct err *err)
 
 	r->is_begun = true;
 	r->verdict = FETCH_STORE;
+	r->filing = NULL;
 	if (r->acct->decide(r->acct->decide_arg, r->cur, r->hdr->buf,
-	        r->hdr->len, &r->verdict, err) == -1)
+	        r->hdr->len, &r->verdict, &r->filing, err) == -1)
 		return -1;
 	if (r->verdict != FETCH_STORE)
 		return 0;
-	if (sink->ops->begin(sink->ctx, r->cur, err) == -1) {
+	if (sink->ops->begin(sink->ctx, r->cur, r->filing, err) == -1) {
 		r->verdict = FETCH_SKIP; /* nothing to abort */
 		return -1;
 	}
@@ -132,6 +141,8 @@ fetch_expired(void *arg, const struct pop3_msg *msg)
 	struct fetch_run *r = arg;
 	int64_t first;
 
+	if (r->is_twin[msg - r->msgs])
+		return false; /* which of them is due, or gone? */
 	if (r->is_gone != NULL && r->is_gone[msg - r->msgs])
 		return true;
 	if (!r->acct->has_keep_days ||
@@ -226,7 +237,7 @@ fetch_read_one(struct fetch_run *r, size_t idx, struct err *err)
 	r->is_begun = r->acct->decide == NULL;
 	if (r->hdr != NULL)
 		r->hdr->len = 0;
-	if (r->is_begun && sink->ops->begin(sink->ctx, msg, err) == -1) {
+	if (r->is_begun && sink->ops->begin(sink->ctx, msg, NULL, err) == -1) {
 		/* The reply must still be read, to stay in step. */
 		(void)pop3_read_retr(r->s, fetch_discard, NULL, NULL,
 		    &(struct err){ 0 });
@@ -796,7 +807,8 @@ fetch_find_gone(struct fetch_run *r, struct err *err)
 	for (i = 0; i < r->n; i++) {
 		const struct pop3_msg *m = &r->msgs[i];
 
-		if (!m->has_uid || uidl_file(r->st, m->uid, m->size) == NULL)
+		if (!m->has_uid || r->is_twin[i] ||
+		    uidl_file(r->st, m->uid, m->size) == NULL)
 			continue;
 		tracked++;
 		if (r->acct->is_gone(r->acct->gone_arg, m)) {
@@ -815,7 +827,56 @@ fetch_find_gone(struct fetch_run *r, struct err *err)
 	return -1;
 }
 
-/* Record what a killed run stored but did not record. */
+/*
+ * Duplicate unique-ids (RFC 1939 §7 forbids them, yet servers that hash
+ * headers, reused ids and uidl_fallback = message-id make them).  The
+ * state knows a message by uid and size, so messages that share both
+ * cannot be told apart: which of them was fetched, which is due, which
+ * is gone.  Mark them, and those that share only the uid.
+ */
+static void
+fetch_find_shared(struct fetch_run *r)
+{
+	GHashTable *uids, *keys;
+	size_t i, n = r->n == 0 ? 1 : r->n;
+	gpointer first;
+	char *key;
+
+	r->is_shared = xcalloc(n, sizeof(*r->is_shared));
+	r->is_twin = xcalloc(n, sizeof(*r->is_twin));
+	/* Keyed by copies: GLib's keys are not const. */
+	uids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (i = 0; i < r->n; i++) {
+		const struct pop3_msg *m = &r->msgs[i];
+
+		if (!m->has_uid)
+			continue;
+		/* Indices from 1, so that a hit is never NULL. */
+		if ((first = g_hash_table_lookup(uids, m->uid)) != NULL)
+			r->is_shared[i] =
+			    r->is_shared[GPOINTER_TO_SIZE(first) - 1] = true;
+		else
+			g_hash_table_insert(uids, g_strdup(m->uid),
+			    GSIZE_TO_POINTER(i + 1));
+		key = g_strdup_printf("%s %" G_GUINT64_FORMAT, m->uid, m->size);
+		if ((first = g_hash_table_lookup(keys, key)) != NULL) {
+			r->is_twin[i] =
+			    r->is_twin[GPOINTER_TO_SIZE(first) - 1] = true;
+			g_free(key);
+		} else
+			g_hash_table_insert(keys, key, GSIZE_TO_POINTER(i + 1));
+	}
+	g_hash_table_destroy(uids);
+	g_hash_table_destroy(keys);
+}
+
+/*
+ * Record what a killed run stored but did not record.  A message whose
+ * uid another message in the listing has is never matched to a file:
+ * the file may hold the other one.  It is fetched again (stored twice at
+ * worst), never deleted unseen.
+ */
 static int
 fetch_recover(struct fetch_run *r, struct err *err)
 {
@@ -826,7 +887,8 @@ fetch_recover(struct fetch_run *r, struct err *err)
 	for (i = 0; i < r->n; i++) {
 		const struct pop3_msg *m = &r->msgs[i];
 
-		if (!m->has_uid || uidl_has(r->st, m->uid, m->size) ||
+		if (!m->has_uid || r->is_shared[i] ||
+		    uidl_has(r->st, m->uid, m->size) ||
 		    !acct->recover(acct->recover_arg, m, &file))
 			continue;
 		if (uidl_append(r->st, m->uid, m->size, file,
@@ -850,6 +912,7 @@ static int
 fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
 {
 	const struct pop3_msg *m = &r->msgs[idx];
+	const void *filing; /* decided again as the message arrives */
 
 	if (rc == -1) {
 		if (err->scope != ERR_SCOPE_MESSAGE ||
@@ -862,7 +925,7 @@ fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
 		return 0;
 	}
 	return r->acct->decide(r->acct->decide_arg, m, r->hdr->buf, r->hdr->len,
-	    &r->pre[idx], err);
+	    &r->pre[idx], &filing, err);
 }
 
 /*
@@ -954,12 +1017,18 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 			goto quit;
 		has_uidl = true;
 	}
+	fetch_find_shared(&r);
 	if (acct->recover != NULL && fetch_recover(&r, err) == -1)
 		goto quit;
-	/* Each message looked up once; plan, deletions and compaction ask. */
+	/*
+	 * Each message looked up once; plan, deletions and compaction ask.
+	 * Twins are never taken as fetched where that would delete them
+	 * unseen: the record may be the other one's.
+	 */
 	r.is_stored = xcalloc(r.n == 0 ? 1 : r.n, sizeof(*r.is_stored));
 	for (size_t i = 0; i < r.n; i++)
 		r.is_stored[i] = r.msgs[i].has_uid &&
+		    (!r.is_twin[i] || acct->policy == PLAN_KEEP) &&
 		    uidl_has(r.st, r.msgs[i].uid, r.msgs[i].size);
 	if (acct->policy == PLAN_KEEP && acct->is_gone != NULL &&
 	    fetch_find_gone(&r, err) == -1) {
@@ -1008,6 +1077,8 @@ quit:
 	free(r.pre);
 	free(r.hdr);
 	free(r.is_gone);
+	free(r.is_shared);
+	free(r.is_twin);
 	free(r.is_stored);
 	free(r.msgs);
 	return rc;

@@ -20,9 +20,13 @@
  * message committed since the last sync durable, or (on failure) none of
  * them: messages are retrieved in batches and made durable together
  * (group commit).  sync NULL: commit returns only once durable.
+ * begin's filing is what the rules decided of where msg goes (decide's
+ * *filing_out, passed through untouched; borrowed for the call), or NULL
+ * without rules: fetch/ never looks into it.
  */
 struct sink_ops {
-	int (*begin)(void *ctx, const struct pop3_msg *msg, struct err *err);
+	int (*begin)(void *ctx, const struct pop3_msg *msg, const void *filing,
+	    struct err *err);
 	int (*write)(void *ctx, const char *data, size_t len, struct err *err);
 	int (*commit)(void *ctx, char **name_out, struct err *err);
 	void (*abort)(void *ctx);
@@ -42,7 +46,7 @@ enum fetch_tls {
 
 /* What rules say of a message. */
 enum fetch_verdict {
-	FETCH_STORE = 0, /* deliver it (where, the decider told the sink) */
+	FETCH_STORE = 0, /* deliver it (where, the filing says) */
 	FETCH_DISCARD,   /* do not store; delete if the strategy deletes */
 	FETCH_SKIP,      /* leave it alone on the server */
 };
@@ -123,7 +127,10 @@ struct fetch_account {
 	 * After a run that was killed: is msg, which the state does not
 	 * know, stored all the same (the run died between storing and
 	 * recording it)?  Then *file_out (caller owns) names it, and it is
-	 * recorded instead of fetched again.  NULL: no such check.
+	 * recorded instead of fetched again.  The answer must hold for the
+	 * message's uid and its LIST size (msg->size) both.  Never asked
+	 * for a message whose uid another message in the listing has: that
+	 * one is fetched again.  NULL: no such check.
 	 */
 	bool (*recover)(void *arg, const struct pop3_msg *msg, char **file_out);
 	void *recover_arg;
@@ -141,11 +148,14 @@ struct fetch_account {
 	 * the blank line after it, or less when it is huge or the message
 	 * has none).  Asked before the download, from TOP n 0, when the
 	 * server has TOP, and again as the message arrives; after a
-	 * FETCH_STORE from the latter the sink's next begin() is for msg.
-	 * NULL: store every message.
+	 * FETCH_STORE from the latter the sink's begin() for msg gets
+	 * *filing_out (the decider's, valid until its next call; may be
+	 * left NULL), which says where to file it.  NULL: store every
+	 * message.
 	 */
 	int (*decide)(void *arg, const struct pop3_msg *msg, const char *header,
-	    size_t len, enum fetch_verdict *out, struct err *err);
+	    size_t len, enum fetch_verdict *out, const void **filing_out,
+	    struct err *err);
 	void *decide_arg;
 };
 

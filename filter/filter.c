@@ -1066,8 +1066,8 @@ filter_rule_set_cond(struct filter_rule *r, struct filter_cond *cond)
 	r->cond = cond;
 }
 
-static bool
-folder_is_path(const char *folder)
+bool
+filter_folder_is_path(const char *folder)
 {
 	return folder[0] == '/' || str_has_prefix(folder, "~/");
 }
@@ -1088,7 +1088,7 @@ check_folder(const char *folder, struct err *err)
 	for (p = (const unsigned char *)folder; *p != '\0'; p++)
 		if (*p < ' ' || *p == 0x7f)
 			goto bad;
-	if (folder_is_path(folder))
+	if (filter_folder_is_path(folder))
 		return 0;
 	if (folder[0] != '.' || folder[len - 1] == '.' ||
 	    strstr(folder, "..") != NULL || strchr(folder, '/') != NULL)
@@ -1330,7 +1330,7 @@ filter_decide(const struct filter_rule *rules, size_t n, struct filter_msg *msg,
 		case FILTER_ACTION_FOLDER:
 			d.verdict = FILTER_DELIVER;
 			d.folder = r->folder;
-			d.is_path = folder_is_path(r->folder);
+			d.is_path = filter_folder_is_path(r->folder);
 			break;
 		case FILTER_ACTION_DISCARD:
 		case FILTER_ACTION_SKIP:

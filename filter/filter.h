@@ -208,6 +208,12 @@ struct filter_rule {
 	bool is_continue;
 };
 
+/*
+ * Is a rule's folder the path of another Maildir ("/..." or "~/..."),
+ * not a Maildir++ folder name?
+ */
+bool filter_folder_is_path(const char *folder);
+
 /* Start an empty rule called name (copied). */
 void filter_rule_init(struct filter_rule *r, const char *name);
 void filter_rule_cleanup(struct filter_rule *r);

@@ -103,7 +103,7 @@ assert_eq "files stored" "$(files "$md" | wc -l | tr -d ' ')" 5
 [ -z "$(find "$md/new" "$md/cur" -type f)" ] ||
     fail "a message went to the inbox: $(find "$md/new" "$md/cur" -type f)"
 assert_lines "the archive index" "$index" 6
-grep -q '	\.2024\.10/new/[^	]*,S=[0-9]*,U=[0-9a-f]*$' "$index" ||
+grep -q '	\.2024\.10/new/[^	]*,S=[0-9]*,PF=[0-9a-f]*-[0-9]*$' "$index" ||
     fail "the index names no .2024.10/new/ file: $(cat "$index")"
 uids "$journal" >"$T/uids.1"
 assert_lines "the journal" "$T/uids.1" 5

@@ -5,12 +5,13 @@
 # greeting, login, LIST, UIDL, inside a message, between RETR and DELE,
 # in QUIT's reply).  The interrupted run must exit 75 (EX_TEMPFAIL), or
 # 0 when the cut fell after QUIT's reply; a clean run follows.  Then
-# every original message must be in the client's Maildir exactly once,
-# whole and byte for byte, the server must keep all of them (keep) or
-# none (each, batch), and nothing may be left in tmp/: no process died,
-# so every unfinished delivery must have been cleaned up.  No run's -v -v
-# trace may show a DELE n before the line that says message n was
-# stored.
+# every original message must be in the client's Maildir exactly once
+# (one in five filed by a rule into a Maildir given by path, which counts
+# as the account's), whole and byte for byte, the server must keep all
+# of them (keep) or none (each, batch), and nothing may be left in tmp/:
+# no process died, so every unfinished delivery must have been cleaned
+# up.  No run's -v -v trace may show a DELE n before the line that says
+# message n was stored.
 #
 # For each strategy, CUT_TRIALS trials (default 20), each on a fresh
 # server mailbox, Maildir and state.  The cut offset is drawn between 0
@@ -55,12 +56,15 @@ calibrate()
 	mailbox_clone "$ca_user" template
 	proxy_start "$T/logs/$ca_user.port"
 	pf_config_new
+	pf_rule_lists "$ca_user"
 	pf_account -P "$PROXY_PORT" "$ca_user" "$ca_user" off "$1"
 	pf_run
 	assert_rc 0 "$1: an uninterrupted run through the proxy"
 	maildir_audit "$T/client/$ca_user" "$T/orig.sums"
 	[ "$AUDIT_LOST$AUDIT_DUP$AUDIT_BAD$AUDIT_TMP" = 0000 ] ||
 	    fail "$1: an uninterrupted run delivered the wrong messages"
+	[ -n "$(find "$T/client/$ca_user.lists" -type f)" ] ||
+	    fail "$1: the rule filed nothing into a Maildir by path"
 	# The proxy writes its line once both sides are closed.
 	ca_n=0
 	while [ -z "$(proxy_report "$T/logs/$ca_user.port.log" 1)" ]; do
@@ -76,7 +80,7 @@ calibrate()
 	esac
 	SESSION_OCTETS=${ca_line#server closed: server }
 	SESSION_OCTETS=${SESSION_OCTETS%% *}
-	rm -rf "${T:?}/client/$ca_user"
+	rm -rf "${T:?}/client/$ca_user" "${T:?}/client/$ca_user.lists"
 }
 
 # cut_run ACCT LOGS N: the Nth run of a trial, interrupted (or not) by
@@ -145,6 +149,7 @@ trial()
 	shift 2
 	proxy_start "$tr_logs/port" "$@"
 	pf_config_new
+	pf_rule_lists "$tr_acct"
 	pf_account -P "$PROXY_PORT" "$tr_acct" "$tr_acct" off "$tr_mode"
 
 	tr_run=0
@@ -156,6 +161,7 @@ trial()
 	if [ "$tr_ncut" -eq 2 ]; then
 		proxy_stop
 		pf_config_new
+		pf_rule_lists "$tr_acct"
 		pf_account "$tr_acct" "$tr_acct" off "$tr_mode"
 	fi
 
@@ -195,7 +201,8 @@ trial()
 		badtrials="$badtrials $tr_acct"
 		[ "$tr_left" -eq "$want_left" ] || serverbad=$((serverbad + 1))
 	else
-		rm -rf "${T:?}/client/$tr_acct" "$tr_logs"
+		rm -rf "${T:?}/client/$tr_acct" "${T:?}/client/$tr_acct.lists" \
+		    "$tr_logs"
 	fi
 	say "$tr_acct: $tr_what"
 }

@@ -2,11 +2,12 @@
 # Promises 1 and 2 under crashes: popfetch is killed with SIGKILL at
 # random moments of a fetch, then run again to completion.  Afterwards
 # every original message must be in the client's Maildir exactly once,
-# whole and byte for byte; the server must keep all of them (keep) or
-# none (each, batch); no file in new/ or cur/ may be partial; and no
-# killed run's -v -v trace may show a DELE n before the line that says
-# message n was stored.  Files a killed run left in tmp/ are counted
-# and reported, not failed on.
+# whole and byte for byte (one in five is filed by a rule into a Maildir
+# given by path, which counts as the account's); the server must keep
+# all of them (keep) or none (each, batch); no file in new/ or cur/ may
+# be partial; and no killed run's -v -v trace may show a DELE n before
+# the line that says message n was stored.  Files a killed run left in
+# tmp/ are counted and reported, not failed on.
 #
 # For each strategy, KILL_TRIALS trials (default 30), each on a fresh
 # server mailbox, a fresh client Maildir and fresh state.  A trial kills
@@ -45,6 +46,7 @@ calibrate()
 		user_add "$ca_user"
 		mailbox_clone "$ca_user" template
 		pf_config_new
+		pf_rule_lists "$ca_user"
 		pf_account "$ca_user" "$ca_user" starttls "$1"
 		ca_t0=$(now_ms)
 		pf_run
@@ -53,9 +55,11 @@ calibrate()
 		maildir_audit "$T/client/$ca_user" "$T/orig.sums"
 		[ "$AUDIT_LOST$AUDIT_DUP$AUDIT_BAD$AUDIT_TMP" = 0000 ] ||
 		    fail "$1: an uninterrupted run delivered the wrong messages"
+		[ -n "$(find "$T/client/$ca_user.lists" -type f)" ] ||
+		    fail "$1: the rule filed nothing into a Maildir by path"
 		[ "$((ca_t1 - ca_t0))" -le "$CAL_MS" ] ||
 		    CAL_MS=$((ca_t1 - ca_t0))
-		rm -rf "${T:?}/client/$ca_user"
+		rm -rf "${T:?}/client/$ca_user" "${T:?}/client/$ca_user.lists"
 	done
 }
 
@@ -75,6 +79,7 @@ trial()
 	user_add "$tr_acct"
 	mailbox_clone "$tr_acct" template
 	pf_config_new
+	pf_rule_lists "$tr_acct"
 	pf_account "$tr_acct" "$tr_acct" "$tr_tls" "$tr_mode"
 
 	# One kill in most trials, two or three in some.
@@ -148,7 +153,8 @@ trial()
 		[ "$tr_left" -eq "$want_left" ] || serverbad=$((serverbad + 1))
 	else
 		# Room for the next trials: the evidence is not needed.
-		rm -rf "${T:?}/client/$tr_acct" "$tr_logs"
+		rm -rf "${T:?}/client/$tr_acct" "${T:?}/client/$tr_acct.lists" \
+		    "$tr_logs"
 	fi
 	say "$tr_acct (tls = $tr_tls):$tr_what; tmp/ $AUDIT_TMP"
 }

@@ -686,7 +686,8 @@ count_new()
 
 # maildir_check WHAT MAILDIR DIR...: MAILDIR/new holds exactly the files
 # of the DIRs, byte for byte, as a multiset; every name ends in ,S=<size
-# in bytes> (and maybe the uid tag ,U=<16 hex>); nothing is left in tmp/.
+# in bytes> (and maybe the tag ,PF=<16 hex>-<LIST size>); nothing is left
+# in tmp/.
 maildir_check()
 {
 	mc_what=$1
@@ -701,9 +702,9 @@ maildir_check()
 	for f in "$mc_md"/new/*; do
 		[ -f "$f" ] || continue
 		mc_size=$(wc -c <"$f" | tr -d ' ')
-		# ,S=<size>, then the uid tag of messages that had a uid.
+		# ,S=<size>, then the tag of messages that had a uid.
 		case $f in
-		*",S=$mc_size" | *",S=$mc_size,U="????????????????) ;;
+		*",S=$mc_size" | *",S=$mc_size,PF="????????????????-[0-9]*) ;;
 		*) fail "$mc_what: ${f##*/} does not end in ,S=$mc_size" ;;
 		esac
 	done
@@ -1239,18 +1240,37 @@ dele_before_stored()
 	    }' "$2"
 }
 
-# maildir_audit MAILDIR SUMS: compare MAILDIR's new/ and cur/ with the
-# originals, whose sorted SHA-256 sums (all different) are in the file
-# SUMS.  Sets AUDIT_LOST (originals missing), AUDIT_DUP (extra copies of
-# originals), AUDIT_BAD (files that are no original, or whose size is
-# not their ,S= value: a partial file) and AUDIT_TMP (files in tmp/).
-# The sums of duplicated messages go to $T/audit.dup, one per copy too
-# many.
+# pf_rule_lists NAME: a rule that files about one gen-mail message in
+# five (by its Subject's number) into the Maildir $T/client/NAME.lists,
+# given by path; maildir_audit counts that Maildir as NAME's.
+pf_rule_lists()
+{
+	{
+		printf 'rule "lists" {\n'
+		printf '\theader_matches = {"Subject", "gen-mail [0-9]*[37]\\\\]"}\n'
+		printf '\tfolder = "%s"\n}\n' "$T/client/$1.lists"
+	} >>"$PF_CONF"
+}
+
+# maildir_audit MAILDIR SUMS: compare MAILDIR's new/ and cur/ (with those
+# of MAILDIR.lists, if pf_rule_lists filed there) with the originals,
+# whose sorted SHA-256 sums (all different) are in the file SUMS.  Sets
+# AUDIT_LOST (originals missing), AUDIT_DUP (extra copies of originals),
+# AUDIT_BAD (files that are no original, or whose size is not their ,S=
+# value: a partial file) and AUDIT_TMP (files in tmp/).  The sums of
+# duplicated messages go to $T/audit.dup, one per copy too many.
 maildir_audit()
 {
 	ma_md=$1
+	ma_sums=$2
+	set -- "$ma_md/new" "$ma_md/cur"
+	ma_tmp=$ma_md/tmp
+	if [ -d "$ma_md.lists" ]; then
+		set -- "$@" "$ma_md.lists/new" "$ma_md.lists/cur"
+		ma_tmp="$ma_tmp $ma_md.lists/tmp"
+	fi
 	# Name sizes and real sizes; a name without ,S= counts as bad.
-	AUDIT_BAD=$(find "$ma_md/new" "$ma_md/cur" -type f -printf '%s %f\n' |
+	AUDIT_BAD=$(find "$@" -type f -printf '%s %f\n' |
 	    awk '{
 		if (match($2, /,S=[0-9]+/) == 0 ||
 		    substr($2, RSTART + 3, RLENGTH - 3) + 0 != $1 + 0) {
@@ -1258,8 +1278,7 @@ maildir_audit()
 			bad++
 		}
 	    } END { print bad + 0 }')
-	find "$ma_md/new" "$ma_md/cur" -type f -exec sha256sum -- {} + |
-	    sort >"$T/audit.got"
+	find "$@" -type f -exec sha256sum -- {} + | sort >"$T/audit.got"
 	rm -f "$T/audit.dup"
 	: >"$T/audit.dup"
 	awk -v dupfile="$T/audit.dup" '
@@ -1279,12 +1298,13 @@ maildir_audit()
 			if (!(s in n))
 				lost++
 		print lost + 0, dup + 0, bad + 0
-	    }' "$2" "$T/audit.got" >"$T/audit.counts"
+	    }' "$ma_sums" "$T/audit.got" >"$T/audit.counts"
 	# shellcheck disable=SC2034 # for the tests that source this file
 	read -r AUDIT_LOST AUDIT_DUP ma_bad <"$T/audit.counts"
 	AUDIT_BAD=$((AUDIT_BAD + ma_bad))
 	# shellcheck disable=SC2034 # for the tests that source this file
-	AUDIT_TMP=$(find "$ma_md/tmp" -type f | wc -l | tr -d ' ')
+	# shellcheck disable=SC2086 # one directory a word
+	AUDIT_TMP=$(find $ma_tmp -type f | wc -l | tr -d ' ')
 }
 
 # audit_explain_dups ACCT LOGS: after maildir_audit found duplicates in

@@ -43,12 +43,18 @@ struct mem_sink {
 	char *sent_at_sync[MEM_MAX];
 };
 
+/* What the rules' decide() hands over for begin(); NULL without rules. */
+static const int filing_marker;
+static const void *expect_filing;
+
 static int
-mem_begin(void *ctx, const struct pop3_msg *msg, struct err *err)
+mem_begin(void *ctx, const struct pop3_msg *msg, const void *filing,
+    struct err *err)
 {
 	struct mem_sink *m = ctx;
 
 	(void)msg;
+	assert_ptr_equal(filing, expect_filing);
 	(void)err;
 	assert_null(m->cur);
 	if (m->t != NULL && m->nbegins < MEM_MAX)
@@ -130,6 +136,7 @@ static const struct sink_ops mem_ops = {
 };
 
 static unsigned checkpoint;
+static bool has_keep_days; /* keep_days = 0 */
 static bool has_fallback;
 static const char *recovered_uid; /* what recover() says is stored */
 static bool has_rules;
@@ -138,7 +145,7 @@ static int decide_calls;
 /* Rules for the tests: "two" is skipped, "three" discarded. */
 static int
 decide(void *arg, const struct pop3_msg *msg, const char *header, size_t len,
-    enum fetch_verdict *out, struct err *err)
+    enum fetch_verdict *out, const void **filing_out, struct err *err)
 {
 	(void)arg;
 	(void)msg;
@@ -148,6 +155,7 @@ decide(void *arg, const struct pop3_msg *msg, const char *header, size_t len,
 	assert_true(len >= 2);
 	assert_memory_equal(header + len - 2, "\n\n", 2);
 	*out = FETCH_STORE;
+	*filing_out = &filing_marker; /* handed to begin() as it is */
 	if (memmem(header, len, "Subject: two\n", 13) != NULL)
 		*out = FETCH_SKIP;
 	if (memmem(header, len, "Subject: three\n", 15) != NULL)
@@ -203,6 +211,7 @@ teardown(void **state)
 	size_t i;
 
 	checkpoint = 0;
+	has_keep_days = false;
 	has_fallback = false;
 	recovered_uid = NULL;
 	recover_calls = 0;
@@ -246,6 +255,7 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 	struct fetch_account acct = { .name = "test",
 		.policy = policy,
 		.checkpoint = checkpoint,
+		.has_keep_days = has_keep_days,
 		.has_msgid_fallback = has_fallback,
 		.recover = recovered_uid != NULL ? recover : NULL,
 		.decide = has_rules ? decide : NULL,
@@ -253,6 +263,7 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 	struct transport *t = mock_transport_str(script, 3);
 	struct pop3_session *s = pop3_new(t, "test");
 
+	expect_filing = has_rules ? &filing_marker : NULL;
 	f->mem.t = t;
 	assert_int_equal(pop3_greeting(s, &f->err), 0);
 	if (with_capa)
@@ -549,6 +560,67 @@ test_recover_after_kill(void **state)
 	assert_true(uidl_has(f->st, "u-two", 20));
 	assert_int_equal(f->mem.nstored, 2);
 	assert_int_equal(f->stats.new_msgs, 2);
+}
+
+/* Messages 1 and 2 share a uid; in the second listing, their size too. */
+#define UIDL_SHARED "+OK\r\n1 u-same\r\n2 u-same\r\n3 u-three\r\n.\r\n"
+#define LIST_TWINS "+OK 3 messages\r\n1 10\r\n2 10\r\n3 30\r\n.\r\n"
+
+/*
+ * After a killed run, a uid two messages share is never matched to a
+ * file: it may hold the other one.  Both are fetched (one maybe stored
+ * twice), neither is deleted unseen.
+ */
+static void
+test_recover_refuses_shared_uid(void **state)
+{
+	struct fixture *f = *state;
+
+	recovered_uid = "u-same";
+	expect_wire(f, GREET LIST3 UIDL_SHARED M1 OK M2 OK M3 OK OK, PLAN_EACH,
+	    0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n"
+	          "DELE 2\r\nRETR 3\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 3);
+	assert_string_equal(f->mem.stored[1], "Subject: two\n\nbody\n");
+}
+
+/*
+ * Twins (the same uid and size) under each: the record of one is no
+ * proof that the other was fetched, so both are retrieved before their
+ * DELE.
+ */
+static void
+test_twins_fetched_before_delete(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(uidl_append(f->st, "u-same", 10, "old", 1, &f->err),
+	    0);
+	expect_wire(f, GREET LIST_TWINS UIDL_SHARED M1 OK M2 OK M3 OK OK,
+	    PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n"
+	          "DELE 2\r\nRETR 3\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 3);
+	assert_int_equal(f->stats.new_msgs, 3);
+}
+
+/*
+ * Twins under keep: fetched once, and then never deleted by keep_days,
+ * which cannot tell which of them is due.
+ */
+static void
+test_twins_kept_by_keep_days(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_wire(f, GREET LIST_TWINS UIDL_SHARED M1 M2 M3 OK, PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
+	          "QUIT\r\n");
+	has_keep_days = true;
+	expect_wire(f, GREET LIST_TWINS UIDL_SHARED OK OK, PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 3);
 }
 
 #define TOPM1 "+OK\r\nSubject: one\r\n\r\n.\r\n"
@@ -993,6 +1065,9 @@ main(void)
 		T(test_msgid_fallback),
 		T(test_msgid_fallback_needs_top),
 		T(test_recover_after_kill),
+		T(test_recover_refuses_shared_uid),
+		T(test_twins_fetched_before_delete),
+		T(test_twins_kept_by_keep_days),
 		T(test_rules_before_download),
 		T(test_rules_without_top),
 	};

@@ -25,7 +25,10 @@
 #include <cmocka.h>
 
 #include "maildir/maildir.h"
+#include "maildir/sink.h"
+#include "maildir/tag.h"
 #include "tests/unit/fault.h"
+#include "util/str.h"
 #include "util/xmalloc.h"
 
 static struct fault f_write, f_fsync, f_linkat, f_openat, f_close, f_unlinkat;
@@ -1009,6 +1012,330 @@ test_tmpfile_refused(void **state)
 	assert_empty(fx);
 }
 
+/* Put a file named name holding data in fx's Maildir, under sub/. */
+static void
+put_file(const struct fixture *fx, const char *sub, const char *name,
+    const char *data)
+{
+	char path[512];
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "%s/%s/%s", fx->path, sub, name);
+	assert_int_not_equal(fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600),
+	    -1);
+	assert_int_equal(__real_write(fd, data, strlen(data)),
+	    (ssize_t)strlen(data));
+	assert_int_equal(__real_close(fd), 0);
+}
+
+/*
+ * The tag carries the key of the uid and LIST's size; it is read back
+ * from the name popfetch gave, and from the names other tools make of
+ * it.  The old ",U=" tag is read too, also after mbsync wrote its UID
+ * into it.
+ */
+static void
+test_tag_parse(void **state)
+{
+	char tag[MAILDIR_TAG_SIZE], key[MAILDIR_KEY_SIZE], name[256];
+	struct maildir_tag t;
+
+	(void)state;
+	maildir_tag_key("uid-1", key);
+	assert_int_equal(strlen(key), 16);
+	maildir_tag_make("uid-1", 4990, tag);
+	assert_true(str_has_prefix(tag, "PF="));
+	/* As delivered, with flags, and after mbsync added its UID. */
+	(void)snprintf(name, sizeof(name), "1.M2P3Q4R5.host,S=4886,%s", tag);
+	assert_true(maildir_tag_parse(name, &t));
+	assert_string_equal(t.key, key);
+	assert_false(t.is_old);
+	assert_true(t.has_list_size);
+	assert_int_equal(t.list_size, 4990);
+	(void)snprintf(name, sizeof(name), "1.M2.host,S=4886,%s:2,FS", tag);
+	assert_true(maildir_tag_parse(name, &t));
+	assert_int_equal(t.list_size, 4990);
+	(void)snprintf(name, sizeof(name), "1.M2.host,S=4886,%s,U=12:2,S", tag);
+	assert_true(maildir_tag_parse(name, &t));
+	assert_string_equal(t.key, key);
+	assert_int_equal(t.list_size, 4990);
+	/* The old tag, as written and as mbsync rewrote it. */
+	assert_true(maildir_tag_parse("1.M2.h,S=4886,U=a1ff41849bdaa983", &t));
+	assert_string_equal(t.key, "a1ff41849bdaa983");
+	assert_false(t.has_list_size);
+	assert_true(
+	    maildir_tag_parse("1.M2.h,S=4886,U=1a1ff41849bdaa983:2,S", &t));
+	assert_string_equal(t.key, "a1ff41849bdaa983");
+	assert_true(
+	    maildir_tag_parse("1.M2.h,S=48,U=4294967295a1ff41849bdaa983", &t));
+	assert_string_equal(t.key, "a1ff41849bdaa983");
+	assert_true(t.is_old);
+	/* Leading digits, which mbsync replaced: kept from the letter on. */
+	assert_true(maildir_tag_parse("1.M2.h,S=48,U=00da0dbb45bfdc1a", &t));
+	assert_string_equal(t.key, "da0dbb45bfdc1a");
+	assert_true(maildir_tag_parse("1.M2.h,S=48,U=1da0dbb45bfdc1a", &t));
+	assert_string_equal(t.key, "da0dbb45bfdc1a");
+	/* mbsync's own files, and what is not a tag. */
+	assert_false(maildir_tag_parse("1796544193.20870_1.vm,U=1:2,", &t));
+	assert_false(maildir_tag_parse("1.M2.h,S=48,U=4294967295:2,", &t));
+	assert_false(maildir_tag_parse("1.M2.h,S=48", &t));
+	assert_false(maildir_tag_parse("1.M2.h,PF=a1ff41849bdaa983", &t));
+	assert_false(maildir_tag_parse("1.M2.h,PF=a1ff41849bdaa983-", &t));
+	assert_false(maildir_tag_parse("1.M2.h,PF=a1ff41849bdaa98-12", &t));
+	assert_false(maildir_tag_parse("1.M2.h,PF=A1FF41849BDAA983-12", &t));
+	assert_false(maildir_tag_parse("1.M2.h,PF=a1ff41849bdaa983-1x", &t));
+	assert_false(maildir_tag_parse("1.M2.h,U=a1ff41849bdaa98x", &t));
+	assert_false(maildir_tag_parse("1.M2.h,U=123456789abc", &t));
+}
+
+/*
+ * The index finds a message by uid and LIST size: the new tag says the
+ * size; for the old one the file's octets are counted, as they are or
+ * with each LF as CRLF.  Folders are walked too.
+ */
+static void
+test_index_find(void **state)
+{
+	struct fixture *fx = *state;
+	char tag[MAILDIR_TAG_SIZE], key[MAILDIR_KEY_SIZE], name[256];
+	struct maildir_index *idx;
+	struct maildir *sub;
+	struct err err;
+	const char *path;
+
+	maildir_tag_make("new-uid", 100, tag);
+	(void)snprintf(name, sizeof(name), "1.M1.h,S=97,%s,U=7:2,S", tag);
+	put_file(fx, "cur", name, "x");
+	maildir_tag_key("old-uid", key);
+	(void)snprintf(name, sizeof(name), "2.M2.h,S=6,U=3%s", key);
+	put_file(fx, "new", name, "ab\ncd\n");
+	assert_non_null(sub = maildir_open_folder(fx->path, ".Sub", &err));
+	maildir_close(sub);
+	maildir_tag_make("sub-uid", 5, tag);
+	(void)snprintf(name, sizeof(name), ".Sub/new/3.M3.h,S=5,%s", tag);
+	put_file(fx, ".", name, "12345");
+
+	idx = maildir_index_new();
+	maildir_index_add(idx, fx->path);
+	maildir_index_add(idx, fx->path); /* once only */
+	assert_true(maildir_index_has(idx, "new-uid"));
+	assert_true(maildir_index_has(idx, "old-uid"));
+	assert_true(maildir_index_has(idx, "sub-uid"));
+	assert_false(maildir_index_has(idx, "other"));
+	assert_non_null(path = maildir_index_find(idx, "new-uid", 100));
+	assert_non_null(strstr(path, "/cur/1.M1.h"));
+	assert_null(maildir_index_find(idx, "new-uid", 97));
+	assert_null(maildir_index_find(idx, "new-uid", 101));
+	/* 6 octets in 2 lines: LIST says 6 (LF) or 8 (CRLF). */
+	assert_non_null(maildir_index_find(idx, "old-uid", 6));
+	assert_non_null(maildir_index_find(idx, "old-uid", 8));
+	assert_null(maildir_index_find(idx, "old-uid", 7));
+	assert_null(maildir_index_find(idx, "old-uid", 60));
+	assert_non_null(path = maildir_index_find(idx, "sub-uid", 5));
+	assert_non_null(strstr(path, "/.Sub/new/"));
+	assert_null(maildir_index_find(idx, "other", 5));
+	maildir_index_free(idx);
+}
+
+/* Files in the directory dir/sub (not counting "." and ".."). */
+static int
+count_in(const char *dir, const char *sub)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *dp;
+	int n = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	if ((dp = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(dp)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	(void)closedir(dp);
+	return n;
+}
+
+/* What the sink's hooks saw. */
+struct sink_seen {
+	char filed[8][64];
+	int nfiled;
+	int durable_calls;
+	bool fail_durable;
+};
+
+static void
+seen_filed(void *arg, const char *folder)
+{
+	struct sink_seen *sn = arg;
+
+	(void)snprintf(sn->filed[sn->nfiled++], sizeof(sn->filed[0]), "%s",
+	    folder != NULL ? folder : "(inbox)");
+}
+
+static int
+seen_durable(void *arg, struct err *err)
+{
+	struct sink_seen *sn = arg;
+
+	sn->durable_calls++;
+	if (sn->fail_durable) {
+		err_setx(err, ERR_LOCAL, "index: disk full");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One message into the inbox, one into a Maildir++ folder (seen, so into
+ * its cur/), one into another Maildir by path; *path_out (caller frees)
+ * is that Maildir.
+ */
+static struct maildir_sink *
+sink_three(struct fixture *fx, struct sink_seen *sn, char **path_out)
+{
+	struct maildir_sink_hooks hooks = { .filed = seen_filed,
+		.durable = seen_durable,
+		.arg = sn };
+	struct maildir_filing sub = { .folder = ".Sub", .is_seen = true };
+	struct maildir_filing other = { .is_path = true };
+	struct maildir_sink *ms;
+	struct err err;
+	char *name;
+
+	*path_out = xasprintf("%s/other", fx->root);
+	other.folder = *path_out;
+	ms = maildir_sink_new(fx->md, fx->path, &hooks);
+	assert_int_equal(maildir_sink_begin(ms, "u1", 10, NULL, &err), 0);
+	assert_true(maildir_sink_is_begun(ms));
+	assert_int_equal(maildir_sink_write(ms, "one\n", 4, &err), 0);
+	assert_int_equal(maildir_sink_commit(ms, &name, &err), 0);
+	assert_false(maildir_sink_is_begun(ms));
+	assert_non_null(strstr(name, ",S=4,PF="));
+	assert_true(has_suffix(name, "-10"));
+	free(name);
+	assert_int_equal(maildir_sink_begin(ms, "u2", 20, &sub, &err), 0);
+	assert_int_equal(maildir_sink_write(ms, "two\n", 4, &err), 0);
+	assert_int_equal(maildir_sink_commit(ms, &name, &err), 0);
+	assert_true(has_suffix(name, "-20:2,S"));
+	free(name);
+	assert_int_equal(maildir_sink_begin(ms, NULL, 30, &other, &err), 0);
+	assert_int_equal(maildir_sink_write(ms, "three\n", 6, &err), 0);
+	assert_int_equal(maildir_sink_commit(ms, &name, &err), 0);
+	assert_true(has_suffix(name, ",S=6")); /* no uid: no tag */
+	free(name);
+	return ms;
+}
+
+/* A round across three Maildirs is durable in all of them. */
+static void
+test_sink_folders(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink_seen sn = { .nfiled = 0 };
+	struct maildir_sink *ms;
+	struct err err;
+	char *other, sub[256];
+
+	ms = sink_three(fx, &sn, &other);
+	assert_int_equal(maildir_sink_sync(ms, &err), 0);
+	(void)snprintf(sub, sizeof(sub), "%s/.Sub", fx->path);
+	assert_int_equal(count_in(fx->path, "new"), 1);
+	assert_int_equal(count_in(sub, "cur"), 1);
+	assert_int_equal(count_in(other, "new"), 1);
+	assert_int_equal(sn.durable_calls, 1);
+	/* Counted under the folder each was filed in. */
+	assert_int_equal(sn.nfiled, 3);
+	assert_string_equal(sn.filed[0], "(inbox)");
+	assert_string_equal(sn.filed[1], ".Sub");
+	assert_string_equal(sn.filed[2], other);
+	maildir_sink_free(ms);
+	free(other);
+}
+
+/*
+ * The last Maildir of the round fails its fsync: what the others
+ * delivered is taken back, nothing is counted.
+ */
+static void
+test_sink_rollback(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink_seen sn = { .nfiled = 0 };
+	struct maildir_sink *ms;
+	struct err err;
+	char *other, *name, sub[256];
+
+	ms = sink_three(fx, &sn, &other);
+	/* inbox: file, new/; .Sub: file, cur/; other: its file. */
+	fault_arm(&f_fsync, 5, 1, EIO);
+	assert_int_equal(maildir_sink_sync(ms, &err), -1);
+	assert_int_equal(err.cls, ERR_LOCAL);
+	(void)snprintf(sub, sizeof(sub), "%s/.Sub", fx->path);
+	assert_int_equal(count_in(fx->path, "new"), 0);
+	assert_int_equal(count_in(sub, "cur"), 0);
+	assert_int_equal(count_in(other, "new"), 0);
+	assert_int_equal(sn.durable_calls, 0);
+	assert_int_equal(sn.nfiled, 0);
+	/* The next round starts clean. */
+	assert_int_equal(maildir_sink_begin(ms, "u4", 4, NULL, &err), 0);
+	assert_int_equal(maildir_sink_write(ms, "four", 4, &err), 0);
+	assert_int_equal(maildir_sink_commit(ms, &name, &err), 0);
+	free(name);
+	assert_int_equal(maildir_sink_sync(ms, &err), 0);
+	assert_int_equal(count_in(fx->path, "new"), 1);
+	assert_int_equal(sn.nfiled, 1);
+	maildir_sink_free(ms);
+	free(other);
+}
+
+/*
+ * Every Maildir durable, then the durable hook (the archive index)
+ * fails: the round is taken back from all of them.
+ */
+static void
+test_sink_durable_fails(void **state)
+{
+	struct fixture *fx = *state;
+	struct sink_seen sn = { .fail_durable = true };
+	struct maildir_sink *ms;
+	struct err err;
+	char *other, sub[256];
+
+	ms = sink_three(fx, &sn, &other);
+	assert_int_equal(maildir_sink_sync(ms, &err), -1);
+	assert_string_equal(err.msg, "index: disk full");
+	(void)snprintf(sub, sizeof(sub), "%s/.Sub", fx->path);
+	assert_int_equal(count_in(fx->path, "new"), 0);
+	assert_int_equal(count_in(sub, "cur"), 0);
+	assert_int_equal(count_in(other, "new"), 0);
+	assert_int_equal(sn.nfiled, 0);
+	maildir_sink_free(ms);
+	free(other);
+}
+
+/* A bad folder name fails begin; an abort leaves nothing behind. */
+static void
+test_sink_bad_folder_abort(void **state)
+{
+	struct fixture *fx = *state;
+	struct maildir_filing bad = { .folder = "../x" };
+	struct maildir_sink *ms;
+	struct err err;
+
+	ms = maildir_sink_new(fx->md, fx->path, NULL);
+	err_clear(&err);
+	assert_int_equal(maildir_sink_begin(ms, "u", 1, &bad, &err), -1);
+	assert_int_equal(err.cls, ERR_CONFIG);
+	assert_int_equal(maildir_sink_begin(ms, "u", 1, NULL, &err), 0);
+	assert_int_equal(maildir_sink_write(ms, "x", 1, &err), 0);
+	maildir_sink_abort(ms);
+	assert_false(maildir_sink_is_begun(ms));
+	assert_int_equal(maildir_sink_sync(ms, &err), 0);
+	assert_empty(fx);
+	maildir_sink_free(ms);
+}
+
 int
 main(void)
 {
@@ -1018,6 +1345,17 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_one, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tag, setup, teardown),
+		cmocka_unit_test(test_tag_parse),
+		cmocka_unit_test_setup_teardown(test_index_find, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sink_folders, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sink_rollback, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sink_durable_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sink_bad_folder_abort,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_tmp_removed, setup,
