@@ -8,7 +8,7 @@
 
 #include "fetch/plan.h"
 #include "fetch/pop3.h"
-#include "fetch/uidl.h"
+#include "state/uidl.h"
 #include "util/err.h"
 
 /*
