@@ -21,6 +21,9 @@
 #include "cli/secret.h"
 #include "fetch/fetch.h"
 #include "maildir/maildir.h"
+#include "state/archive.h"
+#include "state/state.h"
+#include "state/uidl.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -336,88 +339,11 @@ static const struct sink_ops run_sink_ops = {
 	.sync = run_sink_sync,
 };
 
-char *
-run_state_dir(void)
-{
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-
-	if (xdg != NULL && xdg[0] == '/')
-		return xasprintf("%s/popfetch", xdg);
-	if (home != NULL && home[0] != '\0')
-		return xasprintf("%s/.local/state/popfetch", home);
-	return NULL;
-}
-
-/*
- * The path of one of the account's state files; the name is made safe
- * as a file name.
- */
-static char *
-run_state_path(const char *dir, const char *account, const char *ext)
-{
-	char *path, *p;
-
-	path = xasprintf("%s/%s.%s", dir, account, ext);
-	for (p = path + strlen(dir) + 1; *p != '\0'; p++)
-		if (*p == '/' || (unsigned char)*p < 0x20)
-			*p = '_';
-	if (path[strlen(dir) + 1] == '.')
-		path[strlen(dir) + 1] = '_';
-	return path;
-}
-
-/* The path of one of the account's state files, or NULL with err set. */
-static char *
-run_state_file(const char *account, const char *ext, struct err *err)
-{
-	char *dir, *path;
-
-	if ((dir = run_state_dir()) == NULL) {
-		err_setx(err, ERR_CONFIG,
-		    "neither XDG_STATE_HOME nor HOME is set");
-		return NULL;
-	}
-	path = run_state_path(dir, account, ext);
-	free(dir);
-	return path;
-}
-
-/*
- * Take the account's lock, so that an overlapping run (cron, a timer and
- * a person at once) cannot fetch the same messages twice.  The lock is
- * flock(2)ed, so a crash releases it; the file may stay.
- */
-static int
-run_lock(const char *dir, const char *account, struct err *err)
-{
-	char *path;
-	int fd;
-
-	path = run_state_path(dir, account, "lock");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1)
-		err_set(err, ERR_LOCAL, "%s", path);
-	else if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
-			err_setx(err, ERR_TEMP,
-			    "another popfetch is fetching %s (lock %s)",
-			    account, path);
-		else
-			err_set(err, ERR_LOCAL, "lock %s", path);
-		(void)close(fd);
-		fd = -1;
-	}
-	free(path);
-	return fd;
-}
-
 /* What a run of one account holds, in the order it is taken. */
 struct run_ctx {
-	struct uidl_store *st;
-	int lock;
-	char *dirty;      /* the marker of a run in progress */
-	bool was_dirty;   /* the last run did not end: it was killed */
-	GHashTable *tags; /* uid tags in the Maildir, once looked for */
+	struct state *state;
+	struct store store; /* the state, as fetch/ reads and records it */
+	GHashTable *tags;   /* uid tags in the Maildir, once looked for */
 	const char *maildir;
 	const char *account;
 	struct rules *rules;
@@ -428,83 +354,37 @@ struct run_ctx {
 	struct fetch_account fa;
 };
 
-/* Too early after the last login for the server's LOGIN-DELAY? */
-static int
-run_check_delay(const char *dir, const char *account, struct err *err)
-{
-	char *path = run_state_path(dir, account, "delay"), *text = NULL;
-	uint64_t next;
-	int rc = 0;
-
-	if (g_file_get_contents(path, &text, NULL, NULL) &&
-	    str_tonum(text, strcspn(text, "\n"), INT64_MAX, &next) == 0 &&
-	    (uint64_t)time(NULL) < next) {
-		err_setx(err, ERR_TEMP,
-		    "the server's LOGIN-DELAY allows the next login in %llu s",
-		    (unsigned long long)(next - (uint64_t)time(NULL)));
-		rc = -1;
-	}
-	g_free(text);
-	free(path);
-	return rc;
-}
-
-/*
- * Mark a run in progress, so that the next one knows if this one was
- * killed.  A kill between a message's link into new/ and its journal
- * record leaves it stored but not recorded; after such a run, messages
- * not recorded are first looked for in the Maildir (run_recover()).  The
- * mark is durable before any delivery.
- */
-static int
-run_mark(const char *dir, const char *account, struct run_ctx *ctx,
-    struct err *err)
-{
-	int fd, rc;
-
-	ctx->dirty = run_state_path(dir, account, "running");
-	ctx->was_dirty = access(ctx->dirty, F_OK) == 0;
-	if (ctx->was_dirty)
-		return 0;
-	fd =
-	    open(ctx->dirty, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1) {
-		err_set(err, ERR_LOCAL, "%s", ctx->dirty);
-		return -1;
-	}
-	(void)close(fd);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		err_set(err, ERR_LOCAL, "%s", dir);
-		return -1;
-	}
-	rc = fsutil_fsync_dir(fd, dir, err);
-	(void)close(fd);
-	return rc;
-}
-
 /* Lock the account, mark the run, load the state. */
 static int
-run_open_state(const char *account, struct run_ctx *ctx, struct err *err)
+run_open_state(const struct conf_account *acct, struct run_ctx *ctx,
+    struct err *err)
 {
 	char *dir, *path;
 
-	if ((dir = run_state_dir()) == NULL) {
+	if ((dir = state_dir()) == NULL) {
 		err_setx(err, ERR_CONFIG,
 		    "neither XDG_STATE_HOME nor HOME is set");
 		return -1;
 	}
-	path = run_state_path(dir, account, "uidl");
-	if (fsutil_mkdirs(dir, 0700, err) == 0 &&
-	    (ctx->lock = run_lock(dir, account, err)) != -1 &&
-	    run_check_delay(dir, account, err) == 0 &&
-	    run_mark(dir, account, ctx, err) == 0)
-		ctx->st = uidl_open(path, err);
-	if (ctx->st != NULL && uidl_malformed(ctx->st) > 0)
-		log_warnx("%s: %s: %zu damaged lines ignored", account, path,
-		    uidl_malformed(ctx->st));
-	free(path);
+	ctx->state = state_open(dir, acct->name, acct->archive, err);
 	free(dir);
-	return ctx->st != NULL ? 0 : -1;
+	if (ctx->state == NULL)
+		return -1;
+	state_store(ctx->state, &ctx->store);
+	if (uidl_malformed(state_uidl(ctx->state)) > 0) {
+		path = state_path(ctx->state, "uidl");
+		log_warnx("%s: %s: %zu damaged lines ignored", acct->name, path,
+		    uidl_malformed(state_uidl(ctx->state)));
+		free(path);
+	}
+	if (state_archive(ctx->state) != NULL &&
+	    archive_malformed(state_archive(ctx->state)) > 0) {
+		path = state_path(ctx->state, "archive");
+		log_warnx("%s: %s: %zu damaged lines ignored", acct->name, path,
+		    archive_malformed(state_archive(ctx->state)));
+		free(path);
+	}
+	return 0;
 }
 
 static enum fetch_tls
@@ -760,7 +640,10 @@ run_fill(const struct conf_account *acct, const struct run_opts *opts,
 		.has_msgid_fallback =
 		    acct->uidl_fallback == CONF_FALLBACK_MESSAGE_ID,
 		.stop = opts->stop,
-		.recover = ctx->was_dirty ? run_recover : NULL,
+		.recover =
+		    ctx->state != NULL && state_was_interrupted(ctx->state)
+		    ? run_recover
+		    : NULL,
 		.recover_arg = ctx,
 		.decide = ctx->rules != NULL && rules_count(ctx->rules) > 0
 		    ? run_decide
@@ -775,11 +658,10 @@ run_open(const struct conf_account *acct, const struct run_opts *opts,
     struct run_ctx *ctx, struct err *err)
 {
 	memset(ctx, 0, sizeof(*ctx));
-	ctx->lock = -1;
 	ctx->maildir = acct->maildir;
 	ctx->account = acct->name;
 	if ((ctx->rules = rules_build(opts->conf, acct, err)) == NULL ||
-	    run_open_state(acct->name, ctx, err) == -1 ||
+	    run_open_state(acct, ctx, err) == -1 ||
 	    (ctx->password = run_password(acct, err)) == NULL ||
 	    (ctx->md = maildir_open(acct->maildir, err)) == NULL)
 		return -1;
@@ -791,16 +673,11 @@ static void
 run_close(struct run_ctx *ctx)
 {
 	maildir_close(ctx->md);
-	uidl_free(ctx->st);
-	/* Ended, not killed: whatever is stored is recorded. */
-	if (ctx->lock != -1 && ctx->dirty != NULL)
-		(void)unlink(ctx->dirty);
-	free(ctx->dirty);
+	/* The marker goes only if whatever was stored is recorded. */
+	state_close(ctx->state);
 	if (ctx->tags != NULL)
 		g_hash_table_destroy(ctx->tags);
 	rules_free(ctx->rules);
-	if (ctx->lock != -1)
-		(void)close(ctx->lock);
 	xfree_secret(ctx->password);
 }
 
@@ -810,61 +687,38 @@ run_close(struct run_ctx *ctx)
  * run (cron every minute) waits instead of being refused.
  */
 static void
-run_after_login(const struct conf_account *acct,
+run_after_login(const struct conf_account *acct, struct run_ctx *ctx,
     const struct fetch_stats *stats)
 {
-	char *dir, *path, text[32];
 	struct err err;
-	int fd;
 
 	if (stats->expire == 0 && acct->delete_mode == CONF_DELETE_KEEP)
 		log_warnx("%s: the server deletes every message once it is "
 		          "retrieved (EXPIRE 0): delete = keep cannot keep "
 		          "them",
 		    acct->name);
-	if (stats->login_delay <= 0 || (dir = run_state_dir()) == NULL)
+	if (stats->is_recovered)
+		state_recovered(ctx->state);
+	if (stats->login_delay <= 0)
 		return;
-	path = run_state_path(dir, acct->name, "delay");
-	(void)snprintf(text, sizeof(text), "%lld\n",
-	    (long long)time(NULL) + stats->login_delay);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		err_clear(&err);
-		if (fsutil_atomic_write(fd, strrchr(path, '/') + 1, text,
-		        strlen(text), 0600, &err) == -1)
-			log_warnx("%s: %s", acct->name, err.msg);
-		(void)close(fd);
-	}
-	free(path);
-	free(dir);
+	err_clear(&err);
+	if (state_set_login_delay(ctx->state, stats->login_delay, &err) == -1)
+		log_warnx("%s: %s", acct->name, err.msg);
 }
 
 /*
- * archive = yes: the account's archive index, beside its UIDL journal
- * (and under the same lock); with it or folder_by_date, what the sink
- * learns of each message.
+ * archive = yes: the account's archive index, kept by its state; with
+ * it or folder_by_date, what the sink learns of each message.
  */
-static int
-run_open_archive(const struct conf_account *acct, struct run_sink *rs,
-    struct err *err)
+static void
+run_open_archive(const struct conf_account *acct, struct run_ctx *ctx,
+    struct run_sink *rs)
 {
-	char *path;
-
 	rs->account = acct->name;
 	rs->by_date = acct->folder_by_date;
-	if (acct->archive) {
-		if ((path = run_state_file(acct->name, "archive", err)) == NULL)
-			return -1;
-		rs->ar = archive_open(path, err);
-		if (rs->ar != NULL && archive_malformed(rs->ar) > 0)
-			log_warnx("%s: %s: %zu damaged lines ignored",
-			    acct->name, path, archive_malformed(rs->ar));
-		free(path);
-		if (rs->ar == NULL)
-			return -1;
-	}
+	rs->ar = state_archive(ctx->state);
 	if (acct->archive || acct->folder_by_date != NULL)
 		rs->am = archive_msg_new();
-	return 0;
 }
 
 int
@@ -873,7 +727,7 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 {
 	struct run_ctx ctx;
 	struct run_sink rs = { 0 };
-	struct sink sink = { .ops = &run_sink_ops, .ctx = &rs };
+	struct sink inner = { .ops = &run_sink_ops, .ctx = &rs }, sink;
 	struct fetch_stats stats = { 0 };
 	int rc = -1;
 
@@ -883,19 +737,20 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 	rs.round = g_ptr_array_new_with_free_func(g_free);
 	rs.indexing =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	if (run_open(acct, opts, &ctx, err) == 0 &&
-	    run_open_archive(acct, &rs, err) == 0) {
+	if (run_open(acct, opts, &ctx, err) == 0) {
+		run_open_archive(acct, &ctx, &rs);
+		/* What the sink stores keeps the marker until recorded. */
+		state_sink(ctx.state, &inner, &sink);
 		rs.md = ctx.md;
 		rs.root = acct->maildir;
 		rs.filed = opts->filed_out;
 		rs.pending = ctx.fa.decide != NULL ? &ctx.pending : NULL;
-		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
+		rc = fetch_account(&ctx.fa, &ctx.store, &sink, &stats, err);
 		stats.duplicates = rs.duplicates;
-		run_after_login(acct, &stats);
+		run_after_login(acct, &ctx, &stats);
 		if (opts->stats_out != NULL)
 			*opts->stats_out = stats;
 	}
-	archive_free(rs.ar);
 	archive_msg_free(rs.am);
 	free(rs.where);
 	g_hash_table_destroy(rs.folders);
@@ -995,10 +850,9 @@ run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
 	int rc = -1;
 
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.lock = -1;
 	pv.ctx = &ctx;
 	err_clear(&pv.err);
-	if ((path = run_state_file(acct->name, "uidl", err)) == NULL)
+	if ((path = state_file(acct->name, "uidl", err)) == NULL)
 		return -1;
 	/* Read only: no lock, no mark, no state or Maildir made. */
 	if ((ctx.rules = rules_build(opts->conf, acct, err)) == NULL ||
@@ -1099,7 +953,7 @@ run_status(const struct conf_account *acct, const struct run_opts *opts,
 	char *path, size[32], when[32];
 
 	(void)opts;
-	if ((path = run_state_file(acct->name, "uidl", err)) == NULL)
+	if ((path = state_file(acct->name, "uidl", err)) == NULL)
 		return -1;
 	/* Read only: no lock, nothing made or changed. */
 	if ((st = uidl_open_readonly(path, err)) == NULL) {
@@ -1137,7 +991,6 @@ run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
 	char *text;
 
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.lock = -1;
 	run_fill(acct, opts, &ctx);
 	if (fetch_serverinfo(&ctx.fa, &text, err) == -1)
 		return -1;
@@ -1175,13 +1028,13 @@ run_record_found(struct run_ctx *ctx, GHashTable *tags,
 			continue;
 		file = strrchr(file, '/') + 1;
 		(*found_out)++;
-		if (uidl_has(ctx->st, msgs[i].uid, msgs[i].size))
+		if (uidl_has(state_uidl(ctx->state), msgs[i].uid, msgs[i].size))
 			continue;
-		if (uidl_append(ctx->st, msgs[i].uid, msgs[i].size, file,
-		        (int64_t)time(NULL), err) == -1)
+		if (uidl_append(state_uidl(ctx->state), msgs[i].uid,
+		        msgs[i].size, file, (int64_t)time(NULL), err) == -1)
 			return -1;
 	}
-	return uidl_sync(ctx->st, err);
+	return uidl_sync(state_uidl(ctx->state), err);
 }
 
 /* What the archive index's rebuild carries through the Maildir walk. */
@@ -1220,35 +1073,31 @@ run_reindex_one(void *arg, const char *dir, const char *name)
  */
 static int
 run_rebuild_archive(const struct conf_account *acct,
-    const struct run_opts *opts, struct err *err)
+    const struct run_opts *opts, struct run_ctx *ctx, struct err *err)
 {
-	struct run_reindex ri = { .rootlen = strlen(acct->maildir) };
+	struct run_reindex ri = { .rootlen = strlen(acct->maildir),
+		.ar = state_archive(ctx->state) };
 	char *path;
-	int rc = -1;
 
 	err_clear(&ri.err);
 	while (ri.rootlen > 1 && acct->maildir[ri.rootlen - 1] == '/')
 		ri.rootlen--;
-	if ((path = run_state_file(acct->name, "archive", err)) == NULL ||
-	    (ri.ar = archive_open(path, err)) == NULL)
-		goto out;
 	run_each_file(acct->maildir, run_reindex_one, &ri);
 	if (ri.err.cls != ERR_NONE) {
 		*err = ri.err;
-		goto out;
+		return -1;
 	}
 	if (archive_sync(ri.ar, err) == -1)
-		goto out;
-	if (!opts->is_quiet)
+		return -1;
+	if (!opts->is_quiet) {
+		path = state_path(ctx->state, "archive");
 		printf("%s: %zu message file%s in %s, %zu of them added to the "
 		       "archive index %s\n",
 		    acct->name, ri.files, ri.files == 1 ? "" : "s",
 		    acct->maildir, ri.added, path);
-	rc = 0;
-out:
-	archive_free(ri.ar);
-	free(path);
-	return rc;
+		free(path);
+	}
+	return 0;
 }
 
 int
@@ -1277,8 +1126,10 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
 		printf("%s: %zu message%s on the server, %zu of them found in "
 		       "%s and recorded\n",
 		    acct->name, n, n == 1 ? "" : "s", found, acct->maildir);
-	if (acct->archive && run_rebuild_archive(acct, opts, err) == -1)
+	if (acct->archive && run_rebuild_archive(acct, opts, &ctx, err) == -1)
 		goto out;
+	/* Every message of the Maildir is recorded: as good as a recovery. */
+	state_recovered(ctx.state);
 	rc = 0;
 out:
 	if (tags != NULL)

@@ -78,10 +78,4 @@ int run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
  */
 void run_uid_tag(const char *uid, char *buf, size_t len);
 
-/*
- * The directory holding popfetch's state: $XDG_STATE_HOME/popfetch, or
- * ~/.local/state/popfetch.  Caller owns; NULL if neither is set.
- */
-char *run_state_dir(void);
-
 #endif

@@ -20,6 +20,7 @@
 
 #include "state/journal.h"
 #include "tests/unit/fault.h"
+#include "tests/unit/tmpdir.h"
 
 #define HEADER "test-journal 3\n"
 
@@ -59,8 +60,7 @@ setup(void **state)
 	struct fixture *fx = g_new0(struct fixture, 1);
 
 	fault_io_reset();
-	fx->dir = g_dir_make_tmp("journal-XXXXXX", NULL);
-	assert_non_null(fx->dir);
+	fx->dir = tmpdir_make("journal");
 	fx->path = g_build_filename(fx->dir, "j", NULL);
 	fx->seen.out = g_string_new(NULL);
 	err_clear(&fx->err);
@@ -72,23 +72,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	const char *name;
-	GDir *d;
-
 	fault_io_reset();
-	if ((d = g_dir_open(fx->dir, 0, NULL)) != NULL) {
-		while ((name = g_dir_read_name(d)) != NULL) {
-			char *p = g_build_filename(fx->dir, name, NULL);
-
-			(void)g_unlink(p);
-			g_free(p);
-		}
-		g_dir_close(d);
-	}
-	(void)g_rmdir(fx->dir);
+	tmpdir_remove(fx->dir);
 	g_string_free(fx->seen.out, TRUE);
 	g_free(fx->path);
-	g_free(fx->dir);
 	g_free(fx);
 	return 0;
 }
