@@ -551,6 +551,39 @@ run_is_gone(void *arg, const struct pop3_msg *msg)
 	return g_hash_table_lookup(ctx->tags, tag) == NULL;
 }
 
+/*
+ * archive = yes: put the message file at path into the index ar, if the
+ * index does not have it, as the file's path relative to the Maildir at
+ * root (absolute when it is elsewhere).  Not durable until synced.
+ * *added_out (may be NULL): whether it was added.
+ */
+static int
+run_index_file(struct archive *ar, const char *root, const char *path,
+    bool *added_out, struct err *err)
+{
+	char digest[ARCHIVE_HEX_SIZE], msgid[ARCHIVE_HEX_SIZE];
+	size_t rootlen = strlen(root);
+	const char *rel = path, *id;
+	bool has_id;
+
+	if (added_out != NULL)
+		*added_out = false;
+	while (rootlen > 1 && root[rootlen - 1] == '/')
+		rootlen--;
+	if (strncmp(path, root, rootlen) == 0 && path[rootlen] == '/')
+		rel = path + rootlen + 1;
+	if (archive_digest_file(path, digest, msgid, &has_id, err) == -1)
+		return -1;
+	id = has_id ? msgid : NULL;
+	if (archive_lookup(ar, digest, id) != NULL)
+		return 0;
+	if (archive_append(ar, digest, id, rel, err) == -1)
+		return -1;
+	if (added_out != NULL)
+		*added_out = true;
+	return 0;
+}
+
 /* fsync the directory holding path. */
 static int
 run_sync_parent(const char *path)
@@ -576,6 +609,7 @@ run_recover(void *arg, const struct pop3_msg *msg, char **file_out)
 {
 	struct run_ctx *ctx = arg;
 	const char *path;
+	struct err err;
 	char tag[24];
 
 	if (ctx->tags == NULL)
@@ -584,6 +618,19 @@ run_recover(void *arg, const struct pop3_msg *msg, char **file_out)
 	if ((path = g_hash_table_lookup(ctx->tags, tag)) == NULL ||
 	    run_sync_parent(path) == -1)
 		return false;
+	/*
+	 * archive = yes: the run may have died before the message was
+	 * indexed.  Indexed now, before it is recorded (the store's sync
+	 * makes the index durable first), or a copy under a new unique-id
+	 * would be stored again.
+	 */
+	err_clear(&err);
+	if (state_archive(ctx->state) != NULL &&
+	    run_index_file(state_archive(ctx->state), ctx->maildir, path, NULL,
+	        &err) == -1) {
+		log_warnx("%s: %s", ctx->account, err.msg);
+		return false;
+	}
 	*file_out = xstrdup(strrchr(path, '/') + 1);
 	return true;
 }
@@ -1040,7 +1087,7 @@ run_record_found(struct run_ctx *ctx, GHashTable *tags,
 /* What the archive index's rebuild carries through the Maildir walk. */
 struct run_reindex {
 	struct archive *ar;
-	size_t rootlen;
+	const char *root;
 	size_t files, added;
 	struct err err; /* the first failure */
 };
@@ -1048,20 +1095,16 @@ struct run_reindex {
 static void
 run_reindex_one(void *arg, const char *dir, const char *name)
 {
-	char digest[ARCHIVE_HEX_SIZE], msgid[ARCHIVE_HEX_SIZE], *path, *rel;
 	struct run_reindex *ri = arg;
-	bool has_id;
+	bool is_added;
+	char *path;
 
 	if (ri->err.cls != ERR_NONE || name[0] == '.')
 		return;
 	path = g_build_filename(dir, name, NULL);
-	rel = path + ri->rootlen + 1;
-	if (archive_digest_file(path, digest, msgid, &has_id, &ri->err) == 0) {
+	if (run_index_file(ri->ar, ri->root, path, &is_added, &ri->err) == 0) {
 		ri->files++;
-		if (archive_lookup(ri->ar, digest, has_id ? msgid : NULL) ==
-		        NULL &&
-		    archive_append(ri->ar, digest, has_id ? msgid : NULL, rel,
-		        &ri->err) == 0)
+		if (is_added)
 			ri->added++;
 	}
 	g_free(path);
@@ -1075,13 +1118,11 @@ static int
 run_rebuild_archive(const struct conf_account *acct,
     const struct run_opts *opts, struct run_ctx *ctx, struct err *err)
 {
-	struct run_reindex ri = { .rootlen = strlen(acct->maildir),
+	struct run_reindex ri = { .root = acct->maildir,
 		.ar = state_archive(ctx->state) };
 	char *path;
 
 	err_clear(&ri.err);
-	while (ri.rootlen > 1 && acct->maildir[ri.rootlen - 1] == '/')
-		ri.rootlen--;
 	run_each_file(acct->maildir, run_reindex_one, &ri);
 	if (ri.err.cls != ERR_NONE) {
 		*err = ri.err;

@@ -6,7 +6,10 @@
 # twice.  The messages are stored and left unrecorded in two ways: a
 # state file system that is full when the journal is written (for
 # real, with a file size limit), and the files a kill -9 between the
-# link into new/ and the journal leaves behind.
+# link into new/ and the journal leaves behind.  With archive = yes, a
+# kill before the archive index: the message found by the next run is
+# indexed before it is recorded, so that it is not stored again when it
+# comes under a new unique-id.
 
 LIB_NEED_DOVECOT=no
 # shellcheck source=tests/integ/lib.sh
@@ -78,6 +81,36 @@ check_killed()
 	fail_then_rerun "killed before the journal" kl
 }
 
+# archive = yes, killed between the link into new/ and the archive index
+# record: the files, no index record, no journal record, the marker.
+check_killed_archive()
+{
+	fake_start archive-store unrecorded-rerun archive-new-uidl
+	fake_account ar off keep
+	sed 's/^}$/\tarchive = yes\n}/' "$PF_CONF" >"$T/conf"
+	chmod 600 "$T/conf"
+	mv "$T/conf" "$PF_CONF"
+	fake_pf
+	assert_rc 0 "the run killed (archive)"
+	echo 'popfetch-uidl 1' >"$XDG_STATE_HOME/popfetch/ar.uidl"
+	echo 'popfetch-archive 1' >"$XDG_STATE_HOME/popfetch/ar.archive"
+	: >"$XDG_STATE_HOME/popfetch/ar.running"
+	fake_pf
+	assert_rc 0 "the recovery (archive)"
+	fake_message "the recovery (archive)" \
+	    '3 messages stored by an interrupted run, now recorded'
+	fake_not_sent "the recovery (archive)" 2 '^RETR '
+	assert_lines "the recovery (archive): the index" \
+	    "$XDG_STATE_HOME/popfetch/ar.archive" 4
+	fake_pf
+	assert_rc 0 "new unique-ids (archive)"
+	fake_message "new unique-ids (archive)" 'already archived as new/'
+	fake_maildir "new unique-ids (archive)" ar "$M1" "$M2" "$M3"
+	fake_finish "killed before the archive index"
+}
+
 fake_check "a journal that cannot be written" check_journal_full
 fake_check "killed between the Maildir and the journal" check_killed
+fake_check "killed between the Maildir and the archive index" \
+    check_killed_archive
 fake_summary
