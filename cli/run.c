@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -24,7 +23,6 @@
 #include "state/archive.h"
 #include "state/state.h"
 #include "state/uidl.h"
-#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
