@@ -5,73 +5,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "state/archive.h"
 #include "util/err.h"
 
 /*
  * archive = yes: every message is stored once, whatever unique-id the
  * server gives it.  Each message stored is remembered in the account's
- * archive index by the SHA-256 of its content as stored (after CRLF to
- * LF) and the SHA-256 of its Message-ID; a message that comes again with
- * both the same (or, without a Message-ID, the same content) is not
- * stored again.  The index is append-only and never pruned: it is the
- * archive's memory.
+ * archive index (state/archive.h) by the SHA-256 of its content as
+ * stored (after CRLF to LF) and the SHA-256 of its Message-ID; a message
+ * that comes again with both the same (or, without a Message-ID, the
+ * same content) is not stored again.
  *
  * folder_by_date: the Maildir++ folder a message is filed in, named
  * from its Date with a strftime(3) format.
  */
 
-/* A SHA-256 in hex, and its NUL. */
-#define ARCHIVE_HEX_LEN 64
-#define ARCHIVE_HEX_SIZE (ARCHIVE_HEX_LEN + 1)
-
 /* The longest folder name folder_by_date makes, with its NUL. */
 #define ARCHIVE_FOLDER_SIZE 256
-
-struct archive;
-
-/*
- * Open (creating it, mode 0600) the index at path and load it.  Text, one
- * record a line after a "popfetch-archive 1" header:
- *
- *	<content sha256> TAB <Message-ID sha256, or "-"> TAB <file> LF
- *
- * where file is the message's path relative to the Maildir root
- * (".2026.11/new/NAME", "cur/NAME:2,S"), or absolute for a rule that
- * files into another Maildir.  A torn last line (a crash in the middle
- * of an append) is cut off; malformed lines are counted and skipped.
- * Another file at path, or a later version, is ERR_LOCAL.  Returns a new
- * index (caller owns, archive_free()), or NULL with err set.
- */
-struct archive *archive_open(const char *path, struct err *err);
-void archive_free(struct archive *ar);
-
-/* Lines of the index that were skipped as malformed. */
-size_t archive_malformed(const struct archive *ar);
-
-/* Messages the index knows. */
-size_t archive_count(const struct archive *ar);
-
-/*
- * The file of the archived message with content digest (hex) and
- * Message-ID hash msgid (hex; NULL: the message has none), or NULL.
- * Borrowed, valid until the next archive_append() or archive_free().
- */
-const char *archive_lookup(const struct archive *ar, const char *digest,
-    const char *msgid);
-
-/*
- * Append a record (one write(2), so a crash tears at most this line).
- * digest and msgid as for archive_lookup(); file is printable, without
- * TAB or LF (else ERR_SOFTWARE).  Not durable until archive_sync().
- */
-int archive_append(struct archive *ar, const char *digest, const char *msgid,
-    const char *file, struct err *err);
-
-/*
- * fsync the index (and, the first time, its directory).  After a failed
- * fsync nothing more is written: the kernel may have dropped the data.
- */
-int archive_sync(struct archive *ar, struct err *err);
 
 /*
  * What archive mode learns of one message as it streams by: the digest

@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -23,6 +22,9 @@
 #include "maildir/maildir.h"
 #include "maildir/sink.h"
 #include "maildir/tag.h"
+#include "state/archive.h"
+#include "state/state.h"
+#include "state/uidl.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -260,87 +262,10 @@ static const struct sink_ops run_sink_ops = {
 	.sync = run_sink_sync,
 };
 
-char *
-run_state_dir(void)
-{
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-
-	if (xdg != NULL && xdg[0] == '/')
-		return xasprintf("%s/popfetch", xdg);
-	if (home != NULL && home[0] != '\0')
-		return xasprintf("%s/.local/state/popfetch", home);
-	return NULL;
-}
-
-/*
- * The path of one of the account's state files; the name is made safe
- * as a file name.
- */
-static char *
-run_state_path(const char *dir, const char *account, const char *ext)
-{
-	char *path, *p;
-
-	path = xasprintf("%s/%s.%s", dir, account, ext);
-	for (p = path + strlen(dir) + 1; *p != '\0'; p++)
-		if (*p == '/' || (unsigned char)*p < 0x20)
-			*p = '_';
-	if (path[strlen(dir) + 1] == '.')
-		path[strlen(dir) + 1] = '_';
-	return path;
-}
-
-/* The path of one of the account's state files, or NULL with err set. */
-static char *
-run_state_file(const char *account, const char *ext, struct err *err)
-{
-	char *dir, *path;
-
-	if ((dir = run_state_dir()) == NULL) {
-		err_setx(err, ERR_CONFIG,
-		    "neither XDG_STATE_HOME nor HOME is set");
-		return NULL;
-	}
-	path = run_state_path(dir, account, ext);
-	free(dir);
-	return path;
-}
-
-/*
- * Take the account's lock, so that an overlapping run (cron, a timer and
- * a person at once) cannot fetch the same messages twice.  The lock is
- * flock(2)ed, so a crash releases it; the file may stay.
- */
-static int
-run_lock(const char *dir, const char *account, struct err *err)
-{
-	char *path;
-	int fd;
-
-	path = run_state_path(dir, account, "lock");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1)
-		err_set(err, ERR_LOCAL, "%s", path);
-	else if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
-			err_setx(err, ERR_TEMP,
-			    "another popfetch is fetching %s (lock %s)",
-			    account, path);
-		else
-			err_set(err, ERR_LOCAL, "lock %s", path);
-		(void)close(fd);
-		fd = -1;
-	}
-	free(path);
-	return fd;
-}
-
 /* What a run of one account holds, in the order it is taken. */
 struct run_ctx {
-	struct uidl_store *st;
-	int lock;
-	char *dirty;    /* the marker of a run in progress */
-	bool was_dirty; /* the last run did not end: it was killed */
+	struct state *state;
+	struct store store; /* the state, as fetch/ reads and records it */
 	struct maildir_index *index; /* tagged files, once looked for */
 	const char *maildir;
 	const char *account;
@@ -353,83 +278,37 @@ struct run_ctx {
 	struct fetch_account fa;
 };
 
-/* Too early after the last login for the server's LOGIN-DELAY? */
-static int
-run_check_delay(const char *dir, const char *account, struct err *err)
-{
-	char *path = run_state_path(dir, account, "delay"), *text = NULL;
-	uint64_t next;
-	int rc = 0;
-
-	if (g_file_get_contents(path, &text, NULL, NULL) &&
-	    str_tonum(text, strcspn(text, "\n"), INT64_MAX, &next) == 0 &&
-	    (uint64_t)time(NULL) < next) {
-		err_setx(err, ERR_TEMP,
-		    "the server's LOGIN-DELAY allows the next login in %llu s",
-		    (unsigned long long)(next - (uint64_t)time(NULL)));
-		rc = -1;
-	}
-	g_free(text);
-	free(path);
-	return rc;
-}
-
-/*
- * Mark a run in progress, so that the next one knows if this one was
- * killed.  A kill between a message's link into new/ and its journal
- * record leaves it stored but not recorded; after such a run, messages
- * not recorded are first looked for in the Maildir (run_recover()).  The
- * mark is durable before any delivery.
- */
-static int
-run_mark(const char *dir, const char *account, struct run_ctx *ctx,
-    struct err *err)
-{
-	int fd, rc;
-
-	ctx->dirty = run_state_path(dir, account, "running");
-	ctx->was_dirty = access(ctx->dirty, F_OK) == 0;
-	if (ctx->was_dirty)
-		return 0;
-	fd =
-	    open(ctx->dirty, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1) {
-		err_set(err, ERR_LOCAL, "%s", ctx->dirty);
-		return -1;
-	}
-	(void)close(fd);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		err_set(err, ERR_LOCAL, "%s", dir);
-		return -1;
-	}
-	rc = fsutil_fsync_dir(fd, dir, err);
-	(void)close(fd);
-	return rc;
-}
-
 /* Lock the account, mark the run, load the state. */
 static int
-run_open_state(const char *account, struct run_ctx *ctx, struct err *err)
+run_open_state(const struct conf_account *acct, struct run_ctx *ctx,
+    struct err *err)
 {
 	char *dir, *path;
 
-	if ((dir = run_state_dir()) == NULL) {
+	if ((dir = state_dir()) == NULL) {
 		err_setx(err, ERR_CONFIG,
 		    "neither XDG_STATE_HOME nor HOME is set");
 		return -1;
 	}
-	path = run_state_path(dir, account, "uidl");
-	if (fsutil_mkdirs(dir, 0700, err) == 0 &&
-	    (ctx->lock = run_lock(dir, account, err)) != -1 &&
-	    run_check_delay(dir, account, err) == 0 &&
-	    run_mark(dir, account, ctx, err) == 0)
-		ctx->st = uidl_open(path, err);
-	if (ctx->st != NULL && uidl_malformed(ctx->st) > 0)
-		log_warnx("%s: %s: %zu damaged lines ignored", account, path,
-		    uidl_malformed(ctx->st));
-	free(path);
+	ctx->state = state_open(dir, acct->name, acct->archive, err);
 	free(dir);
-	return ctx->st != NULL ? 0 : -1;
+	if (ctx->state == NULL)
+		return -1;
+	state_store(ctx->state, &ctx->store);
+	if (uidl_malformed(state_uidl(ctx->state)) > 0) {
+		path = state_path(ctx->state, "uidl");
+		log_warnx("%s: %s: %zu damaged lines ignored", acct->name, path,
+		    uidl_malformed(state_uidl(ctx->state)));
+		free(path);
+	}
+	if (state_archive(ctx->state) != NULL &&
+	    archive_malformed(state_archive(ctx->state)) > 0) {
+		path = state_path(ctx->state, "archive");
+		log_warnx("%s: %s: %zu damaged lines ignored", acct->name, path,
+		    archive_malformed(state_archive(ctx->state)));
+		free(path);
+	}
+	return 0;
 }
 
 static enum fetch_tls
@@ -553,6 +432,39 @@ run_is_gone(void *arg, const struct pop3_msg *msg)
 	return !maildir_index_has(run_index(arg), msg->uid);
 }
 
+/*
+ * archive = yes: put the message file at path into the index ar, if the
+ * index does not have it, as the file's path relative to the Maildir at
+ * root (absolute when it is elsewhere).  Not durable until synced.
+ * *added_out (may be NULL): whether it was added.
+ */
+static int
+run_index_file(struct archive *ar, const char *root, const char *path,
+    bool *added_out, struct err *err)
+{
+	char digest[ARCHIVE_HEX_SIZE], msgid[ARCHIVE_HEX_SIZE];
+	size_t rootlen = strlen(root);
+	const char *rel = path, *id;
+	bool has_id;
+
+	if (added_out != NULL)
+		*added_out = false;
+	while (rootlen > 1 && root[rootlen - 1] == '/')
+		rootlen--;
+	if (strncmp(path, root, rootlen) == 0 && path[rootlen] == '/')
+		rel = path + rootlen + 1;
+	if (archive_digest_file(path, digest, msgid, &has_id, err) == -1)
+		return -1;
+	id = has_id ? msgid : NULL;
+	if (archive_lookup(ar, digest, id) != NULL)
+		return 0;
+	if (archive_append(ar, digest, id, rel, err) == -1)
+		return -1;
+	if (added_out != NULL)
+		*added_out = true;
+	return 0;
+}
+
 /* fsync the directory holding path. */
 static int
 run_sync_parent(const char *path)
@@ -577,12 +489,27 @@ run_sync_parent(const char *path)
 static bool
 run_recover(void *arg, const struct pop3_msg *msg, char **file_out)
 {
+	struct run_ctx *ctx = arg;
 	const char *path;
+	struct err err;
 
-	if ((path = maildir_index_find(run_index(arg), msg->uid, msg->size)) ==
+	if ((path = maildir_index_find(run_index(ctx), msg->uid, msg->size)) ==
 	        NULL ||
 	    run_sync_parent(path) == -1)
 		return false;
+	/*
+	 * archive = yes: the run may have died before the message was
+	 * indexed.  Indexed now, before it is recorded (the store's sync
+	 * makes the index durable first), or a copy under a new unique-id
+	 * would be stored again.
+	 */
+	err_clear(&err);
+	if (state_archive(ctx->state) != NULL &&
+	    run_index_file(state_archive(ctx->state), ctx->maildir, path, NULL,
+	        &err) == -1) {
+		log_warnx("%s: %s", ctx->account, err.msg);
+		return false;
+	}
 	*file_out = xstrdup(strrchr(path, '/') + 1);
 	return true;
 }
@@ -648,7 +575,10 @@ run_fill(const struct conf_account *acct, const struct run_opts *opts,
 		.has_msgid_fallback =
 		    acct->uidl_fallback == CONF_FALLBACK_MESSAGE_ID,
 		.stop = opts->stop,
-		.recover = ctx->was_dirty ? run_recover : NULL,
+		.recover =
+		    ctx->state != NULL && state_was_interrupted(ctx->state)
+		    ? run_recover
+		    : NULL,
 		.recover_arg = ctx,
 		.decide = ctx->rules != NULL && rules_count(ctx->rules) > 0
 		    ? run_decide
@@ -663,11 +593,10 @@ run_open(const struct conf_account *acct, const struct run_opts *opts,
     struct run_ctx *ctx, struct err *err)
 {
 	memset(ctx, 0, sizeof(*ctx));
-	ctx->lock = -1;
 	ctx->maildir = acct->maildir;
 	ctx->account = acct->name;
 	if ((ctx->rules = rules_build(opts->conf, acct, err)) == NULL ||
-	    run_open_state(acct->name, ctx, err) == -1 ||
+	    run_open_state(acct, ctx, err) == -1 ||
 	    (ctx->password = run_password(acct, err)) == NULL ||
 	    (ctx->md = maildir_open(acct->maildir, err)) == NULL)
 		return -1;
@@ -679,15 +608,10 @@ static void
 run_close(struct run_ctx *ctx)
 {
 	maildir_close(ctx->md);
-	uidl_free(ctx->st);
-	/* Ended, not killed: whatever is stored is recorded. */
-	if (ctx->lock != -1 && ctx->dirty != NULL)
-		(void)unlink(ctx->dirty);
-	free(ctx->dirty);
+	/* The marker goes only if whatever was stored is recorded. */
+	state_close(ctx->state);
 	maildir_index_free(ctx->index);
 	rules_free(ctx->rules);
-	if (ctx->lock != -1)
-		(void)close(ctx->lock);
 	xfree_secret(ctx->password);
 }
 
@@ -697,61 +621,38 @@ run_close(struct run_ctx *ctx)
  * run (cron every minute) waits instead of being refused.
  */
 static void
-run_after_login(const struct conf_account *acct,
+run_after_login(const struct conf_account *acct, struct run_ctx *ctx,
     const struct fetch_stats *stats)
 {
-	char *dir, *path, text[32];
 	struct err err;
-	int fd;
 
 	if (stats->expire == 0 && acct->delete_mode == CONF_DELETE_KEEP)
 		log_warnx("%s: the server deletes every message once it is "
 		          "retrieved (EXPIRE 0): delete = keep cannot keep "
 		          "them",
 		    acct->name);
-	if (stats->login_delay <= 0 || (dir = run_state_dir()) == NULL)
+	if (stats->is_recovered)
+		state_recovered(ctx->state);
+	if (stats->login_delay <= 0)
 		return;
-	path = run_state_path(dir, acct->name, "delay");
-	(void)snprintf(text, sizeof(text), "%lld\n",
-	    (long long)time(NULL) + stats->login_delay);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		err_clear(&err);
-		if (fsutil_atomic_write(fd, strrchr(path, '/') + 1, text,
-		        strlen(text), 0600, &err) == -1)
-			log_warnx("%s: %s", acct->name, err.msg);
-		(void)close(fd);
-	}
-	free(path);
-	free(dir);
+	err_clear(&err);
+	if (state_set_login_delay(ctx->state, stats->login_delay, &err) == -1)
+		log_warnx("%s: %s", acct->name, err.msg);
 }
 
 /*
- * archive = yes: the account's archive index, beside its UIDL journal
- * (and under the same lock); with it or folder_by_date, what the sink
- * learns of each message.
+ * archive = yes: the account's archive index, kept by its state; with
+ * it or folder_by_date, what the sink learns of each message.
  */
-static int
-run_open_archive(const struct conf_account *acct, struct run_sink *rs,
-    struct err *err)
+static void
+run_open_archive(const struct conf_account *acct, struct run_ctx *ctx,
+    struct run_sink *rs)
 {
-	char *path;
-
 	rs->account = acct->name;
 	rs->by_date = acct->folder_by_date;
-	if (acct->archive) {
-		if ((path = run_state_file(acct->name, "archive", err)) == NULL)
-			return -1;
-		rs->ar = archive_open(path, err);
-		if (rs->ar != NULL && archive_malformed(rs->ar) > 0)
-			log_warnx("%s: %s: %zu damaged lines ignored",
-			    acct->name, path, archive_malformed(rs->ar));
-		free(path);
-		if (rs->ar == NULL)
-			return -1;
-	}
+	rs->ar = state_archive(ctx->state);
 	if (acct->archive || acct->folder_by_date != NULL)
 		rs->am = archive_msg_new();
-	return 0;
 }
 
 int
@@ -760,7 +661,7 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 {
 	struct run_ctx ctx;
 	struct run_sink rs = { 0 };
-	struct sink sink = { .ops = &run_sink_ops, .ctx = &rs };
+	struct sink inner = { .ops = &run_sink_ops, .ctx = &rs }, sink;
 	struct maildir_sink_hooks hooks = { .filed = run_sink_filed,
 		.durable = run_sink_index,
 		.arg = &rs };
@@ -769,18 +670,19 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 
 	rs.indexing =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	if (run_open(acct, opts, &ctx, err) == 0 &&
-	    run_open_archive(acct, &rs, err) == 0) {
+	if (run_open(acct, opts, &ctx, err) == 0) {
+		run_open_archive(acct, &ctx, &rs);
 		rs.ms = maildir_sink_new(ctx.md, acct->maildir, &hooks);
 		rs.filed = opts->filed_out;
-		rc = fetch_account(&ctx.fa, ctx.st, &sink, &stats, err);
+		/* What the sink stores keeps the marker until recorded. */
+		state_sink(ctx.state, &inner, &sink);
+		rc = fetch_account(&ctx.fa, &ctx.store, &sink, &stats, err);
 		stats.duplicates = rs.duplicates;
-		run_after_login(acct, &stats);
+		run_after_login(acct, &ctx, &stats);
 		if (opts->stats_out != NULL)
 			*opts->stats_out = stats;
 	}
 	maildir_sink_free(rs.ms);
-	archive_free(rs.ar);
 	archive_msg_free(rs.am);
 	free(rs.where);
 	g_hash_table_destroy(rs.indexing);
@@ -877,10 +779,9 @@ run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
 	int rc = -1;
 
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.lock = -1;
 	pv.ctx = &ctx;
 	err_clear(&pv.err);
-	if ((path = run_state_file(acct->name, "uidl", err)) == NULL)
+	if ((path = state_file(acct->name, "uidl", err)) == NULL)
 		return -1;
 	/* Read only: no lock, no mark, no state or Maildir made. */
 	if ((ctx.rules = rules_build(opts->conf, acct, err)) == NULL ||
@@ -983,7 +884,7 @@ run_status(const struct conf_account *acct, const struct run_opts *opts,
 	char *path, size[32], when[32];
 
 	(void)opts;
-	if ((path = run_state_file(acct->name, "uidl", err)) == NULL)
+	if ((path = state_file(acct->name, "uidl", err)) == NULL)
 		return -1;
 	/* Read only: no lock, nothing made or changed. */
 	if ((st = uidl_open_readonly(path, err)) == NULL) {
@@ -1021,7 +922,6 @@ run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
 	char *text;
 
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.lock = -1;
 	run_fill(acct, opts, &ctx);
 	if (fetch_serverinfo(&ctx.fa, &text, err) == -1)
 		return -1;
@@ -1047,19 +947,19 @@ run_record_found(struct run_ctx *ctx, const struct maildir_index *idx,
 			continue;
 		file = strrchr(file, '/') + 1;
 		(*found_out)++;
-		if (uidl_has(ctx->st, msgs[i].uid, msgs[i].size))
+		if (uidl_has(state_uidl(ctx->state), msgs[i].uid, msgs[i].size))
 			continue;
-		if (uidl_append(ctx->st, msgs[i].uid, msgs[i].size, file,
-		        (int64_t)time(NULL), err) == -1)
+		if (uidl_append(state_uidl(ctx->state), msgs[i].uid,
+		        msgs[i].size, file, (int64_t)time(NULL), err) == -1)
 			return -1;
 	}
-	return uidl_sync(ctx->st, err);
+	return uidl_sync(state_uidl(ctx->state), err);
 }
 
 /* What the archive index's rebuild carries through the Maildir walk. */
 struct run_reindex {
 	struct archive *ar;
-	size_t rootlen;
+	const char *root;
 	size_t files, added;
 	struct err err; /* the first failure */
 };
@@ -1067,20 +967,16 @@ struct run_reindex {
 static void
 run_reindex_one(void *arg, const char *dir, const char *name)
 {
-	char digest[ARCHIVE_HEX_SIZE], msgid[ARCHIVE_HEX_SIZE], *path, *rel;
 	struct run_reindex *ri = arg;
-	bool has_id;
+	bool is_added;
+	char *path;
 
 	if (ri->err.cls != ERR_NONE || name[0] == '.')
 		return;
 	path = g_build_filename(dir, name, NULL);
-	rel = path + ri->rootlen + 1;
-	if (archive_digest_file(path, digest, msgid, &has_id, &ri->err) == 0) {
+	if (run_index_file(ri->ar, ri->root, path, &is_added, &ri->err) == 0) {
 		ri->files++;
-		if (archive_lookup(ri->ar, digest, has_id ? msgid : NULL) ==
-		        NULL &&
-		    archive_append(ri->ar, digest, has_id ? msgid : NULL, rel,
-		        &ri->err) == 0)
+		if (is_added)
 			ri->added++;
 	}
 	g_free(path);
@@ -1092,35 +988,29 @@ run_reindex_one(void *arg, const char *dir, const char *name)
  */
 static int
 run_rebuild_archive(const struct conf_account *acct,
-    const struct run_opts *opts, struct err *err)
+    const struct run_opts *opts, struct run_ctx *ctx, struct err *err)
 {
-	struct run_reindex ri = { .rootlen = strlen(acct->maildir) };
+	struct run_reindex ri = { .root = acct->maildir,
+		.ar = state_archive(ctx->state) };
 	char *path;
-	int rc = -1;
 
 	err_clear(&ri.err);
-	while (ri.rootlen > 1 && acct->maildir[ri.rootlen - 1] == '/')
-		ri.rootlen--;
-	if ((path = run_state_file(acct->name, "archive", err)) == NULL ||
-	    (ri.ar = archive_open(path, err)) == NULL)
-		goto out;
 	maildir_each_file(acct->maildir, run_reindex_one, &ri);
 	if (ri.err.cls != ERR_NONE) {
 		*err = ri.err;
-		goto out;
+		return -1;
 	}
 	if (archive_sync(ri.ar, err) == -1)
-		goto out;
-	if (!opts->is_quiet)
+		return -1;
+	if (!opts->is_quiet) {
+		path = state_path(ctx->state, "archive");
 		printf("%s: %zu message file%s in %s, %zu of them added to the "
 		       "archive index %s\n",
 		    acct->name, ri.files, ri.files == 1 ? "" : "s",
 		    acct->maildir, ri.added, path);
-	rc = 0;
-out:
-	archive_free(ri.ar);
-	free(path);
-	return rc;
+		free(path);
+	}
+	return 0;
 }
 
 int
@@ -1147,8 +1037,10 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
 		printf("%s: %zu message%s on the server, %zu of them found in "
 		       "%s and recorded\n",
 		    acct->name, n, n == 1 ? "" : "s", found, acct->maildir);
-	if (acct->archive && run_rebuild_archive(acct, opts, err) == -1)
+	if (acct->archive && run_rebuild_archive(acct, opts, &ctx, err) == -1)
 		goto out;
+	/* Every message of the Maildir is recorded: as good as a recovery. */
+	state_recovered(ctx.state);
 	rc = 0;
 out:
 	free(msgs);

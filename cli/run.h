@@ -74,10 +74,4 @@ int run_status(const struct conf_account *acct, const struct run_opts *opts,
 int run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
 
-/*
- * The directory holding popfetch's state: $XDG_STATE_HOME/popfetch, or
- * ~/.local/state/popfetch.  Caller owns; NULL if neither is set.
- */
-char *run_state_dir(void);
-
 #endif

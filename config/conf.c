@@ -15,6 +15,7 @@
 #include <confuse.h>
 #include <glib.h>
 
+#include "compat/compat.h"
 #include "config/conf.h"
 #include "util/log.h"
 #include "util/str.h"

@@ -52,7 +52,7 @@ struct fetch_run {
 	struct pop3_session *s;
 	const struct fetch_account *acct;
 	const char *account;
-	struct uidl_store *st;
+	const struct store *st;
 	const struct sink *sink;
 	struct pop3_msg *msgs;
 	size_t n;
@@ -85,6 +85,51 @@ struct fetch_run {
 	enum fetch_verdict verdict; /* of the message in hand */
 	const void *filing;         /* and where it goes, for the sink */
 };
+
+/* The state, through the interface cli/ hands in (fetch/fetch.h). */
+static bool
+store_has(const struct store *st, const char *uid, uint64_t size)
+{
+	return st->ops->has(st->ctx, uid, size);
+}
+
+static int64_t
+store_first_seen(const struct store *st, const char *uid, uint64_t size)
+{
+	return st->ops->first_seen(st->ctx, uid, size);
+}
+
+static const char *
+store_file(const struct store *st, const char *uid, uint64_t size)
+{
+	return st->ops->file(st->ctx, uid, size);
+}
+
+static size_t
+store_count(const struct store *st)
+{
+	return st->ops->count(st->ctx);
+}
+
+static int
+store_append(const struct store *st, const char *uid, uint64_t size,
+    const char *file, int64_t now, struct err *err)
+{
+	return st->ops->append(st->ctx, uid, size, file, now, err);
+}
+
+static int
+store_sync(const struct store *st, struct err *err)
+{
+	return st->ops->sync(st->ctx, err);
+}
+
+static int
+store_compact(const struct store *st, const char *const *keep, size_t n,
+    struct err *err)
+{
+	return st->ops->compact(st->ctx, keep, n, err);
+}
 
 /*
  * The message's header is in: decide what to do with it, and when it
@@ -146,7 +191,7 @@ fetch_expired(void *arg, const struct pop3_msg *msg)
 	if (r->is_gone != NULL && r->is_gone[msg - r->msgs])
 		return true;
 	if (!r->acct->has_keep_days ||
-	    (first = uidl_first_seen(r->st, msg->uid, msg->size)) < 0)
+	    (first = store_first_seen(r->st, msg->uid, msg->size)) < 0)
 		return false;
 	return (int64_t)time(NULL) >=
 	    first + (int64_t)r->acct->keep_days * 24 * 60 * 60;
@@ -360,11 +405,11 @@ fetch_round_commit(struct fetch_run *r, bool is_lazy, struct err *err)
 		const struct pop3_msg *msg = &r->msgs[d->idx];
 
 		if (msg->has_uid &&
-		    uidl_append(r->st, msg->uid, msg->size, d->name,
+		    store_append(r->st, msg->uid, msg->size, d->name,
 		        (int64_t)time(NULL), err) == -1)
 			goto out;
 	}
-	if (r->ndone > 0 && !is_lazy && uidl_sync(r->st, err) == -1)
+	if (r->ndone > 0 && !is_lazy && store_sync(r->st, err) == -1)
 		goto out;
 	r->is_journal_dirty |= r->ndone > 0 && is_lazy;
 	for (i = 0; i < r->ndone; i++) {
@@ -657,7 +702,7 @@ fetch_steps_each(struct fetch_run *r, const struct plan *p, struct err *err)
 	    fetch_each_replies(r, rc == 0 ? err : &cerr) == -1)
 		rc = -1;
 	if (r->is_journal_dirty &&
-	    uidl_sync(r->st, rc == 0 ? err : &cerr) == -1)
+	    store_sync(r->st, rc == 0 ? err : &cerr) == -1)
 		rc = -1;
 	if (r->acct->checkpoint != 0 &&
 	    r->stats->deleted >= r->acct->checkpoint)
@@ -808,7 +853,7 @@ fetch_find_gone(struct fetch_run *r, struct err *err)
 		const struct pop3_msg *m = &r->msgs[i];
 
 		if (!m->has_uid || r->is_twin[i] ||
-		    uidl_file(r->st, m->uid, m->size) == NULL)
+		    store_file(r->st, m->uid, m->size) == NULL)
 			continue;
 		tracked++;
 		if (r->acct->is_gone(r->acct->gone_arg, m)) {
@@ -888,10 +933,10 @@ fetch_recover(struct fetch_run *r, struct err *err)
 		const struct pop3_msg *m = &r->msgs[i];
 
 		if (!m->has_uid || r->is_shared[i] ||
-		    uidl_has(r->st, m->uid, m->size) ||
+		    store_has(r->st, m->uid, m->size) ||
 		    !acct->recover(acct->recover_arg, m, &file))
 			continue;
-		if (uidl_append(r->st, m->uid, m->size, file,
+		if (store_append(r->st, m->uid, m->size, file,
 		        (int64_t)time(NULL), err) == -1) {
 			free(file);
 			return -1;
@@ -904,7 +949,7 @@ fetch_recover(struct fetch_run *r, struct err *err)
 	log_notice("%s: %zu message%s stored by an interrupted run, now "
 	           "recorded",
 	    r->account, n, n == 1 ? "" : "s");
-	return uidl_sync(r->st, err);
+	return store_sync(r->st, err);
 }
 
 /* Decide for message idx from the header TOP just gave (or would not). */
@@ -980,21 +1025,21 @@ fetch_compact(struct fetch_run *r, struct err *err)
 	for (i = 0; i < r->n; i++)
 		if (r->msgs[i].has_uid && r->is_stored[i])
 			nkeep++;
-	if (uidl_count(r->st) <= nkeep)
+	if (store_count(r->st) <= nkeep)
 		return 0;
 	keep = xreallocarray(NULL, nkeep + 1, sizeof(*keep));
 	nkeep = 0;
 	for (i = 0; i < r->n; i++)
 		if (r->msgs[i].has_uid && r->is_stored[i])
 			keep[nkeep++] = r->msgs[i].uid;
-	rc = uidl_compact(r->st, keep, nkeep, err);
+	rc = store_compact(r->st, keep, nkeep, err);
 	free(keep);
 	return rc;
 }
 
 int
 fetch_session(struct pop3_session *s, const struct fetch_account *acct,
-    struct uidl_store *st, const struct sink *sink, struct fetch_stats *stats,
+    const struct store *st, const struct sink *sink, struct fetch_stats *stats,
     struct err *err)
 {
 	struct fetch_run r = { .s = s,
@@ -1018,8 +1063,11 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 		has_uidl = true;
 	}
 	fetch_find_shared(&r);
-	if (acct->recover != NULL && fetch_recover(&r, err) == -1)
-		goto quit;
+	if (acct->recover != NULL) {
+		if (fetch_recover(&r, err) == -1)
+			goto quit;
+		stats->is_recovered = true;
+	}
 	/*
 	 * Each message looked up once; plan, deletions and compaction ask.
 	 * Twins are never taken as fetched where that would delete them
@@ -1029,7 +1077,7 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 	for (size_t i = 0; i < r.n; i++)
 		r.is_stored[i] = r.msgs[i].has_uid &&
 		    (!r.is_twin[i] || acct->policy == PLAN_KEEP) &&
-		    uidl_has(r.st, r.msgs[i].uid, r.msgs[i].size);
+		    store_has(r.st, r.msgs[i].uid, r.msgs[i].size);
 	if (acct->policy == PLAN_KEEP && acct->is_gone != NULL &&
 	    fetch_find_gone(&r, err) == -1) {
 		/* Refused: the rest of the run goes on, the error stays. */
@@ -1286,7 +1334,7 @@ fetch_serverinfo(const struct fetch_account *acct, char **text_out,
 
 /* One connection: log in, fetch_session(). */
 static int
-fetch_connect(const struct fetch_account *acct, struct uidl_store *st,
+fetch_connect(const struct fetch_account *acct, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
 	struct pop3_caps caps;
@@ -1333,7 +1381,7 @@ fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
 }
 
 int
-fetch_account(const struct fetch_account *acct, struct uidl_store *st,
+fetch_account(const struct fetch_account *acct, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
 	struct fetch_stats one;
@@ -1356,6 +1404,7 @@ fetch_account(const struct fetch_account *acct, struct uidl_store *st,
 		if (one.quit_ok)
 			stats->deleted += one.deleted;
 		stats->quit_ok = one.quit_ok;
+		stats->is_recovered |= one.is_recovered;
 		if (rc == -1 || !one.is_checkpoint || !one.quit_ok)
 			return rc;
 		/*

@@ -8,7 +8,6 @@
 
 #include "fetch/plan.h"
 #include "fetch/pop3.h"
-#include "fetch/uidl.h"
 #include "util/err.h"
 
 /*
@@ -38,6 +37,36 @@ struct sink {
 	void *ctx;
 };
 
+/*
+ * What fetch/ knows of the messages delivered before, and where it
+ * records the new ones.  fetch/ reads and writes it through this and
+ * never sees the state's files: cli/ wires it to state/ (state_store()),
+ * which keeps the UIDL store and its journal.  has: was the message with
+ * this uid and size delivered before (or recorded as dealt with)?
+ * first_seen: when it was first recorded (seconds since the epoch), or
+ * -1.  file: the name it was stored as (borrowed, valid until the next
+ * call), or NULL.  count: entries.  append: record it (file may be
+ * NULL), not yet durable; sync: make every record appended durable, and
+ * only then may the messages be deleted.  compact: forget every entry
+ * whose uid is not among the n in keep.
+ */
+struct store_ops {
+	bool (*has)(void *ctx, const char *uid, uint64_t size);
+	int64_t (*first_seen)(void *ctx, const char *uid, uint64_t size);
+	const char *(*file)(void *ctx, const char *uid, uint64_t size);
+	size_t (*count)(void *ctx);
+	int (*append)(void *ctx, const char *uid, uint64_t size,
+	    const char *file, int64_t now, struct err *err);
+	int (*sync)(void *ctx, struct err *err);
+	int (*compact)(void *ctx, const char *const *keep, size_t n,
+	    struct err *err);
+};
+
+struct store {
+	const struct store_ops *ops;
+	void *ctx;
+};
+
 enum fetch_tls {
 	FETCH_TLS_ON = 0,   /* implicit TLS (POP3S) */
 	FETCH_TLS_STARTTLS, /* STLS, required */
@@ -61,6 +90,7 @@ struct fetch_stats {
 	bool is_checkpoint; /* stopped at acct->checkpoint DELEs */
 	long login_delay;   /* CAPA LOGIN-DELAY, seconds; -1 if none */
 	long expire;        /* CAPA EXPIRE, days; -1 if none or NEVER */
+	bool is_recovered;  /* acct->recover was asked of every message */
 	unsigned skipped;   /* left on the server by a rule */
 	unsigned discarded; /* not stored, by a rule */
 	/*
@@ -170,7 +200,7 @@ struct fetch_account {
  * first error is returned in err (-1) after the rest has been done.
  */
 int fetch_session(struct pop3_session *s, const struct fetch_account *acct,
-    struct uidl_store *st, const struct sink *sink, struct fetch_stats *stats,
+    const struct store *st, const struct sink *sink, struct fetch_stats *stats,
     struct err *err);
 
 /*
@@ -180,7 +210,7 @@ int fetch_session(struct pop3_session *s, const struct fetch_account *acct,
  * credential is sent.  stats->deleted counts only the deletions that a
  * QUIT made final.
  */
-int fetch_account(const struct fetch_account *acct, struct uidl_store *st,
+int fetch_account(const struct fetch_account *acct, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err);
 
 /*

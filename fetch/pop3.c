@@ -12,6 +12,7 @@
  * (RFC 2449 §6.6).  Multi-line replies are read line by line (CAPA, LIST,
  * UIDL, bounded by POP3_LINE_MAX) or streamed (RETR, TOP, unbounded).
  */
+#include "compat/compat.h"
 #include "config.h"
 
 #include <assert.h>

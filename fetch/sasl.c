@@ -12,6 +12,7 @@
  * Everything with a hash or a nonce in it is left to GNU SASL; only the
  * token mechanisms, which are plain formatting, are done here.
  */
+#include "compat/compat.h"
 #include "config.h"
 
 #include <stdint.h>

@@ -1,9 +1,10 @@
 /*
- * The UIDL journal reader (fetch/uidl.c).  uidl_open() takes only a
- * path, so each input is written as the journal file in a private
- * directory, made once per process (on /dev/shm when there is one, to
- * spare the disk).  Then: open, query, append, reopen, compact, reopen,
- * checking that each step keeps what the last one had.
+ * The UIDL journal reader (state/uidl.c, on state/journal.c).
+ * uidl_open() takes only a path, so each input is written as the
+ * journal file in a private directory, made once per process (on
+ * /dev/shm when there is one, to spare the disk).  Then: open, query,
+ * append, reopen, compact, reopen, checking that each step keeps what
+ * the last one had.
  *
  * Input: the journal file's bytes.
  */
@@ -21,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fetch/uidl.h"
+#include "state/uidl.h"
 #include "tests/fuzz/fuzz.h"
 #include "util/str.h"
 #include "util/xmalloc.h"

@@ -15,7 +15,10 @@
 #include <glib.h>
 
 #include "fetch/fetch.h"
+#include "state/state.h"
+#include "state/uidl.h"
 #include "tests/unit/mock-transport.h"
+#include "tests/unit/tmpdir.h"
 #include "util/xmalloc.h"
 
 /*
@@ -180,7 +183,9 @@ static bool with_capa; /* the script answers CAPA after the greeting */
 struct fixture {
 	char dir[64];
 	char path[96];
-	struct uidl_store *st;
+	struct state *state;
+	struct uidl_store *st; /* the state's */
+	struct store store;    /* the state, as fetch/ sees it */
 	struct mem_sink mem;
 	struct sink sink;
 	struct fetch_stats stats;
@@ -195,8 +200,10 @@ setup(void **state)
 	strcpy(f->dir, "/tmp/test-fetch.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	(void)snprintf(f->path, sizeof(f->path), "%s/acct.uidl", f->dir);
-	f->st = uidl_open(f->path, &f->err);
-	assert_non_null(f->st);
+	f->state = state_open(f->dir, "acct", false, &f->err);
+	assert_non_null(f->state);
+	f->st = state_uidl(f->state);
+	state_store(f->state, &f->store);
 	f->sink.ops = &mem_ops;
 	f->sink.ctx = &f->mem;
 	err_clear(&f->err);
@@ -219,7 +226,7 @@ teardown(void **state)
 	decide_calls = 0;
 	stop_flag = 0;
 	with_capa = false;
-	uidl_free(f->st);
+	state_close(f->state);
 	for (i = 0; i < f->mem.nstored; i++)
 		free(f->mem.stored[i]);
 	free(f->mem.cur);
@@ -228,8 +235,7 @@ teardown(void **state)
 		free(f->mem.write_at_begin[i]);
 		free(f->mem.sent_at_sync[i]);
 	}
-	(void)unlink(f->path);
-	(void)rmdir(f->dir);
+	tmpdir_remove(g_strdup(f->dir));
 	free(f);
 	return 0;
 }
@@ -271,7 +277,7 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 	assert_int_equal(pop3_user_pass(s, "u", "p", &f->err), 0);
 	*s_out = s;
 	*t_out = t;
-	return fetch_session(s, &acct, f->st, &f->sink, &f->stats, &f->err);
+	return fetch_session(s, &acct, &f->store, &f->sink, &f->stats, &f->err);
 }
 
 static void
@@ -300,6 +306,7 @@ test_keep_fetches_new_only(void **state)
 	assert_int_equal(f->stats.new_msgs, 3);
 	assert_int_equal(f->stats.retrieved, 3);
 	assert_int_equal(f->stats.deleted, 0);
+	assert_false(f->stats.is_recovered); /* not asked to */
 	assert_true(uidl_has(f->st, "u-two", 20));
 
 	/* The second run finds nothing new and downloads nothing. */
@@ -557,6 +564,7 @@ test_recover_after_kill(void **state)
 	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nDELE 2\r\nRETR 3\r\n"
 	          "DELE 3\r\nQUIT\r\n");
 	assert_int_equal(recover_calls, 3);
+	assert_true(f->stats.is_recovered);
 	assert_true(uidl_has(f->st, "u-two", 20));
 	assert_int_equal(f->mem.nstored, 2);
 	assert_int_equal(f->stats.new_msgs, 2);

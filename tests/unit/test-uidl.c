@@ -23,77 +23,16 @@
 
 #include <glib.h>
 
-#include "fetch/uidl.h"
+#include "state/uidl.h"
 #include "tests/unit/fault.h"
 #include "util/xmalloc.h"
 
 #define HEADER "popfetch-uidl 1\n"
 
-static struct fault f_write, f_fsync, f_renameat, f_ftruncate;
-static size_t write_max; /* when > 0, a write(2) moves at most this */
-static int write_calls;
-static int fsync_calls;
-
-ssize_t __real_write(int, const void *, size_t);
-ssize_t __wrap_write(int, const void *, size_t);
-int __real_fsync(int);
-int __wrap_fsync(int);
-int __real_renameat(int, const char *, int, const char *);
-int __wrap_renameat(int, const char *, int, const char *);
-int __real_ftruncate(int, off_t);
-int __wrap_ftruncate(int, off_t);
-
-ssize_t
-__wrap_write(int fd, const void *buf, size_t len)
-{
-	write_calls++;
-	if (fault_hit(&f_write))
-		return -1;
-	if (write_max > 0 && len > write_max)
-		len = write_max;
-	return __real_write(fd, buf, len);
-}
-
-int
-__wrap_fsync(int fd)
-{
-	fsync_calls++;
-	if (fault_hit(&f_fsync))
-		return -1;
-	return __real_fsync(fd);
-}
-
-int
-__wrap_renameat(int ofd, const char *old, int nfd, const char *new)
-{
-	if (fault_hit(&f_renameat))
-		return -1;
-	return __real_renameat(ofd, old, nfd, new);
-}
-
-int
-__wrap_ftruncate(int fd, off_t len)
-{
-	if (fault_hit(&f_ftruncate))
-		return -1;
-	return __real_ftruncate(fd, len);
-}
-
 struct fixture {
 	char dir[64];
 	char path[128];
 };
-
-static void
-faults_reset(void)
-{
-	memset(&f_write, 0, sizeof(f_write));
-	memset(&f_fsync, 0, sizeof(f_fsync));
-	memset(&f_renameat, 0, sizeof(f_renameat));
-	memset(&f_ftruncate, 0, sizeof(f_ftruncate));
-	write_max = 0;
-	write_calls = fsync_calls = 0;
-}
 
 static int
 setup(void **state)
@@ -101,7 +40,7 @@ setup(void **state)
 	struct fixture *fx;
 	const char *tmpdir = getenv("TMPDIR");
 
-	faults_reset();
+	fault_io_reset();
 	(void)umask(022);
 	fx = xcalloc(1, sizeof(*fx));
 	if (tmpdir == NULL || strlen(tmpdir) > 30)
@@ -128,7 +67,7 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	faults_reset();
+	fault_io_reset();
 	(void)nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(fx);
 	return 0;
@@ -248,10 +187,10 @@ test_append_sync_reopen(void **state)
 
 	/* The first sync also fsyncs the directory, later ones not. */
 	assert_int_equal(uidl_sync(st, &err), 0);
-	assert_int_equal(fsync_calls, 2);
+	assert_int_equal(fault_fsync_calls, 2);
 	assert_int_equal(uidl_append(st, "c3", 5, NULL, 4000, &err), 0);
 	assert_int_equal(uidl_sync(st, &err), 0);
-	assert_int_equal(fsync_calls, 3);
+	assert_int_equal(fault_fsync_calls, 3);
 	uidl_free(st);
 
 	assert_file_equals(fx->path,
@@ -649,7 +588,7 @@ test_fault_append_write(void **state)
 	char *before;
 
 	before = seed(fx, &st);
-	fault_arm(&f_write, 1, 1, ENOSPC);
+	fault_arm(&fault_write, 1, 1, ENOSPC);
 	err_clear(&err);
 	assert_int_equal(uidl_append(st, "x", 3, NULL, 3, &err), -1);
 	assert_int_equal(err.cls, ERR_LOCAL);
@@ -659,14 +598,14 @@ test_fault_append_write(void **state)
 	assert_file_equals(fx->path, before);
 
 	/* Half a record written, then ENOSPC: cut back to whole lines. */
-	fault_arm(&f_write, 2, 1, ENOSPC);
-	write_max = 3;
+	fault_arm(&fault_write, 2, 1, ENOSPC);
+	fault_write_max = 3;
 	assert_int_equal(uidl_append(st, "y", 4, NULL, 4, &err), -1);
-	write_max = 0;
+	fault_write_max = 0;
 	assert_file_equals(fx->path, before);
 
 	/* The store goes on working. */
-	fault_arm(&f_write, 0, 0, 0);
+	fault_arm(&fault_write, 0, 0, 0);
 	assert_int_equal(uidl_append(st, "z", 5, NULL, 5, &err), 0);
 	assert_int_equal(uidl_sync(st, &err), 0);
 	uidl_free(st);
@@ -688,12 +627,12 @@ test_fault_append_no_truncate(void **state)
 
 	/* A partial record that cannot be cut back: stop appending. */
 	before = seed(fx, &st);
-	write_max = 3;
-	fault_arm(&f_write, 2, 1, EIO);
-	fault_arm(&f_ftruncate, 1, 1, EIO);
+	fault_write_max = 3;
+	fault_arm(&fault_write, 2, 1, EIO);
+	fault_arm(&fault_ftruncate, 1, 1, EIO);
 	assert_int_equal(uidl_append(st, "y", 4, NULL, 4, &err), -1);
-	write_max = 0;
-	fault_arm(&f_write, 0, 0, 0);
+	fault_write_max = 0;
+	fault_arm(&fault_write, 0, 0, 0);
 	err_clear(&err);
 	assert_int_equal(uidl_append(st, "z", 5, NULL, 5, &err), -1);
 	assert_int_equal(err.cls, ERR_LOCAL);
@@ -719,7 +658,7 @@ test_fault_sync(void **state)
 
 	before = seed(fx, &st);
 	assert_int_equal(uidl_append(st, "x", 3, NULL, 3, &err), 0);
-	fault_arm(&f_fsync, 1, 1, EIO);
+	fault_arm(&fault_fsync, 1, 1, EIO);
 	err_clear(&err);
 	assert_int_equal(uidl_sync(st, &err), -1);
 	assert_int_equal(err.cls, ERR_LOCAL);
@@ -769,19 +708,19 @@ check_compact_fault(struct fixture *fx, struct fault *f, int nth, int errnum)
 static void
 test_fault_compact_write(void **state)
 {
-	check_compact_fault(*state, &f_write, 1, ENOSPC);
+	check_compact_fault(*state, &fault_write, 1, ENOSPC);
 }
 
 static void
 test_fault_compact_fsync(void **state)
 {
-	check_compact_fault(*state, &f_fsync, 1, EIO);
+	check_compact_fault(*state, &fault_fsync, 1, EIO);
 }
 
 static void
 test_fault_compact_rename(void **state)
 {
-	check_compact_fault(*state, &f_renameat, 1, EIO);
+	check_compact_fault(*state, &fault_renameat, 1, EIO);
 }
 
 static void
@@ -798,7 +737,7 @@ test_fault_compact_dir_fsync(void **state)
 	 * fails, but later records must reach the file now in place.
 	 */
 	before = seed(fx, &st);
-	fault_arm(&f_fsync, 2, 1, EIO);
+	fault_arm(&fault_fsync, 2, 1, EIO);
 	assert_int_equal(uidl_compact(st, keep, 1, &err), -1);
 	assert_int_equal(err.errnum, EIO);
 	assert_int_equal(uidl_append(st, "after", 9, NULL, 9, &err), 0);

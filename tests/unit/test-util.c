@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "compat/compat.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/str.h"
@@ -634,10 +635,32 @@ test_xmalloc(void **state)
 	freezero(NULL, 10);
 }
 
+/* The fallback, tested here although the C library has its own. */
+static void
+test_explicit_bzero(void **state)
+{
+	unsigned char buf[8];
+	size_t i;
+
+	(void)state;
+	memset(buf, 0xaa, sizeof(buf));
+	compat_explicit_bzero(buf + 1, 6);
+	assert_int_equal(buf[0], 0xaa);
+	for (i = 1; i < 7; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(buf[7], 0xaa);
+	compat_explicit_bzero(buf, 0);
+	assert_int_equal(buf[0], 0xaa);
+	explicit_bzero(buf, sizeof(buf));
+	for (i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_explicit_bzero),
 		cmocka_unit_test(test_tonum_valid),
 		cmocka_unit_test(test_tonum_refused),
 		cmocka_unit_test(test_tonum_max),

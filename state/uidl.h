@@ -1,5 +1,5 @@
-#ifndef POPFETCH_FETCH_UIDL_H
-#define POPFETCH_FETCH_UIDL_H
+#ifndef POPFETCH_STATE_UIDL_H
+#define POPFETCH_STATE_UIDL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -9,10 +9,10 @@
 
 /*
  * The seen-UIDL store of one account: which messages were delivered,
- * kept as an append-only journal file.  A record is appended (and made
- * durable with uidl_sync()) after each delivery; uidl_compact() rewrites
- * the file atomically.  A torn last line, as a crash may leave, is
- * ignored on load.  UIDs are untrusted server data but have already been
+ * kept in an append-only journal (state/journal.h).  A record is appended
+ * (and made durable with uidl_sync()) after each delivery; uidl_compact()
+ * rewrites the file atomically.  A torn last line, as a crash may leave,
+ * is cut off on load.  UIDs are untrusted server data but have already been
  * checked by pop3_uidl() (1-70 bytes in 0x21..0x7e).
  */
 struct uidl_store;

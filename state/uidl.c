@@ -1,21 +1,18 @@
 #include "config.h"
 
-#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <glib.h>
 
-#include "fetch/uidl.h"
-#include "util/fsutil.h"
+#include "state/journal.h"
+#include "state/uidl.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -31,15 +28,16 @@
  * at least UIDL_FIELDS fields.  An incompatible change bumps the version,
  * which older readers refuse rather than misread.
  */
-#define UIDL_MAGIC "popfetch-uidl "
-#define UIDL_VERSION 1
 #define UIDL_FIELDS 5
 /*
  * A size of "*" in the journal: any size matches.  Other tools' state,
  * imported when moving to popfetch, knows the uids but not the sizes.
  */
 #define UIDL_SIZE_ANY UINT64_MAX
-#define UIDL_HEADER "popfetch-uidl 1\n"
+
+static const struct journal_kind uidl_kind = { .magic = "popfetch-uidl",
+	.version = 1,
+	.what = "UIDL journal" };
 
 /* RFC 1939 §7: a unique-id is 1 to 70 characters in 0x21..0x7e. */
 #define UIDL_UID_MAX 70
@@ -77,16 +75,8 @@ struct uidl_slab {
 };
 
 struct uidl_store {
-	char *path;
-	char *dir;  /* its directory, for messages */
-	char *base; /* file name within dir_fd */
-	int dir_fd;
-	int fd;    /* O_APPEND, -1 when broken */
-	off_t end; /* end of the last whole record written */
-	bool need_dir_sync;
-	bool is_readonly; /* uidl_open_readonly(): nothing is written */
-	size_t malformed;
-	bool is_reindexing;      /* loading only to learn records' offsets */
+	struct journal *j;
+	bool is_reindexing;      /* reading only to learn records' offsets */
 	char file[NAME_MAX + 1]; /* what uidl_file() returns */
 	GHashTable *set;         /* struct uidl_entry, keyed on (uid, size) */
 	struct uidl_slab *slabs; /* the entries' memory, newest first */
@@ -207,9 +197,9 @@ uidl_parse_time(const char *s, size_t len, int64_t *out)
  * malformed.  Reindexing, only note where the entry's record is.
  */
 static int
-uidl_parse_record(struct uidl_store *st, const char *line, size_t len,
-    off_t off)
+uidl_parse_record(void *arg, const char *line, size_t len, off_t off)
 {
+	struct uidl_store *st = arg;
 	const char *field[UIDL_FIELDS], *end = line + len, *p = line, *tab;
 	size_t flen[UIDL_FIELDS], n;
 	uint64_t size;
@@ -256,234 +246,40 @@ uidl_parse_record(struct uidl_store *st, const char *line, size_t len,
 	return 0;
 }
 
-static int
-uidl_parse_header(struct uidl_store *st, const char *line, size_t len,
-    struct err *err)
+static struct uidl_store *
+uidl_new(void)
 {
-	size_t mlen = strlen(UIDL_MAGIC);
-	uint64_t version;
+	struct uidl_store *st = xcalloc(1, sizeof(*st));
 
-	if (len < mlen || memcmp(line, UIDL_MAGIC, mlen) != 0 ||
-	    str_tonum(line + mlen, len - mlen, UINT32_MAX, &version) == -1) {
-		err_setx(err, ERR_LOCAL, "%s: not a popfetch UIDL journal",
-		    st->path);
-		return -1;
-	}
-	if (version != UIDL_VERSION) {
-		err_setx(err, ERR_LOCAL,
-		    "%s: journal version %" PRIu64
-		    " is not supported (only %d)",
-		    st->path, version, UIDL_VERSION);
-		return -1;
-	}
-	return 0;
-}
-
-/* The journal is read through a buffer of this size, not mapped whole. */
-#define UIDL_READ_CHUNK (256 * 1024)
-
-/*
- * Parse the records of buf[0..len) that end in a LF; *used_out gets
- * how much that was (the rest is a record cut by the chunk, or torn).
- */
-static void
-uidl_parse_records(struct uidl_store *st, const char *buf, size_t len,
-    off_t off, size_t *used_out)
-{
-	const char *p = buf, *end = buf + len, *nl;
-
-	for (; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			break;
-		if (uidl_parse_record(st, p, (size_t)(nl - p),
-		        off + (off_t)(p - buf)) == -1 &&
-		    !st->is_reindexing)
-			st->malformed++;
-	}
-	*used_out = (size_t)(p - buf);
-}
-
-/*
- * Read and parse the journal a chunk at a time, so that its size costs
- * no memory beyond the entries themselves.  *good_out gets the length of
- * its whole lines: anything after the last LF is a torn record.
- */
-static int
-uidl_parse_fd(struct uidl_store *st, off_t size, off_t *good_out,
-    struct err *err)
-{
-	char *buf = xmalloc(UIDL_READ_CHUNK);
-	size_t have = 0, used, hlen;
-	off_t off = 0;
-	bool has_header = false, is_skipping = false;
-	ssize_t n;
-	char *nl;
-	int rc = -1;
-
-	*good_out = 0;
-	while (off < size) {
-		n = pread(st->fd, buf + have, UIDL_READ_CHUNK - have, off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			err_set(err, ERR_LOCAL, "read %s", st->path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		off += n;
-		have += (size_t)n;
-		used = 0;
-		if (is_skipping) {
-			/* The rest of a line too long to be a record. */
-			if ((nl = memchr(buf, '\n', have)) == NULL) {
-				have = 0;
-				continue;
-			}
-			used = (size_t)(nl - buf) + 1;
-			is_skipping = false;
-		}
-		if (!has_header) {
-			if ((nl = memchr(buf, '\n', have)) == NULL) {
-				if (have < UIDL_READ_CHUNK && off < size)
-					continue;
-				break; /* torn (or foreign) header: below */
-			}
-			if (uidl_parse_header(st, buf, (size_t)(nl - buf),
-			        err) == -1)
-				goto out;
-			has_header = true;
-			used = (size_t)(nl - buf) + 1;
-		}
-		uidl_parse_records(st, buf + used, have - used,
-		    off - (off_t)have + (off_t)used, &hlen);
-		used += hlen;
-		if (used == 0 && have == UIDL_READ_CHUNK) {
-			st->malformed++;
-			is_skipping = true;
-			have = 0;
-			continue;
-		}
-		memmove(buf, buf + used, have - used);
-		have -= used;
-		*good_out = off - (off_t)have;
-	}
-	if (!has_header && have > 0) {
-		/*
-		 * Only a torn header, as a crash right after creation leaves,
-		 * is started afresh; anything else is someone else's file.
-		 */
-		if (have < strlen(UIDL_HEADER) &&
-		    memcmp(buf, UIDL_HEADER, have) == 0) {
-			rc = 0;
-			goto out;
-		}
-		if (uidl_parse_header(st, buf, have, err) == -1)
-			goto out;
-	}
-	rc = 0;
-out:
-	free(buf);
-	return rc;
-}
-
-static int
-uidl_load(struct uidl_store *st, struct err *err)
-{
-	struct stat sb;
-	off_t good = 0;
-
-	if (fstat(st->fd, &sb) == -1) {
-		err_set(err, ERR_LOCAL, "stat %s", st->path);
-		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		err_setx(err, ERR_LOCAL, "%s: not a regular file", st->path);
-		return -1;
-	}
-	if (sb.st_size > 0 && uidl_parse_fd(st, sb.st_size, &good, err) == -1)
-		return -1;
-	st->end = good;
-	if (good < sb.st_size && !st->is_readonly) {
-		/* Cut the torn tail so that the next record starts a line. */
-		if (ftruncate(st->fd, st->end) == -1 || fsync(st->fd) == -1) {
-			err_set(err, ERR_LOCAL, "truncate %s", st->path);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int
-uidl_write_header(struct uidl_store *st, struct err *err)
-{
-	size_t len = strlen(UIDL_HEADER);
-
-	if (fsutil_write_all(st->fd, UIDL_HEADER, len, err) == -1) {
-		err_set(err, ERR_LOCAL, "write %s", st->path);
-		return -1;
-	}
-	st->end = (off_t)len;
-	return 0;
-}
-
-static int
-uidl_open_fd(struct uidl_store *st, struct err *err)
-{
-	st->fd =
-	    openat(st->dir_fd, st->base, O_RDWR | O_APPEND | O_CLOEXEC, 0600);
-	if (st->fd == -1 && errno == ENOENT)
-		st->fd = openat(st->dir_fd, st->base,
-		    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (st->fd == -1) {
-		err_set(err, ERR_LOCAL, "open %s", st->path);
-		return -1;
-	}
-	return 0;
+	st->set = g_hash_table_new(uidl_entry_hash, uidl_entry_equal);
+	return st;
 }
 
 struct uidl_store *
 uidl_open(const char *path, struct err *err)
 {
-	struct uidl_store *st;
-	const char *slash;
+	struct uidl_store *st = uidl_new();
 
-	st = xcalloc(1, sizeof(*st));
-	st->dir_fd = st->fd = -1;
-	st->path = xstrdup(path);
-	st->set = g_hash_table_new(uidl_entry_hash, uidl_entry_equal);
-	if ((slash = strrchr(path, '/')) == NULL) {
-		st->dir = xstrdup(".");
-		st->base = xstrdup(path);
-	} else {
-		st->dir = slash == path
-		    ? xstrdup("/")
-		    : xstrndup(path, (size_t)(slash - path));
-		st->base = xstrdup(slash + 1);
+	st->j = journal_open(path, &uidl_kind, uidl_parse_record, st, err);
+	if (st->j == NULL) {
+		uidl_free(st);
+		return NULL;
 	}
-	st->dir_fd =
-	    openat(AT_FDCWD, st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (st->dir_fd == -1) {
-		err_set(err, ERR_LOCAL, "open %s", st->dir);
-		goto fail;
-	}
-	if (st->base[0] == '\0') {
-		err_setx(err, ERR_LOCAL, "%s: not a file name", path);
-		goto fail;
-	}
-	if (uidl_open_fd(st, err) == -1 || uidl_load(st, err) == -1)
-		goto fail;
-	if (st->end == 0 && uidl_write_header(st, err) == -1)
-		goto fail;
-	/*
-	 * The name may be new (or a crash may have left it unsynced): the
-	 * first uidl_sync() makes it durable in the directory too.
-	 */
-	st->need_dir_sync = true;
 	return st;
-fail:
-	uidl_free(st);
-	return NULL;
+}
+
+struct uidl_store *
+uidl_open_readonly(const char *path, struct err *err)
+{
+	struct uidl_store *st = uidl_new();
+
+	st->j =
+	    journal_open_readonly(path, &uidl_kind, uidl_parse_record, st, err);
+	if (st->j == NULL) {
+		uidl_free(st);
+		return NULL;
+	}
+	return st;
 }
 
 void
@@ -493,44 +289,13 @@ uidl_free(struct uidl_store *st)
 
 	if (st == NULL)
 		return;
-	if (st->fd != -1)
-		(void)close(st->fd);
-	if (st->dir_fd != -1)
-		(void)close(st->dir_fd);
+	journal_free(st->j);
 	g_hash_table_destroy(st->set);
 	while ((slab = st->slabs) != NULL) {
 		st->slabs = slab->next;
 		free(slab);
 	}
-	free(st->base);
-	free(st->dir);
-	free(st->path);
 	free(st);
-}
-
-struct uidl_store *
-uidl_open_readonly(const char *path, struct err *err)
-{
-	struct uidl_store *st;
-
-	st = xcalloc(1, sizeof(*st));
-	st->dir_fd = -1;
-	st->is_readonly = true;
-	st->path = xstrdup(path);
-	st->set = g_hash_table_new(uidl_entry_hash, uidl_entry_equal);
-	if ((st->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return st;
-		err_set(err, ERR_LOCAL, "open %s", path);
-		goto fail;
-	}
-	if (uidl_load(st, err) == -1)
-		goto fail;
-	/* Kept open to read file names back; writes are refused. */
-	return st;
-fail:
-	uidl_free(st);
-	return NULL;
 }
 
 bool
@@ -584,11 +349,9 @@ uidl_read_file(struct uidl_store *st, const struct uidl_entry *e)
 	size_t ulen = strlen(e->uid), i;
 	ssize_t n;
 
-	if (!e->has_file || st->fd == -1)
+	if (!e->has_file)
 		return NULL;
-	do
-		n = pread(st->fd, rec, sizeof(rec), e->rec);
-	while (n == -1 && errno == EINTR);
+	n = journal_pread(st->j, rec, sizeof(rec), e->rec);
 	if (n <= 0 || (end = memchr(rec, '\n', (size_t)n)) == NULL ||
 	    (size_t)(end - rec) <= ulen || memcmp(rec, e->uid, ulen) != 0 ||
 	    rec[ulen] != '\t')
@@ -641,23 +404,7 @@ uidl_count(const struct uidl_store *st)
 size_t
 uidl_malformed(const struct uidl_store *st)
 {
-	return st->malformed;
-}
-
-/* May the journal be written?  Not read-only, not after an error. */
-static int
-uidl_writable(const struct uidl_store *st, struct err *err)
-{
-	if (st->is_readonly) {
-		err_setx(err, ERR_SOFTWARE, "%s: opened read-only", st->path);
-		return -1;
-	}
-	if (st->fd == -1) {
-		err_setx(err, ERR_LOCAL,
-		    "%s: journal unusable after an earlier error", st->path);
-		return -1;
-	}
-	return 0;
+	return journal_malformed(st->j);
 }
 
 static int
@@ -706,28 +453,15 @@ uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
 	char rec[UIDL_RECORD_MAX];
 	int len;
 
-	if (uidl_check_args(uid, size, file, err) == -1 ||
-	    uidl_writable(st, err) == -1)
+	if (uidl_check_args(uid, size, file, err) == -1)
 		return -1;
 	if (now < 0)
 		now = 0; /* a clock before 1970 is wrong, the record is not */
-	e = uidl_entry_new(st, uid, strlen(uid), size, file != NULL, st->end,
-	    now, now);
+	e = uidl_entry_new(st, uid, strlen(uid), size, file != NULL, 0, now,
+	    now);
 	len = uidl_format(rec, sizeof(rec), e, file);
-	/* One write(2) per record: a crash tears at most the last line. */
-	if (fsutil_write_all(st->fd, rec, (size_t)len, err) == -1) {
-		err_set(err, ERR_LOCAL, "write %s", st->path);
-		/*
-		 * A partial record must not glue itself to the next one;
-		 * if the file cannot be cut back, stop appending.
-		 */
-		if (ftruncate(st->fd, st->end) == -1) {
-			(void)close(st->fd);
-			st->fd = -1;
-		}
+	if (journal_append(st->j, rec, (size_t)len, &e->rec, err) == -1)
 		return -1;
-	}
-	st->end += len;
 	uidl_insert(st, e);
 	return 0;
 }
@@ -735,25 +469,7 @@ uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
 int
 uidl_sync(struct uidl_store *st, struct err *err)
 {
-	if (uidl_writable(st, err) == -1)
-		return -1;
-	if (fsync(st->fd) == -1) {
-		err_set(err, ERR_LOCAL, "fsync %s", st->path);
-		/*
-		 * After a failed fsync the kernel may have dropped the dirty
-		 * pages and a second fsync may succeed without them: refuse
-		 * to vouch for anything until the journal is reloaded.
-		 */
-		(void)close(st->fd);
-		st->fd = -1;
-		return -1;
-	}
-	if (st->need_dir_sync) {
-		if (fsutil_fsync_dir(st->dir_fd, st->dir, err) == -1)
-			return -1;
-		st->need_dir_sync = false;
-	}
-	return 0;
+	return journal_sync(st->j, err);
 }
 
 /*
@@ -771,7 +487,7 @@ uidl_serialise(struct uidl_store *st, GHashTable *keep, struct err *err)
 	int len;
 
 	out = g_string_sized_new(64 + g_hash_table_size(st->set) * 96);
-	g_string_append(out, UIDL_HEADER);
+	g_string_append(out, journal_header(st->j));
 	g_hash_table_iter_init(&it, st->set);
 	while (g_hash_table_iter_next(&it, &p, NULL)) {
 		const struct uidl_entry *e = p;
@@ -782,7 +498,7 @@ uidl_serialise(struct uidl_store *st, GHashTable *keep, struct err *err)
 		if (e->has_file && file == NULL) {
 			err_setx(err, ERR_LOCAL,
 			    "%s: the record of %s cannot be read back",
-			    st->path, e->uid);
+			    journal_path(st->j), e->uid);
 			g_string_free(out, TRUE);
 			return NULL;
 		}
@@ -797,41 +513,10 @@ static void
 uidl_reindex(struct uidl_store *st)
 {
 	struct err ignored;
-	struct stat sb;
-	off_t good;
 
-	if (st->fd == -1 || fstat(st->fd, &sb) == -1)
-		return;
 	st->is_reindexing = true;
-	(void)uidl_parse_fd(st, sb.st_size, &good, &ignored);
+	(void)journal_scan(st->j, uidl_parse_record, st, &ignored);
 	st->is_reindexing = false;
-}
-
-/*
- * Point the append descriptor at whatever file now has the journal's
- * name: after a rename the old one would write into a replaced file.
- */
-static int
-uidl_reopen(struct uidl_store *st, struct err *err)
-{
-	struct stat sb;
-
-	if (st->fd != -1)
-		(void)close(st->fd);
-	st->fd =
-	    openat(st->dir_fd, st->base, O_RDWR | O_APPEND | O_CLOEXEC, 0600);
-	if (st->fd == -1) {
-		err_set(err, ERR_LOCAL, "open %s", st->path);
-		return -1;
-	}
-	if (fstat(st->fd, &sb) == -1) {
-		err_set(err, ERR_LOCAL, "stat %s", st->path);
-		(void)close(st->fd);
-		st->fd = -1;
-		return -1;
-	}
-	st->end = sb.st_size;
-	return 0;
 }
 
 int
@@ -845,8 +530,6 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
 	size_t i;
 	int rc;
 
-	if (uidl_writable(st, err) == -1)
-		return -1;
 	kept = g_hash_table_new(g_str_hash, g_str_equal);
 	for (i = 0; i < n; i++)
 		(void)g_hash_table_add(kept, (gpointer)(uintptr_t)keep[i]);
@@ -854,17 +537,11 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
 		g_hash_table_destroy(kept);
 		return -1;
 	}
-	rc = fsutil_atomic_write(st->dir_fd, st->base, data->str, data->len,
-	    0600, err);
-	if (rc == -1)
-		err_prefix(err, "compact %s", st->path);
 	/*
-	 * A failure may come after the rename (the directory fsync), so
-	 * reopen in every case.  Either file holds every record: the old
-	 * one all of them, the new one all that are kept.
+	 * Either file holds every record: the old one all of them, the new
+	 * one all that are kept.
 	 */
-	if (uidl_reopen(st, rc == -1 ? NULL : err) == -1)
-		rc = -1;
+	rc = journal_rewrite(st->j, data->str, data->len, err);
 	uidl_reindex(st);
 	if (rc == 0) {
 		g_hash_table_iter_init(&it, st->set);
@@ -872,7 +549,6 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
 			if (!g_hash_table_contains(kept,
 			        ((const struct uidl_entry *)p)->uid))
 				g_hash_table_iter_remove(&it);
-		st->need_dir_sync = false; /* fsutil_atomic_write did it */
 	}
 	g_string_free(data, TRUE);
 	g_hash_table_destroy(kept);
