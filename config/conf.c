@@ -53,9 +53,11 @@ struct conf_parse {
 	unsigned file;    /* ... and its number */
 	struct err *err;
 	cfg_t *root;
-	GHashTable *marks; /* key -> struct conf_at */
-	GPtrArray *paths;  /* every file's path, the main one's first */
-	GPtrArray *cfgs;   /* and what libconfuse made of it */
+	GHashTable *marks;      /* key -> struct conf_at, of the main file */
+	GHashTable *file_marks; /* and of the included file in hand */
+	GPtrArray *paths;       /* every file's path, the main one's first */
+	GHashTable *names;      /* account name -> struct conf_at */
+	size_t accounts_cap;    /* room in conf->accounts */
 	bool has_failed;
 	const char *text; /* the file being parsed, for conf_errfunc() */
 	size_t len;
@@ -192,15 +194,21 @@ conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 static struct conf_at
 conf_mark_get(const struct conf_parse *p, const void *key)
 {
-	const struct conf_at *at;
+	const struct conf_at *at = NULL;
 	struct conf_at none = { p->path, p->file, 0 };
 
-	if ((at = g_hash_table_lookup(p->marks, key)) == NULL)
-		return none;
-	return *at;
+	if (p->file_marks != NULL)
+		at = g_hash_table_lookup(p->file_marks, key);
+	if (at == NULL)
+		at = g_hash_table_lookup(p->marks, key);
+	return at != NULL ? *at : none;
 }
 
-/* A hash table: with thousands of accounts, a list would be quadratic. */
+/*
+ * Hash tables: with thousands of accounts, a list would be quadratic.
+ * An included file's marks go once its accounts are built, with its
+ * cfg_t, whose addresses they are keyed by.
+ */
 static void
 conf_mark_set(struct conf_parse *p, void *key, int line)
 {
@@ -209,7 +217,8 @@ conf_mark_set(struct conf_parse *p, void *key, int line)
 	at->path = p->path;
 	at->file = p->file;
 	at->line = line;
-	g_hash_table_insert(p->marks, key, at);
+	g_hash_table_insert(p->file_marks != NULL ? p->file_marks : p->marks,
+	    key, at);
 }
 
 /*
@@ -1100,107 +1109,59 @@ conf_account_rules(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	return 0;
 }
 
-/* File k of the parse (0: the main one) is the one in hand. */
-static cfg_t *
-conf_enter(struct conf_parse *p, unsigned k)
-{
-	p->file = k;
-	p->path = g_ptr_array_index(p->paths, k);
-	return g_ptr_array_index(p->cfgs, k);
-}
-
 /*
- * An account named in two files: libconfuse refuses a name given twice
- * in one file, but each file is parsed on its own.
+ * The accounts of cfg, the file in hand, appended to c.  libconfuse
+ * refuses a name given twice in one file; one given in two files is
+ * refused here, with both places.
  */
 static int
-conf_check_dupes(struct conf_parse *p)
+conf_build_accounts(struct conf_parse *p, cfg_t *cfg, cfg_t *defs,
+    struct conf *c)
 {
-	GHashTable *seen;
-	struct conf_at *ats, *first;
-	unsigned k, i, n = 0;
-	int rc = 0;
+	const struct conf_at *first;
+	struct conf_at *at;
+	unsigned i, n = cfg_size(cfg, "account");
 
-	for (k = 0; k < p->cfgs->len; k++)
-		n += cfg_size(g_ptr_array_index(p->cfgs, k), "account");
-	seen = g_hash_table_new(g_str_hash, g_str_equal);
-	ats = xcalloc(n == 0 ? 1 : n, sizeof(*ats));
-	n = 0;
-	for (k = 0; k < p->cfgs->len && rc == 0; k++) {
-		cfg_t *cfg = conf_enter(p, k);
+	if (c->naccounts + n >= p->accounts_cap) {
+		/* Doubled: one file after another stays linear. */
+		p->accounts_cap = (c->naccounts + n + 1) * 2;
+		c->accounts = xreallocarray(c->accounts, p->accounts_cap,
+		    sizeof(*c->accounts));
+	}
+	for (i = 0; i < n; i++) {
+		cfg_t *sec = cfg_getnsec(cfg, "account", i);
+		struct conf_account *a = &c->accounts[c->naccounts];
+		const char *name = cfg_title(sec);
 
-		for (i = 0; i < cfg_size(cfg, "account") && rc == 0; i++) {
-			cfg_t *sec = cfg_getnsec(cfg, "account", i);
-			const char *name = cfg_title(sec);
-
-			ats[n] = conf_section_line(p, sec);
-			if (name == NULL)
-				continue;
-			if ((first = g_hash_table_lookup(seen, name)) == NULL) {
-				/* Only read: GLib's keys are not const. */
-				g_hash_table_insert(seen,
-				    (gpointer)(uintptr_t)name, &ats[n++]);
-				continue;
-			}
-			conf_fail_at(p, ats[n],
+		if (name != NULL &&
+		    (first = g_hash_table_lookup(p->names, name)) != NULL) {
+			conf_fail_at(p, conf_section_line(p, sec),
 			    "account \"%.*s\" is defined twice: first at "
 			    "%s:%d",
 			    CONF_NAME_MAX, name, first->path, first->line);
-			rc = -1;
+			return -1;
 		}
+		/* Counted first, so that conf_free() sees it. */
+		memset(a, 0, sizeof(*a));
+		c->naccounts++;
+		if (conf_account(p, sec, defs, a) == -1 ||
+		    conf_account_rules(p, sec, defs, c, a) == -1)
+			return -1;
+		at = xmalloc(sizeof(*at));
+		*at = conf_section_line(p, sec);
+		g_hash_table_insert(p->names, a->name, at);
 	}
-	g_hash_table_destroy(seen);
-	free(ats);
-	return rc;
-}
-
-/* The accounts of every file, the main one's first. */
-static int
-conf_build_accounts(struct conf_parse *p, cfg_t *defs, struct conf *c)
-{
-	unsigned k, i, n = 0;
-
-	for (k = 0; k < p->cfgs->len; k++)
-		n += cfg_size(g_ptr_array_index(p->cfgs, k), "account");
-	c->accounts = xcalloc(n == 0 ? 1 : n, sizeof(*c->accounts));
-	for (k = 0; k < p->cfgs->len; k++) {
-		cfg_t *cfg = conf_enter(p, k);
-
-		for (i = 0; i < cfg_size(cfg, "account"); i++) {
-			cfg_t *sec = cfg_getnsec(cfg, "account", i);
-			struct conf_account *a = &c->accounts[c->naccounts];
-
-			/* Counted first, so that conf_free() sees it. */
-			c->naccounts++;
-			if (conf_account(p, sec, defs, a) == -1 ||
-			    conf_account_rules(p, sec, defs, c, a) == -1)
-				return -1;
-		}
-	}
-	conf_enter(p, 0);
 	return 0;
 }
 
+/* The main file's part: the rules, log and its own accounts. */
 static struct conf *
-conf_build(struct conf_parse *p)
+conf_build(struct conf_parse *p, cfg_t *cfg, cfg_t **defs_out)
 {
-	cfg_t *cfg = conf_enter(p, 0);
 	struct conf *c;
 	cfg_t *defs = NULL;
-	unsigned i, k, n = 0, nr;
+	unsigned i, nr;
 
-	for (k = 0; k < p->cfgs->len; k++)
-		n += cfg_size(g_ptr_array_index(p->cfgs, k), "account");
-	if (n == 0) {
-		conf_fail(p, 0, "no account section%s",
-		    p->cfgs->len > 1 || cfg_size(cfg, "include") > 0
-		        ? ", here nor in the files included"
-		        : "");
-		return NULL;
-	}
-	if (conf_check_dupes(p) == -1)
-		return NULL;
-	conf_enter(p, 0);
 	if (cfg_size(cfg, "defaults") > 0) {
 		defs = cfg_getsec(cfg, "defaults");
 		if (conf_check_section(p, defs, "defaults") == -1)
@@ -1220,8 +1181,9 @@ conf_build(struct conf_parse *p)
 	}
 	if (cfg_size(cfg, "log") > 0)
 		c->log = (enum conf_log)cfg_getint(cfg, "log");
-	if (conf_build_accounts(p, defs, c) == -1)
+	if (conf_build_accounts(p, cfg, defs, c) == -1)
 		goto fail;
+	*defs_out = defs;
 	return c;
 fail:
 	conf_free(c);
@@ -1454,10 +1416,11 @@ conf_parse_text(struct conf_parse *p, cfg_t *cfg, char *buf, size_t len)
 }
 
 /*
- * Read and parse one file as file number p->cfgs->len; its cfg_t is
- * kept in p->cfgs either way, to be freed with the others.
+ * Read and parse path as file number p->paths->len, the file in hand
+ * from now on.  Returns its cfg_t (caller owns, conf_cfg_free()), or
+ * NULL.
  */
-static int
+static cfg_t *
 conf_load_file(struct conf_parse *p, const char *path)
 {
 	struct stat st;
@@ -1466,20 +1429,21 @@ conf_load_file(struct conf_parse *p, const char *path)
 	cfg_t *cfg;
 	int fd, rc = -1;
 
+	p->file = p->paths->len;
 	g_ptr_array_add(p->paths, xstrdup(path));
-	g_ptr_array_add(p->cfgs, conf_schema());
-	cfg = conf_enter(p, p->cfgs->len - 1);
-	p->root = cfg;
+	p->path = g_ptr_array_index(p->paths, p->file);
 	if ((fd = conf_open(p->path, &st, p->err)) == -1) {
 		p->has_failed = true;
-		return -1;
+		return NULL;
 	}
 	if (conf_read(fd, p->path, &buf, &len, p->err) == -1) {
 		p->has_failed = true;
 		(void)close(fd);
-		return -1;
+		return NULL;
 	}
 	(void)close(fd);
+	cfg = conf_schema();
+	p->root = cfg;
 	if (conf_parse_text(p, cfg, buf, len) == 0) {
 		if (conf_has_password(cfg) &&
 		    (st.st_mode & (S_IRWXG | S_IRWXO)))
@@ -1493,7 +1457,11 @@ conf_load_file(struct conf_parse *p, const char *path)
 	p->text = NULL;
 	p->len = 0;
 	freezero(buf, len);
-	return rc;
+	if (rc == -1) {
+		conf_cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
 }
 
 /* An included file holds account sections only. */
@@ -1589,15 +1557,38 @@ conf_include_names(const char *dir)
 }
 
 /*
+ * One included file: read, checked, its accounts built and appended to
+ * c, then let go, so that thousands of files need no more memory than
+ * their accounts.
+ */
+static int
+conf_include_file(struct conf_parse *p, const char *path, cfg_t *defs,
+    struct conf *c)
+{
+	cfg_t *cfg;
+	int rc = -1;
+
+	p->file_marks =
+	    g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free);
+	if ((cfg = conf_load_file(p, path)) != NULL &&
+	    conf_check_included(p, cfg) == 0 &&
+	    conf_build_accounts(p, cfg, defs, c) == 0)
+		rc = 0;
+	conf_cfg_free(cfg);
+	g_hash_table_destroy(p->file_marks);
+	p->file_marks = NULL;
+	return rc;
+}
+
+/*
  * include = "DIR": every DIR/ *.conf, in name order, each parsed on its
  * own, after the main file.  libconfuse's own include (cfg_include) is
  * not used: it reads one file, by itself, around the checks conf_read()
  * and conf_open() make, and names no directory.
  */
 static int
-conf_include(struct conf_parse *p)
+conf_include(struct conf_parse *p, cfg_t *cfg, cfg_t *defs, struct conf *c)
 {
-	cfg_t *cfg = conf_enter(p, 0);
 	GPtrArray *names = NULL;
 	struct conf_at at;
 	struct stat st;
@@ -1630,9 +1621,7 @@ conf_include(struct conf_parse *p)
 	for (i = 0; i < names->len; i++) {
 		path = xasprintf("%s/%s", dir,
 		    (const char *)g_ptr_array_index(names, i));
-		if (conf_load_file(p, path) == -1 ||
-		    conf_check_included(p, conf_enter(p, p->cfgs->len - 1)) ==
-		        -1) {
+		if (conf_include_file(p, path, defs, c) == -1) {
 			free(path);
 			goto out;
 		}
@@ -1651,19 +1640,33 @@ conf_load(const char *path, struct err *err)
 {
 	struct conf_parse p;
 	struct conf *c = NULL;
-	unsigned k;
+	cfg_t *cfg, *defs = NULL;
+	bool is_ok = false;
 
 	memset(&p, 0, sizeof(p));
 	p.err = err;
 	p.marks =
 	    g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free);
 	p.paths = g_ptr_array_new_with_free_func(free);
-	p.cfgs = g_ptr_array_new();
-	if (conf_load_file(&p, path) == 0 && conf_include(&p) == 0)
-		c = conf_build(&p);
-	for (k = 0; k < p.cfgs->len; k++)
-		conf_cfg_free(g_ptr_array_index(p.cfgs, k));
-	g_ptr_array_free(p.cfgs, TRUE);
+	p.names = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, free);
+	if ((cfg = conf_load_file(&p, path)) != NULL &&
+	    (c = conf_build(&p, cfg, &defs)) != NULL &&
+	    conf_include(&p, cfg, defs, c) == 0 && c->naccounts > 0)
+		is_ok = true;
+	else if (c != NULL && !p.has_failed) {
+		p.file = 0;
+		p.path = g_ptr_array_index(p.paths, 0);
+		conf_fail(&p, 0, "no account section%s",
+		    cfg_size(cfg, "include") > 0
+		        ? ", here nor in the files included"
+		        : "");
+	}
+	if (!is_ok) {
+		conf_free(c);
+		c = NULL;
+	}
+	conf_cfg_free(cfg);
+	g_hash_table_destroy(p.names);
 	g_ptr_array_free(p.paths, TRUE);
 	g_hash_table_destroy(p.marks);
 	return c;
