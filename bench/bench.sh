@@ -26,9 +26,9 @@ BENCH_GETMAIL_SYNC=${BENCH_GETMAIL_SYNC:-1}
 
 BENCH_QUICK=${BENCH_QUICK:-0}
 if [ "$BENCH_QUICK" = 1 ]; then
-	n_small=200 n_large=3 n_keep=5000 runs=2
+	n_small=200 n_large=3 n_keep=5000 runs=2 n_users=100 n_msgs=5
 else
-	n_small=2000 n_large=20 n_keep=100000 runs=5
+	n_small=2000 n_large=20 n_keep=100000 runs=5 n_users=1000 n_msgs=20
 fi
 BENCH_RUNS=${BENCH_RUNS:-$runs}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
@@ -45,6 +45,8 @@ BENCH_DELETE=${BENCH_DELETE-small:disk:tls small:tmpfs:tls \
 small:disk:tls+20ms small:disk:tls+50ms}
 # popfetch -j on small split among 20 accounts.
 BENCH_PARALLEL=${BENCH_PARALLEL-small:disk:tls}
+# Many accounts: MANY_USERS server users of MANY_MSGS small messages.
+BENCH_MANY=${BENCH_MANY-many:disk:tls}
 # How long one client run may take before it counts as failed.
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
 
@@ -428,10 +430,12 @@ bench_clock()
 	# The previous run's dirty pages are written now, not on our clock.
 	sync
 	br_rc=0
+	br_s0=$(bench_server_ticks)
 	br_t0=$(date +%s%N)
 	timeout "$BENCH_TIMEOUT" /usr/bin/time -f '%U %S %M' -o "$W/time" \
 	    sh "$W/run" >"$W/out" 2>"$W/err" || br_rc=$?
 	br_t1=$(date +%s%N)
+	br_s1=$(bench_server_ticks)
 	br_status=ok
 	if ! client_ok "$br_client" "$br_rc"; then
 		br_status=fail:exit-$br_rc
@@ -444,11 +448,33 @@ bench_clock()
 	fi
 	# GNU time writes a note first when the command failed.
 	br_time=$(tail -n 1 "$W/time")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$br_profile" "$br_client" \
-	    "$br_iter" "$(((br_t1 - br_t0) / 1000))" "$br_time" "$br_status" |
-	    tr ' ' '\t' >>"$RESULTS"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$br_profile" "$br_client" \
+	    "$br_iter" "$(((br_t1 - br_t0) / 1000))" "$br_time" "$br_status" \
+	    "$(awk -v t="$((br_s1 - br_s0))" -v hz="$CLK_TCK" \
+	    'BEGIN { printf "%.2f", t / hz }')" | tr ' ' '\t' >>"$RESULTS"
 	bench_say "$br_profile $br_client #$br_iter:" \
 	    "$(((br_t1 - br_t0) / 1000000)) ms, $br_status"
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+
+# bench_server_ticks: the CPU time Dovecot has used so far, in clock
+# ticks: its master's own and that of its children it has reaped (the
+# pop3 and login processes of finished sessions), and that of the ones
+# still running (auth, config, log, anvil).
+bench_server_ticks()
+{
+	{
+		cat "/proc/$DOVECOT_PID/stat"
+		for bst in $(pgrep -P "$DOVECOT_PID"); do
+			cat "/proc/$bst/stat" 2>/dev/null || :
+		done
+	} | awk '{
+		# Fields after the command name, which may hold spaces.
+		sub(/^.*\) /, "")
+		t += $12 + $13
+		if (NR == 1) t += $14 + $15
+	} END { print t + 0 }'
 }
 
 # bench_profile MAILBOX:FS:NET: every client, a warm-up, then the
@@ -630,23 +656,31 @@ bench_par_need()
 	bench_say "$PAR_BOX: $PAR_ACCOUNTS accounts of $bpn_per messages of small"
 }
 
-# bench_par_setup FS NET JOBS: W for popfetch -j JOBS with one account
-# per server user of bench_par_need, each delivering to W/md/USER, all
-# in one configuration file.
-bench_par_setup()
+# bench_workdir FS NAME NET: W, a new working directory NAME on the file
+# system FS, and the server port of NET in cs_port.
+bench_workdir()
 {
 	case $1 in
 	disk) W=$DISK ;;
 	tmpfs) W=$TMPFS ;;
 	esac
-	W=$W/popfetch-$PAR_BOX-$2-j$3
+	W=$W/$2
+	rm -rf "$W"
 	mkdir -p "$W/md" "$W/state"
 	chmod 0700 "$W"
-	cs_net=$2
+	cs_net=$3
 	case $cs_net in
 	plain) cs_port=$DOVECOT_PORT ;;
 	tls) cs_port=$DOVECOT_PORT_TLS ;;
 	esac
+}
+
+# bench_par_setup FS NET JOBS: W for popfetch -j JOBS with one account
+# per server user of bench_par_need, each delivering to W/md/USER, all
+# in one configuration file.
+bench_par_setup()
+{
+	bench_workdir "$1" "popfetch-$PAR_BOX-$2-j$3" "$2"
 	for u in $PAR_USERS; do
 		popfetch_account "$u" "$u" "$W/md/$u" keep
 	done >"$W/popfetch.conf"
@@ -702,6 +736,169 @@ bench_parallel()
 	done
 }
 
+# Many accounts: BENCH_MANY_USERS server users (m0001, ...) of
+# BENCH_MANY_MSGS messages of the small kind each, one account per user.
+# popfetch reads them from a directory of account files (include), one
+# file per account, and runs with each -j of BENCH_MANY_JOBS; mpop and
+# fetchmail have all the accounts in one configuration, as their users
+# would, and fetch them one after the other.
+BENCH_MANY_USERS=${BENCH_MANY_USERS:-$n_users}
+BENCH_MANY_MSGS=${BENCH_MANY_MSGS:-$n_msgs}
+BENCH_MANY_JOBS=${BENCH_MANY_JOBS:-1 8 32}
+BENCH_MANY_CLIENTS=${BENCH_MANY_CLIENTS-popfetch mpop fetchmail}
+MANY_BOX=many$BENCH_MANY_USERS
+MANY_USERS=
+
+# bench_many_need: the originals of each user in $T/orig/manyN/USER and
+# the server mailboxes holding them (made once).
+bench_many_need()
+{
+	[ -z "$MANY_USERS" ] || return 0
+	bmn_all=$T/many-all
+	mkdir -p "$bmn_all" "$T/orig/$MANY_BOX"
+	"$GEN_BENCH" -k small -n "$((BENCH_MANY_USERS * BENCH_MANY_MSGS))" \
+	    -s "$BENCH_SEED" -o "$bmn_all" || fail "gen-bench small failed"
+	find "$bmn_all" -type f | sort |
+	    split -l "$BENCH_MANY_MSGS" -d -a 5 - "$T/many-part."
+	bmn_k=0
+	for bmn_part in "$T"/many-part.*; do
+		bmn_k=$((bmn_k + 1))
+		bmn_user=$(printf 'm%04d' "$bmn_k")
+		mkdir "$T/orig/$MANY_BOX/$bmn_user"
+		xargs mv -t "$T/orig/$MANY_BOX/$bmn_user" <"$bmn_part"
+		user_add "$bmn_user"
+		bench_seed "$bmn_user" "$T/orig/$MANY_BOX/$bmn_user"
+		MANY_USERS="$MANY_USERS $bmn_user"
+	done
+	rm -rf "$bmn_all" "$T"/many-part.*
+	bench_say "$MANY_BOX: $bmn_k accounts of $BENCH_MANY_MSGS messages"
+}
+
+# bench_many_setup CLIENT FS NET JOBS: W for CLIENT on every account of
+# bench_many_need, each delivering to W/md/USER.
+bench_many_setup()
+{
+	bench_workdir "$2" "$1-$MANY_BOX-$3-j$4" "$3"
+	cs_env=
+	"bench_many_$1" "$4"
+	client_script
+}
+
+bench_many_popfetch()
+{
+	mkdir -m 0700 "$W/accounts.d"
+	for u in $MANY_USERS; do
+		popfetch_account "$u" "$u" "$W/md/$u" keep \
+		    >"$W/accounts.d/$u.conf"
+		chmod 0600 "$W/accounts.d/$u.conf"
+	done
+	printf 'include = "%s/accounts.d"\n' "$W" >"$W/popfetch.conf"
+	chmod 0600 "$W/popfetch.conf"
+	cs_env="XDG_STATE_HOME=$W/state"
+	cs_cmd="$PF_BIN -q -j $1 -c $W/popfetch.conf"
+}
+
+bench_many_mpop()
+{
+	{
+		printf 'defaults\nhost 127.0.0.1\nport %s\n' "$cs_port"
+		if [ "$cs_net" = tls ]; then
+			printf 'tls on\ntls_starttls off\ntls_trust_file %s\n' \
+			    "$PKI_CA"
+		else
+			printf 'tls off\n'
+		fi
+		printf 'auth user\npassword %s\nkeep on\nonly_new on\n' \
+		    "$PF_PASSWORD"
+		printf 'uidls_file %s/state/uidls\n' "$W"
+		for u in $MANY_USERS; do
+			printf '\naccount %s\nuser %s\n' "$u" "$u"
+			printf 'delivery maildir %s/md/%s\n' "$W" "$u"
+		done
+	} >"$W/mpoprc"
+	chmod 0600 "$W/mpoprc"
+	cs_cmd="mpop -q -C $W/mpoprc -a"
+}
+
+# One poll entry and one user section per account, each handing its
+# messages to maildrop with a filter naming its Maildir.
+bench_many_fetchmail()
+{
+	mkdir "$W/filters"
+	{
+		printf 'set no bouncemail\n'
+		printf 'poll 127.0.0.1 protocol pop3 port %s uidl\n' "$cs_port"
+		for u in $MANY_USERS; do
+			printf 'to "%s/md/%s/"\n' "$W" "$u" >"$W/filters/$u"
+			chmod 0600 "$W/filters/$u"
+			printf '  user "%s" there password "%s" is "%s" here\n' \
+			    "$u" "$PF_PASSWORD" "$RUN_USER"
+			printf '  keep\n'
+			if [ "$cs_net" = tls ]; then
+				printf '  ssl sslcertck sslcertfile "%s"' \
+				    "$PKI_CA"
+				printf ' sslcommonname localhost\n'
+			else
+				printf "  sslproto ''\\n"
+			fi
+			printf '  mda "maildrop %s/filters/%s"\n' "$W" "$u"
+		done
+	} >"$W/fetchmailrc"
+	chmod 0600 "$W/fetchmailrc"
+	cs_env="FETCHMAILHOME=$W/state"
+	cs_cmd="fetchmail -s -f $W/fetchmailrc -i $W/state/fetchids"
+}
+
+# bench_many_run CLIENT PROFILE ITER: one timed run with empty Maildirs
+# and no state, then every account's Maildir checked (in one verify.py).
+bench_many_run()
+{
+	rm -rf "$W/md" "$W/state"
+	mkdir "$W/state"
+	for u in $MANY_USERS; do
+		mkdir -p "$W/md/$u/tmp" "$W/md/$u/new" "$W/md/$u/cur"
+	done
+	bench_clock "$1" "$2" "$3" bench_many_verify
+}
+
+bench_many_verify()
+{
+	# An even count per verify.py, so that no pair is split.
+	# shellcheck disable=SC2086 # VERIFY is two words
+	for u in $MANY_USERS; do
+		printf '%s\n%s\n' "$T/orig/$MANY_BOX/$u" "$W/md/$u"
+	done | xargs -n 400 $VERIFY
+}
+
+# bench_many many:FS:NET: every client of BENCH_MANY_CLIENTS (popfetch
+# once per -j of BENCH_MANY_JOBS) in rounds after the warm-up, in
+# profiles manyN:FS:NET:jJ (popfetch) and manyN:FS:NET:seq (the others,
+# one account after the other).
+bench_many()
+{
+	bmy_fs=${1#*:}
+	bmy_net=${bmy_fs#*:}
+	bmy_fs=${bmy_fs%%:*}
+	[ "${1%%:*}" = many ] || fail "BENCH_MANY: $1: the mailbox is many"
+	bench_many_need
+	bmy_i=$((1 - BENCH_WARMUP))
+	while [ "$bmy_i" -le "$BENCH_RUNS" ]; do
+		for c in $BENCH_MANY_CLIENTS; do
+			bmy_jobs=$BENCH_MANY_JOBS
+			[ "$c" = popfetch ] || bmy_jobs=seq
+			for j in $bmy_jobs; do
+				bench_many_setup "$c" "$bmy_fs" "$bmy_net" "$j"
+				case $j in
+				seq) bmy_p=$MANY_BOX:$bmy_fs:$bmy_net:seq ;;
+				*) bmy_p=$MANY_BOX:$bmy_fs:$bmy_net:j$j ;;
+				esac
+				bench_many_run "$c" "$bmy_p" "$bmy_i"
+			done
+		done
+		bmy_i=$((bmy_i + 1))
+	done
+}
+
 bench_meta()
 {
 	printf '%s\t%s\n' "$1" "$2" >>"$META"
@@ -731,6 +928,10 @@ bench_main()
 		bench_say "parallel accounts, $p"
 		bench_parallel "$p"
 	done
+	for p in $BENCH_MANY; do
+		bench_say "many accounts, $p"
+		bench_many "$p"
+	done
 
 	bench_meta load_end "$(cut -d ' ' -f 1-3 /proc/loadavg)"
 	bench_meta duration "$(($(date +%s) - bm_start))"
@@ -753,10 +954,19 @@ bench_main()
 	*) [ -z "$BENCH_DELETE$BENCH_PARALLEL" ] ||
 	    bm_clients="popfetch $bm_clients" ;;
 	esac
+	# And the many step its own clients.
+	if [ -n "$BENCH_MANY" ]; then
+		for c in $BENCH_MANY_CLIENTS; do
+			case " $bm_clients " in
+			*" $c "*) ;;
+			*) bm_clients="$bm_clients $c" ;;
+			esac
+		done
+	fi
 	for c in $bm_clients; do
 		bench_meta "version_$c" "$(client_version "$c")"
 	done
-	for b in small large keep100k $PAR_BOX; do
+	for b in small large keep100k $PAR_BOX $MANY_BOX; do
 		[ -d "$T/orig/$b" ] || continue
 		bench_meta "box_$b" "$(find "$T/orig/$b" -type f -printf \
 		    '%s\n' | awk '{ n++; s += $1 } END { print n, s }')"
@@ -764,6 +974,7 @@ bench_main()
 	bench_meta runs "$BENCH_RUNS"
 	bench_meta warmup "$BENCH_WARMUP"
 	bench_meta quick "$BENCH_QUICK"
+	bench_meta many_msgs "$BENCH_MANY_MSGS"
 	bench_meta seed "$BENCH_SEED"
 	bench_meta command "$BENCH_COMMAND"
 

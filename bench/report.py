@@ -9,11 +9,13 @@ beside RESULTS.md, so that the report can be made again from them.)
 META is a file of "key<TAB>value" lines about the machine and the run;
 RESULTS has one line per client run:
 
-    profile client iteration wall_us user_s sys_s maxrss_kb status
+    profile client iteration wall_us user_s sys_s maxrss_kb status [server_s]
 
 where profile is MAILBOX:FS:NET[:DELETE], or parN:FS:NET:jJ for popfetch
--j J on N accounts (small split among them), an iteration below 1 is a
-warm-up, and status is "ok" or "fail:why".  Writes OUTDIR/RESULTS.md,
+-j J on N accounts (small split among them), or manyN:FS:NET:jJ (popfetch)
+and manyN:FS:NET:seq (the others) on N server users of their own, an
+iteration below 1 is a warm-up, status is "ok" or "fail:why", and
+server_s the CPU time Dovecot spent during the run (newer results only).  Writes OUTDIR/RESULTS.md,
 OUTDIR/results.dat and, with gnuplot, OUTDIR/results.png.
 """
 
@@ -45,9 +47,10 @@ def load(meta_path, res_path):
     with open(res_path) as fp:
         for line in fp:
             f = line.rstrip("\n").split("\t")
-            if len(f) != 8:
+            if len(f) not in (8, 9):
                 continue
-            prof, client, it, wall, user, sys_, rss, status = f
+            prof, client, it, wall, user, sys_, rss, status = f[:8]
+            server = float(f[8]) if len(f) == 9 else None
             key = (prof, client)
             if key not in runs:
                 runs[key] = []
@@ -62,6 +65,7 @@ def load(meta_path, res_path):
                     "wall": int(wall) / 1e6,
                     "cpu": float(user) + float(sys_),
                     "rss": int(rss) / 1024,
+                    "server": server,
                     "status": status,
                 }
             )
@@ -124,7 +128,7 @@ def box_sizes(meta):
         v = meta.get("box_" + b, "0 0").split()
         sizes[b] = (int(v[0]), int(v[1]))
     for k, v in meta.items():
-        if k.startswith("box_par"):
+        if k.startswith("box_par") or k.startswith("box_many"):
             v = v.split()
             sizes[k[4:]] = (int(v[0]), int(v[1]))
     return sizes
@@ -140,6 +144,85 @@ def is_par(prof):
         and p[3][:1] == "j"
         and p[3][1:].isdigit()
     )
+
+
+def is_many(prof):
+    """A profile of many accounts: manyN:FS:NET:jJ or manyN:FS:NET:seq."""
+    p = prof.split(":")
+    return (
+        len(p) == 4
+        and p[0][:4] == "many"
+        and p[0][4:].isdigit()
+        and (p[3] == "seq" or (p[3][:1] == "j" and p[3][1:].isdigit()))
+    )
+
+
+def many_table(out, runs, many_profiles, sizes):
+    """Each client on many accounts: wall, CPU, peak RSS of one process,
+    the server's CPU, and each one's wall time over popfetch -j 1's."""
+    rows = []
+    base = None
+    for p in many_profiles:
+        clients = sorted(
+            runs.get(p, {}),
+            key=lambda c: CLIENTS.index(c) if c in CLIENTS else len(CLIENTS),
+        )
+        for client in clients:
+            rs = runs[p][client]
+            ok = [r for r in rs if r["status"] == "ok"]
+            how = p.split(":")[3]
+            label = LABELS.get(client, client)
+            label += " -j %s" % how[1:] if how != "seq" else " (one account after the other)"
+            if not ok:
+                rows.append((label, None, len(rs)))
+                continue
+            srv = [r["server"] for r in ok if r["server"] is not None]
+            st = {
+                "n": len(ok),
+                "wall": statistics.median(r["wall"] for r in ok),
+                "cpu": statistics.median(r["cpu"] for r in ok),
+                "rss": statistics.median(r["rss"] for r in ok),
+                "server": statistics.median(srv) if srv else None,
+            }
+            if client == "popfetch" and how == "j1":
+                base = st["wall"]
+            rows.append((label, st, len(rs)))
+    box = box_of(many_profiles[0])
+    nmsg, nbytes = sizes.get(box, (0, 0))
+    out.append(
+        "#### %d accounts, %s, %s: %d messages, %.1f MB in all\n"
+        % (
+            int(box[4:]),
+            FS.get(many_profiles[0].split(":")[1], "?"),
+            NET.get(many_profiles[0].split(":")[2], "?"),
+            nmsg,
+            nbytes / 1e6,
+        )
+    )
+    out.append(
+        "| client | runs ok | wall s | CPU s | peak RSS of a process MiB "
+        "| server CPU s | msg/s | popfetch -j 1 wall ÷ this wall |"
+    )
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|")
+    for label, st, of in rows:
+        if st is None:
+            out.append("| %s | 0/%d | failed | | | | | |" % (label, of))
+            continue
+        out.append(
+            "| %s | %d/%d | %s | %s | %.1f | %s | %s | %s |"
+            % (
+                label,
+                st["n"],
+                of,
+                fmt(st["wall"], 3),
+                fmt(st["cpu"], 3),
+                st["rss"],
+                fmt(st["server"], 2) if st["server"] is not None else "—",
+                fmt(nmsg / st["wall"], 1) if nmsg else "—",
+                ratio(base, st["wall"]),
+            )
+        )
+    out.append("")
 
 
 def par_accounts(prof):
@@ -457,7 +540,15 @@ def main(argv):
     profiles = []
     delete_profiles = []
     par_profiles = []
+    many_profiles = []
+    many_runs = {}
     for prof, client in order:
+        if is_many(prof):
+            if prof not in many_runs:
+                many_profiles.append(prof)
+                many_runs[prof] = {}
+            many_runs[prof][client] = runs[(prof, client)]
+            continue
         if prof not in allstats:
             allstats[prof] = {}
             if is_par(prof):
@@ -522,6 +613,13 @@ def main(argv):
             "accounts (server users) of %d messages each, %.1f MB in all"
             % (b, par_accounts(b), n // par_accounts(b), size / 1e6)
         )
+    for b in sorted({box_of(p) for p in many_profiles}):
+        n, size = sizes.get(b, (0, 0))
+        out.append(
+            "- `%s`: %d server users (accounts) of %s messages of the "
+            "kind of `small` each, %d messages, %.1f MB in all"
+            % (b, int(b[4:]), meta.get("many_msgs", "?"), n, size / 1e6)
+        )
     for c in CLIENTS:
         if "prime_" + c in meta:
             out.append(
@@ -574,6 +672,27 @@ def main(argv):
             "accounts' messages.\n"
         )
         par_table(out, allstats, par_profiles, sizes)
+    if many_profiles:
+        out.append("## Many accounts\n")
+        out.append(
+            "Every account a server user of its own with %s small "
+            "messages; every run starts with empty Maildirs and no "
+            "state.  popfetch reads the accounts from a directory of "
+            "account files, one per account (`include`), and fetches "
+            "`-j` of them at once; mpop (`-a`) and fetchmail have them "
+            "all in one configuration file, as their users would, and "
+            "fetch one after the other.  Peak RSS is that of the largest "
+            "single process (a popfetch child with `-j`); server CPU is "
+            "Dovecot's user + system time during the run, all its "
+            "processes.\n" % meta.get("many_msgs", "the same number of")
+        )
+        for b in sorted({":".join(p.split(":")[:3]) for p in many_profiles}):
+            many_table(
+                out,
+                many_runs,
+                [p for p in many_profiles if p.startswith(b + ":")],
+                sizes,
+            )
     if profiles or delete_profiles:
         out.append("## Each profile\n")
     for p in profiles + delete_profiles:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check that a client's Maildir holds exactly the benchmark's messages.
 
-usage: verify.py ORIG_DIR MAILDIR
+usage: verify.py ORIG_DIR MAILDIR [ORIG_DIR MAILDIR ...]
        verify.py --empty MAILDIR
 
 Every file of ORIG_DIR must be in MAILDIR/new or MAILDIR/cur exactly once,
@@ -16,8 +16,9 @@ trace fields, and the body must be identical.  So a client that drops or
 changes a single byte of the message still fails.
 
 With --empty, MAILDIR must hold no message at all (a run that had
-nothing new to fetch).  Exit status 0 when the Maildir is right, 1 when
-it is not, with the reason on stderr.
+nothing new to fetch).  Several pairs are checked in one run (the
+many-accounts profile: a Maildir per account).  Exit status 0 when every
+Maildir is right, 1 when one is not, with the reasons on stderr.
 """
 
 import os
@@ -83,13 +84,22 @@ def files(maildir, sub):
 
 def main(argv):
     if len(argv) == 3 and argv[1] == "--empty":
-        orig, maildir = None, argv[2]
-    elif len(argv) == 3:
-        orig, maildir = argv[1], argv[2]
+        pairs = [(None, argv[2])]
+    elif len(argv) >= 3 and len(argv) % 2 == 1:
+        pairs = list(zip(argv[1::2], argv[2::2]))
     else:
         sys.stderr.write(__doc__)
         return 2
+    rc = 0
+    for orig, maildir in pairs:
+        problems = check(orig, maildir)
+        for p in problems:
+            sys.stderr.write("verify: %s: %s\n" % (maildir, p))
+        rc |= 1 if problems else 0
+    return rc
 
+
+def check(orig, maildir):
     problems = []
     left = files(maildir, "tmp")
     if left:
@@ -131,9 +141,7 @@ def main(argv):
                 % (missing, nwant, len(got))
             )
 
-    for p in problems:
-        sys.stderr.write("verify: %s: %s\n" % (maildir, p))
-    return 1 if problems else 0
+    return problems
 
 
 if __name__ == "__main__":

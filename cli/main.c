@@ -24,6 +24,7 @@
 #include "filter/filter.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "util/xmalloc.h"
 
 struct main_opts {
@@ -41,16 +42,23 @@ struct main_opts {
 	int jobs;
 	char *daemon;
 	unsigned interval; /* --daemon, in seconds; 0: run once */
+	char *shard;
+	unsigned shard_index, shard_count; /* --shard I/N; 0/0 without */
 	char **accounts;
 };
 
 /* -j: more would only queue at the servers and the disk. */
 #define MAIN_JOBS_MAX 64
+/* --shard: as many machines as anyone would split a configuration on. */
+#define MAIN_SHARDS_MAX 1024
 
 static struct main_opts opts = { .jobs = 1 };
 
 /* The configuration of the round in progress (reloaded by --daemon). */
 static const struct conf *main_conf;
+/* With --shard, the indexes of its accounts in main_conf. */
+static size_t *main_sel;
+static size_t main_nsel;
 
 /* The signal that asked us to stop, or 0. */
 static volatile sig_atomic_t main_stop;
@@ -127,6 +135,10 @@ static const GOptionEntry main_entries[] = {
 	{ "daemon", 0, 0, G_OPTION_ARG_STRING, &opts.daemon,
 	    "Fetch every INTERVAL (seconds, or with s, m or h) until stopped",
 	    "INTERVAL" },
+	{ "shard", 0, 0, G_OPTION_ARG_STRING, &opts.shard,
+	    "Take only shard I (from 0) of N of the accounts, chosen by a "
+	    "hash of their names",
+	    "I/N" },
 	{ "version", 'V', 0, G_OPTION_ARG_NONE, &opts.is_version,
 	    "Print the version and exit", NULL },
 	{ "rebuild-state", 0, 0, G_OPTION_ARG_NONE, &opts.is_rebuild,
@@ -153,12 +165,36 @@ main_usage(const char *msg)
 	return -1;
 }
 
+/* --shard I/N: decimal numbers, 0 <= I < N <= MAIN_SHARDS_MAX. */
+static int
+main_parse_shard(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	uint64_t i, n;
+
+	if (slash == NULL ||
+	    str_tonum(s, (size_t)(slash - s), MAIN_SHARDS_MAX, &i) == -1 ||
+	    str_tonum(slash + 1, strlen(slash + 1), MAIN_SHARDS_MAX, &n) ==
+	        -1 ||
+	    n == 0 || i >= n)
+		return -1;
+	opts.shard_index = (unsigned)i;
+	opts.shard_count = (unsigned)n;
+	return 0;
+}
+
 /* What the options say together. */
 static int
 main_check_opts(void)
 {
 	if (opts.jobs < 1 || opts.jobs > MAIN_JOBS_MAX)
 		return main_usage("-j must be from 1 to 64");
+	if (opts.shard != NULL && main_parse_shard(opts.shard) == -1)
+		return main_usage("--shard needs I/N, two numbers with 0 <= I "
+		                  "< N <= 1024, e.g. 0/4");
+	if (opts.shard != NULL && opts.accounts != NULL)
+		return main_usage("--shard takes its share of all the "
+		                  "accounts: name none");
 	if (opts.daemon != NULL &&
 	    daemon_parse_interval(opts.daemon, &opts.interval) == -1)
 		return main_usage("--daemon needs an interval from 1 s to 7 "
@@ -277,19 +313,55 @@ main_one(const struct conf_account *acct, struct report *rep,
 	res->seconds = main_now() - t0;
 }
 
-/* The i-th account of the run: the named ones, or all. */
+/*
+ * The shard of an account: FNV-1a of its name, modulo N.  Only the name
+ * counts, so every machine with the same account names agrees, whatever
+ * the order or the files they are written in.
+ */
+static unsigned
+main_shard_of(const char *name)
+{
+	return str_hash_fnv1a(name) % opts.shard_count;
+}
+
+/* --shard: which of conf's accounts this run takes. */
+static void
+main_select(const struct conf *conf)
+{
+	size_t i;
+
+	free(main_sel);
+	main_sel = NULL;
+	main_nsel = 0;
+	if (opts.shard_count == 0)
+		return;
+	main_sel = xcalloc(conf->naccounts + 1, sizeof(*main_sel));
+	for (i = 0; i < conf->naccounts; i++)
+		if (main_shard_of(conf->accounts[i].name) == opts.shard_index)
+			main_sel[main_nsel++] = i;
+	log_info("shard %u/%u: %zu of %zu accounts", opts.shard_index,
+	    opts.shard_count, main_nsel, conf->naccounts);
+}
+
+/* The i-th account of the run: the named ones, the shard's, or all. */
 static const struct conf_account *
 main_account(const struct conf *conf, size_t i)
 {
-	return opts.accounts != NULL ? conf_find(conf, opts.accounts[i])
-	                             : &conf->accounts[i];
+	if (opts.accounts != NULL)
+		return conf_find(conf, opts.accounts[i]);
+	if (opts.shard_count > 0)
+		return &conf->accounts[main_sel[i]];
+	return &conf->accounts[i];
 }
 
 static size_t
 main_count(const struct conf *conf)
 {
-	return opts.accounts != NULL ? g_strv_length(opts.accounts)
-	                             : conf->naccounts;
+	if (opts.accounts != NULL)
+		return g_strv_length(opts.accounts);
+	if (opts.shard_count > 0)
+		return main_nsel;
+	return conf->naccounts;
 }
 
 /* One account after the other, in this process. */
@@ -508,7 +580,9 @@ main_report(const struct conf *conf, bool is_parallel)
 	bool is_fetch = !opts.is_rebuild && !opts.is_serverinfo &&
 	    !opts.is_dry_run && !opts.is_status;
 	struct report_opts ro = { .is_quiet = opts.is_quiet,
-		.is_json = opts.is_json };
+		.is_json = opts.is_json,
+		.shard_index = opts.shard_index,
+		.shard_count = opts.shard_count };
 
 	/* Unattended (cron, a timer): quiet unless something went wrong. */
 	ro.is_summary =
@@ -586,6 +660,7 @@ main_reconf(struct conf **confp)
 	conf_free(*confp);
 	*confp = conf;
 	main_log_to(conf);
+	main_select(conf);
 }
 
 /*
@@ -650,6 +725,7 @@ main(int argc, char **argv)
 		status = EX_CONFIG;
 	else {
 		main_log_to(conf);
+		main_select(conf);
 		status =
 		    opts.interval > 0 ? main_daemon(&conf) : main_round(conf);
 	}
@@ -659,6 +735,8 @@ main(int argc, char **argv)
 	filter_shutdown();
 	g_free(opts.config);
 	g_free(opts.daemon);
+	g_free(opts.shard);
+	free(main_sel);
 	g_strfreev(opts.accounts);
 	return status;
 }

@@ -571,9 +571,14 @@ report_json(const struct report *r, const struct report_totals *t, int status,
 	bool is_first = true;
 	size_t i;
 
-	g_string_append_printf(out,
-	    "{\"version\":\"%s\",\"exit_status\":%d,\"accounts\":[",
+	g_string_append_printf(out, "{\"version\":\"%s\",\"exit_status\":%d,",
 	    PACKAGE_VERSION, status);
+	/* Which share of the accounts a run of --shard took. */
+	if (r->opts.shard_count > 0)
+		g_string_append_printf(out,
+		    "\"shard\":{\"index\":%u,\"count\":%u},",
+		    r->opts.shard_index, r->opts.shard_count);
+	g_string_append(out, "\"accounts\":[");
 	for (i = 0; i < r->nentries; i++) {
 		if (!r->entries[i].is_done)
 			continue;

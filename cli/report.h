@@ -22,6 +22,8 @@ struct report_opts {
 	bool is_totals;   /* and a totals line when several accounts ran */
 	bool is_progress; /* the progress line on stderr (a terminal) */
 	bool is_json;     /* one JSON object on stdout, no text summaries */
+	/* --shard I/N, told in the JSON; shard_count 0: not sharded. */
+	unsigned shard_index, shard_count;
 };
 
 /* Folders a result names; what is stored into more is summed as other. */

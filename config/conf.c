@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -33,21 +34,31 @@
 #define CONF_GONE_LIMIT_DEFAULT 50
 
 /*
- * Where something was set: key is a cfg_opt_t (the line of its value) or
- * a section's cfg_t (the line of its opening brace).  libconfuse keeps no
- * line per option, so the callbacks below note them while it parses.
+ * A place in the configuration: a line of the main file (file 0) or of
+ * a file it includes (1, 2, ... in the order they are read).
  */
-struct conf_mark {
-	const void *key;
+struct conf_at {
+	const char *path; /* borrowed from struct conf_parse */
+	unsigned file;
 	int line;
 };
 
+/*
+ * Where each thing was set, keyed by a cfg_opt_t (the line of its
+ * value) or a section's cfg_t (the line of its opening brace).
+ * libconfuse keeps no line per option, so the callbacks below note them
+ * while it parses.
+ */
 struct conf_parse {
-	const char *path;
+	const char *path; /* the file being parsed or built, ... */
+	unsigned file;    /* ... and its number */
 	struct err *err;
 	cfg_t *root;
-	struct conf_mark *marks;
-	size_t nmarks;
+	GHashTable *marks;      /* key -> struct conf_at, of the main file */
+	GHashTable *file_marks; /* and of the included file in hand */
+	GPtrArray *paths;       /* every file's path, the main one's first */
+	GHashTable *names;      /* account name -> struct conf_at */
+	size_t accounts_cap;    /* room in conf->accounts */
 	bool has_failed;
 	const char *text; /* the file being parsed, for conf_errfunc() */
 	size_t len;
@@ -96,23 +107,44 @@ static const char *const conf_tls_min_names[] = {
 
 #define CONF_N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Record the first error only: later ones are usually its echoes. */
-static void __attribute__((format(printf, 3, 4)))
-conf_fail(struct conf_parse *p, int line, const char *fmt, ...)
+static void __attribute__((format(printf, 3, 0)))
+conf_vfail(struct conf_parse *p, struct conf_at at, const char *fmt, va_list ap)
 {
 	char msg[ERR_MSG_MAX];
-	va_list ap;
 
+	/* Record the first error only: later ones are usually its echoes. */
 	if (p->has_failed)
 		return;
 	p->has_failed = true;
-	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (line > 0)
-		err_setx(p->err, ERR_CONFIG, "%s:%d: %s", p->path, line, msg);
+	if (at.line > 0)
+		err_setx(p->err, ERR_CONFIG, "%s:%d: %s", at.path, at.line,
+		    msg);
 	else
-		err_setx(p->err, ERR_CONFIG, "%s: %s", p->path, msg);
+		err_setx(p->err, ERR_CONFIG, "%s: %s", at.path, msg);
+}
+
+/* An error at a line of the file in hand (0: of the file as a whole). */
+static void __attribute__((format(printf, 3, 4)))
+conf_fail(struct conf_parse *p, int line, const char *fmt, ...)
+{
+	struct conf_at at = { p->path, p->file, line };
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_vfail(p, at, fmt, ap);
+	va_end(ap);
+}
+
+/* An error at a place of any file. */
+static void __attribute__((format(printf, 3, 4)))
+conf_fail_at(struct conf_parse *p, struct conf_at at, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_vfail(p, at, fmt, ap);
+	va_end(ap);
 }
 
 /* Does line (from 1) of the text set a password or password_command? */
@@ -159,24 +191,35 @@ conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 	conf_fail(conf_parsing, line, "%s", clean);
 }
 
-static int
+/* Where key was set, or line 0 of the file in hand if it was not. */
+static struct conf_at
 conf_mark_get(const struct conf_parse *p, const void *key)
 {
-	size_t i;
+	const struct conf_at *at = NULL;
+	struct conf_at none = { p->path, p->file, 0 };
 
-	for (i = 0; i < p->nmarks; i++)
-		if (p->marks[i].key == key)
-			return p->marks[i].line;
-	return 0;
+	if (p->file_marks != NULL)
+		at = g_hash_table_lookup(p->file_marks, key);
+	if (at == NULL)
+		at = g_hash_table_lookup(p->marks, key);
+	return at != NULL ? *at : none;
 }
 
+/*
+ * Hash tables: with thousands of accounts, a list would be quadratic.
+ * An included file's marks go once its accounts are built, with its
+ * cfg_t, whose addresses they are keyed by.
+ */
 static void
-conf_mark_set(struct conf_parse *p, const void *key, int line)
+conf_mark_set(struct conf_parse *p, void *key, int line)
 {
-	p->marks = xreallocarray(p->marks, p->nmarks + 1, sizeof(*p->marks));
-	p->marks[p->nmarks].key = key;
-	p->marks[p->nmarks].line = line;
-	p->nmarks++;
+	struct conf_at *at = xmalloc(sizeof(*at));
+
+	at->path = p->path;
+	at->file = p->file;
+	at->line = line;
+	g_hash_table_insert(p->file_marks != NULL ? p->file_marks : p->marks,
+	    key, at);
 }
 
 /*
@@ -192,14 +235,14 @@ conf_validate(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (p == NULL)
 		return 0;
-	if ((first = conf_mark_get(p, opt)) != 0) {
+	if ((first = conf_mark_get(p, opt).line) != 0) {
 		/* libconfuse would silently keep the last one. */
 		conf_fail(p, cfg->line, "%s is set twice (first at line %d)",
 		    opt->name, first);
 		return -1;
 	}
 	conf_mark_set(p, opt, cfg->line);
-	if (conf_mark_get(p, cfg) == 0)
+	if (conf_mark_get(p, cfg).line == 0)
 		conf_mark_set(p, cfg, p->root->line);
 	return 0;
 }
@@ -213,7 +256,7 @@ conf_validate_list(cfg_t *cfg, cfg_opt_t *opt)
 {
 	struct conf_parse *p = conf_parsing;
 
-	if (p == NULL || conf_mark_get(p, opt) != 0)
+	if (p == NULL || conf_mark_get(p, opt).line != 0)
 		return 0;
 	return conf_validate(cfg, opt);
 }
@@ -417,6 +460,7 @@ conf_schema(void)
 	};
 	cfg_opt_t top[] = {
 		CFG_INT_CB("log", 0, CFGF_NODEFAULT, conf_parse_log),
+		CFG_STR("include", NULL, CFGF_NODEFAULT),
 		CFG_SEC("defaults", keys, CFGF_NODEFAULT),
 		CFG_SEC("account", keys,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -448,26 +492,36 @@ conf_source(cfg_t *sec, cfg_t *defs, const char *key)
 	return NULL;
 }
 
-static int
+/*
+ * Where a section starts.  A section without keys was never marked: use
+ * where it ends, in the file in hand (the only one such a section, with
+ * nothing inherited, is reported in).
+ */
+static struct conf_at
 conf_section_line(const struct conf_parse *p, cfg_t *sec)
 {
-	int line;
+	struct conf_at at = conf_mark_get(p, sec);
 
-	/* A section without keys was never marked: use where it ends.
-	 */
-	if ((line = conf_mark_get(p, sec)) == 0)
-		line = sec->line;
-	return line;
+	if (at.line == 0)
+		at.line = sec->line;
+	return at;
 }
 
-static int
+static struct conf_at
 conf_key_line(const struct conf_parse *p, cfg_t *sec, const char *key)
 {
-	int line;
+	struct conf_at at = conf_mark_get(p, cfg_getopt(sec, key));
 
-	if ((line = conf_mark_get(p, cfg_getopt(sec, key))) == 0)
-		line = conf_section_line(p, sec);
-	return line;
+	if (at.line == 0)
+		at = conf_section_line(p, sec);
+	return at;
+}
+
+/* Was a set after b, in the order the files are read? */
+static bool
+conf_is_after(struct conf_at a, struct conf_at b)
+{
+	return a.file != b.file ? a.file > b.file : a.line > b.line;
 }
 
 /* "SHA256:" and 32 bytes in hex, a colon allowed between bytes. */
@@ -501,14 +555,14 @@ conf_check_tls_keys(struct conf_parse *p, cfg_t *sec, const char *what)
 	for (i = 0; i < CONF_N_OF(strs); i++) {
 		if (cfg_size(sec, strs[i]) > 0 &&
 		    cfg_getstr(sec, strs[i])[0] == '\0') {
-			conf_fail(p, conf_key_line(p, sec, strs[i]),
+			conf_fail_at(p, conf_key_line(p, sec, strs[i]),
 			    "%s: %s is empty", what, strs[i]);
 			return -1;
 		}
 	}
 	if (cfg_size(sec, "tls_fingerprint") > 0 &&
 	    !conf_is_fingerprint(cfg_getstr(sec, "tls_fingerprint"))) {
-		conf_fail(p, conf_key_line(p, sec, "tls_fingerprint"),
+		conf_fail_at(p, conf_key_line(p, sec, "tls_fingerprint"),
 		    "%s: tls_fingerprint must be \"SHA256:\" and 64 hex "
 		    "digits (a colon between bytes allowed)",
 		    what);
@@ -532,17 +586,17 @@ conf_check_section(struct conf_parse *p, cfg_t *sec, const char *what)
 		if (cfg_size(sec, strs[i]) == 0)
 			continue;
 		if (cfg_getstr(sec, strs[i])[0] == '\0') {
-			conf_fail(p, conf_key_line(p, sec, strs[i]),
+			conf_fail_at(p, conf_key_line(p, sec, strs[i]),
 			    "%s: %s is empty", what, strs[i]);
 			return -1;
 		}
 	}
 	if (cfg_size(sec, "password") > 0 &&
 	    cfg_size(sec, "password_command") > 0) {
-		int l1 = conf_key_line(p, sec, "password");
-		int l2 = conf_key_line(p, sec, "password_command");
+		struct conf_at l1 = conf_key_line(p, sec, "password");
+		struct conf_at l2 = conf_key_line(p, sec, "password_command");
 
-		conf_fail(p, l1 > l2 ? l1 : l2,
+		conf_fail_at(p, conf_is_after(l1, l2) ? l1 : l2,
 		    "%s: password and password_command are both set", what);
 		return -1;
 	}
@@ -617,14 +671,16 @@ conf_get_path(struct conf_parse *p, struct conf_account *a, cfg_t *sec,
 	full = str_expand_home(raw);
 	free(raw);
 	if (full == NULL) {
-		conf_fail(p, conf_key_line(p, conf_source(sec, defs, key), key),
+		conf_fail_at(p,
+		    conf_key_line(p, conf_source(sec, defs, key), key),
 		    "account \"%s\": %s: cannot expand \"~\": HOME is not set",
 		    a->name, key);
 		return -1;
 	}
 	if (full[0] != '/') {
 		free(full);
-		conf_fail(p, conf_key_line(p, conf_source(sec, defs, key), key),
+		conf_fail_at(p,
+		    conf_key_line(p, conf_source(sec, defs, key), key),
 		    "account \"%s\": %s must be an absolute path or start "
 		    "with \"~/\"",
 		    a->name, key);
@@ -678,7 +734,7 @@ conf_get_transport(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	if ((asrc = conf_source(sec, defs, "allow_plaintext")) != NULL)
 		a->allow_plaintext = cfg_getbool(asrc, "allow_plaintext");
 	if (a->tls == CONF_TLS_OFF && !a->allow_plaintext) {
-		conf_fail(p, conf_key_line(p, tsrc, "tls"),
+		conf_fail_at(p, conf_key_line(p, tsrc, "tls"),
 		    "account \"%s\": tls = off sends the password in the "
 		    "clear; set allow_plaintext = yes to allow it",
 		    a->name);
@@ -710,7 +766,7 @@ conf_get_policy(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 		return -1;
 	if (a->tls_key_file != NULL && a->tls_cert_file == NULL) {
 		src = conf_source(sec, defs, "tls_key_file");
-		conf_fail(p, conf_key_line(p, src, "tls_key_file"),
+		conf_fail_at(p, conf_key_line(p, src, "tls_key_file"),
 		    "account \"%s\": tls_key_file without tls_cert_file",
 		    a->name);
 		return -1;
@@ -762,14 +818,14 @@ conf_is_date_format(const char *format)
  * The line of whichever of two keys, each set (in sec or defs), was
  * written last: the one that makes the combination wrong.
  */
-static int
+static struct conf_at
 conf_later_line(struct conf_parse *p, cfg_t *sec, cfg_t *defs, const char *k1,
     const char *k2)
 {
-	int l1 = conf_key_line(p, conf_source(sec, defs, k1), k1);
-	int l2 = conf_key_line(p, conf_source(sec, defs, k2), k2);
+	struct conf_at l1 = conf_key_line(p, conf_source(sec, defs, k1), k1);
+	struct conf_at l2 = conf_key_line(p, conf_source(sec, defs, k2), k2);
 
-	return l1 > l2 ? l1 : l2;
+	return conf_is_after(l1, l2) ? l1 : l2;
 }
 
 /*
@@ -787,7 +843,7 @@ conf_get_archive(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 
 	if ((src = conf_source(sec, defs, "folder_by_date")) != NULL) {
 		if (!conf_is_date_format(cfg_getstr(src, "folder_by_date"))) {
-			conf_fail(p, conf_key_line(p, src, "folder_by_date"),
+			conf_fail_at(p, conf_key_line(p, src, "folder_by_date"),
 			    "account \"%s\": folder_by_date must be a "
 			    "strftime format such as \"%%Y/%%m\" that makes a "
 			    "folder name (no empty part, no leading '/' or "
@@ -816,7 +872,7 @@ conf_get_archive(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 		(void)snprintf(val, sizeof(val), "%u", a->keep_days);
 	else
 		(void)snprintf(val, sizeof(val), "yes");
-	conf_fail(p, conf_later_line(p, sec, defs, "archive", what),
+	conf_fail_at(p, conf_later_line(p, sec, defs, "archive", what),
 	    "account \"%s\": archive = yes never deletes on the server, so "
 	    "%s = %s cannot go with it (archive implies delete = keep)",
 	    a->name, what, val);
@@ -831,7 +887,7 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	cfg_t *src;
 
 	a->name = xstrdup(cfg_title(sec) != NULL ? cfg_title(sec) : "");
-	a->line = (unsigned)conf_section_line(p, sec);
+	a->line = (unsigned)conf_section_line(p, sec).line;
 	if (conf_check_name(p, a->name, (int)a->line) == -1)
 		return -1;
 	(void)snprintf(label, sizeof(label), "account \"%s\"", a->name);
@@ -858,7 +914,7 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 		a->checkpoint = (unsigned)cfg_getint(src, "checkpoint");
 	if ((src = conf_source(sec, defs, "keep_days")) != NULL) {
 		if (a->delete_mode != CONF_DELETE_KEEP) {
-			conf_fail(p, conf_key_line(p, src, "keep_days"),
+			conf_fail_at(p, conf_key_line(p, src, "keep_days"),
 			    "account \"%s\": keep_days goes with delete = keep",
 			    a->name);
 			return -1;
@@ -870,7 +926,8 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 		a->delete_when_gone =
 		    cfg_getbool(src, "delete_when_gone_locally");
 	if (a->delete_when_gone && a->delete_mode != CONF_DELETE_KEEP) {
-		conf_fail(p, conf_key_line(p, src, "delete_when_gone_locally"),
+		conf_fail_at(p,
+		    conf_key_line(p, src, "delete_when_gone_locally"),
 		    "account \"%s\": delete_when_gone_locally goes with "
 		    "delete = keep",
 		    a->name);
@@ -934,7 +991,7 @@ conf_conds(struct conf_parse *p, cfg_t *sec, const char *what,
 
 		if ((cnt = cfg_size(sec, key)) == 0)
 			continue;
-		line = conf_key_line(p, sec, key);
+		line = conf_key_line(p, sec, key).line;
 		if (conf_cond_keys[k].nargs == 0) {
 			conf_cond_push(v, n, conf_cond_keys[k].kind, NULL,
 			    cfg_getstr(sec, key), line);
@@ -991,7 +1048,7 @@ conf_rule_action(struct conf_parse *p, cfg_t *sec, const char *what,
 		else if (strcasecmp(f, "flagged") == 0)
 			r->is_flagged = true;
 		else {
-			conf_fail(p, conf_key_line(p, sec, "flag"),
+			conf_fail_at(p, conf_key_line(p, sec, "flag"),
 			    "%s: flag must be seen or flagged", what);
 			return -1;
 		}
@@ -1007,7 +1064,7 @@ conf_rule(struct conf_parse *p, cfg_t *sec, struct conf_rule *r)
 	char what[CONF_NAME_MAX + 16];
 
 	r->name = xstrdup(cfg_title(sec) != NULL ? cfg_title(sec) : "");
-	r->line = (unsigned)conf_section_line(p, sec);
+	r->line = (unsigned)conf_section_line(p, sec).line;
 	(void)snprintf(what, sizeof(what), "rule \"%.*s\"", CONF_NAME_MAX,
 	    r->name);
 	r->is_any = cfg_size(sec, "any") > 0 && cfg_getbool(sec, "any");
@@ -1043,7 +1100,7 @@ conf_account_rules(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 			if (strcmp(c->rules[j].name, name) == 0)
 				break;
 		if (j == c->nrules) {
-			conf_fail(p, conf_key_line(p, src, "rules"),
+			conf_fail_at(p, conf_key_line(p, src, "rules"),
 			    "account \"%s\": no rule called \"%.64s\"", a->name,
 			    name);
 			return -1;
@@ -1053,17 +1110,59 @@ conf_account_rules(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	return 0;
 }
 
+/*
+ * The accounts of cfg, the file in hand, appended to c.  libconfuse
+ * refuses a name given twice in one file; one given in two files is
+ * refused here, with both places.
+ */
+static int
+conf_build_accounts(struct conf_parse *p, cfg_t *cfg, cfg_t *defs,
+    struct conf *c)
+{
+	const struct conf_at *first;
+	struct conf_at *at;
+	unsigned i, n = cfg_size(cfg, "account");
+
+	if (c->naccounts + n >= p->accounts_cap) {
+		/* Doubled: one file after another stays linear. */
+		p->accounts_cap = (c->naccounts + n + 1) * 2;
+		c->accounts = xreallocarray(c->accounts, p->accounts_cap,
+		    sizeof(*c->accounts));
+	}
+	for (i = 0; i < n; i++) {
+		cfg_t *sec = cfg_getnsec(cfg, "account", i);
+		struct conf_account *a = &c->accounts[c->naccounts];
+		const char *name = cfg_title(sec);
+
+		if (name != NULL &&
+		    (first = g_hash_table_lookup(p->names, name)) != NULL) {
+			conf_fail_at(p, conf_section_line(p, sec),
+			    "account \"%.*s\" is defined twice: first at "
+			    "%s:%d",
+			    CONF_NAME_MAX, name, first->path, first->line);
+			return -1;
+		}
+		/* Counted first, so that conf_free() sees it. */
+		memset(a, 0, sizeof(*a));
+		c->naccounts++;
+		if (conf_account(p, sec, defs, a) == -1 ||
+		    conf_account_rules(p, sec, defs, c, a) == -1)
+			return -1;
+		at = xmalloc(sizeof(*at));
+		*at = conf_section_line(p, sec);
+		g_hash_table_insert(p->names, a->name, at);
+	}
+	return 0;
+}
+
+/* The main file's part: the rules, log and its own accounts. */
 static struct conf *
-conf_build(struct conf_parse *p, cfg_t *cfg)
+conf_build(struct conf_parse *p, cfg_t *cfg, cfg_t **defs_out)
 {
 	struct conf *c;
 	cfg_t *defs = NULL;
-	unsigned i, n, nr;
+	unsigned i, nr;
 
-	if ((n = cfg_size(cfg, "account")) == 0) {
-		conf_fail(p, 0, "no account section");
-		return NULL;
-	}
 	if (cfg_size(cfg, "defaults") > 0) {
 		defs = cfg_getsec(cfg, "defaults");
 		if (conf_check_section(p, defs, "defaults") == -1)
@@ -1083,15 +1182,9 @@ conf_build(struct conf_parse *p, cfg_t *cfg)
 	}
 	if (cfg_size(cfg, "log") > 0)
 		c->log = (enum conf_log)cfg_getint(cfg, "log");
-	c->accounts = xcalloc(n, sizeof(*c->accounts));
-	for (i = 0; i < n; i++) {
-		cfg_t *sec = cfg_getnsec(cfg, "account", i);
-
-		c->naccounts++;
-		if (conf_account(p, sec, defs, &c->accounts[i]) == -1 ||
-		    conf_account_rules(p, sec, defs, c, &c->accounts[i]) == -1)
-			goto fail;
-	}
+	if (conf_build_accounts(p, cfg, defs, c) == -1)
+		goto fail;
+	*defs_out = defs;
 	return c;
 fail:
 	conf_free(c);
@@ -1323,43 +1416,260 @@ conf_parse_text(struct conf_parse *p, cfg_t *cfg, char *buf, size_t len)
 	return 0;
 }
 
-struct conf *
-conf_load(const char *path, struct err *err)
+/*
+ * Read and parse path as file number p->paths->len, the file in hand
+ * from now on.  Returns its cfg_t (caller owns, conf_cfg_free()), or
+ * NULL.
+ */
+static cfg_t *
+conf_load_file(struct conf_parse *p, const char *path)
 {
-	struct conf_parse p;
-	struct conf *c = NULL;
 	struct stat st;
-	cfg_t *cfg = NULL;
 	char *buf = NULL;
 	size_t len = 0;
-	int fd;
+	cfg_t *cfg;
+	int fd, rc = -1;
 
-	memset(&p, 0, sizeof(p));
-	p.path = path;
-	p.err = err;
-	if ((fd = conf_open(path, &st, err)) == -1)
+	p->file = p->paths->len;
+	g_ptr_array_add(p->paths, xstrdup(path));
+	p->path = g_ptr_array_index(p->paths, p->file);
+	if ((fd = conf_open(p->path, &st, p->err)) == -1) {
+		p->has_failed = true;
 		return NULL;
-	if (conf_read(fd, path, &buf, &len, err) == -1) {
+	}
+	if (conf_read(fd, p->path, &buf, &len, p->err) == -1) {
+		p->has_failed = true;
 		(void)close(fd);
 		return NULL;
 	}
 	(void)close(fd);
 	cfg = conf_schema();
-	p.root = cfg;
-	if (conf_parse_text(&p, cfg, buf, len) == -1)
-		goto out;
-	if (conf_has_password(cfg) && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-		err_setx(err, ERR_CONFIG,
-		    "%s: holds a password but is readable by others "
-		    "(chmod 600 %s)",
-		    path, path);
+	p->root = cfg;
+	if (conf_parse_text(p, cfg, buf, len) == 0) {
+		if (conf_has_password(cfg) &&
+		    (st.st_mode & (S_IRWXG | S_IRWXO)))
+			conf_fail(p, 0,
+			    "holds a password but is readable by others "
+			    "(chmod 600 %s)",
+			    p->path);
+		else
+			rc = 0;
+	}
+	p->text = NULL;
+	p->len = 0;
+	freezero(buf, len);
+	if (rc == -1) {
+		conf_cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* An included file holds account sections only. */
+static int
+conf_check_included(struct conf_parse *p, cfg_t *cfg)
+{
+	static const char *const keys[] = { "include", "log", "defaults",
+		"rule" };
+	const char *main_path = g_ptr_array_index(p->paths, 0);
+	struct conf_at at;
+	size_t i;
+
+	for (i = 0; i < CONF_N_OF(keys); i++) {
+		if (cfg_size(cfg, keys[i]) == 0)
+			continue;
+		if (cfg_getopt(cfg, keys[i])->type == CFGT_SEC)
+			at = conf_section_line(p, cfg_getnsec(cfg, keys[i], 0));
+		else
+			at = conf_key_line(p, cfg, keys[i]);
+		conf_fail_at(p, at,
+		    "%s belongs in %s: an included file holds account "
+		    "sections only",
+		    keys[i], main_path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The directory that include names; the main file's own if relative. */
+static char *
+conf_include_dir(struct conf_parse *p, cfg_t *cfg, struct conf_at at)
+{
+	const char *raw = cfg_getstr(cfg, "include");
+	char *full, *base, *dir;
+
+	if (raw[0] == '\0') {
+		conf_fail_at(p, at, "include is empty");
+		return NULL;
+	}
+	if ((full = str_expand_home(raw)) == NULL) {
+		conf_fail_at(p, at,
+		    "include: cannot expand \"~\": HOME is not set");
+		return NULL;
+	}
+	if (full[0] == '/' || strchr(p->path, '/') == NULL)
+		return full;
+	base = g_path_get_dirname(p->path);
+	dir = xasprintf("%s/%s", base, full);
+	g_free(base);
+	free(full);
+	return dir;
+}
+
+static gint
+conf_name_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names of dir's *.conf files, in byte order, or NULL (errno set). */
+static GPtrArray *
+conf_include_names(const char *dir)
+{
+	GPtrArray *names;
+	struct dirent *de;
+	size_t len;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return NULL;
+	names = g_ptr_array_new_with_free_func(free);
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		/* Hidden files, editors' backups (x.conf~, .x.conf.swp) and
+		 * dpkg's leftovers (x.conf.dpkg-old) are not read. */
+		if (de->d_name[0] != '.' && len > 5 &&
+		    strcmp(de->d_name + len - 5, ".conf") == 0)
+			g_ptr_array_add(names, xstrdup(de->d_name));
+		errno = 0;
+	}
+	if (errno != 0) {
+		int saved = errno;
+
+		(void)closedir(d);
+		g_ptr_array_free(names, TRUE);
+		errno = saved;
+		return NULL;
+	}
+	(void)closedir(d);
+	g_ptr_array_sort(names, conf_name_cmp);
+	return names;
+}
+
+/*
+ * One included file: read, checked, its accounts built and appended to
+ * c, then let go, so that thousands of files need no more memory than
+ * their accounts.
+ */
+static int
+conf_include_file(struct conf_parse *p, const char *path, cfg_t *defs,
+    struct conf *c)
+{
+	cfg_t *cfg;
+	int rc = -1;
+
+	p->file_marks =
+	    g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free);
+	if ((cfg = conf_load_file(p, path)) != NULL &&
+	    conf_check_included(p, cfg) == 0 &&
+	    conf_build_accounts(p, cfg, defs, c) == 0)
+		rc = 0;
+	conf_cfg_free(cfg);
+	g_hash_table_destroy(p->file_marks);
+	p->file_marks = NULL;
+	return rc;
+}
+
+/*
+ * include = "DIR": every DIR/ *.conf, in name order, each parsed on its
+ * own, after the main file.  libconfuse's own include (cfg_include) is
+ * not used: it reads one file, by itself, around the checks conf_read()
+ * and conf_open() make, and names no directory.
+ */
+static int
+conf_include(struct conf_parse *p, cfg_t *cfg, cfg_t *defs, struct conf *c)
+{
+	GPtrArray *names = NULL;
+	struct conf_at at;
+	struct stat st;
+	char *dir, *path;
+	unsigned i;
+	int rc = -1;
+
+	if (cfg_size(cfg, "include") == 0)
+		return 0;
+	at = conf_key_line(p, cfg, "include");
+	if ((dir = conf_include_dir(p, cfg, at)) == NULL)
+		return -1;
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			names = conf_include_names(dir);
+		else
+			errno = ENOTDIR;
+	}
+	if (names == NULL) {
+		conf_fail_at(p, at, "include: %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	c = conf_build(&p, cfg);
+	/* Whoever can add a file there can make us run password_command. */
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		conf_fail_at(p, at,
+		    "include: %s: is writable by anyone (chmod o-w %s)", dir,
+		    dir);
+		goto out;
+	}
+	for (i = 0; i < names->len; i++) {
+		path = xasprintf("%s/%s", dir,
+		    (const char *)g_ptr_array_index(names, i));
+		if (conf_include_file(p, path, defs, c) == -1) {
+			free(path);
+			goto out;
+		}
+		free(path);
+	}
+	rc = 0;
 out:
+	if (names != NULL)
+		g_ptr_array_free(names, TRUE);
+	free(dir);
+	return rc;
+}
+
+struct conf *
+conf_load(const char *path, struct err *err)
+{
+	struct conf_parse p;
+	struct conf *c = NULL;
+	cfg_t *cfg, *defs = NULL;
+	bool is_ok = false;
+
+	memset(&p, 0, sizeof(p));
+	p.err = err;
+	p.marks =
+	    g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free);
+	p.paths = g_ptr_array_new_with_free_func(free);
+	p.names = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, free);
+	if ((cfg = conf_load_file(&p, path)) != NULL &&
+	    (c = conf_build(&p, cfg, &defs)) != NULL &&
+	    conf_include(&p, cfg, defs, c) == 0 && c->naccounts > 0)
+		is_ok = true;
+	else if (c != NULL && !p.has_failed) {
+		p.file = 0;
+		p.path = g_ptr_array_index(p.paths, 0);
+		conf_fail(&p, 0, "no account section%s",
+		    cfg_size(cfg, "include") > 0
+		        ? ", here nor in the files included"
+		        : "");
+	}
+	if (!is_ok) {
+		conf_free(c);
+		c = NULL;
+	}
 	conf_cfg_free(cfg);
-	free(p.marks);
-	freezero(buf, len);
+	g_hash_table_destroy(p.names);
+	g_ptr_array_free(p.paths, TRUE);
+	g_hash_table_destroy(p.marks);
 	return c;
 }
 

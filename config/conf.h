@@ -11,8 +11,9 @@
  * other module sees cfg_t.  Layout:
  *
  *	log = stderr | syslog                 optional; where lines go
+ *	include = "DIR"                       optional; DIR/ *.conf add accounts
  *	defaults { KEY = VALUE ... }          optional; every account inherits
- *	account "NAME" { KEY = VALUE ... }    one or more
+ *	account "NAME" { KEY = VALUE ... }    one or more, here or included
  *
  * Keys: host, port, tls (on|starttls|off), allow_plaintext (bool),
  * ca_file, user, password, password_command, maildir (~ expanded),
@@ -151,9 +152,10 @@ enum conf_log {
 };
 
 struct conf {
-	char *path;
-	enum conf_log log;             /* default stderr */
-	struct conf_account *accounts; /* in file order */
+	char *path;        /* the main file */
+	enum conf_log log; /* default stderr */
+	/* In file order: the main file's, then each included file's. */
+	struct conf_account *accounts;
 	size_t naccounts;
 	struct conf_rule *rules; /* in file order */
 	size_t nrules;
@@ -169,7 +171,11 @@ struct conf {
  * refused; tls_fingerprint must be well formed, and tls_key_file needs
  * tls_cert_file; archive = yes refuses delete = each|batch, keep_days
  * and delete_when_gone_locally = yes; folder_by_date must make a
- * Maildir++ folder name.  Returns a new conf (caller owns,
+ * Maildir++ folder name.  include = "DIR" (relative to path's
+ * directory) reads every DIR/ *.conf, not hidden, in strcmp order, each
+ * checked as path is and holding account sections only; a missing DIR
+ * is an error, an empty one is not; an account named in two files is
+ * refused with both file:line.  Returns a new conf (caller owns,
  * conf_free()), or NULL.
  */
 struct conf *conf_load(const char *path, struct err *err);

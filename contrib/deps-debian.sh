@@ -32,6 +32,8 @@ packages='
 	isync
 	faketime
 	python3
+	python3-yaml
+	python3-jsonschema
 	bsdutils
 	clang
 	libclang-rt-14-dev
@@ -47,7 +49,8 @@ packages='
 '
 
 # systemd only for systemd-analyze, which checks contrib/systemd's units
-# (tests/integ/systemd-units.sh); nothing needs it running.
+# (tests/integ/systemd-units.sh); nothing needs it running.  PyYAML and
+# jsonschema check the Kubernetes example (tests/integ/kubernetes.sh).
 #
 # In a container without an init system, the Dovecot packages would try
 # to start the system's Dovecot.  The tests run their own; keep the

@@ -28,4 +28,12 @@ char *str_expand_home(const char *path);
 /* Does s start with prefix? */
 bool str_has_prefix(const char *s, const char *prefix);
 
+/*
+ * The 32-bit FNV-1a hash of the bytes of s: offset basis 2166136261,
+ * prime 16777619, each byte XORed in, then a multiplication modulo
+ * 2^32.  Fixed for good, unlike GLib's g_str_hash(): every machine and
+ * every version must compute the same (popfetch --shard).
+ */
+uint32_t str_hash_fnv1a(const char *s);
+
 #endif

@@ -72,7 +72,8 @@ _popfetch()
 	if [[ $cur == -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W '-c --config -v --verbose
 		    -q --quiet -s --syslog -j --jobs --json --summary
-		    --daemon -n --dry-run --status --serverinfo --rebuild-state
+		    --daemon --shard -n --dry-run --status --serverinfo
+		    --rebuild-state
 		    -V --version -h --help' -- "$cur")
 		return 0
 	fi

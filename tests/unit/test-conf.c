@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -46,11 +47,35 @@ setup(void **state)
 	return 0;
 }
 
+/* Empty and remove dir, one level deep. */
+static void
+remove_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		(void)unlink(path);
+	}
+	(void)closedir(d);
+	(void)rmdir(dir);
+}
+
 static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
+	char inc[PATH_MAX];
 
+	(void)snprintf(inc, sizeof(inc), "%s/accounts.d", f->dir);
+	remove_dir(inc);
 	(void)unlink(f->path);
 	(void)rmdir(f->dir);
 	if (f->saved_home != NULL)
@@ -84,9 +109,11 @@ load_text(struct fixture *f, const char *text, mode_t mode, struct err *err)
 	return conf_load(f->path, err);
 }
 
-/* Load text, expect it refused with exactly "PATH:LINE: msg". */
+/* Load text, expect it refused with exactly "FILE:LINE: msg" (line 0:
+ * "FILE: msg"), FILE being the one the error is in. */
 static void
-expect_error(struct fixture *f, const char *text, int line, const char *msg)
+expect_error_in(struct fixture *f, const char *text, const char *file, int line,
+    const char *msg)
 {
 	char want[1024];
 	struct err err;
@@ -99,11 +126,18 @@ expect_error(struct fixture *f, const char *text, int line, const char *msg)
 	}
 	assert_int_equal(err.cls, ERR_CONFIG);
 	if (line > 0)
-		(void)snprintf(want, sizeof(want), "%s:%d: %s", f->path, line,
+		(void)snprintf(want, sizeof(want), "%s:%d: %s", file, line,
 		    msg);
 	else
-		(void)snprintf(want, sizeof(want), "%s: %s", f->path, msg);
+		(void)snprintf(want, sizeof(want), "%s: %s", file, msg);
 	assert_string_equal(err.msg, want);
+}
+
+/* Load text, expect it refused with exactly "PATH:LINE: msg". */
+static void
+expect_error(struct fixture *f, const char *text, int line, const char *msg)
+{
+	expect_error_in(f, text, f->path, line, msg);
 }
 
 /*
@@ -1183,6 +1217,199 @@ test_log_key(void **state)
 	    5, "log");
 }
 
+/* The included directory of the tests, accounts.d beside the config. */
+static void
+inc_path(const struct fixture *f, const char *name, char *buf, size_t len)
+{
+	(void)snprintf(buf, len, "%s/accounts.d%s%s", f->dir,
+	    name != NULL ? "/" : "", name != NULL ? name : "");
+}
+
+static void
+inc_write(const struct fixture *f, const char *name, const char *text,
+    mode_t mode)
+{
+	char path[PATH_MAX];
+
+	inc_path(f, NULL, path, sizeof(path));
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		fail_msg("mkdir %s: %s", path, strerror(errno));
+	inc_path(f, name, path, sizeof(path));
+	write_file(path, text, mode);
+}
+
+static const char inc_main[] = "include = \"accounts.d\"\n"
+                               "defaults {\n"
+                               "    host = \"pop.example.org\"\n"
+                               "    user = \"shared\"\n"
+                               "}\n"
+                               "account main {\n"
+                               "    maildir = /m/main\n"
+                               "}\n";
+
+static void
+test_include(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const want[] = { "main", "alice", "carol", "bob",
+		"dave" };
+	char text[1024];
+	struct err err;
+	struct conf *c;
+	size_t i;
+
+	/* Read in name order, after the main file's own accounts; only
+	 * *.conf, and no hidden file. */
+	inc_write(f, "b.conf", "account bob {\n maildir = /m/bob\n}\n", 0600);
+	inc_write(f, "a.conf",
+	    "# two in one file\naccount alice {\n maildir = /m/alice\n}\n"
+	    "account carol {\n maildir = /m/carol\n timeout = 5\n}\n",
+	    0600);
+	inc_write(f, "c.conf",
+	    "account dave {\n user = dave\n"
+	    " maildir = /m/dave\n}\n",
+	    0600);
+	inc_write(f, "a.conf~", "garbage {", 0600);
+	inc_write(f, ".z.conf", "garbage {", 0600);
+	inc_write(f, "b.conf.dpkg-old", "garbage {", 0600);
+	inc_write(f, "README", "garbage {", 0600);
+	c = load_text(f, inc_main, 0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_string_equal(c->path, f->path);
+	assert_int_equal(c->naccounts, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < c->naccounts; i++)
+		assert_string_equal(c->accounts[i].name, want[i]);
+	/* The main file's defaults reach every file's accounts. */
+	assert_string_equal(c->accounts[1].host, "pop.example.org");
+	assert_string_equal(c->accounts[1].user, "shared");
+	assert_string_equal(c->accounts[1].maildir, "/m/alice");
+	assert_int_equal(c->accounts[2].timeout, 5);
+	assert_int_equal(c->accounts[2].line, 5);
+	assert_string_equal(c->accounts[4].user, "dave");
+	assert_non_null(conf_find(c, "dave"));
+	conf_free(c);
+
+	/* An empty directory is no error; the main file's accounts stay. */
+	inc_path(f, NULL, text, sizeof(text));
+	remove_dir(text);
+	inc_write(f, "x.conf", "", 0600);
+	c = load_text(f, inc_main, 0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->naccounts, 1);
+	conf_free(c);
+	/* An absolute path, and "~/". */
+	(void)snprintf(text, sizeof(text),
+	    "include = \"%s/accounts.d\"\naccount a {\n host = h\n"
+	    " user = u\n maildir = /m\n}\n",
+	    f->dir);
+	c = load_text(f, text, 0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	conf_free(c);
+	c = load_text(f,
+	    "include = \"~/accounts.d\"\naccount a {\n host = h\n"
+	    " user = u\n maildir = /m\n}\n",
+	    0600, &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	conf_free(c);
+}
+
+static void
+test_include_errors(void **state)
+{
+	struct fixture *f = *state;
+	char dir[PATH_MAX], a[PATH_MAX], b[PATH_MAX], msg[PATH_MAX * 3];
+
+	inc_path(f, NULL, dir, sizeof(dir));
+	inc_path(f, "a.conf", a, sizeof(a));
+	inc_path(f, "b.conf", b, sizeof(b));
+	/* A missing directory. */
+	(void)snprintf(msg, sizeof(msg),
+	    "include: %s: No such file or directory", dir);
+	expect_error_in(f, inc_main, f->path, 1, msg);
+	/* Nothing anywhere. */
+	inc_write(f, "a.conf", "", 0600);
+	expect_error_in(f, "include = \"accounts.d\"\n", f->path, 0,
+	    "no account section, here nor in the files included");
+	/* An account named twice: both places are named. */
+	inc_write(f, "a.conf", "\naccount alice {\n maildir = /m/a\n}\n", 0600);
+	inc_write(f, "b.conf",
+	    "account bob {\n maildir = /m/b\n}\n"
+	    "account alice {\n maildir = /m/a2\n}\n",
+	    0600);
+	(void)snprintf(msg, sizeof(msg),
+	    "account \"alice\" is defined twice: first at %s:2", a);
+	expect_error_in(f, inc_main, b, 4, msg);
+	inc_write(f, "b.conf", "account main {\n maildir = /m/b\n}\n", 0600);
+	(void)snprintf(msg, sizeof(msg),
+	    "account \"main\" is defined twice: first at %s:6", f->path);
+	expect_error_in(f, inc_main, b, 1, msg);
+	/* A broken file names itself, with the line. */
+	inc_write(f, "b.conf",
+	    "account bob {\n maildir = /m/b\n\n colour = blue\n}\n", 0600);
+	{
+		struct err err;
+		struct conf *c = load_text(f, inc_main, 0600, &err);
+
+		assert_null(c);
+		(void)snprintf(msg, sizeof(msg), "%s:4: ", b);
+		if (strncmp(err.msg, msg, strlen(msg)) != 0)
+			fail_msg("\"%s\" does not start with \"%s\"", err.msg,
+			    msg);
+	}
+	inc_write(f, "b.conf", "account bob {\n host = \"\"\n}\n", 0600);
+	expect_error_in(f, inc_main, b, 2, "account \"bob\": host is empty");
+	inc_write(f, "b.conf", "\naccount bob {\n}\n", 0600);
+	expect_error_in(f, inc_main, b, 3,
+	    "account \"bob\": maildir is not set");
+	/* What the main file's defaults make wrong is told there. */
+	inc_write(f, "b.conf", "account bob {\n maildir = /m/b\n}\n", 0600);
+	expect_error_in(f,
+	    "include = \"accounts.d\"\ndefaults {\n host = h\n user = u\n"
+	    " tls = off\n}\naccount main {\n maildir = /m\n allow_plaintext = "
+	    "yes\n}\n",
+	    f->path, 5,
+	    "account \"alice\": tls = off sends the password in the clear; "
+	    "set allow_plaintext = yes to allow it");
+	/* An included file holds accounts only. */
+	inc_write(f, "b.conf",
+	    "account bob {\n maildir = /m/b\n}\n"
+	    "defaults {\n timeout = 5\n}\n",
+	    0600);
+	(void)snprintf(msg, sizeof(msg),
+	    "defaults belongs in %s: an included file holds account "
+	    "sections only",
+	    f->path);
+	expect_error_in(f, inc_main, b, 4, msg);
+	inc_write(f, "b.conf", "\ninclude = \"accounts.d\"\n", 0600);
+	(void)snprintf(msg, sizeof(msg),
+	    "include belongs in %s: an included file holds account "
+	    "sections only",
+	    f->path);
+	expect_error_in(f, inc_main, b, 2, msg);
+	/* A password in a file others can read, in an included file too. */
+	inc_write(f, "b.conf",
+	    "account bob {\n maildir = /m/b\n password = \"x\"\n}\n", 0644);
+	(void)snprintf(msg, sizeof(msg),
+	    "holds a password but is readable by others (chmod 600 %s)", b);
+	expect_error_in(f, inc_main, b, 0, msg);
+	/* A directory anyone can add a file to; a file, not a directory. */
+	(void)unlink(b);
+	assert_int_equal(chmod(dir, 0777), 0);
+	(void)snprintf(msg, sizeof(msg),
+	    "include: %s: is writable by anyone (chmod o-w %s)", dir, dir);
+	expect_error_in(f, inc_main, f->path, 1, msg);
+	assert_int_equal(chmod(dir, 0700), 0);
+	(void)snprintf(msg, sizeof(msg), "include: %s: Not a directory", a);
+	expect_error_in(f,
+	    "include = \"accounts.d/a.conf\"\naccount a {\n host = h\n"
+	    " user = u\n maildir = /m\n}\n",
+	    f->path, 1, msg);
+}
+
 int
 main(void)
 {
@@ -1233,6 +1460,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_archive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_bad, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_errors, setup,
 		    teardown),
 	};
 
