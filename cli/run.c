@@ -487,14 +487,15 @@ run_sync_parent(const char *path)
  * saying yes.
  */
 static bool
-run_recover(void *arg, const struct pop3_msg *msg, char **file_out)
+run_recover(void *arg, const struct pop3_msg *msg, bool is_shared,
+    char **file_out)
 {
 	struct run_ctx *ctx = arg;
 	const char *path;
 	struct err err;
 
-	if ((path = maildir_index_find(run_index(ctx), msg->uid, msg->size)) ==
-	        NULL ||
+	if ((path = maildir_index_find(run_index(ctx), msg->uid, msg->size,
+	         is_shared)) == NULL ||
 	    run_sync_parent(path) == -1)
 		return false;
 	/*
@@ -942,8 +943,8 @@ run_record_found(struct run_ctx *ctx, const struct maildir_index *idx,
 	*found_out = 0;
 	for (i = 0; i < n; i++) {
 		if (!msgs[i].has_uid ||
-		    (file = maildir_index_find(idx, msgs[i].uid,
-		         msgs[i].size)) == NULL)
+		    (file = maildir_index_find(idx, msgs[i].uid, msgs[i].size,
+		         false)) == NULL)
 			continue;
 		file = strrchr(file, '/') + 1;
 		(*found_out)++;

@@ -917,10 +917,11 @@ fetch_find_shared(struct fetch_run *r)
 }
 
 /*
- * Record what a killed run stored but did not record.  A message whose
- * uid another message in the listing has is never matched to a file:
- * the file may hold the other one.  It is fetched again (stored twice at
- * worst), never deleted unseen.
+ * Record what a killed run stored but did not record.  Twins (another
+ * message in the listing has the same uid and size) are never matched
+ * to a file: it may hold the other one.  They are fetched again (stored
+ * twice at worst), never deleted unseen.  A message that shares only its
+ * uid is matched by uid and LIST size, as the file name records them.
  */
 static int
 fetch_recover(struct fetch_run *r, struct err *err)
@@ -932,9 +933,10 @@ fetch_recover(struct fetch_run *r, struct err *err)
 	for (i = 0; i < r->n; i++) {
 		const struct pop3_msg *m = &r->msgs[i];
 
-		if (!m->has_uid || r->is_shared[i] ||
+		if (!m->has_uid || r->is_twin[i] ||
 		    store_has(r->st, m->uid, m->size) ||
-		    !acct->recover(acct->recover_arg, m, &file))
+		    !acct->recover(acct->recover_arg, m, r->is_shared[i],
+		        &file))
 			continue;
 		if (store_append(r->st, m->uid, m->size, file,
 		        (int64_t)time(NULL), err) == -1) {

@@ -158,11 +158,16 @@ struct fetch_account {
 	 * know, stored all the same (the run died between storing and
 	 * recording it)?  Then *file_out (caller owns) names it, and it is
 	 * recorded instead of fetched again.  The answer must hold for the
-	 * message's uid and its LIST size (msg->size) both.  Never asked
-	 * for a message whose uid another message in the listing has: that
-	 * one is fetched again.  NULL: no such check.
+	 * message's uid and its LIST size (msg->size) both.  is_shared:
+	 * another message in the listing has the same uid (with another
+	 * size), so only a file whose name records that LIST size may
+	 * answer; a guess from the file's own octets could take the other
+	 * one's file.  Never asked for a message whose uid and size another
+	 * message has (twins): those are fetched again.  NULL: no such
+	 * check.
 	 */
-	bool (*recover)(void *arg, const struct pop3_msg *msg, char **file_out);
+	bool (*recover)(void *arg, const struct pop3_msg *msg, bool is_shared,
+	    char **file_out);
 	void *recover_arg;
 	/*
 	 * Told how the run goes, for a progress display: after the plan

@@ -303,7 +303,7 @@ maildir_old_size_matches(const char *path, uint64_t list_size)
 
 const char *
 maildir_index_find(const struct maildir_index *idx, const char *uid,
-    uint64_t list_size)
+    uint64_t list_size, bool is_exact)
 {
 	const struct maildir_tagged *t;
 	GPtrArray *lists[2];
@@ -314,9 +314,10 @@ maildir_index_find(const struct maildir_index *idx, const char *uid,
 	for (k = 0; k < 2; k++)
 		for (i = 0; lists[k] != NULL && i < lists[k]->len; i++) {
 			t = g_ptr_array_index(lists[k], i);
-			if (t->tag.has_list_size
-			        ? t->tag.list_size == list_size
-			        : maildir_old_size_matches(t->path, list_size))
+			if (t->tag.has_list_size ? t->tag.list_size == list_size
+			                         : !is_exact &&
+			            maildir_old_size_matches(t->path,
+			                list_size))
 				return t->path;
 		}
 	return NULL;

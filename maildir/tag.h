@@ -95,10 +95,11 @@ bool maildir_index_has(const struct maildir_index *idx, const char *uid);
  * A new tag must name that size; an old one must hold as many octets
  * (a server that counts LF line ends) or that many once each LF is
  * counted as CRLF (RFC 1939 §11: the size on the wire), which is read
- * from the file.  For recovery and --rebuild-state, where a "yes"
- * records the message as stored, and so lets it be deleted.
+ * from the file; with is_exact, only a new tag, which names the size,
+ * counts.  For recovery and --rebuild-state, where a "yes" records the
+ * message as stored, and so lets it be deleted.
  */
 const char *maildir_index_find(const struct maildir_index *idx, const char *uid,
-    uint64_t list_size);
+    uint64_t list_size, bool is_exact);
 
 #endif

@@ -1,8 +1,10 @@
 #!/bin/sh
 # shellcheck disable=SC2317,SC2119 # checks run through fake_check
 # Recovery after a killed run matches a file to a message by unique-id
-# AND size, and never when another message in the listing has the same
-# unique-id: such messages are fetched again, never deleted unseen.
+# AND size.  When another message in the listing has the same unique-id,
+# only a file name that records the LIST size counts; when it has the
+# same size too, none: such messages are fetched again, never deleted
+# unseen.
 #
 # The state a kill between the link into new/ and the journal record
 # leaves is made by hand (the run's "running" mark, no record, a tagged
@@ -51,5 +53,31 @@ check_recover_dup_uidl()
 	cmp -s "$T/rec.want" "$T/rec.got" || fail "the Maildir is not as expected"
 }
 
+# The same, but message 1's file has the name popfetch gives it now,
+# which records the unique-id and the LIST size: that tells the two
+# messages that share the id apart, so message 1 is recovered, not
+# fetched again.
+check_recover_dup_uidl_tagged()
+{
+	fake_start recover-dup-uidl-tagged
+	fake_account rt off each
+	md=$T/client/rt
+	mkdir -p "$md/new" "$md/cur" "$md/tmp" "$XDG_STATE_HOME/popfetch"
+	cp "$M1" "$md/new/1.M1P1Q1R00.host,S=252,PF=$(key uid-same)-264"
+	: >"$XDG_STATE_HOME/popfetch/rt.running"
+	fake_pf
+	assert_rc 0 "recovery of a tagged message with a shared unique-id"
+	fake_commands "recovery of a tagged message with a shared unique-id" 1 \
+	    'DELE 1' 'RETR 2' 'DELE 2' 'RETR 3' 'DELE 3' QUIT
+	assert_grep "recovery of a tagged message with a shared unique-id" \
+	    '1 message stored by an interrupted run' "$PF_ERR"
+	fake_finish "recovery of a tagged message with a shared unique-id"
+	sums "$md/new" >"$T/rect.got"
+	sums "$M1" "$M2" "$M3" >"$T/rect.want"
+	cmp -s "$T/rect.want" "$T/rect.got" || fail "the Maildir is not as expected"
+}
+
 fake_check "recovery: shared unique-id, size" check_recover_dup_uidl
+fake_check "recovery: shared unique-id, tagged with the size" \
+    check_recover_dup_uidl_tagged
 fake_summary

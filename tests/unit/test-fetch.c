@@ -142,6 +142,7 @@ static unsigned checkpoint;
 static bool has_keep_days; /* keep_days = 0 */
 static bool has_fallback;
 static const char *recovered_uid; /* what recover() says is stored */
+static uint64_t recovered_size;   /* and of which LIST size; 0: any */
 static bool has_rules;
 static int decide_calls;
 
@@ -166,13 +167,16 @@ decide(void *arg, const struct pop3_msg *msg, const char *header, size_t len,
 	return 0;
 }
 static int recover_calls;
+static int recover_shared_calls; /* asked with is_shared */
 
 static bool
-recover(void *arg, const struct pop3_msg *msg, char **file_out)
+recover(void *arg, const struct pop3_msg *msg, bool is_shared, char **file_out)
 {
 	assert_null(arg);
 	recover_calls++;
-	if (recovered_uid == NULL || strcmp(msg->uid, recovered_uid) != 0)
+	recover_shared_calls += is_shared;
+	if (recovered_uid == NULL || strcmp(msg->uid, recovered_uid) != 0 ||
+	    (recovered_size != 0 && msg->size != recovered_size))
 		return false;
 	*file_out = xstrdup("found-in-maildir");
 	return true;
@@ -221,6 +225,8 @@ teardown(void **state)
 	has_keep_days = false;
 	has_fallback = false;
 	recovered_uid = NULL;
+	recovered_size = 0;
+	recover_shared_calls = 0;
 	recover_calls = 0;
 	has_rules = false;
 	decide_calls = 0;
@@ -575,22 +581,46 @@ test_recover_after_kill(void **state)
 #define LIST_TWINS "+OK 3 messages\r\n1 10\r\n2 10\r\n3 30\r\n.\r\n"
 
 /*
- * After a killed run, a uid two messages share is never matched to a
- * file: it may hold the other one.  Both are fetched (one maybe stored
- * twice), neither is deleted unseen.
+ * After a killed run, messages 1 and 2 share a uid, with other sizes:
+ * the file the Maildir holds for the uid and message 1's size is message
+ * 1 (recorded, deleted unread); message 2 is fetched.  The callback is
+ * told the uid is shared, so that only a name that records the size
+ * counts.
  */
 static void
-test_recover_refuses_shared_uid(void **state)
+test_recover_shared_uid_by_size(void **state)
 {
 	struct fixture *f = *state;
 
 	recovered_uid = "u-same";
-	expect_wire(f, GREET LIST3 UIDL_SHARED M1 OK M2 OK M3 OK OK, PLAN_EACH,
-	    0,
+	recovered_size = 10;
+	expect_wire(f, GREET LIST3 UIDL_SHARED OK M2 OK M3 OK OK, PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nDELE 1\r\nRETR 2\r\nDELE 2\r\n"
+	          "RETR 3\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(recover_shared_calls, 2);
+	assert_int_equal(f->mem.nstored, 2);
+	assert_string_equal(f->mem.stored[0], "Subject: two\n\nbody\n");
+	assert_true(uidl_has(f->st, "u-same", 10));
+	assert_true(uidl_has(f->st, "u-same", 20));
+}
+
+/*
+ * After a killed run, twins (the same uid and size) are never matched to
+ * a file: it may hold the other one.  Both are fetched (one maybe stored
+ * twice), neither is deleted unseen.
+ */
+static void
+test_recover_refuses_twins(void **state)
+{
+	struct fixture *f = *state;
+
+	recovered_uid = "u-same";
+	expect_wire(f, GREET LIST_TWINS UIDL_SHARED M1 OK M2 OK M3 OK OK,
+	    PLAN_EACH, 0,
 	    LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n"
 	          "DELE 2\r\nRETR 3\r\nDELE 3\r\nQUIT\r\n");
+	assert_int_equal(recover_calls, 1); /* message 3 only */
 	assert_int_equal(f->mem.nstored, 3);
-	assert_string_equal(f->mem.stored[1], "Subject: two\n\nbody\n");
 }
 
 /*
@@ -1073,7 +1103,8 @@ main(void)
 		T(test_msgid_fallback),
 		T(test_msgid_fallback_needs_top),
 		T(test_recover_after_kill),
-		T(test_recover_refuses_shared_uid),
+		T(test_recover_shared_uid_by_size),
+		T(test_recover_refuses_twins),
 		T(test_twins_fetched_before_delete),
 		T(test_twins_kept_by_keep_days),
 		T(test_rules_before_download),

@@ -1122,18 +1122,21 @@ test_index_find(void **state)
 	assert_true(maildir_index_has(idx, "old-uid"));
 	assert_true(maildir_index_has(idx, "sub-uid"));
 	assert_false(maildir_index_has(idx, "other"));
-	assert_non_null(path = maildir_index_find(idx, "new-uid", 100));
+	assert_non_null(path = maildir_index_find(idx, "new-uid", 100, false));
 	assert_non_null(strstr(path, "/cur/1.M1.h"));
-	assert_null(maildir_index_find(idx, "new-uid", 97));
-	assert_null(maildir_index_find(idx, "new-uid", 101));
+	assert_null(maildir_index_find(idx, "new-uid", 97, false));
+	assert_null(maildir_index_find(idx, "new-uid", 101, false));
+	/* Exact: the name must record the size; an old one cannot. */
+	assert_non_null(maildir_index_find(idx, "new-uid", 100, true));
+	assert_null(maildir_index_find(idx, "old-uid", 8, true));
 	/* 6 octets in 2 lines: LIST says 6 (LF) or 8 (CRLF). */
-	assert_non_null(maildir_index_find(idx, "old-uid", 6));
-	assert_non_null(maildir_index_find(idx, "old-uid", 8));
-	assert_null(maildir_index_find(idx, "old-uid", 7));
-	assert_null(maildir_index_find(idx, "old-uid", 60));
-	assert_non_null(path = maildir_index_find(idx, "sub-uid", 5));
+	assert_non_null(maildir_index_find(idx, "old-uid", 6, false));
+	assert_non_null(maildir_index_find(idx, "old-uid", 8, false));
+	assert_null(maildir_index_find(idx, "old-uid", 7, false));
+	assert_null(maildir_index_find(idx, "old-uid", 60, false));
+	assert_non_null(path = maildir_index_find(idx, "sub-uid", 5, false));
 	assert_non_null(strstr(path, "/.Sub/new/"));
-	assert_null(maildir_index_find(idx, "other", 5));
+	assert_null(maildir_index_find(idx, "other", 5, false));
 	maildir_index_free(idx);
 }
 
