@@ -1340,9 +1340,30 @@ audit_explain_dups()
 # fault_mailbox N SEED: N messages made by gen-mail in $T/orig/m, their
 # sums in $T/orig.sums, and the server user "template" seeded with them
 # (Dovecot never opens it: mailbox_clone copies it for every trial).
+# Every 7th message and the one 40 after it carry the same X-UIDL header
+# (they differ in size), so that with DOVECOT_SHARED_UIDL in
+# DOVECOT_EXTRA_CONF the server lists them under one unique-id, in
+# different rounds.
 fault_mailbox()
 {
 	gen_mail "$T/orig/m" -n "$1" -s "$2"
+	fm_k=7
+	while [ "$((fm_k + 40))" -le "$1" ]; do
+		for fm_i in "$fm_k" "$((fm_k + 40))"; do
+			fm_f=$(printf '%s/orig/m/msg-%05d.eml' "$T" "$fm_i")
+			{
+				printf 'X-UIDL: shared-%d\n' "$fm_k"
+				cat "$fm_f"
+			} >"$fm_f.x"
+			mv "$fm_f.x" "$fm_f"
+		done
+		fm_a=$(printf '%s/orig/m/msg-%05d.eml' "$T" "$fm_k")
+		fm_b=$(printf '%s/orig/m/msg-%05d.eml' "$T" "$((fm_k + 40))")
+		# Twins (the same size too) would be a case of their own.
+		[ "$(wc -c <"$fm_a")" -ne "$(wc -c <"$fm_b")" ] ||
+		    printf 'one more line\n' >>"$fm_b"
+		fm_k=$((fm_k + 7))
+	done
 	sums "$T/orig/m" >"$T/orig.sums"
 	[ -z "$(uniq -d "$T/orig.sums")" ] ||
 	    fail "gen-mail made two equal messages"
@@ -1358,6 +1379,13 @@ fault_mailbox()
 # certificate, Dovecot's log by path (checks run in a subdirectory of
 # $T), and the proof that a secret shows in no output, neither as it is
 # nor in base64.
+
+# For DOVECOT_EXTRA_CONF: a message's X-UIDL header, where it has one,
+# is its unique-id (fault_mailbox gives some messages the same one).
+# shellcheck disable=SC2034 # for the tests that source this file
+DOVECOT_SHARED_UIDL='protocol pop3 {
+  pop3_reuse_xuidl = yes
+}'
 
 # For DOVECOT_EXTRA_CONF: no growing delay after failed logins from
 # 127.0.0.1 (anvil's auth penalty, up to 15 seconds), which tests of
