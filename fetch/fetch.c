@@ -729,6 +729,30 @@ fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
 	return rc;
 }
 
+/*
+ * A LIST size past POP3_SIZE_MAX: the message could be neither recorded
+ * nor told apart, so it stays on the server, a message-scope failure.
+ */
+static void
+fetch_refuse_bad_sizes(struct fetch_run *r)
+{
+	struct err e;
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		if (!r->msgs[i].has_bad_size)
+			continue;
+		err_clear(&e);
+		err_setx(&e, ERR_PROTO,
+		    "message %u: LIST gave a size larger than %lld octets",
+		    r->msgs[i].num, (long long)POP3_SIZE_MAX);
+		err_set_scope(&e, ERR_SCOPE_MESSAGE);
+		log_warnx("%s: %s (left on the server)", r->account, e.msg);
+		if (r->first.cls == ERR_NONE)
+			r->first = e;
+	}
+}
+
 static void
 fetch_warn_bad_uids(const struct fetch_run *r)
 {
@@ -933,7 +957,7 @@ fetch_recover(struct fetch_run *r, struct err *err)
 	for (i = 0; i < r->n; i++) {
 		const struct pop3_msg *m = &r->msgs[i];
 
-		if (!m->has_uid || r->is_twin[i] ||
+		if (!m->has_uid || m->has_bad_size || r->is_twin[i] ||
 		    store_has(r->st, m->uid, m->size) ||
 		    !acct->recover(acct->recover_arg, m, r->is_shared[i],
 		        &file))
@@ -1094,6 +1118,7 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 		goto quit;
 	stats->new_msgs = (unsigned)plan.nretr;
 	fetch_warn_bad_uids(&r);
+	fetch_refuse_bad_sizes(&r);
 	if (acct->decide != NULL && fetch_prescreen(&r, &plan, err) == -1)
 		goto quit;
 	if (acct->progress != NULL)

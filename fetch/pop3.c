@@ -1269,7 +1269,9 @@ pop3_auth_choose(const struct pop3_caps *caps, bool is_tls,
 
 /*
  * "a b", then optionally a space and anything (RFC 1939 §5 leaves what
- * follows the size open, in both STAT and LIST).
+ * follows the size open, in both STAT and LIST).  A size of more digits
+ * than 64 bits hold is UINT64_MAX, for the caller to refuse as a size
+ * rather than as a malformed line.
  */
 static int
 pop3_parse_pair(const char *p, size_t len, uint64_t max_a, uint64_t *a_out,
@@ -1284,7 +1286,15 @@ pop3_parse_pair(const char *p, size_t len, uint64_t max_a, uint64_t *a_out,
 	end = p + len;
 	if ((sp = memchr(b, ' ', (size_t)(end - b))) != NULL)
 		end = sp;
-	return str_tonum(b, (size_t)(end - b), UINT64_MAX, b_out);
+	if (str_tonum(b, (size_t)(end - b), UINT64_MAX, b_out) == 0)
+		return 0;
+	for (sp = b; sp < end; sp++)
+		if (*sp < '0' || *sp > '9')
+			return -1;
+	if (end == b)
+		return -1;
+	*b_out = UINT64_MAX;
+	return 0;
 }
 
 int
@@ -1353,7 +1363,8 @@ pop3_read_scans(struct pop3_session *s, struct pop3_msg **msgs_out,
 			msgs = xreallocarray(msgs, cap, sizeof(*msgs));
 		}
 		msgs[n].num = (unsigned)num;
-		msgs[n].size = size;
+		msgs[n].has_bad_size = size > POP3_SIZE_MAX;
+		msgs[n].size = msgs[n].has_bad_size ? 0 : size;
 		msgs[n].has_uid = msgs[n].has_bad_uid = false;
 		msgs[n].uid[0] = '\0';
 		n++;

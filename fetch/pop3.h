@@ -78,6 +78,12 @@ struct pop3_caps {
 #define POP3_MAX_MESSAGES 1000000
 /* RFC 1939 §7: a unique-id is 1 to 70 characters in 0x21..0x7e. */
 #define POP3_UID_MAX 70
+/*
+ * Largest message size we take from LIST: the journal, the file name's
+ * ,S= and the sums of sizes must all hold it.  No real message comes
+ * near; a larger one is a server's lie.
+ */
+#define POP3_SIZE_MAX INT64_MAX
 /* Longest reply line (status or multi-line) we accept. */
 #define POP3_LINE_MAX 8192
 
@@ -86,6 +92,7 @@ struct pop3_msg {
 	unsigned num; /* message number, from 1 */
 	bool has_uid;
 	bool has_bad_uid;           /* UIDL gave one against RFC 1939 §7 */
+	bool has_bad_size;          /* LIST gave more than POP3_SIZE_MAX */
 	char uid[POP3_UID_MAX + 1]; /* NUL-terminated when has_uid */
 	uint64_t size;              /* octets, as LIST says */
 };
@@ -190,7 +197,10 @@ int pop3_stat(struct pop3_session *s, unsigned *count_out, uint64_t *size_out,
 
 /*
  * LIST: every message with its size, in *msgs_out (caller owns, free()),
- * *n_out entries sorted by number; has_uid false in all.
+ * *n_out entries sorted by number; has_uid false in all.  Numbers may
+ * have gaps.  A size above POP3_SIZE_MAX (18446744073709551615, say) is
+ * not taken: the message gets has_bad_size and size 0, and the caller
+ * leaves it alone (a message-scope error), rather than fail the listing.
  */
 int pop3_list(struct pop3_session *s, struct pop3_msg **msgs_out, size_t *n_out,
     struct err *err);
