@@ -1260,7 +1260,9 @@ fetch_login(const struct fetch_account *acct, struct err *err)
 
 	if ((s = fetch_open(acct, NULL, err)) == NULL)
 		return NULL;
-	if (fetch_auth(s, acct, err) == 0)
+	/* RFC 2449 §4: ask again what may only be announced now. */
+	if (fetch_auth(s, acct, err) == 0 &&
+	    (!pop3_caps_may_grow(pop3_get_caps(s)) || pop3_capa(s, err) == 0))
 		return s;
 	if (pop3_get_state(s) == POP3_AUTHORIZATION)
 		(void)pop3_quit(s, &qerr);

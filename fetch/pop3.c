@@ -805,8 +805,11 @@ pop3_parse_capa(struct pop3_caps *c, const char *line, size_t len)
 			return;
 		}
 		/* "EXPIRE 30 USER" (§6.7): only the first argument counts. */
-		if ((sp = memchr(arg, ' ', alen)) != NULL)
+		if ((sp = memchr(arg, ' ', alen)) != NULL) {
+			c->has_user_values |= pop3_is_tag(sp + 1,
+			    alen - (size_t)(sp + 1 - arg), "USER");
 			alen = (size_t)(sp - arg);
+		}
 	} else
 		tlen = len;
 	if (pop3_is_tag(line, tlen, "STLS"))
@@ -840,13 +843,19 @@ pop3_capa(struct pop3_session *s, struct err *err)
 	        POP3_IN(POP3_AUTHORIZATION) | POP3_IN(POP3_TRANSACTION), "CAPA",
 	        err) == -1)
 		return -1;
-	pop3_caps_reset(&s->caps);
 	if (pop3_send(s, false, err, "CAPA") == -1 ||
 	    pop3_read_reply(s, &r, err) == -1)
 		return -1;
-	/* RFC 2449 §5: a server without CAPA just says -ERR. */
-	if (!r.is_ok)
+	/*
+	 * RFC 2449 §5: a server without CAPA just says -ERR.  After login,
+	 * what it said before still holds.
+	 */
+	if (!r.is_ok) {
+		if (s->state != POP3_TRANSACTION)
+			pop3_caps_reset(&s->caps);
 		return 0;
+	}
+	pop3_caps_reset(&s->caps);
 	while ((rc = pop3_next_line(s, &line, &len, err)) == 1)
 		pop3_parse_capa(&s->caps, line, len);
 	if (rc == -1) {
@@ -855,6 +864,13 @@ pop3_capa(struct pop3_session *s, struct err *err)
 	}
 	s->caps.has_capa = true;
 	return 0;
+}
+
+bool
+pop3_caps_may_grow(const struct pop3_caps *c)
+{
+	return c->has_capa &&
+	    (!c->uidl || !c->top || !c->pipelining || c->has_user_values);
 }
 
 int
@@ -1269,13 +1285,13 @@ pop3_auth_choose(const struct pop3_caps *caps, bool is_tls,
 
 /*
  * "a b", then optionally a space and anything (RFC 1939 §5 leaves what
- * follows the size open, in both STAT and LIST).  A size of more digits
- * than 64 bits hold is UINT64_MAX, for the caller to refuse as a size
- * rather than as a malformed line.
+ * follows the size open, in both STAT and LIST).  is_saturating: a size
+ * of more digits than 64 bits hold is UINT64_MAX, for the caller to
+ * refuse as a size rather than as a malformed line.
  */
 static int
-pop3_parse_pair(const char *p, size_t len, uint64_t max_a, uint64_t *a_out,
-    uint64_t *b_out)
+pop3_parse_pair(const char *p, size_t len, uint64_t max_a, bool is_saturating,
+    uint64_t *a_out, uint64_t *b_out)
 {
 	const char *sp, *b, *end;
 
@@ -1288,6 +1304,8 @@ pop3_parse_pair(const char *p, size_t len, uint64_t max_a, uint64_t *a_out,
 		end = sp;
 	if (str_tonum(b, (size_t)(end - b), UINT64_MAX, b_out) == 0)
 		return 0;
+	if (!is_saturating)
+		return -1;
 	for (sp = b; sp < end; sp++)
 		if (*sp < '0' || *sp > '9')
 			return -1;
@@ -1308,7 +1326,8 @@ pop3_stat(struct pop3_session *s, unsigned *count_out, uint64_t *size_out,
 		return -1;
 	if (pop3_simple(s, ERR_PROTO, true, &r, err, "STAT") == -1)
 		return -1;
-	if (pop3_parse_pair(r.text, r.len, UINT_MAX, &count, &size) == -1) {
+	if (pop3_parse_pair(r.text, r.len, UINT_MAX, false, &count, &size) ==
+	    -1) {
 		pop3_fail(s, ERR_PROTO, err, "malformed drop listing");
 		err_set_server(err, r.text, r.len);
 		return -1;
@@ -1346,7 +1365,7 @@ pop3_read_scans(struct pop3_session *s, struct pop3_msg **msgs_out,
 	int rc;
 
 	while ((rc = pop3_next_line(s, &line, &len, err)) == 1) {
-		if (pop3_parse_pair(line, len, POP3_MAX_MESSAGES, &num,
+		if (pop3_parse_pair(line, len, POP3_MAX_MESSAGES, true, &num,
 		        &size) == -1 ||
 		    num == 0) {
 			pop3_fail(s, ERR_PROTO, err, "malformed scan listing");

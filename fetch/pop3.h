@@ -68,6 +68,8 @@ struct pop3_caps {
 	bool stls, uidl, top, user, pipelining, resp_codes;
 	long expire;      /* days; -1 = NEVER or not announced */
 	long login_delay; /* seconds; -1 if not announced */
+	/* EXPIRE or LOGIN-DELAY with "USER": may change at login (§6.5) */
+	bool has_user_values;
 	/* RFC 2449 §6.3 SASL: POP3_AUTH_BIT() of each mechanism we know. */
 	unsigned sasl;
 	/* ... and every name as the server gave it, sanitised, or "". */
@@ -128,10 +130,20 @@ const char *pop3_get_greeting(const struct pop3_session *s);
 
 /*
  * CAPA.  A server that answers -ERR has no CAPA: that is not an error,
- * the capabilities just stay empty.  Valid until the next pop3_capa().
+ * the capabilities just stay empty; after login (TRANSACTION) a -ERR
+ * leaves those of before the login as they were.  Valid until the next
+ * pop3_capa().
  */
 int pop3_capa(struct pop3_session *s, struct err *err);
 const struct pop3_caps *pop3_get_caps(const struct pop3_session *s);
+
+/*
+ * RFC 2449 §4: a server may announce more after login (Gmail lists TOP,
+ * UIDL and PIPELINING only then).  Is CAPA worth asking again, once
+ * logged in?  True when CAPA worked and lacked one of UIDL, TOP or
+ * PIPELINING, or gave EXPIRE or LOGIN-DELAY per user.
+ */
+bool pop3_caps_may_grow(const struct pop3_caps *c);
 
 /* STLS, then TLS negotiation on the transport (RFC 2595 §4). */
 int pop3_stls(struct pop3_session *s, const struct transport_tls_opts *opts,

@@ -12,6 +12,8 @@ LIB_NEED_DOVECOT=no
 [ -x "$FAKE_BIN" ] || fail "$FAKE_BIN is missing: run make check"
 
 M1=$FAKE_MAIL/m1.eml
+M2=$FAKE_MAIL/m2.eml
+M3=$FAKE_MAIL/m3.eml
 
 # LIST sizes of 2^64 - 1 and of 30 digits: refused before any RETR, as
 # errors of those messages (76), which stay on the server; the others
@@ -32,5 +34,28 @@ check_list_huge_size()
 	fake_finish "huge LIST sizes"
 }
 
+# TOP, UIDL and PIPELINING announced only after login: CAPA is asked
+# again, the rule decides from TOP, and the RETRs are pipelined (RETR 2
+# goes out before RETR 1 is answered).
+check_capa_after_login()
+{
+	fake_start capa-after-login
+	cat >>"$PF_CONF" <<-'EOF'
+	rule "never" {
+		exists = {"X-Never-There"}
+		discard = yes
+	}
+	EOF
+	fake_account cl off keep
+	fake_pf
+	assert_rc 0 "capabilities after login"
+	fake_maildir "capabilities after login" cl "$M1" "$M2" "$M3"
+	fake_sent "capabilities after login" 1 '^TOP 3 0$'
+	grep -A 1 ': C: RETR 1$' "$PF_ERR" | grep -q ': C: RETR 2$' ||
+	    fail "capabilities after login: RETR not pipelined"
+	fake_finish "capabilities after login"
+}
+
 fake_check "LIST sizes nothing can hold" check_list_huge_size
+fake_check "capabilities announced only after login" check_capa_after_login
 fake_summary
