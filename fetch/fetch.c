@@ -1232,6 +1232,11 @@ fetch_open(const struct fetch_account *acct, struct transport **t_out,
 	t = transport_connect(acct->host, acct->port, acct->timeout_ms, err);
 	if (t == NULL)
 		return NULL;
+	transport_set_limits(t, acct->low_speed_limit,
+	    acct->deadline != 0 || acct->time_limit == 0
+	        ? acct->deadline
+	        : transport_clock_ms() + (int64_t)acct->time_limit * 1000,
+	    acct->time_limit);
 	if (acct->tls == FETCH_TLS_ON &&
 	    transport_starttls(t, &tls, err) == -1) {
 		transport_free(t);
@@ -1413,13 +1418,18 @@ int
 fetch_account(const struct fetch_account *acct, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
+	struct fetch_account a = *acct;
 	struct fetch_stats one;
 	bool is_first = true;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
+	/* time_limit bounds the account's run, reconnections included. */
+	if (a.time_limit != 0 && a.deadline == 0)
+		a.deadline =
+		    transport_clock_ms() + (int64_t)a.time_limit * 1000;
 	for (;;) {
-		rc = fetch_connect(acct, st, sink, &one, err);
+		rc = fetch_connect(&a, st, sink, &one, err);
 		if (is_first) {
 			stats->on_server = one.on_server;
 			stats->new_msgs = one.new_msgs;

@@ -124,6 +124,16 @@ struct fetch_account {
 	char *(*refresh_secret)(const void *arg, struct err *err);
 	const void *refresh_arg;
 	int timeout_ms;
+	/*
+	 * A server that trickles: fewer than low_speed_limit octets a
+	 * second over timeout_ms of waiting is a stall (0: no limit).  And
+	 * time_limit seconds for the whole account, reconnections included
+	 * (0: none); deadline is when that ends (transport_clock_ms()), 0
+	 * to count from the connection (fetch_account() sets it once).
+	 */
+	unsigned low_speed_limit;
+	unsigned time_limit;
+	int64_t deadline;
 	enum plan_policy policy;
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
 	/*

@@ -108,6 +108,12 @@ struct tcp_transport {
 	bool has_pin;   /* the certificate must have this SHA-256 */
 	bool is_pin_failed;
 	unsigned char pin[TRANSPORT_SHA256_LEN];
+	/* transport_set_limits(): */
+	unsigned low_speed; /* octets per second, 0: none */
+	int64_t deadline;   /* CLOCK_MONOTONIC ms, 0: none */
+	unsigned limit_s;   /* the time limit, for messages */
+	int64_t ls_waited;  /* ms spent in reads since the last write */
+	uint64_t ls_octets; /* and the octets they brought */
 };
 
 /* The close_notify at the end never waits longer than this. */
@@ -136,6 +142,26 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t
+transport_clock_ms(void)
+{
+	return now_ms();
+}
+
+void
+transport_set_limits(struct transport *t, unsigned low_speed, int64_t deadline,
+    unsigned limit_s)
+{
+	struct tcp_transport *tt;
+
+	if (t->ops != &tcp_ops)
+		return;
+	tt = tcp_of(t);
+	tt->low_speed = low_speed;
+	tt->deadline = deadline;
+	tt->limit_s = limit_s;
+}
+
 /* "30 s", or "200 ms" for a timeout that is not whole seconds. */
 static void
 fmt_duration(char *buf, size_t size, int ms)
@@ -146,14 +172,71 @@ fmt_duration(char *buf, size_t size, int ms)
 		(void)snprintf(buf, size, "%d ms", ms);
 }
 
+/*
+ * The deadline of a wait that starts now: the timeout, or the time
+ * limit if that comes first.
+ */
+static int64_t
+io_deadline(const struct tcp_transport *t)
+{
+	int64_t d = now_ms() + t->timeout_ms;
+
+	return t->deadline != 0 && t->deadline < d ? t->deadline : d;
+}
+
 static void
 set_io_timeout(struct tcp_transport *t, struct err *err)
 {
 	char dur[32];
 
+	if (t->deadline != 0 && now_ms() >= t->deadline) {
+		err_setx(err, ERR_TEMP,
+		    "time limit of %u s for the account reached", t->limit_s);
+		return;
+	}
 	fmt_duration(dur, sizeof(dur), t->timeout_ms);
 	err_setx(err, ERR_TEMP, "timed out after %s waiting for the server",
 	    dur);
+}
+
+/*
+ * After a read that waited waited_ms and brought n octets: a server
+ * that has kept us waiting a whole timeout's worth since our last
+ * command, trickling fewer than low_speed octets a second, is stalled.
+ * Then a new window begins.
+ */
+static int
+low_speed_check(struct tcp_transport *t, int64_t waited_ms, size_t n,
+    struct err *err)
+{
+	uint64_t want;
+
+	if (t->low_speed == 0)
+		return 0;
+	t->ls_waited += waited_ms;
+	t->ls_octets += n;
+	if (t->ls_waited < t->timeout_ms)
+		return 0;
+	want = (uint64_t)t->low_speed * (uint64_t)t->ls_waited / 1000;
+	if (t->ls_octets < want) {
+		err_setx(err, ERR_TEMP,
+		    "stalled: %llu octets in %lld s of waiting for the server "
+		    "(low_speed_limit = %u octets a second)",
+		    (unsigned long long)t->ls_octets,
+		    (long long)(t->ls_waited / 1000), t->low_speed);
+		return -1;
+	}
+	t->ls_waited = 0;
+	t->ls_octets = 0;
+	return 0;
+}
+
+/* A command goes out: the server's time to answer starts afresh. */
+static void
+low_speed_reset(struct tcp_transport *t)
+{
+	t->ls_waited = 0;
+	t->ls_octets = 0;
 }
 
 /*
@@ -315,7 +398,7 @@ transport_connect(const char *host, const char *port, int timeout_ms,
 static ssize_t
 plain_read(struct tcp_transport *t, void *buf, size_t len, struct err *err)
 {
-	int64_t deadline = now_ms() + t->timeout_ms;
+	int64_t deadline = io_deadline(t);
 	ssize_t n;
 	int rc;
 
@@ -357,7 +440,7 @@ plain_write(struct tcp_transport *t, const char *p, size_t len, struct err *err)
 			err_set(err, ERR_TEMP, "write to the server");
 			return -1;
 		}
-		rc = wait_fd(t->fd, POLLOUT, now_ms() + t->timeout_ms, err);
+		rc = wait_fd(t->fd, POLLOUT, io_deadline(t), err);
 		if (rc == 1)
 			set_io_timeout(t, err);
 		if (rc != 0)
@@ -798,7 +881,7 @@ tls_set_pin_err(struct tcp_transport *t, const char *host, struct err *err)
 static int
 tls_handshake(struct tcp_transport *t, const char *host, struct err *err)
 {
-	int64_t deadline = now_ms() + t->timeout_ms;
+	int64_t deadline = io_deadline(t);
 	char what[ERR_MSG_MAX], dur[32];
 	int rc;
 
@@ -887,7 +970,7 @@ tcp_starttls(struct transport *base, const struct transport_tls_opts *opts,
 static ssize_t
 tls_read(struct tcp_transport *t, void *buf, size_t len, struct err *err)
 {
-	int64_t deadline = now_ms() + t->timeout_ms;
+	int64_t deadline = io_deadline(t);
 	ssize_t n;
 	int rc;
 
@@ -936,7 +1019,7 @@ tls_read(struct tcp_transport *t, void *buf, size_t len, struct err *err)
 static int
 tls_write(struct tcp_transport *t, const char *p, size_t len, struct err *err)
 {
-	int64_t deadline = now_ms() + t->timeout_ms;
+	int64_t deadline = io_deadline(t);
 	ssize_t n;
 	int rc;
 
@@ -945,7 +1028,7 @@ tls_write(struct tcp_transport *t, const char *p, size_t len, struct err *err)
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
-			deadline = now_ms() + t->timeout_ms;
+			deadline = io_deadline(t);
 			continue;
 		}
 		if (n < 0 && gnutls_error_is_fatal((int)n)) {
@@ -981,14 +1064,21 @@ static ssize_t
 tcp_read(struct transport *base, void *buf, size_t len, struct err *err)
 {
 	struct tcp_transport *t = tcp_of(base);
+	int64_t t0;
+	ssize_t n;
 
 	if (tcp_check(t, err) == -1)
 		return -1;
 	if (len == 0)
 		return 0;
+	t0 = now_ms();
 	if (t->is_tls)
-		return tls_read(t, buf, len, err);
-	return plain_read(t, buf, len, err);
+		n = tls_read(t, buf, len, err);
+	else
+		n = plain_read(t, buf, len, err);
+	if (n > 0 && low_speed_check(t, now_ms() - t0, (size_t)n, err) == -1)
+		return -1;
+	return n;
 }
 
 static int
@@ -998,6 +1088,7 @@ tcp_write(struct transport *base, const void *buf, size_t len, struct err *err)
 
 	if (tcp_check(t, err) == -1)
 		return -1;
+	low_speed_reset(t);
 	if (t->is_tls)
 		return tls_write(t, buf, len, err);
 	return plain_write(t, buf, len, err);

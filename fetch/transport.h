@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -98,6 +99,23 @@ struct transport *transport_connect(const char *host, const char *port,
  * used by tests with a socketpair.
  */
 struct transport *transport_from_fd(int fd, int timeout_ms);
+
+/*
+ * Bounds beyond the timeout, for servers that send, but too slowly to
+ * ever time out (a broken middlebox, a tarpit).  low_speed: octets per
+ * second, 0 for none; once the reads since the last write have waited
+ * for the server as long as the timeout in all, and brought fewer than
+ * low_speed octets a second of it, the read fails (ERR_TEMP, "stalled").
+ * deadline: CLOCK_MONOTONIC milliseconds (transport_clock_ms()), 0 for
+ * none; no wait goes past it, and a read or write that would fails
+ * (ERR_TEMP, "time limit").  limit_s names the time limit in that
+ * message.  Only TCP transports have them; others ignore the call.
+ */
+void transport_set_limits(struct transport *t, unsigned low_speed,
+    int64_t deadline, unsigned limit_s);
+
+/* CLOCK_MONOTONIC, in milliseconds. */
+int64_t transport_clock_ms(void);
 
 ssize_t transport_read(struct transport *t, void *buf, size_t len,
     struct err *err);

@@ -56,6 +56,42 @@ check_capa_after_login()
 	fake_finish "capabilities after login"
 }
 
+# A tarpit in the middle of message 2 (an octet every 100 ms, for ever):
+# with a 2 s timeout, and the default low_speed_limit of 100 octets a
+# second, a stall after 2 s of it; 75, message 1 kept, no DELE 2.
+check_trickle_body()
+{
+	fake_start trickle-body
+	fake_account -t 2 tb off each
+	fake_pf
+	assert_rc 75 "a trickling message"
+	fake_within "a trickling message" 8000
+	fake_message "a trickling message" \
+	    '^popfetch: tb: .*stalled: [0-9]+ octets in [0-9]+ s'
+	fake_maildir "a trickling message" tb "$M1"
+	fake_not_sent "a trickling message" 1 '^DELE 2$'
+	fake_finish "a trickling message"
+}
+
+# A greeting that trickles, with no low-speed limit: time_limit ends the
+# account's run (75) all the same.
+check_time_limit()
+{
+	fake_start trickle-greeting
+	printf 'defaults {\n\tlow_speed_limit = 0\n\ttime_limit = 3\n}\n' \
+	    >>"$PF_CONF"
+	fake_account -t 10 tl off each
+	fake_pf
+	assert_rc 75 "time_limit"
+	fake_within "time_limit" 8000
+	fake_message "time_limit" \
+	    '^popfetch: tl: .*time limit of 3 s for the account reached'
+	fake_maildir "time_limit" tl
+	fake_finish "time_limit"
+}
+
 fake_check "LIST sizes nothing can hold" check_list_huge_size
+fake_check "a server that trickles" check_trickle_body
+fake_check "time_limit ends a trickling greeting" check_time_limit
 fake_check "capabilities announced only after login" check_capa_after_login
 fake_summary

@@ -575,6 +575,83 @@ test_from_fd(void **state)
 	(void)close(sv[1]);
 }
 
+/*
+ * A peer that sends an octet every 20 ms (50 a second) is stalled under
+ * a low-speed limit of 100 octets a second, once the reads have waited
+ * a timeout (200 ms) in all; under 5 octets a second (one in the
+ * window, which any read brings) it is not.
+ */
+static void
+trickle_read(unsigned low_speed, struct err *err, int *rc_out)
+{
+	struct transport *t;
+	char buf[16];
+	int sv[2], i, rc = 0;
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		(void)close(sv[0]);
+		for (i = 0; i < 40; i++) {
+			if (write(sv[1], "x", 1) != 1)
+				_exit(0);
+			(void)usleep(20000);
+		}
+		_exit(0);
+	}
+	(void)close(sv[1]);
+	t = transport_from_fd(sv[0], 200);
+	transport_set_limits(t, low_speed, 0, 0);
+	for (i = 0; i < 40 && rc >= 0; i++)
+		rc = (int)transport_read(t, buf, 1, err);
+	*rc_out = rc;
+	transport_free(t);
+	(void)waitpid(pid, NULL, 0);
+}
+
+static void
+test_low_speed(void **state)
+{
+	struct err err;
+	int rc;
+
+	(void)state;
+	err_clear(&err);
+	trickle_read(100, &err, &rc);
+	assert_int_equal(rc, -1);
+	assert_int_equal(err.cls, ERR_TEMP);
+	assert_true(strncmp(err.msg, "stalled: ", 9) == 0);
+	err_clear(&err);
+	trickle_read(5, &err, &rc);
+	assert_int_equal(rc, 1);
+}
+
+/* The time limit cuts a wait short, whatever the timeout. */
+static void
+test_time_limit(void **state)
+{
+	struct transport *t;
+	struct err err;
+	char buf[16];
+	int64_t t0;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	t = transport_from_fd(sv[0], 10000);
+	t0 = now_ms();
+	transport_set_limits(t, 0, transport_clock_ms() + 150, 7);
+	assert_int_equal(transport_read(t, buf, sizeof(buf), &err), -1);
+	assert_true(now_ms() - t0 < 5000);
+	assert_int_equal(err.cls, ERR_TEMP);
+	assert_string_equal(err.msg,
+	    "time limit of 7 s for the account reached");
+	transport_free(t);
+	(void)close(sv[1]);
+}
+
 /* A CA file that cannot be read is a configuration error, at once. */
 static void
 test_tls_bad_ca_file(void **state)
@@ -1297,6 +1374,8 @@ main(void)
 		T(test_tcp_eof),
 		T(test_tcp_write_peer_gone),
 		T(test_from_fd),
+		T(test_low_speed),
+		T(test_time_limit),
 		T(test_tls_bad_ca_file),
 		T(test_tls_verify_needs_host),
 		T(test_tls_exchange),
