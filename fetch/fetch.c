@@ -1213,6 +1213,38 @@ fetch_auth(struct pop3_session *s, const struct fetch_account *acct,
 }
 
 /*
+ * Without tls = on, a server that stays silent this long (or half the
+ * timeout, if that is shorter) on a port that is not POP3's own may be
+ * waiting for a TLS handshake: say so while the greeting is still
+ * awaited.
+ */
+#define FETCH_GREETING_HINT_MS 5000
+#define FETCH_HINT_TLS "is this a POP3S port?  Set tls = on"
+
+/*
+ * Wait for the greeting, and say what is likely wrong when it is late.
+ * 1 if the hint was given, 0 if not, -1 on error.
+ */
+static int
+fetch_greeting_hint(const struct fetch_account *acct, struct transport *t,
+    struct err *err)
+{
+	int ms = acct->timeout_ms / 2;
+	int rc;
+
+	if (acct->tls == FETCH_TLS_ON || strcmp(acct->port, "110") == 0)
+		return 0;
+	if (ms > FETCH_GREETING_HINT_MS)
+		ms = FETCH_GREETING_HINT_MS;
+	if ((rc = transport_wait_readable(t, ms, err)) != 0)
+		return rc == 1 ? 0 : -1;
+	log_warnx("%s: no greeting %d ms after connecting to port %s: "
+	          "" FETCH_HINT_TLS,
+	    acct->name, ms, acct->port);
+	return 1;
+}
+
+/*
  * Connect and secure: a session in AUTHORIZATION, after the greeting and
  * CAPA (again after STLS), or NULL.  *t_out (may be NULL) keeps the
  * transport, owned by the session.
@@ -1225,6 +1257,7 @@ fetch_open(const struct fetch_account *acct, struct transport **t_out,
 	struct pop3_session *s;
 	struct transport *t;
 	struct err qerr;
+	int hinted;
 
 	tls.hostname = acct->host;
 	tls.ca_file = acct->ca_file;
@@ -1242,8 +1275,18 @@ fetch_open(const struct fetch_account *acct, struct transport **t_out,
 		transport_free(t);
 		return NULL;
 	}
+	if ((hinted = fetch_greeting_hint(acct, t, err)) == -1) {
+		transport_free(t);
+		return NULL;
+	}
 	s = pop3_new(t, acct->name);
-	if (pop3_greeting(s, err) == 0 && pop3_capa(s, err) == 0 &&
+	if (pop3_greeting(s, err) == -1 && hinted && err->cls == ERR_TEMP) {
+		char why[ERR_MSG_MAX];
+
+		(void)snprintf(why, sizeof(why), "%s", err->msg);
+		err_setx(err, ERR_TEMP, "%s (" FETCH_HINT_TLS ")", why);
+	} else if (pop3_get_state(s) == POP3_AUTHORIZATION &&
+	    pop3_capa(s, err) == 0 &&
 	    (acct->tls != FETCH_TLS_STARTTLS ||
 	        fetch_secure(s, &tls, err) == 0)) {
 		if (t_out != NULL)

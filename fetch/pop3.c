@@ -715,6 +715,37 @@ pop3_keep_stamp(struct pop3_session *s, const char *text, size_t len)
 	}
 }
 
+/*
+ * RFC 8446 §5.1: a TLS record starts with its type (20 to 23) and the
+ * major version 3.  Where a POP3 greeting should be, it means a port
+ * that speaks TLS from the start.  Returns -1 (err set) for a record,
+ * 0 otherwise, reading no further than the first line needs.
+ */
+static int
+pop3_refuse_tls_greeting(struct pop3_session *s, struct err *err)
+{
+	const unsigned char *p;
+	size_t avail;
+	ssize_t n;
+
+	for (;;) {
+		p = (const unsigned char *)s->rbuf + s->rpos;
+		avail = s->rlen - s->rpos;
+		if (avail >= 2 || memchr(p, '\n', avail) != NULL)
+			break;
+		if ((n = pop3_fill(s, err)) == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+	}
+	if (p[0] < 20 || p[0] > 23 || p[1] != 3)
+		return 0;
+	pop3_fail(s, ERR_CONFIG, err,
+	    "a TLS record came where the POP3 greeting should be: is this a "
+	    "POP3S port?  Set tls = on");
+	return -1;
+}
+
 int
 pop3_greeting(struct pop3_session *s, struct err *err)
 {
@@ -728,7 +759,8 @@ pop3_greeting(struct pop3_session *s, struct err *err)
 	}
 	s->has_greeting = true;
 	pop3_set_cmd(s, "greeting", strlen("greeting"));
-	if (pop3_read_reply(s, &r, err) == -1)
+	if (pop3_refuse_tls_greeting(s, err) == -1 ||
+	    pop3_read_reply(s, &r, err) == -1)
 		return -1;
 	/* A server that turns us away is most often busy. */
 	if (!r.is_ok)

@@ -122,7 +122,10 @@ const char *pop3_state_name(enum pop3_state state);
 /* The response code of the last -ERR, or POP3_RESP_NONE. */
 enum pop3_resp_code pop3_last_resp_code(const struct pop3_session *s);
 
-/* Read the greeting: DISCONNECTED -> AUTHORIZATION. */
+/*
+ * Read the greeting: DISCONNECTED -> AUTHORIZATION.  A TLS record in its
+ * place is ERR_CONFIG (a POP3S port, and tls not on).
+ */
 int pop3_greeting(struct pop3_session *s, struct err *err);
 
 /* The greeting's text after "+OK", sanitised; "" before it. */

@@ -148,20 +148,6 @@ transport_clock_ms(void)
 	return now_ms();
 }
 
-void
-transport_set_limits(struct transport *t, unsigned low_speed, int64_t deadline,
-    unsigned limit_s)
-{
-	struct tcp_transport *tt;
-
-	if (t->ops != &tcp_ops)
-		return;
-	tt = tcp_of(t);
-	tt->low_speed = low_speed;
-	tt->deadline = deadline;
-	tt->limit_s = limit_s;
-}
-
 /* "30 s", or "200 ms" for a timeout that is not whole seconds. */
 static void
 fmt_duration(char *buf, size_t size, int ms)
@@ -268,6 +254,40 @@ wait_fd(int fd, short events, int64_t deadline, struct err *err)
 			return -1;
 		}
 	}
+}
+
+int
+transport_wait_readable(struct transport *t, int ms, struct err *err)
+{
+	struct tcp_transport *tt;
+
+	if (t->ops != &tcp_ops)
+		return 1;
+	tt = tcp_of(t);
+	if (tt->tls != NULL && gnutls_record_check_pending(tt->tls) > 0)
+		return 1;
+	switch (wait_fd(tt->fd, POLLIN, now_ms() + ms, err)) {
+	case 0:
+		return 1;
+	case 1:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+void
+transport_set_limits(struct transport *t, unsigned low_speed, int64_t deadline,
+    unsigned limit_s)
+{
+	struct tcp_transport *tt;
+
+	if (t->ops != &tcp_ops)
+		return;
+	tt = tcp_of(t);
+	tt->low_speed = low_speed;
+	tt->deadline = deadline;
+	tt->limit_s = limit_s;
 }
 
 static struct transport *

@@ -114,6 +114,13 @@ struct transport *transport_from_fd(int fd, int timeout_ms);
 void transport_set_limits(struct transport *t, unsigned low_speed,
     int64_t deadline, unsigned limit_s);
 
+/*
+ * Wait up to ms for something to read: 1 if there is (or the transport
+ * cannot tell), 0 if not, -1 with err set if waiting failed.  Nothing is
+ * read.
+ */
+int transport_wait_readable(struct transport *t, int ms, struct err *err);
+
 /* CLOCK_MONOTONIC, in milliseconds. */
 int64_t transport_clock_ms(void);
 

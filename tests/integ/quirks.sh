@@ -90,7 +90,41 @@ check_time_limit()
 	fake_finish "time_limit"
 }
 
+# tls unset on a POP3S port: a TLS record where the greeting should be
+# is a configuration error at once (78), naming the likely fix.
+check_tls_record_greeting()
+{
+	fake_start tls-record-greeting
+	fake_account -t 10 tr off each
+	fake_pf
+	assert_rc 78 "a TLS record for a greeting"
+	fake_within "a TLS record for a greeting" 5000
+	fake_message "a TLS record for a greeting" \
+	    '^popfetch: tr: greeting: a TLS record came .*POP3S port\?  Set tls = on'
+	fake_not_sent "a TLS record for a greeting" 1 '.'
+	fake_finish "a TLS record for a greeting"
+}
+
+# A silent server on a port that is not 110: the hint comes after half
+# the timeout (2 s of 4), while the greeting is still awaited, and again
+# with the timeout (75).
+check_silent_greeting()
+{
+	fake_start stall-greeting
+	fake_account -t 4 sg off each
+	fake_pf
+	assert_rc 75 "a silent server"
+	fake_message "a silent server" \
+	    "^popfetch: sg: no greeting 2000 ms after connecting to port $FAKE_PORT: is this a POP3S port\\?  Set tls = on\$"
+	fake_message "a silent server" \
+	    '^popfetch: sg: greeting: timed out after 4 s .*\(is this a POP3S port\?  Set tls = on\)'
+	fake_finish "a silent server"
+}
+
 fake_check "LIST sizes nothing can hold" check_list_huge_size
+fake_check "a TLS record where the greeting should be" \
+    check_tls_record_greeting
+fake_check "no greeting on a port that is not 110" check_silent_greeting
 fake_check "a server that trickles" check_trickle_body
 fake_check "time_limit ends a trickling greeting" check_time_limit
 fake_check "capabilities announced only after login" check_capa_after_login
