@@ -923,15 +923,16 @@ run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
 {
 	struct run_ctx ctx;
 	char *text;
+	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
 	run_fill(acct, opts, &ctx);
-	if (fetch_serverinfo(&ctx.fa, &text, err) == -1)
-		return -1;
+	/* What was seen is shown also when a step fails. */
+	rc = fetch_serverinfo(&ctx.fa, &text, err);
 	printf("account %s\n%s", acct->name, text);
 	(void)fflush(stdout);
 	free(text);
-	return 0;
+	return rc;
 }
 
 /* Record every message on the server that the Maildir holds. */

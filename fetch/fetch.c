@@ -1244,19 +1244,42 @@ fetch_greeting_hint(const struct fetch_account *acct, struct transport *t,
 	return 1;
 }
 
+/* --serverinfo: the TLS session and certificate, if TLS was started. */
+static void
+fetch_info_peer(GString *info, struct transport *t)
+{
+	char *peer;
+
+	if (info == NULL)
+		return;
+	if ((peer = transport_describe_peer(t)) == NULL) {
+		g_string_append(info, "tls: none\n");
+		return;
+	}
+	g_string_append(info, peer);
+	if (info->len > 0 && info->str[info->len - 1] != '\n')
+		g_string_append_c(info, '\n');
+	free(peer);
+}
+
+static void fetch_describe_caps(GString *out, const struct pop3_caps *c,
+    const char *when);
+
 /*
  * Connect and secure: a session in AUTHORIZATION, after the greeting and
- * CAPA (again after STLS), or NULL.  *t_out (may be NULL) keeps the
- * transport, owned by the session.
+ * CAPA (again after STLS), or NULL.  info (may be NULL) gets, for
+ * people, what was seen on the way (greeting, CAPA, the TLS session and
+ * certificate), also when a step fails: a refused certificate or STLS is
+ * when it is needed most.
  */
 static struct pop3_session *
-fetch_open(const struct fetch_account *acct, struct transport **t_out,
-    struct err *err)
+fetch_open(const struct fetch_account *acct, GString *info, struct err *err)
 {
 	struct transport_tls_opts tls = acct->tls_opts;
 	struct pop3_session *s;
 	struct transport *t;
 	struct err qerr;
+	bool is_greeted;
 	int hinted;
 
 	tls.hostname = acct->host;
@@ -1272,6 +1295,7 @@ fetch_open(const struct fetch_account *acct, struct transport **t_out,
 	    acct->time_limit);
 	if (acct->tls == FETCH_TLS_ON &&
 	    transport_starttls(t, &tls, err) == -1) {
+		fetch_info_peer(info, t);
 		transport_free(t);
 		return NULL;
 	}
@@ -1280,18 +1304,29 @@ fetch_open(const struct fetch_account *acct, struct transport **t_out,
 		return NULL;
 	}
 	s = pop3_new(t, acct->name);
-	if (pop3_greeting(s, err) == -1 && hinted && err->cls == ERR_TEMP) {
+	is_greeted = pop3_greeting(s, err) == 0;
+	if (!is_greeted && hinted && err->cls == ERR_TEMP) {
 		char why[ERR_MSG_MAX];
 
 		(void)snprintf(why, sizeof(why), "%s", err->msg);
 		err_setx(err, ERR_TEMP, "%s (" FETCH_HINT_TLS ")", why);
-	} else if (pop3_get_state(s) == POP3_AUTHORIZATION &&
-	    pop3_capa(s, err) == 0 &&
-	    (acct->tls != FETCH_TLS_STARTTLS ||
-	        fetch_secure(s, &tls, err) == 0)) {
-		if (t_out != NULL)
-			*t_out = t;
-		return s;
+	}
+	if (is_greeted && info != NULL)
+		g_string_append_printf(info, "greeting: %s\n",
+		    pop3_get_greeting(s));
+	if (is_greeted && pop3_capa(s, err) == 0) {
+		if (acct->tls != FETCH_TLS_STARTTLS) {
+			fetch_describe_caps(info, pop3_get_caps(s), NULL);
+			fetch_info_peer(info, t);
+			return s;
+		}
+		fetch_describe_caps(info, pop3_get_caps(s), "before STLS");
+		if (fetch_secure(s, &tls, err) == 0) {
+			fetch_describe_caps(info, pop3_get_caps(s), NULL);
+			fetch_info_peer(info, t);
+			return s;
+		}
+		fetch_info_peer(info, t);
 	}
 	if (pop3_get_state(s) == POP3_AUTHORIZATION)
 		(void)pop3_quit(s, &qerr);
@@ -1356,9 +1391,19 @@ out:
 	return rc;
 }
 
+/*
+ * For people: what CAPA said, the tags popfetch acts on first, then
+ * every line as the server sent it.  when: "before STLS", or NULL.
+ */
 static void
-fetch_describe_caps(GString *out, const struct pop3_caps *c)
+fetch_describe_caps(GString *out, const struct pop3_caps *c, const char *when)
 {
+	const char *p, *nl;
+
+	if (out == NULL)
+		return;
+	if (when != NULL)
+		g_string_append_printf(out, "%s:\n", when);
 	if (!c->has_capa) {
 		g_string_append(out, "capabilities: none (no CAPA)\n");
 		return;
@@ -1375,6 +1420,8 @@ fetch_describe_caps(GString *out, const struct pop3_caps *c)
 	if (c->login_delay >= 0)
 		g_string_append_printf(out, "login delay: %ld s\n",
 		    c->login_delay);
+	for (p = c->text; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		g_string_append_printf(out, "capa: %.*s\n", (int)(nl - p), p);
 }
 
 int
@@ -1382,31 +1429,21 @@ fetch_serverinfo(const struct fetch_account *acct, char **text_out,
     struct err *err)
 {
 	struct pop3_session *s;
-	struct transport *t = NULL;
 	struct err qerr;
 	GString *out;
-	char *peer;
+	int rc = -1;
 
-	*text_out = NULL;
-	if ((s = fetch_open(acct, &t, err)) == NULL)
-		return -1;
 	out = g_string_new(NULL);
 	g_string_append_printf(out, "server: %s port %s\n", acct->host,
 	    acct->port);
-	g_string_append_printf(out, "greeting: %s\n", pop3_get_greeting(s));
-	fetch_describe_caps(out, pop3_get_caps(s));
-	if ((peer = transport_describe_peer(t)) != NULL) {
-		g_string_append(out, peer);
-		if (out->len > 0 && out->str[out->len - 1] != '\n')
-			g_string_append_c(out, '\n');
-		free(peer);
-	} else
-		g_string_append(out, "tls: none\n");
-	(void)pop3_quit(s, &qerr);
-	pop3_free(s);
+	if ((s = fetch_open(acct, out, err)) != NULL) {
+		(void)pop3_quit(s, &qerr);
+		pop3_free(s);
+		rc = 0;
+	}
 	*text_out = xstrdup(out->str);
 	g_string_free(out, TRUE);
-	return 0;
+	return rc;
 }
 
 /* One connection: log in, fetch_session(). */

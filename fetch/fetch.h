@@ -252,7 +252,8 @@ int fetch_preview(const struct fetch_account *acct, fetch_preview_fn *each,
 /*
  * --serverinfo: connect and secure as acct says, read the greeting and
  * CAPA, describe them and the TLS session in *text_out (caller owns),
- * then QUIT without logging in.
+ * then QUIT without logging in.  On failure too, *text_out says what
+ * was seen up to it (the refused certificate, the CAPA without STLS).
  */
 int fetch_serverinfo(const struct fetch_account *acct, char **text_out,
     struct err *err);

@@ -863,6 +863,18 @@ pop3_parse_capa(struct pop3_caps *c, const char *line, size_t len)
 		(void)pop3_parse_long(arg, alen, &c->login_delay);
 }
 
+/* For people: the line, sanitised, if it fits whole. */
+static void
+pop3_keep_capa_line(struct pop3_caps *c, const char *line, size_t len)
+{
+	size_t used = strlen(c->text);
+
+	if (used + len + 2 > sizeof(c->text))
+		return;
+	str_sanitise(c->text + used, len + 1, line, len);
+	memcpy(c->text + used + len, "\n", 2);
+}
+
 int
 pop3_capa(struct pop3_session *s, struct err *err)
 {
@@ -888,8 +900,10 @@ pop3_capa(struct pop3_session *s, struct err *err)
 		return 0;
 	}
 	pop3_caps_reset(&s->caps);
-	while ((rc = pop3_next_line(s, &line, &len, err)) == 1)
+	while ((rc = pop3_next_line(s, &line, &len, err)) == 1) {
 		pop3_parse_capa(&s->caps, line, len);
+		pop3_keep_capa_line(&s->caps, line, len);
+	}
 	if (rc == -1) {
 		pop3_caps_reset(&s->caps);
 		return -1;

@@ -61,6 +61,8 @@ enum pop3_auth {
 
 /* Room for the SASL mechanism names CAPA lists, as text. */
 #define POP3_SASL_NAMES_MAX 256
+/* Room for CAPA's lines, as text. */
+#define POP3_CAPA_TEXT_MAX 1024
 
 /* What CAPA said (RFC 2449 §6); all false when CAPA is not supported. */
 struct pop3_caps {
@@ -74,6 +76,12 @@ struct pop3_caps {
 	unsigned sasl;
 	/* ... and every name as the server gave it, sanitised, or "". */
 	char sasl_names[POP3_SASL_NAMES_MAX];
+	/*
+	 * Every line of the reply as the server gave it (UTF8,
+	 * IMPLEMENTATION, its own), sanitised, each ending in "\n", as
+	 * many as fit; for people (--serverinfo).
+	 */
+	char text[POP3_CAPA_TEXT_MAX];
 };
 
 /* Largest message count we accept from a server before allocating. */

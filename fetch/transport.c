@@ -823,25 +823,69 @@ out:
 }
 
 /*
- * " (subject DN, issuer DN, SHA-256 hex, valid from DATE to DATE)" of
- * the server's certificate, or "" if there is none.  The dates come
- * last: they are the first to go when the message is cut.
+ * What callers may still put in front of a TLS error ("STLS: "), so that
+ * the end of ours is not cut off.
+ */
+#define TRANSPORT_ERR_RESERVE 16
+/* Longest subject or issuer shown in an error, "..." included. */
+#define TRANSPORT_DN_SHOWN 64
+
+/* Append ", part" (or " (part" first) to buf if all of it fits in room. */
+static void
+tls_add_part(char *buf, size_t room, const char *part)
+{
+	size_t used = strlen(buf), len = strlen(part);
+	const char *sep = used == 0 ? " (" : ", ";
+
+	/* With the separator and the closing parenthesis. */
+	if (used + 2 + len + 1 >= room)
+		return;
+	(void)snprintf(buf + used, room - used, "%s%s", sep, part);
+}
+
+/* name and a DN, the DN cut to TRANSPORT_DN_SHOWN octets with "...". */
+static void
+tls_fmt_dn(char *buf, size_t size, const char *name, const char *dn)
+{
+	if (strlen(dn) < TRANSPORT_DN_SHOWN)
+		(void)snprintf(buf, size, "%s %s", name, dn);
+	else
+		(void)snprintf(buf, size, "%s %.*s...", name,
+		    TRANSPORT_DN_SHOWN - 3, dn);
+}
+
+/*
+ * " (SHA256:hex, subject DN, issuer DN, valid from DATE to DATE)" of the
+ * server's certificate, in at most room octets with the NUL,
+ * or "" if there is none.  A part that does not fit whole is left out,
+ * the last ones first, never cut in the middle: the fingerprint, in the
+ * form tls_fingerprint takes, comes first; is_dates_first (a certificate
+ * expired, or not yet valid) brings the dates next.
  */
 static void
-tls_describe_peer(struct tcp_transport *t, char *buf, size_t size)
+tls_describe_peer(struct tcp_transport *t, bool is_dates_first, char *buf,
+    size_t room)
 {
+	char part[2 * TRANSPORT_DN_SHOWN], dates[64];
 	struct tls_peer p;
-	char s[96], i[96];
 
 	buf[0] = '\0';
-	if (tls_get_peer(t, &p) == -1)
+	if (room < 2 || tls_get_peer(t, &p) == -1)
 		return;
-	/* Shortened, so that the fingerprint still fits. */
-	str_sanitise(s, sizeof(s), p.subject, strlen(p.subject));
-	str_sanitise(i, sizeof(i), p.issuer, strlen(p.issuer));
-	(void)snprintf(buf, size,
-	    " (subject %s, issuer %s, SHA-256 %s, valid from %.10s to %.10s)",
-	    s, i, p.sha256, p.not_before, p.not_after);
+	(void)snprintf(dates, sizeof(dates), "valid from %.10s to %.10s",
+	    p.not_before, p.not_after);
+	(void)snprintf(part, sizeof(part), TRANSPORT_PIN_PREFIX "%s", p.sha256);
+	tls_add_part(buf, room - 1, part);
+	if (is_dates_first)
+		tls_add_part(buf, room - 1, dates);
+	tls_fmt_dn(part, sizeof(part), "subject", p.subject);
+	tls_add_part(buf, room - 1, part);
+	tls_fmt_dn(part, sizeof(part), "issuer", p.issuer);
+	tls_add_part(buf, room - 1, part);
+	if (!is_dates_first)
+		tls_add_part(buf, room - 1, dates);
+	if (buf[0] != '\0')
+		(void)strcat(buf, ")");
 }
 
 /*
@@ -854,13 +898,14 @@ tls_set_verify_err(struct tcp_transport *t, const char *host, struct err *err)
 {
 	static const char lead[] = "The certificate is NOT trusted. ";
 	gnutls_datum_t out = { NULL, 0 };
+	unsigned status = gnutls_session_get_verify_cert_status(t->tls);
 	const char *why = "verification failed";
-	char peer[2 * ERR_MSG_MAX]; /* room for the longest description */
-	size_t len;
+	char peer[2 * ERR_MSG_MAX];
+	size_t len, room;
+	int n;
 
-	if (gnutls_certificate_verification_status_print(
-	        gnutls_session_get_verify_cert_status(t->tls), GNUTLS_CRT_X509,
-	        &out, 0) == 0 &&
+	if (gnutls_certificate_verification_status_print(status,
+	        GNUTLS_CRT_X509, &out, 0) == 0 &&
 	    out.data != NULL) {
 		why = (const char *)out.data;
 		len = strlen(why);
@@ -870,9 +915,16 @@ tls_set_verify_err(struct tcp_transport *t, const char *host, struct err *err)
 		    len > sizeof(lead) - 1)
 			why += sizeof(lead) - 1;
 	}
-	tls_describe_peer(t, peer, sizeof(peer));
-	err_setx(err, ERR_PROTO, "TLS certificate of %s rejected: %s%s", host,
-	    why, peer);
+	n = snprintf(peer, sizeof(peer), "TLS certificate of %s rejected: %s",
+	    host, why);
+	if (n > 0 && (size_t)n + TRANSPORT_ERR_RESERVE < ERR_MSG_MAX) {
+		room = ERR_MSG_MAX - TRANSPORT_ERR_RESERVE - (size_t)n;
+		tls_describe_peer(t,
+		    (status &
+		        (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED)) != 0,
+		    peer + n, room);
+	}
+	err_setx(err, ERR_PROTO, "%s", peer);
 	gnutls_free(out.data);
 }
 
@@ -1126,16 +1178,22 @@ static char *
 tcp_describe_peer(struct transport *base)
 {
 	struct tcp_transport *t = tcp_of(base);
+	const char *info = t->info;
 	struct tls_peer p;
 
-	if (!t->is_tls || t->is_broken)
+	/* After a failed handshake the certificate is what people need. */
+	if (t->tls == NULL)
 		return NULL;
+	if (!t->is_tls)
+		info = "handshake failed";
+	else if (t->is_broken)
+		info = "broken";
 	if (tls_get_peer(t, &p) == -1)
-		return xasprintf("tls: %s\ncertificate: none\n", t->info);
+		return xasprintf("tls: %s\ncertificate: none\n", info);
 	return xasprintf("tls: %s\nsubject: %s\nissuer: %s\n"
 	                 "not before: %s UTC\nnot after: %s UTC\n"
 	                 "sha256: " TRANSPORT_PIN_PREFIX "%s\n",
-	    t->info, p.subject, p.issuer, p.not_before, p.not_after, p.sha256);
+	    info, p.subject, p.issuer, p.not_before, p.not_after, p.sha256);
 }
 
 /*

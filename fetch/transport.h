@@ -154,7 +154,9 @@ const char *transport_tls_info(struct transport *t);
  * server certificate's subject, issuer, validity ("not before", "not
  * after", UTC) and fingerprint ("sha256", in the form tls_fingerprint
  * takes), each line ending in "\n".  Server data in it is sanitised.
- * Returns a new string (caller frees), or NULL if t is not TLS.
+ * After a failed handshake, "tls: handshake failed" and the certificate
+ * the server sent, if any ("certificate: none" otherwise).  Returns a
+ * new string (caller frees), or NULL if t never started TLS.
  */
 char *transport_describe_peer(struct transport *t);
 

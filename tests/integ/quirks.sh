@@ -121,7 +121,55 @@ check_silent_greeting()
 	fake_finish "a silent server"
 }
 
+# --serverinfo when STLS is refused: the CAPA seen before it, with
+# UTF8, EXPIRE NEVER, IMPLEMENTATION and tags popfetch does not know;
+# the error on stderr (76).
+check_serverinfo_stls_refused()
+{
+	fake_start serverinfo-stls-refused
+	fake_account si starttls keep
+	fake_pf --serverinfo si
+	assert_rc 76 "--serverinfo, STLS refused"
+	for sr_line in 'capabilities: STLS UIDL TOP' 'capa: UTF8' \
+	    'capa: EXPIRE NEVER' 'capa: IMPLEMENTATION Shiny POP3 3.1' \
+	    'capa: X-SOMETHING-ELSE' 'tls: none'; do
+		assert_grep "--serverinfo, STLS refused" "^$sr_line\$" "$PF_OUT"
+	done
+	assert_grep "--serverinfo, STLS refused" '^greeting: ' "$PF_OUT"
+	fake_message "--serverinfo, STLS refused" '^popfetch: si: .*STLS'
+	fake_not_sent "--serverinfo, STLS refused" 1 '^(USER|PASS|AUTH)'
+	fake_finish "--serverinfo, STLS refused"
+}
+
+# --serverinfo when the certificate is refused: the certificate is shown,
+# with the fingerprint in the form tls_fingerprint takes, and the error
+# names the same one (76).
+check_serverinfo_bad_cert()
+{
+	fake_start serverinfo-tls
+	printf 'defaults {\n\ttls_fingerprint = "SHA256:%s"\n}\n' \
+	    "$(printf '0%.0s' $(seq 64))" >>"$PF_CONF"
+	fake_account sc on keep
+	fake_pf --serverinfo sc
+	assert_rc 76 "--serverinfo, certificate refused"
+	assert_grep "--serverinfo, certificate refused" \
+	    '^tls: handshake failed$' "$PF_OUT"
+	assert_grep "--serverinfo, certificate refused" '^subject: .*localhost' \
+	    "$PF_OUT"
+	sc_fp=$(sed -n 's/^sha256: //p' "$PF_OUT")
+	case $sc_fp in
+	SHA256:????????????????????????????????????????????????????????????????) ;;
+	*) fail "--serverinfo, certificate refused: fingerprint '$sc_fp'" ;;
+	esac
+	fake_message "--serverinfo, certificate refused" \
+	    "^popfetch: sc: .*fingerprint $sc_fp is not the pinned"
+	fake_stop
+}
+
 fake_check "LIST sizes nothing can hold" check_list_huge_size
+fake_check "--serverinfo when STLS is refused" check_serverinfo_stls_refused
+fake_check "--serverinfo when the certificate is refused" \
+    check_serverinfo_bad_cert
 fake_check "a TLS record where the greeting should be" \
     check_tls_record_greeting
 fake_check "no greeting on a port that is not 110" check_silent_greeting
