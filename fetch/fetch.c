@@ -978,6 +978,19 @@ fetch_recover(struct fetch_run *r, struct err *err)
 	return store_sync(r->st, err);
 }
 
+/*
+ * RFC 1939 §7: TOP sends the header and the blank line after it.  Some
+ * servers cut TOP's reply short (after some 80 KB of a long header):
+ * without that line, what came is not the whole header, and no rule
+ * may judge from it.  At the bound, it is as much as a rule ever gets.
+ */
+static bool
+fetch_header_is_whole(const struct fetch_header *h)
+{
+	return h->len == sizeof(h->buf) || (h->len > 0 && h->buf[0] == '\n') ||
+	    memmem(h->buf, h->len, "\n\n", 2) != NULL;
+}
+
 /* Decide for message idx from the header TOP just gave (or would not). */
 static int
 fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
@@ -985,6 +998,12 @@ fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
 	const struct pop3_msg *m = &r->msgs[idx];
 	const void *filing; /* decided again as the message arrives */
 
+	if (rc == 0 && !fetch_header_is_whole(r->hdr)) {
+		log_info("%s: message %u: TOP gave part of the header, "
+		         "deciding after the download",
+		    r->account, m->num);
+		return 0;
+	}
 	if (rc == -1) {
 		if (err->scope != ERR_SCOPE_MESSAGE ||
 		    pop3_get_state(r->s) == POP3_BROKEN)
@@ -1137,9 +1156,18 @@ quit:
 		struct err qerr;
 
 		err_clear(&qerr);
-		if (pop3_quit(s, &qerr) == 0)
+		if (pop3_quit(s, &qerr) == 0 && pop3_is_quit_confirmed(s))
 			stats->quit_ok = true;
-		else if (rc == 0) {
+		else if (qerr.cls == ERR_NONE) {
+			stats->is_quit_unconfirmed = true;
+			if (stats->deleted > 0)
+				log_warnx(
+				    "%s: the server closed the connection "
+				    "instead of answering QUIT: %u "
+				    "deletions unconfirmed (what is left "
+				    "goes next time, unfetched)",
+				    r.account, stats->deleted);
+		} else if (rc == 0) {
 			*err = qerr;
 			rc = -1;
 		}

@@ -87,6 +87,14 @@ struct fetch_stats {
 	unsigned deleted;   /* DELE accepted (final after QUIT) */
 	uint64_t bytes;     /* octets delivered */
 	bool quit_ok;       /* QUIT got +OK: deletions are final */
+	/*
+	 * The server closed the connection at QUIT without a reply: its
+	 * deletions may or may not be made (not counted in deleted); the
+	 * next run sees, and deletes what is left without RETR.  A
+	 * checkpoint does not reconnect after it: a server that deletes
+	 * nothing would be asked again and again.
+	 */
+	bool is_quit_unconfirmed;
 	bool is_checkpoint; /* stopped at acct->checkpoint DELEs */
 	long login_delay;   /* CAPA LOGIN-DELAY, seconds; -1 if none */
 	long expire;        /* CAPA EXPIRE, days; -1 if none or NEVER */

@@ -61,7 +61,8 @@ struct pop3_session {
 	const char *account;
 	enum pop3_state state;
 	enum pop3_resp_code resp_code;
-	bool has_greeting; /* DISCONNECTED comes before and after */
+	bool has_greeting;      /* DISCONNECTED comes before and after */
+	bool is_quit_confirmed; /* QUIT got +OK */
 	struct pop3_caps caps;
 	char stamp[POP3_STAMP_MAX]; /* APOP timestamp, or "" */
 	char greeting[256];         /* its text, sanitised */
@@ -1535,8 +1536,16 @@ pop3_parse_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
 	        -1 ||
 	    num == 0)
 		goto bad;
+	/*
+	 * Some servers pad the line: more than one space after the number,
+	 * or blanks at its end.  A unique-id has none (RFC 1939 §7).
+	 */
 	uid = sp + 1;
+	while (uid < line + len && (*uid == ' ' || *uid == '\t'))
+		uid++;
 	ulen = len - (size_t)(uid - line);
+	while (ulen > 0 && (uid[ulen - 1] == ' ' || uid[ulen - 1] == '\t'))
+		ulen--;
 	key.num = (unsigned)num;
 	if ((m = bsearch(&key, msgs, n, sizeof(*msgs), pop3_msg_cmp)) == NULL)
 		return pop3_fail(s, ERR_PROTO, err,
@@ -1795,22 +1804,48 @@ pop3_quit(struct pop3_session *s, struct err *err)
 {
 	struct pop3_reply r;
 	bool is_update;
+	char *line;
+	size_t len;
+	int rc;
 
 	if (pop3_check(s,
 	        POP3_IN(POP3_AUTHORIZATION) | POP3_IN(POP3_TRANSACTION), "QUIT",
 	        err) == -1)
 		return -1;
 	is_update = s->state == POP3_TRANSACTION;
+	s->is_quit_confirmed = false;
 	if (pop3_send(s, false, err, "QUIT") == -1)
 		return -1;
 	/* RFC 1939 §6: QUIT in TRANSACTION commits the deletions. */
 	if (is_update)
 		pop3_set_state(s, POP3_UPDATE);
-	if (pop3_read_reply(s, &r, err) == -1)
+	if (pop3_next_reply(s, err) == -1 ||
+	    (rc = pop3_getline(s, &line, &len, err)) == -1)
+		return -1;
+	/*
+	 * Some servers hang up at QUIT without a word.  The session is
+	 * over either way; whether the deletions were made, only the next
+	 * session can tell.
+	 */
+	if (rc == 0) {
+		log_debug("%s: pop3: connection closed without a reply to QUIT",
+		    s->account);
+		pop3_set_state(s, POP3_DISCONNECTED);
+		return 0;
+	}
+	log_trace(s->account, "S", line, len);
+	if (pop3_take_status(s, line, len, &r, err) == -1)
 		return -1;
 	/* "-ERR some deleted messages not removed"; the server hangs up. */
 	if (!r.is_ok)
 		return pop3_refused(s, &r, ERR_PROTO, true, err);
+	s->is_quit_confirmed = true;
 	pop3_set_state(s, POP3_DISCONNECTED);
 	return 0;
+}
+
+bool
+pop3_is_quit_confirmed(const struct pop3_session *s)
+{
+	return s->is_quit_confirmed;
 }

@@ -289,8 +289,13 @@ int pop3_noop(struct pop3_session *s, struct err *err);
 
 /*
  * QUIT: in TRANSACTION this enters UPDATE and the server commits the
- * deletions; only a +OK reply proves they were made.
+ * deletions; only a +OK reply proves they were made.  Some servers
+ * close the connection instead of answering: that returns 0 too, and
+ * pop3_is_quit_confirmed() tells the two apart.
  */
 int pop3_quit(struct pop3_session *s, struct err *err);
+
+/* Did the last pop3_quit() get its +OK (not just the end of the stream)? */
+bool pop3_is_quit_confirmed(const struct pop3_session *s);
 
 #endif

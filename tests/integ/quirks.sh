@@ -15,6 +15,12 @@ M1=$FAKE_MAIL/m1.eml
 M2=$FAKE_MAIL/m2.eml
 M3=$FAKE_MAIL/m3.eml
 
+# quirk_rule NAME CONDITION ACTION: a rule in $PF_CONF.
+quirk_rule()
+{
+	printf 'rule "%s" {\n\t%s\n\t%s\n}\n' "$1" "$2" "$3" >>"$PF_CONF"
+}
+
 # LIST sizes of 2^64 - 1 and of 30 digits: refused before any RETR, as
 # errors of those messages (76), which stay on the server; the others
 # are fetched, and the journal is written.
@@ -40,12 +46,7 @@ check_list_huge_size()
 check_capa_after_login()
 {
 	fake_start capa-after-login
-	cat >>"$PF_CONF" <<-'EOF'
-	rule "never" {
-		exists = {"X-Never-There"}
-		discard = yes
-	}
-	EOF
+	quirk_rule never 'exists = {"X-Never-There"}' 'discard = yes'
 	fake_account cl off keep
 	fake_pf
 	assert_rc 0 "capabilities after login"
@@ -166,7 +167,83 @@ check_serverinfo_bad_cert()
 	fake_stop
 }
 
+# UIDL lines padded with spaces and tabs: the padding is no part of the
+# unique-ids, so keep fetches all three, once.
+check_uidl_padded()
+{
+	fake_start uidl-padded uidl-padded-rerun
+	fake_account up off keep
+	fake_pf
+	assert_rc 0 "padded UIDL lines"
+	fake_maildir "padded UIDL lines" up "$M1" "$M2" "$M3"
+	assert_no_grep "padded UIDL lines" 'unusable unique-id' "$PF_ERR"
+	fake_pf
+	assert_rc 0 "padded UIDL lines, the next run"
+	fake_not_sent "padded UIDL lines, the next run" 2 '^RETR '
+	fake_maildir "padded UIDL lines, the next run" up "$M1" "$M2" "$M3"
+	fake_finish "padded UIDL lines"
+}
+
+# Message numbers with a gap in LIST: the numbers the server gave are
+# used.
+check_list_gaps()
+{
+	fake_start list-gaps
+	fake_account lg off each
+	fake_pf
+	assert_rc 0 "gaps in LIST"
+	fake_maildir "gaps in LIST" lg "$M1" "$M3"
+	fake_not_sent "gaps in LIST" 1 '^(RETR|DELE) 2$'
+	fake_finish "gaps in LIST"
+}
+
+# TOP cut short inside the header: the rule does not judge from what
+# came; the message is fetched and judged from the whole header.
+check_top_truncated()
+{
+	fake_start top-truncated
+	quirk_rule no-id 'missing = {"Message-ID"}' 'skip = yes'
+	fake_account tt off keep
+	fake_pf
+	assert_rc 0 "TOP cut short"
+	fake_maildir "TOP cut short" tt "$M1" "$FAKE_MAIL/late-header.eml"
+	fake_message "TOP cut short" \
+	    '^popfetch: tt: message 2: TOP gave part of the header'
+	fake_finish "TOP cut short"
+}
+
+# A server that closes at QUIT without +OK: the session is over, no
+# error (0); with nothing deleted, nothing to warn about.  (A close
+# after DELEs is in faults.sh, "dropped after DELE".)
+check_quit_close()
+{
+	fake_start quit-close-keep
+	fake_account qc off keep
+	fake_pf
+	assert_rc 0 "a close at QUIT"
+	fake_maildir "a close at QUIT" qc "$M1" "$M2" "$M3"
+	assert_no_grep "a close at QUIT" 'unconfirmed|warning' "$PF_ERR"
+	fake_finish "a close at QUIT"
+}
+
+# A greeting of 6000 octets with the APOP timestamp at its end.
+check_long_greeting()
+{
+	fake_start long-greeting
+	printf 'defaults {\n\tauth = apop\n}\n' >>"$PF_CONF"
+	fake_account lgr off each
+	fake_pf
+	assert_rc 0 "a long greeting"
+	fake_maildir "a long greeting" lgr "$M1" "$M2" "$M3"
+	fake_finish "a long greeting"
+}
+
 fake_check "LIST sizes nothing can hold" check_list_huge_size
+fake_check "a greeting of 6000 octets" check_long_greeting
+fake_check "a close at QUIT without +OK" check_quit_close
+fake_check "TOP cut short inside the header" check_top_truncated
+fake_check "UIDL lines with extra spaces" check_uidl_padded
+fake_check "message numbers with gaps in LIST" check_list_gaps
 fake_check "--serverinfo when STLS is refused" check_serverinfo_stls_refused
 fake_check "--serverinfo when the certificate is refused" \
     check_serverinfo_bad_cert

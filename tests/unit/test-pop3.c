@@ -993,6 +993,29 @@ test_uidl_bad_uid(void **state)
 	}
 }
 
+/* Padding around a unique-id (some servers' habit) is not part of it. */
+static void
+test_uidl_padded(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	bool is_supported;
+
+	(void)state;
+	s = listed("+OK\r\n1   spaced\r\n2 trailing \t \r\n3 \t both  \r\n"
+	           ".\r\n",
+	    2, &t, &msgs);
+	assert_int_equal(pop3_uidl(s, msgs, 3, &is_supported, &err), 0);
+	assert_true(msgs[0].has_uid && msgs[1].has_uid && msgs[2].has_uid);
+	assert_string_equal(msgs[0].uid, "spaced");
+	assert_string_equal(msgs[1].uid, "trailing");
+	assert_string_equal(msgs[2].uid, "both");
+	free(msgs);
+	pop3_free(s);
+}
+
 static void
 test_uidl_unsupported(void **state)
 {
@@ -1419,6 +1442,7 @@ test_quit(void **state)
 		assert_non_null(strstr(log, "TRANSACTION -> UPDATE\n"));
 		assert_non_null(strstr(log, "UPDATE -> DISCONNECTED\n"));
 		assert_string_equal(written_after_login(t), "QUIT\r\n");
+		assert_true(pop3_is_quit_confirmed(s));
 		/* Nothing more after QUIT, not even a greeting. */
 		assert_int_equal(call_all(s, true, ERR_SOFTWARE), 0);
 		free(log);
@@ -1434,16 +1458,18 @@ test_quit(void **state)
 	assert_null(strstr(log, "UPDATE"));
 	free(log);
 	pop3_free(s);
-	/* The deletions failed, or the answer never came. */
+	/* The deletions failed. */
 	s = login("-ERR some deleted messages not removed\r\n", 0, &t);
 	assert_int_equal(pop3_quit(s, &err), -1);
 	assert_int_equal(err.cls, ERR_PROTO);
 	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	assert_false(pop3_is_quit_confirmed(s));
 	pop3_free(s);
+	/* A hang-up for an answer ends the session, unconfirmed. */
 	s = login("", 0, &t);
-	assert_int_equal(pop3_quit(s, &err), -1);
-	assert_int_equal(err.cls, ERR_TEMP);
-	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	assert_int_equal(pop3_quit(s, &err), 0);
+	assert_int_equal(pop3_get_state(s), POP3_DISCONNECTED);
+	assert_false(pop3_is_quit_confirmed(s));
 	pop3_free(s);
 }
 
@@ -2338,6 +2364,7 @@ main(void)
 		cmocka_unit_test(test_uidl_bad),
 		cmocka_unit_test(test_uidl_bad_uid),
 		cmocka_unit_test(test_top_pipelined),
+		cmocka_unit_test(test_uidl_padded),
 		cmocka_unit_test(test_uidl_unsupported),
 		cmocka_unit_test(test_retr_unstuff),
 		cmocka_unit_test(test_retr_every_split),
