@@ -42,6 +42,7 @@ packages='
 	cppcheck
 	shellcheck
 	valgrind
+	gdb
 	mandoc
 	ca-certificates
 	git
