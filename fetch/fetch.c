@@ -1159,7 +1159,6 @@ quit:
 		if (pop3_quit(s, &qerr) == 0 && pop3_is_quit_confirmed(s))
 			stats->quit_ok = true;
 		else if (qerr.cls == ERR_NONE) {
-			stats->is_quit_unconfirmed = true;
 			if (stats->deleted > 0)
 				log_warnx(
 				    "%s: the server closed the connection "

@@ -86,15 +86,13 @@ struct fetch_stats {
 	unsigned retrieved; /* delivered in this run */
 	unsigned deleted;   /* DELE accepted (final after QUIT) */
 	uint64_t bytes;     /* octets delivered */
-	bool quit_ok;       /* QUIT got +OK: deletions are final */
 	/*
-	 * The server closed the connection at QUIT without a reply: its
-	 * deletions may or may not be made (not counted in deleted); the
-	 * next run sees, and deletes what is left without RETR.  A
-	 * checkpoint does not reconnect after it: a server that deletes
-	 * nothing would be asked again and again.
+	 * QUIT got +OK: deletions are final.  Not after a server closed
+	 * the connection in place of that reply (no error: its deletions
+	 * may or may not be made; the next run deletes what is left
+	 * without RETR), and a checkpoint does not reconnect then.
 	 */
-	bool is_quit_unconfirmed;
+	bool quit_ok;
 	bool is_checkpoint; /* stopped at acct->checkpoint DELEs */
 	long login_delay;   /* CAPA LOGIN-DELAY, seconds; -1 if none */
 	long expire;        /* CAPA EXPIRE, days; -1 if none or NEVER */
