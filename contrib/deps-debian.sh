@@ -31,6 +31,8 @@ packages='
 	gnutls-bin
 	faketime
 	python3
+	fetchmail
+	mpop
 	bsdutils
 	clang
 	libclang-rt-14-dev
@@ -45,6 +47,10 @@ packages='
 	systemd
 '
 
+# fetchmail and mpop for the converters' tests (tests/integ/converters.sh
+# and convert-state.sh compare contrib/'s converters with what they make
+# of a file, and import what they fetched), and for make bench.
+#
 # systemd only for systemd-analyze, which checks contrib/systemd's units
 # (tests/integ/systemd-units.sh); nothing needs it running.
 #
