@@ -138,6 +138,8 @@ def mpop_reference(rc):
             # the converter must leave it out.
             continue
         kv = dict(re.findall(r"^([a-z_ ]+) = (.*)$", p.stdout, re.M))
+        if kv["user"] == "(not set)":
+            continue  # popfetch needs a user: left out
         tls = ("off" if kv["tls"] == "off" else
                "starttls" if kv["tls_starttls"] == "on" else "on")
         key = (kv["host"].lower(), kv["port"], kv["user"])
