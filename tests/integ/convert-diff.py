@@ -74,7 +74,12 @@ def fetchmail_reference(rc):
         return None, p.stderr
     # The dump is Python, made for fetchmailconf to execute.
     env = {}
-    exec(p.stdout, env)  # noqa: S102 - fetchmail's own output
+    try:
+        exec(p.stdout, env)  # noqa: S102 - fetchmail's own output
+    except SyntaxError:
+        # fetchmail dumps a defaults entry with two users as broken
+        # Python; running, it refuses such a file.
+        return None, "unreadable --configdump"
     want = {}
     seen = set()
     for srv in env["fetchmailrc"]["servers"]:
