@@ -164,18 +164,24 @@ def write_config(header, accounts, any_rules):
 
 def output_config(text, out, force):
     """To stdout, or to a new file of mode 600."""
+    # Bytes that were not UTF-8 in the input go out as they came.
+    data = text.encode("utf-8", "surrogateescape")
     if not out:
-        sys.stdout.write(text)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
     if os.path.lexists(out) and not force:
         raise ConvertError("%s exists (use -f to replace it)" % out)
     d = os.path.dirname(out) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".popfetch-conf.", dir=d)
     try:
-        with os.fdopen(fd, "w") as f:
+        fd, tmp = tempfile.mkstemp(prefix=".popfetch-conf.", dir=d)
+    except OSError as e:
+        raise ConvertError("cannot write %s: %s" % (out, e.strerror))
+    try:
+        with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o600)
-            f.write(text)
+            f.write(data)
         os.replace(tmp, out)
     except OSError as e:
         try:
