@@ -84,6 +84,8 @@ mkdir "$T/in"
 cp "$DATA/fetchmailrc" "$DATA/fetchids" "$DATA/mpoprc" \
     "$DATA/oldmail-127.0.0.1-995-alice" "$T/in/"
 cp -R "$DATA/fetchmail" "$DATA/mpop" "$T/in/"
+# Under make distcheck the source tree is read-only, and so the copies.
+chmod -R u+w "$T/in"
 # mpop's default uidls file, and a per-account one named by %U_at_%H.
 cp "$DATA/mpop_uidls" "$HOME/.mpop_uidls"
 mkdir "$HOME/.mpop"
