@@ -85,7 +85,6 @@ class Account:
         self.head = []
         self.keys = []
         self.rules = []  # (rule name, [(key, value), ...])
-        self.state_uids = None
 
     def note(self, text):
         self.head.append(text)
