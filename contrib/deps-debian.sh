@@ -34,6 +34,8 @@ packages='
 	python3
 	python3-yaml
 	python3-jsonschema
+	fetchmail
+	mpop
 	bsdutils
 	clang
 	libclang-rt-14-dev
@@ -48,6 +50,10 @@ packages='
 	systemd
 '
 
+# fetchmail and mpop for the converters' tests (tests/integ/converters.sh
+# and convert-state.sh compare contrib/'s converters with what they make
+# of a file, and import what they fetched), and for make bench.
+#
 # systemd only for systemd-analyze, which checks contrib/systemd's units
 # (tests/integ/systemd-units.sh); nothing needs it running.  PyYAML and
 # jsonschema check the Kubernetes example (tests/integ/kubernetes.sh).
