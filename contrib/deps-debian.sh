@@ -84,6 +84,8 @@ apt-get install -y --no-install-recommends $packages
 popa3d_dir=/opt/popfetch-test/popa3d
 if [ ! -x "$popa3d_dir/usr/sbin/popa3d" ]; then
 	popa3d_tmp=$(mktemp -d)
+	# apt downloads as the user _apt where it can write.
+	chmod 0755 "$popa3d_tmp"
 	(cd "$popa3d_tmp" && apt-get download popa3d)
 	mkdir -p "$popa3d_dir"
 	dpkg -x "$popa3d_tmp"/popa3d_*.deb "$popa3d_dir"

@@ -41,8 +41,10 @@ interop_cleanup()
 		kill "$ic_pid" 2>/dev/null
 		wait "$ic_pid" 2>/dev/null
 	done
+	# -f: a server's session that outlives a failed test must not
+	# keep its user.
 	for ic_user in $INTEROP_USERS; do
-		userdel "$ic_user" 2>/dev/null ||
+		userdel -f "$ic_user" 2>/dev/null ||
 		    say "could not remove the system user $ic_user"
 	done
 	for ic_path in $INTEROP_REMOVE; do
@@ -63,7 +65,7 @@ trap interop_cleanup EXIT
 # authenticate them with the system's password database).
 interop_need_root()
 {
-	[ "$(id -u)" -eq 0 ] || skip "not root: $1"
+	[ "$(id -u)" -eq 0 ] || skip "not root: $*"
 	for inr_c in useradd userdel chpasswd python3; do
 		command -v "$inr_c" >/dev/null 2>&1 ||
 		    skip "$inr_c is not installed"
@@ -370,6 +372,9 @@ interop_case()
 	trace_cmds "$ca_acct" "$T/trace.cmds"
 	same_cmds "$ca_acct: popfetch's trace is not delete = $ca_mode's order" \
 	    "$T/want.cmds" "$T/trace.cmds"
+	ca_early=$(dele_before_stored "$ca_acct" "$PF_ERR")
+	[ -z "$ca_early" ] || fail "$ca_acct: DELE $ca_early went out before" \
+	    "message $ca_early was stored"
 	assert_no_grep "$ca_acct: trace" "$PF_PASSWORD" "$PF_ERR"
 	srv_idle
 	rm -f "$T/server.cmds"

@@ -52,8 +52,11 @@ interop_need_root "popa3d authenticates system users, and the test" \
 
 interop_mailbox "$T/orig/box"
 if ! getent passwd popa3d >/dev/null; then
+	group=-U
+	! getent group popa3d >/dev/null || group="-g popa3d"
+	# shellcheck disable=SC2086 # one option, or an option and its value
 	useradd --system -M -d /var/lib/popa3d -s /usr/sbin/nologin \
-	    -U popa3d || fail "useradd popa3d failed"
+	    $group popa3d || fail "useradd popa3d failed"
 	INTEROP_USERS="$INTEROP_USERS popa3d"
 fi
 if [ ! -d /var/lib/popa3d ]; then
