@@ -311,45 +311,6 @@ run_open_state(const struct conf_account *acct, struct run_ctx *ctx,
 	return 0;
 }
 
-static enum fetch_tls
-run_tls(enum conf_tls tls)
-{
-	switch (tls) {
-	case CONF_TLS_ON:
-		return FETCH_TLS_ON;
-	case CONF_TLS_STARTTLS:
-		return FETCH_TLS_STARTTLS;
-	case CONF_TLS_OFF:
-		return FETCH_TLS_OFF;
-	}
-	return FETCH_TLS_ON;
-}
-
-static enum plan_policy
-run_policy(enum conf_delete mode)
-{
-	switch (mode) {
-	case CONF_DELETE_KEEP:
-		return PLAN_KEEP;
-	case CONF_DELETE_EACH:
-		return PLAN_EACH;
-	case CONF_DELETE_BATCH:
-		return PLAN_BATCH;
-	}
-	return PLAN_KEEP;
-}
-
-/* The mechanism the config names, by the spelling both share. */
-static enum pop3_auth
-run_auth(enum conf_auth auth)
-{
-	enum pop3_auth mech;
-
-	if (pop3_auth_from_name(conf_auth_name(auth), &mech) == -1)
-		fatalx("auth %d has no POP3 mechanism", (int)auth);
-	return mech;
-}
-
 /* A fresh OAuth token: password_command again. */
 static char *
 run_refresh(const void *arg, struct err *err)
@@ -549,24 +510,22 @@ run_fill(const struct conf_account *acct, const struct run_opts *opts,
 	ctx->fa = (struct fetch_account){ .name = acct->name,
 		.host = acct->host,
 		.port = ctx->port,
-		.tls = run_tls(acct->tls),
+		.tls = acct->tls,
 		.ca_file = acct->ca_file,
 		.tls_opts = { .fingerprint = acct->tls_fingerprint,
-		    .min_version = acct->tls_min_version == CONF_TLS_MIN_1_3
-		        ? TRANSPORT_TLS_MIN_1_3
-		        : TRANSPORT_TLS_MIN_1_2,
+		    .min_version = acct->tls_min_version,
 		    .priority = acct->tls_priority,
 		    .cert_file = acct->tls_cert_file,
 		    .key_file = acct->tls_key_file },
 		.user = acct->user,
 		.password = ctx->password,
-		.auth = run_auth(acct->auth),
+		.auth = acct->auth,
 		.allow_plaintext = acct->allow_plaintext,
 		.refresh_secret =
 		    acct->password_command != NULL ? run_refresh : NULL,
 		.refresh_arg = acct,
 		.timeout_ms = (int)acct->timeout * 1000,
-		.policy = run_policy(acct->delete_mode),
+		.policy = acct->delete_mode,
 		.checkpoint = acct->checkpoint,
 		.has_keep_days = acct->has_keep_days,
 		.keep_days = acct->keep_days,
@@ -627,7 +586,7 @@ run_after_login(const struct conf_account *acct, struct run_ctx *ctx,
 {
 	struct err err;
 
-	if (stats->expire == 0 && acct->delete_mode == CONF_DELETE_KEEP)
+	if (stats->expire == 0 && acct->delete_mode == PLAN_KEEP)
 		log_warnx("%s: the server deletes every message once it is "
 		          "retrieved (EXPIRE 0): delete = keep cannot keep "
 		          "them",
@@ -730,7 +689,7 @@ run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
 {
 	struct run_preview *pv = arg;
 	bool is_seen = msg->has_uid && uidl_has(pv->st, msg->uid, msg->size);
-	bool deletes = pv->acct->delete_mode != CONF_DELETE_KEEP;
+	bool deletes = pv->acct->delete_mode != PLAN_KEEP;
 	char size[32], date[64], from[64], subject[96], action[384];
 	char folder[ARCHIVE_FOLDER_SIZE];
 	const char *where =
@@ -747,7 +706,7 @@ run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
 	if (is_seen)
 		(void)snprintf(action, sizeof(action), "already fetched%s",
 		    deletes ? ", delete" : "");
-	else if (pv->acct->delete_mode == CONF_DELETE_KEEP && !msg->has_uid)
+	else if (pv->acct->delete_mode == PLAN_KEEP && !msg->has_uid)
 		(void)snprintf(action, sizeof(action),
 		    "left alone (no usable unique-id)");
 	else if (header == NULL || rules_count(pv->ctx->rules) == 0)
@@ -791,8 +750,7 @@ run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
 		goto out;
 	run_fill(acct, opts, &ctx);
 	printf("account %s (dry run: nothing is changed)\n", acct->name);
-	printf("order on the wire: %s\n",
-	    plan_policy_order(run_policy(acct->delete_mode)));
+	printf("order on the wire: %s\n", plan_policy_order(acct->delete_mode));
 	if (fetch_preview(&ctx.fa, run_preview_one, &pv, err) == -1)
 		goto out;
 	(void)fflush(stdout);
