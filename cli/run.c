@@ -285,11 +285,8 @@ run_open_state(const struct conf_account *acct, struct run_ctx *ctx,
 {
 	char *dir, *path;
 
-	if ((dir = state_dir()) == NULL) {
-		err_setx(err, ERR_CONFIG,
-		    "neither XDG_STATE_HOME nor HOME is set");
+	if ((dir = state_dir(err)) == NULL)
 		return -1;
-	}
 	ctx->state = state_open(dir, acct->name, acct->archive, err);
 	free(dir);
 	if (ctx->state == NULL)
@@ -654,9 +651,6 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 struct run_preview {
 	const struct conf_account *acct;
 	struct run_ctx *ctx;
-	struct uidl_store *st;
-	int failed;
-	struct err err;
 };
 
 /*
@@ -683,50 +677,74 @@ run_preview_where(const struct run_preview *pv, const char *header, size_t len,
 	return rc == 0 ? buf : "inbox";
 }
 
+/* What the plan does with a message delivered before. */
 static void
-run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
-    size_t len)
+run_preview_seen(const struct run_preview *pv, const struct fetch_plan_msg *pm,
+    char *action, size_t size)
 {
-	struct run_preview *pv = arg;
-	bool is_seen = msg->has_uid && uidl_has(pv->st, msg->uid, msg->size);
-	bool deletes = pv->acct->delete_mode != PLAN_KEEP;
-	char size[32], date[64], from[64], subject[96], action[384];
+	if (pm->is_dele && pm->is_gone)
+		(void)snprintf(action, size,
+		    "already fetched, delete (gone from the Maildir)");
+	else if (pm->is_dele && pm->is_expired)
+		(void)snprintf(action, size,
+		    "already fetched, delete (keep_days = %u passed)",
+		    pv->acct->keep_days);
+	else if (pm->is_dele)
+		(void)snprintf(action, size, "already fetched, delete");
+	else if (pm->is_twin &&
+	    (pv->acct->has_keep_days || pv->acct->delete_when_gone))
+		(void)snprintf(action, size,
+		    "already fetched, kept (another message has its "
+		    "unique-id and size)");
+	else
+		(void)snprintf(action, size, "already fetched");
+}
+
+/* What the plan does with msg, and what the rules said of it. */
+static void
+run_preview_action(const struct run_preview *pv,
+    const struct fetch_plan_msg *pm, char *action, size_t size)
+{
+	const struct rules_decision *d = &pv->ctx->pending;
 	char folder[ARCHIVE_FOLDER_SIZE];
 	const char *where =
-	    run_preview_where(pv, header, len, folder, sizeof(folder));
-	struct rules_decision d;
+	    run_preview_where(pv, pm->header, pm->len, folder, sizeof(folder));
+	const char *then = pm->is_dele ? ", then delete" : "";
+	bool is_rule;
 
-	report_format_size(msg->size, size, sizeof(size));
-	if (header == NULL) {
+	if (pm->is_seen)
+		run_preview_seen(pv, pm, action, size);
+	else if (!pm->is_retr && !pm->is_decided)
+		(void)snprintf(action, size,
+		    "left alone (no usable unique-id)");
+	else if (!pm->is_decided)
+		(void)snprintf(action, size, "%s%s", where, then);
+	else {
+		/* No rule matched: the inbox, said once. */
+		is_rule = strcmp(d->rule, "inbox") != 0;
+		(void)snprintf(action, size, "%s%s%s%s%s",
+		    is_rule ? d->what : where, is_rule ? " (rule " : "",
+		    is_rule ? d->rule : "", is_rule ? ")" : "", then);
+	}
+}
+
+/* One message of the plan fetch/ would run, as --dry-run lists it. */
+static void
+run_preview_one(void *arg, const struct fetch_plan_msg *pm)
+{
+	struct run_preview *pv = arg;
+	char size[32], date[64], from[64], subject[96], action[384];
+
+	report_format_size(pm->msg->size, size, sizeof(size));
+	if (pm->header == NULL) {
 		(void)snprintf(date, sizeof(date), "?");
 		(void)snprintf(from, sizeof(from), "?");
 		(void)snprintf(subject, sizeof(subject), "(no TOP: unknown)");
 	} else
-		rules_describe(header, len, date, from, subject, 64);
-	if (is_seen)
-		(void)snprintf(action, sizeof(action), "already fetched%s",
-		    deletes ? ", delete" : "");
-	else if (pv->acct->delete_mode == PLAN_KEEP && !msg->has_uid)
-		(void)snprintf(action, sizeof(action),
-		    "left alone (no usable unique-id)");
-	else if (header == NULL || rules_count(pv->ctx->rules) == 0)
-		(void)snprintf(action, sizeof(action), "%s%s", where,
-		    deletes ? ", then delete" : "");
-	else if (rules_decide(pv->ctx->rules, header, len, msg->size, &d,
-	             &pv->err) == -1) {
-		pv->failed = 1;
-		return;
-	} else {
-		/* No rule matched: the inbox, said once. */
-		bool is_rule = strcmp(d.rule, "inbox") != 0;
-
-		(void)snprintf(action, sizeof(action), "%s%s%s%s%s",
-		    is_rule ? d.what : where, is_rule ? " (rule " : "",
-		    is_rule ? d.rule : "", is_rule ? ")" : "",
-		    deletes && d.verdict != FETCH_SKIP ? ", then delete" : "");
-	}
-	printf("%5u  %9s  %-4s  %s  %s  %s  => %s\n", msg->num, size,
-	    is_seen ? "seen" : "new", date, from, subject, action);
+		rules_describe(pm->header, pm->len, date, from, subject, 64);
+	run_preview_action(pv, pm, action, sizeof(action));
+	printf("%5u  %9s  %-4s  %s  %s  %s  => %s\n", pm->msg->num, size,
+	    pm->is_seen ? "seen" : "new", date, from, subject, action);
 }
 
 int
@@ -735,35 +753,36 @@ run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
 {
 	struct run_preview pv = { .acct = acct };
 	struct run_ctx ctx;
-	char *path;
+	char *wire = NULL;
 	int rc = -1;
 
 	memset(&ctx, 0, sizeof(ctx));
+	ctx.maildir = acct->maildir;
+	ctx.account = acct->name;
 	pv.ctx = &ctx;
-	err_clear(&pv.err);
-	if ((path = state_file(acct->name, "uidl", err)) == NULL)
-		return -1;
 	/* Read only: no lock, no mark, no state or Maildir made. */
 	if ((ctx.rules = rules_build(opts->conf, acct, err)) == NULL ||
-	    (pv.st = uidl_open_readonly(path, err)) == NULL ||
+	    (ctx.state = state_peek(acct->name, err)) == NULL ||
 	    (ctx.password = run_password(acct, err)) == NULL)
 		goto out;
+	state_store(ctx.state, &ctx.store);
 	run_fill(acct, opts, &ctx);
 	printf("account %s (dry run: nothing is changed)\n", acct->name);
-	printf("order on the wire: %s\n", plan_policy_order(acct->delete_mode));
-	if (fetch_preview(&ctx.fa, run_preview_one, &pv, err) == -1)
-		goto out;
+	rc = fetch_preview(&ctx.fa, &ctx.store, run_preview_one, &pv, &wire,
+	    err);
+	if (wire != NULL && acct->checkpoint != 0 &&
+	    acct->delete_mode != PLAN_KEEP)
+		printf("order on the wire: %s (%s; checkpoint = %u: QUIT and "
+		       "log in again after every %u DELEs)\n",
+		    wire, plan_policy_order(acct->delete_mode),
+		    acct->checkpoint, acct->checkpoint);
+	else if (wire != NULL)
+		printf("order on the wire: %s (%s)\n", wire,
+		    plan_policy_order(acct->delete_mode));
 	(void)fflush(stdout);
-	if (pv.failed) {
-		*err = pv.err;
-		goto out;
-	}
-	rc = 0;
 out:
-	uidl_free(pv.st);
-	free(path);
-	rules_free(ctx.rules);
-	xfree_secret(ctx.password);
+	free(wire);
+	run_close(&ctx);
 	return rc;
 }
 
@@ -793,7 +812,7 @@ run_status_each(void *arg, const char *uid, uint64_t size, int64_t first_seen,
 		rs->last = delivered;
 	if (!rs->acct->has_keep_days)
 		return;
-	due = first_seen + (int64_t)rs->acct->keep_days * 24 * 60 * 60;
+	due = plan_keep_until(first_seen, rs->acct->keep_days);
 	if (due <= rs->now)
 		rs->due++;
 	else if (rs->next_due < 0 || due < rs->next_due)
@@ -839,18 +858,15 @@ run_status(const struct conf_account *acct, const struct run_opts *opts,
 		.next_due = -1,
 		.now = (int64_t)time(NULL) };
 	struct run_du du = { 0 };
-	struct uidl_store *st = NULL;
+	struct state *st;
 	char *path, size[32], when[32];
 
 	(void)opts;
-	if ((path = state_file(acct->name, "uidl", err)) == NULL)
-		return -1;
 	/* Read only: no lock, nothing made or changed. */
-	if ((st = uidl_open_readonly(path, err)) == NULL) {
-		free(path);
+	if ((st = state_peek(acct->name, err)) == NULL)
 		return -1;
-	}
-	uidl_foreach(st, run_status_each, &rs);
+	path = state_path(st, "uidl");
+	uidl_foreach(state_uidl(st), run_status_each, &rs);
 	maildir_each_file(acct->maildir, run_du_one, &du);
 	report_format_size(du.bytes, size, sizeof(size));
 	run_status_time(rs.last, when, sizeof(when));
@@ -868,7 +884,7 @@ run_status(const struct conf_account *acct, const struct run_opts *opts,
 	}
 	printf("  Maildir %s: %zu files, %s\n", acct->maildir, du.files, size);
 	(void)fflush(stdout);
-	uidl_free(st);
+	state_close(st);
 	free(path);
 	return 0;
 }

@@ -226,18 +226,46 @@ int fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
     size_t *n_out, bool *has_uidl_out, struct err *err);
 
 /*
- * For --dry-run: called for each message on the server with its header
- * (from TOP n 0; NULL when the server would not give it).
+ * What a run would do with one message, as fetch_preview() tells it;
+ * every pointer borrowed for the call.
  */
-typedef void fetch_preview_fn(void *arg, const struct pop3_msg *msg,
-    const char *header, size_t len);
+struct fetch_plan_msg {
+	const struct pop3_msg *msg;
+	/* Its header, from TOP n 0; NULL when the server would not give it. */
+	const char *header;
+	size_t len;
+	bool is_seen;    /* delivered before: not retrieved again */
+	bool is_retr;    /* the run retrieves it */
+	bool is_dele;    /* and deletes it (once it is stored, if retrieved) */
+	bool is_expired; /* keep_days: its days on the server are over */
+	bool is_gone;    /* delete_when_gone_locally: gone from the Maildir */
+	bool is_twin;    /* another message has its uid and size */
+	/*
+	 * With rules (acct->decide) and a header, for a message the plan
+	 * would retrieve: the rules were asked, just before this call, as
+	 * the run asks them before the download, and said verdict.
+	 */
+	bool is_decided;
+	enum fetch_verdict verdict;
+};
+
+typedef void fetch_preview_fn(void *arg, const struct fetch_plan_msg *pm);
 
 /*
- * Log in, list the maildrop and read every message's header, changing
- * nothing on the server: LIST, UIDL, TOP n 0, QUIT.
+ * --dry-run: log in, list the maildrop and make the plan a run would run
+ * over st (read only: nothing is recorded, and no recovery is tried), as
+ * fetch_session() makes it: what was delivered before, what keep_days
+ * and delete_when_gone_locally make due, duplicate unique-ids.  Then,
+ * in the maildrop's order, read each message's header (TOP n 0), ask the
+ * rules about it as the run would, and tell each() what the plan does
+ * with it.  *wire_out (caller owns; may be NULL) gets the commands the
+ * run would send after LIST and UIDL, as plan_describe() writes them.
+ * Changes nothing on the server: LIST, UIDL, TOP n 0, QUIT.  A failure
+ * the run would carry on after (delete_when_gone_locally refused by
+ * gone_limit) is returned (-1) once every message was told.
  */
-int fetch_preview(const struct fetch_account *acct, fetch_preview_fn *each,
-    void *arg, struct err *err);
+int fetch_preview(const struct fetch_account *acct, const struct store *st,
+    fetch_preview_fn *each, void *arg, char **wire_out, struct err *err);
 
 /*
  * --serverinfo: connect and secure as acct says, read the greeting and
