@@ -633,7 +633,8 @@ run_account(const struct conf_account *acct, const struct run_opts *opts,
 		rs.filed = opts->filed_out;
 		/* What the sink stores keeps the marker until recorded. */
 		state_sink(ctx.state, &inner, &sink);
-		rc = fetch_account(&ctx.fa, &ctx.store, &sink, &stats, err);
+		rc = fetch_account(&ctx.fa, &fetch_tcp, &ctx.store, &sink,
+		    &stats, err);
 		stats.duplicates = rs.duplicates;
 		run_after_login(acct, &ctx, &stats);
 		if (opts->stats_out != NULL)
@@ -768,8 +769,8 @@ run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
 	state_store(ctx.state, &ctx.store);
 	run_fill(acct, opts, &ctx);
 	printf("account %s (dry run: nothing is changed)\n", acct->name);
-	rc = fetch_preview(&ctx.fa, &ctx.store, run_preview_one, &pv, &wire,
-	    err);
+	rc = fetch_preview(&ctx.fa, &fetch_tcp, &ctx.store, run_preview_one,
+	    &pv, &wire, err);
 	if (wire != NULL && acct->checkpoint != 0 &&
 	    acct->delete_mode != PLAN_KEEP)
 		printf("order on the wire: %s (%s; checkpoint = %u: QUIT and "
@@ -898,7 +899,7 @@ run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
 
 	memset(&ctx, 0, sizeof(ctx));
 	run_fill(acct, opts, &ctx);
-	if (fetch_serverinfo(&ctx.fa, &text, err) == -1)
+	if (fetch_serverinfo(&ctx.fa, &fetch_tcp, &text, err) == -1)
 		return -1;
 	printf("account %s\n%s", acct->name, text);
 	(void)fflush(stdout);
@@ -999,7 +1000,7 @@ run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
 	int rc = -1;
 
 	if (run_open(acct, opts, &ctx, err) == -1 ||
-	    fetch_listing(&ctx.fa, &msgs, &n, &has_uidl, err) == -1)
+	    fetch_listing(&ctx.fa, &fetch_tcp, &msgs, &n, &has_uidl, err) == -1)
 		goto out;
 	if (!has_uidl) {
 		err_setx(err, ERR_PROTO,

@@ -1222,14 +1222,23 @@ fetch_auth(struct pop3_session *s, const struct fetch_account *acct,
 	return rc;
 }
 
+static struct transport *
+fetch_tcp_connect(void *arg, const struct fetch_account *acct, struct err *err)
+{
+	(void)arg;
+	return transport_connect(acct->host, acct->port, acct->timeout_ms, err);
+}
+
+const struct fetch_connector fetch_tcp = { .connect = fetch_tcp_connect };
+
 /*
  * Connect and secure: a session in AUTHORIZATION, after the greeting and
  * CAPA (again after STLS), or NULL.  *t_out (may be NULL) keeps the
  * transport, owned by the session.
  */
 static struct pop3_session *
-fetch_open(const struct fetch_account *acct, struct transport **t_out,
-    struct err *err)
+fetch_open(const struct fetch_account *acct, const struct fetch_connector *conn,
+    struct transport **t_out, struct err *err)
 {
 	struct transport_tls_opts tls = acct->tls_opts;
 	struct pop3_session *s;
@@ -1239,8 +1248,7 @@ fetch_open(const struct fetch_account *acct, struct transport **t_out,
 	tls.hostname = acct->host;
 	tls.ca_file = acct->ca_file;
 	tls.verify = true;
-	t = transport_connect(acct->host, acct->port, acct->timeout_ms, err);
-	if (t == NULL)
+	if ((t = conn->connect(conn->arg, acct, err)) == NULL)
 		return NULL;
 	if (acct->tls == FETCH_TLS_ON &&
 	    transport_starttls(t, &tls, err) == -1) {
@@ -1263,12 +1271,13 @@ fetch_open(const struct fetch_account *acct, struct transport **t_out,
 
 /* Connect, secure and log in: a session in TRANSACTION, or NULL. */
 static struct pop3_session *
-fetch_login(const struct fetch_account *acct, struct err *err)
+fetch_login(const struct fetch_account *acct,
+    const struct fetch_connector *conn, struct err *err)
 {
 	struct pop3_session *s;
 	struct err qerr;
 
-	if ((s = fetch_open(acct, NULL, err)) == NULL)
+	if ((s = fetch_open(acct, conn, NULL, err)) == NULL)
 		return NULL;
 	if (fetch_auth(s, acct, err) == 0)
 		return s;
@@ -1321,7 +1330,8 @@ fetch_preview_one(struct fetch_run *r, size_t idx, const size_t step[2],
 }
 
 int
-fetch_preview(const struct fetch_account *acct, const struct store *st,
+fetch_preview(const struct fetch_account *acct,
+    const struct fetch_connector *conn, const struct store *st,
     fetch_preview_fn *each, void *arg, char **wire_out, struct err *err)
 {
 	struct fetch_stats stats = { 0 };
@@ -1338,7 +1348,7 @@ fetch_preview(const struct fetch_account *acct, const struct store *st,
 	if (wire_out != NULL)
 		*wire_out = NULL;
 	err_clear(&r.first);
-	if ((r.s = fetch_login(acct, err)) == NULL)
+	if ((r.s = fetch_login(acct, conn, err)) == NULL)
 		return -1;
 	if (fetch_plan(&r, false, &plan, &has_uidl, err) == -1)
 		goto quit;
@@ -1398,8 +1408,8 @@ fetch_describe_caps(GString *out, const struct pop3_caps *c)
 }
 
 int
-fetch_serverinfo(const struct fetch_account *acct, char **text_out,
-    struct err *err)
+fetch_serverinfo(const struct fetch_account *acct,
+    const struct fetch_connector *conn, char **text_out, struct err *err)
 {
 	struct pop3_session *s;
 	struct transport *t = NULL;
@@ -1408,7 +1418,7 @@ fetch_serverinfo(const struct fetch_account *acct, char **text_out,
 	char *peer;
 
 	*text_out = NULL;
-	if ((s = fetch_open(acct, &t, err)) == NULL)
+	if ((s = fetch_open(acct, conn, &t, err)) == NULL)
 		return -1;
 	out = g_string_new(NULL);
 	g_string_append_printf(out, "server: %s port %s\n", acct->host,
@@ -1431,7 +1441,8 @@ fetch_serverinfo(const struct fetch_account *acct, char **text_out,
 
 /* One connection: log in, fetch_session(). */
 static int
-fetch_connect(const struct fetch_account *acct, const struct store *st,
+fetch_connect(const struct fetch_account *acct,
+    const struct fetch_connector *conn, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
 	struct pop3_caps caps;
@@ -1440,7 +1451,7 @@ fetch_connect(const struct fetch_account *acct, const struct store *st,
 
 	memset(stats, 0, sizeof(*stats));
 	stats->login_delay = stats->expire = -1;
-	if ((s = fetch_login(acct, err)) == NULL)
+	if ((s = fetch_login(acct, conn, err)) == NULL)
 		return -1;
 	caps = *pop3_get_caps(s);
 	rc = fetch_session(s, acct, st, sink, stats, err);
@@ -1452,7 +1463,8 @@ fetch_connect(const struct fetch_account *acct, const struct store *st,
 }
 
 int
-fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
+fetch_listing(const struct fetch_account *acct,
+    const struct fetch_connector *conn, struct pop3_msg **msgs_out,
     size_t *n_out, bool *has_uidl_out, struct err *err)
 {
 	struct pop3_session *s;
@@ -1462,7 +1474,7 @@ fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
 	*msgs_out = NULL;
 	*n_out = 0;
 	*has_uidl_out = false;
-	if ((s = fetch_login(acct, err)) == NULL)
+	if ((s = fetch_login(acct, conn, err)) == NULL)
 		return -1;
 	if (pop3_list_uidl(s, msgs_out, n_out, has_uidl_out, err) == 0)
 		rc = 0;
@@ -1478,7 +1490,8 @@ fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
 }
 
 int
-fetch_account(const struct fetch_account *acct, const struct store *st,
+fetch_account(const struct fetch_account *acct,
+    const struct fetch_connector *conn, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
 	struct fetch_stats one;
@@ -1487,7 +1500,7 @@ fetch_account(const struct fetch_account *acct, const struct store *st,
 
 	memset(stats, 0, sizeof(*stats));
 	for (;;) {
-		rc = fetch_connect(acct, st, sink, &one, err);
+		rc = fetch_connect(acct, conn, st, sink, &one, err);
 		if (is_first) {
 			stats->on_server = one.on_server;
 			stats->new_msgs = one.new_msgs;
