@@ -13,7 +13,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "cli/archive.h"
+#include "filter/archive.h"
 #include "cli/report.h"
 #include "cli/rules.h"
 #include "cli/run.h"
@@ -32,13 +32,13 @@
 
 /*
  * The sink that fetch/ writes through: maildir/'s, and with archive =
- * yes or folder_by_date (see cli/archive.h) what archive mode learns of
+ * yes or folder_by_date (see filter/archive.h) what archive mode learns of
  * each message on the way.
  */
 struct run_sink {
 	struct maildir_sink *ms;
 	struct report_filed *filed; /* counts what is stored, or NULL */
-	/* archive = yes, folder_by_date (see cli/archive.h); else NULL: */
+	/* archive = yes, folder_by_date (see filter/archive.h); else NULL: */
 	struct archive *ar;     /* the index, with archive = yes */
 	const char *by_date;    /* folder_by_date */
 	struct archive_msg *am; /* the message in hand */
