@@ -1,13 +1,12 @@
 #include "config.h"
 
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <glib.h>
 
+#include "cli/report.h"
 #include "cli/sink.h"
 #include "filter/archive.h"
 #include "maildir/maildir.h"
