@@ -22,6 +22,7 @@
 #include "state/archive.h"
 #include "state/state.h"
 #include "state/uidl.h"
+#include "util/xmalloc.h"
 
 /* What --dry-run needs while it lists one account. */
 struct run_preview {
@@ -53,12 +54,33 @@ run_preview_where(const struct run_preview *pv, const char *header, size_t len,
 	return rc == 0 ? buf : "inbox";
 }
 
+/*
+ * --dry-run after a killed run: is msg in the Maildir all the same, as
+ * the run would find it?  Only looked for: nothing synced or indexed.
+ */
+static bool
+run_preview_recover(void *arg, const struct pop3_msg *msg, bool is_shared,
+    char **file_out)
+{
+	const char *path;
+
+	if ((path = maildir_index_find(run_index(arg), msg->uid, msg->size,
+	         is_shared)) == NULL)
+		return false;
+	*file_out = xstrdup(strrchr(path, '/') + 1);
+	return true;
+}
+
 /* What the plan does with a message delivered before. */
 static void
 run_preview_seen(const struct run_preview *pv, const struct fetch_plan_msg *pm,
     char *action, size_t size)
 {
-	if (pm->is_dele && pm->is_gone)
+	if (pm->is_recovered)
+		(void)snprintf(action, size,
+		    "stored by an interrupted run: recorded, not fetched%s",
+		    pm->is_dele ? ", delete" : "");
+	else if (pm->is_dele && pm->is_gone)
 		(void)snprintf(action, size,
 		    "already fetched, delete (gone from the Maildir)");
 	else if (pm->is_dele && pm->is_expired)
@@ -143,6 +165,8 @@ run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
 		goto out;
 	state_store(ctx.state, &ctx.store);
 	run_fill(acct, opts, &ctx);
+	ctx.fa.recover =
+	    state_was_interrupted(ctx.state) ? run_preview_recover : NULL;
 	printf("account %s (dry run: nothing is changed)\n", acct->name);
 	rc = fetch_preview(&ctx.fa, &fetch_tcp, &ctx.store, run_preview_one,
 	    &pv, &wire, err);

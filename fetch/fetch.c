@@ -68,6 +68,7 @@ struct fetch_run {
 	 */
 	bool *is_shared;
 	bool *is_twin;
+	bool *is_found; /* by acct->recover (see fetch_recover()) */
 	/* The round in hand: */
 	size_t *retr; /* messages to retrieve, in plan order */
 	size_t nretr;
@@ -925,19 +926,22 @@ fetch_find_shared(struct fetch_run *r)
 }
 
 /*
- * Record what a killed run stored but did not record.  Twins (another
- * message in the listing has the same uid and size) are never matched
- * to a file: it may hold the other one.  They are fetched again (stored
- * twice at worst), never deleted unseen.  A message that shares only its
- * uid is matched by uid and LIST size, as the file name records them.
+ * Record what a killed run stored but did not record (is_run; a preview
+ * only marks it found).  Twins (another message in the listing has the
+ * same uid and size) are never matched to a file: it may hold the other
+ * one.  They are fetched again (stored twice at worst), never deleted
+ * unseen.  A message that shares only its uid is matched by uid and
+ * LIST size, as the file name records them.
  */
 static int
-fetch_recover(struct fetch_run *r, struct err *err)
+fetch_recover(struct fetch_run *r, bool is_run, struct err *err)
 {
 	const struct fetch_account *acct = r->acct;
 	size_t i, n = 0;
 	char *file;
+	int rc;
 
+	r->is_found = xcalloc(r->n == 0 ? 1 : r->n, sizeof(*r->is_found));
 	for (i = 0; i < r->n; i++) {
 		const struct pop3_msg *m = &r->msgs[i];
 
@@ -946,15 +950,16 @@ fetch_recover(struct fetch_run *r, struct err *err)
 		    !acct->recover(acct->recover_arg, m, r->is_shared[i],
 		        &file))
 			continue;
-		if (store_append(r->st, m->uid, m->size, file,
-		        (int64_t)time(NULL), err) == -1) {
-			free(file);
-			return -1;
-		}
-		free(file);
+		r->is_found[i] = true;
 		n++;
+		rc = is_run ? store_append(r->st, m->uid, m->size, file,
+		                  (int64_t)time(NULL), err)
+		            : 0;
+		free(file);
+		if (rc == -1)
+			return -1;
 	}
-	if (n == 0)
+	if (n == 0 || !is_run)
 		return 0;
 	log_notice("%s: %zu message%s stored by an interrupted run, now "
 	           "recorded",
@@ -1070,10 +1075,10 @@ fetch_plan(struct fetch_run *r, bool is_run, struct plan *plan,
 		*has_uidl_out = true;
 	}
 	fetch_find_shared(r);
-	if (is_run && acct->recover != NULL) {
-		if (fetch_recover(r, err) == -1)
+	if (acct->recover != NULL) {
+		if (fetch_recover(r, is_run, err) == -1)
 			return -1;
-		r->stats->is_recovered = true;
+		r->stats->is_recovered = is_run;
 	}
 	/*
 	 * Each message looked up once; plan, deletions and compaction ask.
@@ -1084,7 +1089,8 @@ fetch_plan(struct fetch_run *r, bool is_run, struct plan *plan,
 	for (i = 0; i < r->n; i++)
 		r->is_stored[i] = r->msgs[i].has_uid &&
 		    (!r->is_twin[i] || acct->policy == PLAN_KEEP) &&
-		    store_has(r->st, r->msgs[i].uid, r->msgs[i].size);
+		    (store_has(r->st, r->msgs[i].uid, r->msgs[i].size) ||
+		        (r->is_found != NULL && r->is_found[i]));
 	if (acct->policy == PLAN_KEEP && acct->is_gone != NULL &&
 	    fetch_find_gone(r, err) == -1) {
 		/* Refused: the rest of the run goes on, the error stays. */
@@ -1132,6 +1138,7 @@ fetch_end(struct fetch_run *r, struct plan *plan, int rc, struct err *err)
 	free(r->is_gone);
 	free(r->is_shared);
 	free(r->is_twin);
+	free(r->is_found);
 	free(r->is_stored);
 	free(r->msgs);
 	return rc;
@@ -1310,6 +1317,7 @@ fetch_preview_one(struct fetch_run *r, size_t idx, const size_t step[2],
 		.is_expired = fetch_is_due(r, m),
 		.is_gone = r->is_gone != NULL && r->is_gone[idx],
 		.is_twin = r->is_twin[idx],
+		.is_recovered = r->is_found != NULL && r->is_found[idx],
 		.verdict = FETCH_STORE };
 	if (step[0] != FETCH_NO_STEP && has_header && r->acct->decide != NULL) {
 		if (r->acct->decide(r->acct->decide_arg, m, r->hdr->buf,

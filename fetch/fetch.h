@@ -260,6 +260,11 @@ struct fetch_plan_msg {
 	bool is_gone;    /* delete_when_gone_locally: gone from the Maildir */
 	bool is_twin;    /* another message has its uid and size */
 	/*
+	 * Stored by a run that was killed before recording it: acct->recover
+	 * found it, and the run records it instead of fetching it (is_seen).
+	 */
+	bool is_recovered;
+	/*
 	 * With rules (acct->decide) and a header, for a message the plan
 	 * would retrieve: the rules were asked, just before this call, as
 	 * the run asks them before the download, and said verdict.
@@ -272,16 +277,18 @@ typedef void fetch_preview_fn(void *arg, const struct fetch_plan_msg *pm);
 
 /*
  * --dry-run: log in (through conn), list the maildrop and make the plan
- * a run would run over st (read only: nothing is recorded, and no
- * recovery is tried), as fetch_session() makes it: what was delivered before,
- * what keep_days and delete_when_gone_locally make due, duplicate unique-ids.
- * Then, in the maildrop's order, read each message's header (TOP n 0), ask the
- * rules about it as the run would, and tell each() what the plan does
- * with it.  *wire_out (caller owns; may be NULL) gets the commands the
- * run would send after LIST and UIDL, as plan_describe() writes them.
- * Changes nothing on the server: LIST, UIDL, TOP n 0, QUIT.  A failure
- * the run would carry on after (delete_when_gone_locally refused by
- * gone_limit) is returned (-1) once every message was told.
+ * a run would run over st, as fetch_session() makes it: what was
+ * delivered before, what a killed run stored (acct->recover, which must
+ * change nothing here: the messages it finds are not recorded), what
+ * keep_days and delete_when_gone_locally make due, duplicate
+ * unique-ids.  Then, in the maildrop's order, read each message's header
+ * (TOP n 0), ask the rules about it as the run would, and tell each()
+ * what the plan does with it.  *wire_out (caller owns; may be NULL) gets
+ * the commands the run would send after LIST and UIDL, as
+ * plan_describe() writes them.  Changes nothing on the server: LIST,
+ * UIDL, TOP n 0, QUIT.  A failure the run would carry on after
+ * (delete_when_gone_locally refused by gone_limit) is returned (-1) once
+ * every message was told.
  */
 int fetch_preview(const struct fetch_account *acct,
     const struct fetch_connector *conn, const struct store *st,

@@ -1148,6 +1148,7 @@ account(enum plan_policy policy)
 		.has_keep_days = has_keep_days,
 		.keep_days = keep_days,
 		.decide = has_rules ? decide : NULL,
+		.recover = recovered_uid != NULL ? recover : NULL,
 		.stop = &stop_flag };
 }
 
@@ -1470,6 +1471,43 @@ test_preview_rules(void **state)
 	mock_conn_cleanup(&mc);
 }
 
+/*
+ * After a killed run, the preview finds what the run would recover (and
+ * records nothing): shown stored, deleted unfetched under each, as the
+ * run then does.
+ */
+static void
+test_preview_recover(void **state)
+{
+	struct fixture *f = *state;
+	struct mock_conn mc = { .scripts = {
+		                    HELLO LIST3 UIDL3 TOPM1 TOPM2 TOPM3 OK,
+		                    HELLO LIST3 UIDL3 M1 OK OK M3 OK OK,
+		                } };
+	struct fetch_account acct;
+	struct preview pv = { 0 };
+	char *wire = NULL, *sent;
+
+	recovered_uid = "u-two";
+	acct = account(PLAN_EACH);
+	assert_int_equal(run_preview(f, &acct, &mc, &pv, &wire), 0);
+	assert_int_equal(pv.n, 3);
+	assert_true(pv.pm[1].is_recovered && pv.pm[1].is_seen &&
+	    pv.pm[1].is_dele && !pv.pm[1].is_retr);
+	assert_false(pv.pm[0].is_recovered || pv.pm[2].is_recovered);
+	assert_string_equal(wire,
+	    "RETR 1, DELE 1, DELE 2, RETR 3, DELE 3, QUIT");
+	assert_false(uidl_has(f->st, "u-two", 20)); /* nothing recorded */
+
+	assert_int_equal(run_account(f, &acct, &mc), 0);
+	sent = wire_sent(mc.written[1]);
+	assert_string_equal(sent, wire);
+	assert_true(uidl_has(f->st, "u-two", 20));
+	free(sent);
+	free(wire);
+	mock_conn_cleanup(&mc);
+}
+
 int
 main(void)
 {
@@ -1518,6 +1556,7 @@ main(void)
 		T(test_account_oauth_retry_once),
 		T(test_preview_keep_days),
 		T(test_preview_rules),
+		T(test_preview_recover),
 	};
 #undef T
 
