@@ -112,7 +112,7 @@ run_preview_action(const struct run_preview *pv,
 
 	if (pm->is_seen)
 		run_preview_seen(pv, pm, action, size);
-	else if (!pm->is_retr && !pm->is_decided)
+	else if (!pm->is_retr && !pm->msg->has_uid)
 		(void)snprintf(action, size,
 		    "left alone (no usable unique-id)");
 	else if (!pm->is_decided)
