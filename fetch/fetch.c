@@ -1091,12 +1091,13 @@ fetch_plan(struct fetch_run *r, bool is_run, struct plan *plan,
 		    (!r->is_twin[i] || acct->policy == PLAN_KEEP) &&
 		    (store_has(r->st, r->msgs[i].uid, r->msgs[i].size) ||
 		        (r->is_found != NULL && r->is_found[i]));
+	/*
+	 * Refused: the rest of the run goes on, and the error is returned
+	 * at its end (reported once, by the caller).
+	 */
 	if (acct->policy == PLAN_KEEP && acct->is_gone != NULL &&
-	    fetch_find_gone(r, err) == -1) {
-		/* Refused: the rest of the run goes on, the error stays. */
-		log_error("%s: %s", r->account, err->msg);
+	    fetch_find_gone(r, err) == -1)
 		r->first = *err;
-	}
 	if (acct->decide != NULL)
 		r->hdr = xmalloc(sizeof(*r->hdr));
 	if (plan_build(r->msgs, r->n, *has_uidl_out, fetch_seen_run,
