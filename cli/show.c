@@ -213,7 +213,7 @@ run_status_each(void *arg, const char *uid, uint64_t size, int64_t first_seen,
 	if (!rs->acct->has_keep_days)
 		return;
 	due = plan_keep_until(first_seen, rs->acct->keep_days);
-	if (due <= rs->now)
+	if (plan_is_due(first_seen, rs->acct->keep_days, rs->now))
 		rs->due++;
 	else if (rs->next_due < 0 || due < rs->next_due)
 		rs->next_due = due;

@@ -189,8 +189,7 @@ fetch_is_due(const struct fetch_run *r, const struct pop3_msg *msg)
 	if (!r->acct->has_keep_days || r->is_twin[msg - r->msgs] ||
 	    (first = store_first_seen(r->st, msg->uid, msg->size)) < 0)
 		return false;
-	return (int64_t)time(NULL) >=
-	    plan_keep_until(first, r->acct->keep_days);
+	return plan_is_due(first, r->acct->keep_days, (int64_t)time(NULL));
 }
 
 /* keep_days, delete_when_gone_locally: is msg to go from the server? */

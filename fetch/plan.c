@@ -89,6 +89,12 @@ plan_keep_until(int64_t first_seen, unsigned keep_days)
 	return first_seen + (int64_t)keep_days * 24 * 60 * 60;
 }
 
+bool
+plan_is_due(int64_t first_seen, unsigned keep_days, int64_t now)
+{
+	return now >= plan_keep_until(first_seen, keep_days);
+}
+
 /* How much of a long plan plan_describe() shows: its head and tail. */
 #define PLAN_DESCRIBE_HEAD 12
 #define PLAN_DESCRIBE_TAIL 4

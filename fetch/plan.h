@@ -68,10 +68,12 @@ void plan_cleanup(struct plan *p);
 
 /*
  * keep_days: when a message first seen at first_seen (seconds since the
- * epoch) has had its keep_days days on the server, and is due for
- * deletion.  The one deadline both the run and --status go by.
+ * epoch) has had its keep_days days on the server; and whether it is
+ * due for deletion at now (from that moment on).  The one deadline both
+ * the run and --status go by.
  */
 int64_t plan_keep_until(int64_t first_seen, unsigned keep_days);
+bool plan_is_due(int64_t first_seen, unsigned keep_days, int64_t now);
 
 /*
  * The commands of p as they go on the wire, for people (--dry-run), with

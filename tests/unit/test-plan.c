@@ -228,6 +228,10 @@ test_keep_until(void **state)
 	assert_int_equal(plan_keep_until(1000, 3), 1000 + 3 * 86400);
 	assert_int_equal(plan_keep_until(1764979200, 36500),
 	    1764979200 + (int64_t)36500 * 86400);
+	/* Due from the deadline on, not a second before. */
+	assert_false(plan_is_due(1000, 3, 1000 + 3 * 86400 - 1));
+	assert_true(plan_is_due(1000, 3, 1000 + 3 * 86400));
+	assert_true(plan_is_due(1000, 0, 1000));
 }
 
 /* --dry-run's "order on the wire": the plan's commands, as sent. */
