@@ -1301,11 +1301,14 @@ fetch_login(const struct fetch_account *acct,
  * --dry-run: message idx, with its header (or none), as the plan has it
  * (its RETR and DELE steps at step[0] and step[1], or FETCH_NO_STEP):
  * what the rules say of it, if the run would ask them, and whether its
- * steps go on the wire (into is_sent, by step).
+ * steps go on the wire (into is_sent, by step).  is_early: the run asks
+ * the rules before the download (the server has TOP), so that what
+ * they settle is not retrieved.
  */
 static int
 fetch_preview_one(struct fetch_run *r, size_t idx, const size_t step[2],
-    bool has_header, bool *is_sent, struct fetch_plan_msg *pm, struct err *err)
+    bool has_header, bool is_early, bool *is_sent, struct fetch_plan_msg *pm,
+    struct err *err)
 {
 	const struct pop3_msg *m = &r->msgs[idx];
 	const void *filing;
@@ -1327,10 +1330,12 @@ fetch_preview_one(struct fetch_run *r, size_t idx, const size_t step[2],
 	}
 	/*
 	 * As the run goes: a message the rules settled from its header is
-	 * not retrieved; a skipped one is not recorded, nor deleted.
+	 * not retrieved (unless they are asked only as it arrives); a
+	 * skipped one is not recorded, nor deleted.
 	 */
 	if (step[0] != FETCH_NO_STEP)
-		is_sent[step[0]] = pm->is_retr = pm->verdict == FETCH_STORE;
+		is_sent[step[0]] = pm->is_retr =
+		    pm->verdict == FETCH_STORE || !is_early;
 	if (step[1] != FETCH_NO_STEP)
 		is_sent[step[1]] = pm->is_dele =
 		    pm->is_seen || pm->verdict != FETCH_SKIP;
@@ -1349,7 +1354,7 @@ fetch_preview(const struct fetch_account *acct,
 		.stats = &stats };
 	struct plan plan = { 0 };
 	struct fetch_plan_msg pm;
-	bool has_uidl = false, *is_sent = NULL;
+	bool has_uidl = false, is_early, *is_sent = NULL;
 	size_t i, *step = NULL;
 	int rc = -1, trc;
 
@@ -1360,6 +1365,8 @@ fetch_preview(const struct fetch_account *acct,
 		return -1;
 	if (fetch_plan(&r, false, &plan, &has_uidl, err) == -1)
 		goto quit;
+	/* As fetch_prescreen() goes: without TOP, rules wait for RETR. */
+	is_early = !pop3_get_caps(r.s)->has_capa || pop3_get_caps(r.s)->top;
 	if (r.hdr == NULL)
 		r.hdr = xmalloc(sizeof(*r.hdr));
 	is_sent = xcalloc(plan.nsteps + 1, sizeof(*is_sent));
@@ -1378,8 +1385,8 @@ fetch_preview(const struct fetch_account *acct,
 		    (err->scope != ERR_SCOPE_MESSAGE ||
 		        pop3_get_state(r.s) == POP3_BROKEN))
 			goto quit;
-		if (fetch_preview_one(&r, i, &step[2 * i], trc == 0, is_sent,
-		        &pm, err) == -1)
+		if (fetch_preview_one(&r, i, &step[2 * i], trc == 0, is_early,
+		        is_sent, &pm, err) == -1)
 			goto quit;
 		each(arg, &pm);
 	}

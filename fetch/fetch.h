@@ -266,8 +266,10 @@ struct fetch_plan_msg {
 	bool is_recovered;
 	/*
 	 * With rules (acct->decide) and a header, for a message the plan
-	 * would retrieve: the rules were asked, just before this call, as
-	 * the run asks them before the download, and said verdict.
+	 * would retrieve: the rules were asked, just before this call, and
+	 * said verdict.  The run asks them before the download when the
+	 * server has TOP; else as the message arrives, and then retrieves
+	 * it whatever they say (is_retr).
 	 */
 	bool is_decided;
 	enum fetch_verdict verdict;

@@ -1472,6 +1472,48 @@ test_preview_rules(void **state)
 }
 
 /*
+ * A server whose CAPA has no TOP: the run decides as each message
+ * arrives, so it retrieves the skipped and the discarded one too; the
+ * preview says so (it still reads the headers, for the listing).
+ */
+static void
+test_preview_rules_without_top(void **state)
+{
+	struct fixture *f = *state;
+	const char *hello = "+OK ready\r\n+OK\r\nUSER\r\nUIDL\r\n.\r\n"
+	                    "+OK user\r\n+OK logged in\r\n";
+	char *script[2] = {
+		g_strconcat(hello, LIST3, UIDL3, TOPM1, TOPM2, TOPM3, OK, NULL),
+		g_strconcat(hello, LIST3, UIDL3, M1, OK, M2, M3, OK, OK, NULL),
+	};
+	struct mock_conn mc = { .scripts = { script[0], script[1] } };
+	struct fetch_account acct;
+	struct preview pv = { 0 };
+	char *wire = NULL, *sent;
+
+	has_rules = true;
+	acct = account(PLAN_EACH);
+	assert_int_equal(run_preview(f, &acct, &mc, &pv, &wire), 0);
+	assert_true(pv.pm[1].is_decided && pv.pm[1].verdict == FETCH_SKIP &&
+	    pv.pm[1].is_retr && !pv.pm[1].is_dele);
+	assert_true(pv.pm[2].verdict == FETCH_DISCARD && pv.pm[2].is_retr &&
+	    pv.pm[2].is_dele);
+	assert_string_equal(wire,
+	    "RETR 1, DELE 1, RETR 2, RETR 3, DELE 3, QUIT");
+
+	assert_int_equal(run_account(f, &acct, &mc), 0);
+	sent = wire_sent(mc.written[1]);
+	assert_string_equal(sent, wire);
+	assert_int_equal(f->stats.skipped, 1);
+	assert_int_equal(f->stats.discarded, 1);
+	free(sent);
+	free(wire);
+	g_free(script[0]);
+	g_free(script[1]);
+	mock_conn_cleanup(&mc);
+}
+
+/*
  * After a killed run, the preview finds what the run would recover (and
  * records nothing): shown stored, deleted unfetched under each, as the
  * run then does.
@@ -1556,6 +1598,7 @@ main(void)
 		T(test_account_oauth_retry_once),
 		T(test_preview_keep_days),
 		T(test_preview_rules),
+		T(test_preview_rules_without_top),
 		T(test_preview_recover),
 	};
 #undef T
