@@ -1384,6 +1384,22 @@ wire_sent(const char *written)
 }
 
 /*
+ * Run the account over mc's next connection, and check that it sends
+ * what the preview said (wire), in that order.
+ */
+static void
+expect_run_sends(struct fixture *f, const struct fetch_account *acct,
+    struct mock_conn *mc, const char *wire)
+{
+	size_t at = mc->next;
+	char *sent;
+
+	assert_int_equal(run_account(f, acct, mc), 0);
+	sent = wire_sent(mc->written[at]);
+	assert_string_equal(sent, wire);
+}
+
+/*
  * Defect 4 of issue 13: under keep with keep_days, a message past its
  * days is shown as deleted, as the run deletes it, and the run then sends
  * what the preview said.  The preview changes nothing.
@@ -1398,7 +1414,7 @@ test_preview_keep_days(void **state)
 		                } };
 	struct fetch_account acct;
 	struct preview pv = { 0 };
-	char *wire = NULL, *sent;
+	char *wire = NULL;
 
 	has_keep_days = true;
 	keep_days = 3;
@@ -1423,11 +1439,8 @@ test_preview_keep_days(void **state)
 	assert_string_equal(wire, "RETR 3, DELE 1, QUIT");
 	assert_int_equal(uidl_count(f->st), 2); /* nothing recorded */
 
-	assert_int_equal(run_account(f, &acct, &mc), 0);
-	sent = wire_sent(mc.written[1]);
-	assert_string_equal(sent, wire);
+	expect_run_sends(f, &acct, &mc, wire);
 	assert_int_equal(f->stats.deleted, 1);
-	free(sent);
 	free(wire);
 	mock_conn_cleanup(&mc);
 }
@@ -1448,7 +1461,7 @@ test_preview_rules(void **state)
 		                } };
 	struct fetch_account acct;
 	struct preview pv = { 0 };
-	char *wire = NULL, *sent;
+	char *wire = NULL;
 
 	has_rules = true;
 	acct = account(PLAN_EACH);
@@ -1463,10 +1476,7 @@ test_preview_rules(void **state)
 	    !pv.pm[2].is_retr && pv.pm[2].is_dele);
 	assert_string_equal(wire, "RETR 1, DELE 1, DELE 3, QUIT");
 
-	assert_int_equal(run_account(f, &acct, &mc), 0);
-	sent = wire_sent(mc.written[1]);
-	assert_string_equal(sent, wire);
-	free(sent);
+	expect_run_sends(f, &acct, &mc, wire);
 	free(wire);
 	mock_conn_cleanup(&mc);
 }
@@ -1489,7 +1499,7 @@ test_preview_rules_without_top(void **state)
 	struct mock_conn mc = { .scripts = { script[0], script[1] } };
 	struct fetch_account acct;
 	struct preview pv = { 0 };
-	char *wire = NULL, *sent;
+	char *wire = NULL;
 
 	has_rules = true;
 	acct = account(PLAN_EACH);
@@ -1501,12 +1511,9 @@ test_preview_rules_without_top(void **state)
 	assert_string_equal(wire,
 	    "RETR 1, DELE 1, RETR 2, RETR 3, DELE 3, QUIT");
 
-	assert_int_equal(run_account(f, &acct, &mc), 0);
-	sent = wire_sent(mc.written[1]);
-	assert_string_equal(sent, wire);
+	expect_run_sends(f, &acct, &mc, wire);
 	assert_int_equal(f->stats.skipped, 1);
 	assert_int_equal(f->stats.discarded, 1);
-	free(sent);
 	free(wire);
 	g_free(script[0]);
 	g_free(script[1]);
@@ -1528,7 +1535,7 @@ test_preview_recover(void **state)
 		                } };
 	struct fetch_account acct;
 	struct preview pv = { 0 };
-	char *wire = NULL, *sent;
+	char *wire = NULL;
 
 	recovered_uid = "u-two";
 	acct = account(PLAN_EACH);
@@ -1541,11 +1548,8 @@ test_preview_recover(void **state)
 	    "RETR 1, DELE 1, DELE 2, RETR 3, DELE 3, QUIT");
 	assert_false(uidl_has(f->st, "u-two", 20)); /* nothing recorded */
 
-	assert_int_equal(run_account(f, &acct, &mc), 0);
-	sent = wire_sent(mc.written[1]);
-	assert_string_equal(sent, wire);
+	expect_run_sends(f, &acct, &mc, wire);
 	assert_true(uidl_has(f->st, "u-two", 20));
-	free(sent);
 	free(wire);
 	mock_conn_cleanup(&mc);
 }
