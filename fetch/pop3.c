@@ -916,8 +916,7 @@ pop3_capa(struct pop3_session *s, struct err *err)
 bool
 pop3_caps_may_grow(const struct pop3_caps *c)
 {
-	return c->has_capa &&
-	    (!c->uidl || !c->top || !c->pipelining || c->has_user_values);
+	return c->has_capa && (!c->uidl || !c->top || c->has_user_values);
 }
 
 int

@@ -151,8 +151,9 @@ const struct pop3_caps *pop3_get_caps(const struct pop3_session *s);
 /*
  * RFC 2449 §4: a server may announce more after login (Gmail lists TOP,
  * UIDL and PIPELINING only then).  Is CAPA worth asking again, once
- * logged in?  True when CAPA worked and lacked one of UIDL, TOP or
- * PIPELINING, or gave EXPIRE or LOGIN-DELAY per user.
+ * logged in?  True when CAPA worked and lacked UIDL or TOP, or gave
+ * EXPIRE or LOGIN-DELAY per user.  PIPELINING alone is not worth a
+ * round trip more: many servers never have it.
  */
 bool pop3_caps_may_grow(const struct pop3_caps *c);
 

@@ -747,6 +747,22 @@ assert_eq()
 	[ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
 }
 
+# wire_planned FILE: the commands a --dry-run's output (FILE) says the
+# run sends after LIST and UIDL, from its "order on the wire" line, on
+# one line: "RETR 1, DELE 1, QUIT".
+wire_planned()
+{
+	sed -n 's/^order on the wire: \(.*QUIT\) (.*/\1/p' "$1"
+}
+
+# wire_sent FILE: the RETRs, DELEs and QUIT a popfetch -v -v sent (its
+# stderr in FILE), in the form wire_planned gives.
+wire_sent()
+{
+	sed -En 's/^popfetch: [^:]+: C: ((RETR|DELE) [0-9]+|QUIT)$/\1/p' "$1" |
+	    paste -sd, - | sed 's/,/, /g'
+}
+
 # sums DIR...: the sorted SHA-256 sums of the files in the DIRs.
 sums()
 {

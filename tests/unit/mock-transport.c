@@ -23,6 +23,7 @@ struct mock_transport {
 	size_t outlen;
 	size_t outcap;
 	size_t lastat; /* where the last write began in out */
+	char **saved;  /* gets out when freed, or NULL */
 };
 
 static struct mock_transport *
@@ -101,8 +102,12 @@ mock_free(struct transport *t)
 {
 	struct mock_transport *m = mock_of(t);
 
+	if (m->saved != NULL) {
+		free(*m->saved);
+		*m->saved = m->out;
+	} else
+		free(m->out);
 	free(m->script);
-	free(m->out);
 	free(m);
 }
 
@@ -183,6 +188,12 @@ mock_transport_last_write(struct transport *t)
 	struct mock_transport *m = mock_of(t);
 
 	return m->out != NULL ? m->out + m->lastat : "";
+}
+
+void
+mock_transport_save_written(struct transport *t, char **saved)
+{
+	mock_of(t)->saved = saved;
 }
 
 size_t
