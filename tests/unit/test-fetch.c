@@ -1402,6 +1402,7 @@ expect_run_sends(struct fixture *f, const struct fetch_account *acct,
 	assert_int_equal(run_account(f, acct, mc), 0);
 	sent = wire_sent(mc->written[at]);
 	assert_string_equal(sent, wire);
+	free(sent);
 }
 
 /*
