@@ -235,6 +235,8 @@ run_fill(const struct conf_account *acct, const struct run_opts *opts,
 		    acct->password_command != NULL ? run_refresh : NULL,
 		.refresh_arg = acct,
 		.timeout_ms = (int)acct->timeout * 1000,
+		.low_speed_limit = acct->low_speed_limit,
+		.time_limit = acct->time_limit,
 		.policy = acct->delete_mode,
 		.checkpoint = acct->checkpoint,
 		.has_keep_days = acct->has_keep_days,
@@ -344,13 +346,14 @@ run_serverinfo(const struct conf_account *acct, const struct run_opts *opts,
 {
 	struct run_ctx ctx;
 	char *text;
+	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
 	run_fill(acct, opts, &ctx);
-	if (fetch_serverinfo(&ctx.fa, &fetch_tcp, &text, err) == -1)
-		return -1;
+	/* What was seen is shown also when a step fails. */
+	rc = fetch_serverinfo(&ctx.fa, &fetch_tcp, &text, err);
 	printf("account %s\n%s", acct->name, text);
 	(void)fflush(stdout);
 	free(text);
-	return 0;
+	return rc;
 }

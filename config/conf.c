@@ -29,6 +29,11 @@
 #define CONF_TIMEOUT_DEFAULT 60
 #define CONF_TIMEOUT_MAX 3600
 #define CONF_CHECKPOINT_MAX 1000000
+/* Slower than this over a whole timeout is a stall (octets a second). */
+#define CONF_LOW_SPEED_DEFAULT 100
+#define CONF_LOW_SPEED_MAX 100000000
+/* time_limit: a week at most (seconds); 0 is no limit. */
+#define CONF_TIME_LIMIT_MAX (7 * 24 * 3600)
 #define CONF_KEEP_DAYS_MAX 36500
 /* delete_when_gone_locally: more than this share gone at once is refused. */
 #define CONF_GONE_LIMIT_DEFAULT 50
@@ -296,6 +301,22 @@ conf_parse_checkpoint(cfg_t *cfg, cfg_opt_t *opt, const char *value,
 	    result);
 }
 
+static int
+conf_parse_low_speed(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	return conf_parse_number(cfg, opt, value, 0, CONF_LOW_SPEED_MAX,
+	    result);
+}
+
+static int
+conf_parse_time_limit(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	return conf_parse_number(cfg, opt, value, 0, CONF_TIME_LIMIT_MAX,
+	    result);
+}
+
 /* Bare words and quoted strings reach here alike. */
 static int
 conf_parse_enum(cfg_t *cfg, const cfg_opt_t *opt, const char *value,
@@ -418,6 +439,10 @@ conf_schema(void)
 		CFG_INT_CB("timeout", 0, CFGF_NODEFAULT, conf_parse_timeout),
 		CFG_INT_CB("checkpoint", 0, CFGF_NODEFAULT,
 		    conf_parse_checkpoint),
+		CFG_INT_CB("low_speed_limit", 0, CFGF_NODEFAULT,
+		    conf_parse_low_speed),
+		CFG_INT_CB("time_limit", 0, CFGF_NODEFAULT,
+		    conf_parse_time_limit),
 		CFG_INT_CB("uidl_fallback", 0, CFGF_NODEFAULT,
 		    conf_parse_fallback),
 		CFG_INT_CB("keep_days", 0, CFGF_NODEFAULT,
@@ -902,6 +927,13 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	a->checkpoint = 0;
 	if ((src = conf_source(sec, defs, "checkpoint")) != NULL)
 		a->checkpoint = (unsigned)cfg_getint(src, "checkpoint");
+	a->low_speed_limit = CONF_LOW_SPEED_DEFAULT;
+	if ((src = conf_source(sec, defs, "low_speed_limit")) != NULL)
+		a->low_speed_limit =
+		    (unsigned)cfg_getint(src, "low_speed_limit");
+	a->time_limit = 0;
+	if ((src = conf_source(sec, defs, "time_limit")) != NULL)
+		a->time_limit = (unsigned)cfg_getint(src, "time_limit");
 	if ((src = conf_source(sec, defs, "keep_days")) != NULL) {
 		if (a->delete_mode != PLAN_KEEP) {
 			conf_fail_at(p, conf_key_line(p, src, "keep_days"),

@@ -19,6 +19,7 @@
  * Keys: host, port, tls (on|starttls|off), allow_plaintext (bool),
  * ca_file, user, password, password_command, maildir (~ expanded),
  * delete (keep|each|batch), timeout (seconds), checkpoint (deletions),
+ * low_speed_limit (octets a second), time_limit (seconds),
  * uidl_fallback (none|message-id), keep_days (with delete = keep).
  * Login and TLS policy: auth (see enum pop3_auth), tls_fingerprint
  * ("SHA256:" and 64 hex digits), tls_min_version (TLS1.2|TLS1.3),
@@ -59,6 +60,8 @@ struct conf_account {
 	enum plan_policy delete_mode; /* delete = keep|each|batch */
 	unsigned timeout;             /* seconds, default 60 */
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
+	unsigned low_speed_limit; /* octets a second; default 100, 0: none */
+	unsigned time_limit;      /* seconds for the account; 0: none */
 	enum conf_fallback uidl_fallback;
 	bool has_keep_days; /* keep_days set: delete after so many days */
 	unsigned keep_days;

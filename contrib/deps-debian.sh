@@ -46,6 +46,7 @@ packages='
 	cppcheck
 	shellcheck
 	valgrind
+	gdb
 	mandoc
 	ca-certificates
 	git

@@ -737,6 +737,30 @@ fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
 	return rc;
 }
 
+/*
+ * A LIST size past POP3_SIZE_MAX: the message could be neither recorded
+ * nor told apart, so it stays on the server, a message-scope failure.
+ */
+static void
+fetch_refuse_bad_sizes(struct fetch_run *r)
+{
+	struct err e;
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		if (!r->msgs[i].has_bad_size)
+			continue;
+		err_clear(&e);
+		err_setx(&e, ERR_PROTO,
+		    "message %u: LIST gave a size larger than %lld octets",
+		    r->msgs[i].num, (long long)POP3_SIZE_MAX);
+		err_set_scope(&e, ERR_SCOPE_MESSAGE);
+		log_warnx("%s: %s (left on the server)", r->account, e.msg);
+		if (r->first.cls == ERR_NONE)
+			r->first = e;
+	}
+}
+
 static void
 fetch_warn_bad_uids(const struct fetch_run *r)
 {
@@ -944,7 +968,7 @@ fetch_recover(struct fetch_run *r, bool is_run, struct err *err)
 	for (i = 0; i < r->n; i++) {
 		const struct pop3_msg *m = &r->msgs[i];
 
-		if (!m->has_uid || r->is_twin[i] ||
+		if (!m->has_uid || m->has_bad_size || r->is_twin[i] ||
 		    store_has(r->st, m->uid, m->size) ||
 		    !acct->recover(acct->recover_arg, m, r->is_shared[i],
 		        &file))
@@ -966,6 +990,19 @@ fetch_recover(struct fetch_run *r, bool is_run, struct err *err)
 	return store_sync(r->st, err);
 }
 
+/*
+ * RFC 1939 §7: TOP sends the header and the blank line after it.  Some
+ * servers cut TOP's reply short (after some 80 KB of a long header):
+ * without that line, what came is not the whole header, and no rule
+ * may judge from it.  At the bound, it is as much as a rule ever gets.
+ */
+static bool
+fetch_header_is_whole(const struct fetch_header *h)
+{
+	return h->len == sizeof(h->buf) || (h->len > 0 && h->buf[0] == '\n') ||
+	    memmem(h->buf, h->len, "\n\n", 2) != NULL;
+}
+
 /* Decide for message idx from the header TOP just gave (or would not). */
 static int
 fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
@@ -973,6 +1010,12 @@ fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
 	const struct pop3_msg *m = &r->msgs[idx];
 	const void *filing; /* decided again as the message arrives */
 
+	if (rc == 0 && !fetch_header_is_whole(r->hdr)) {
+		log_info("%s: message %u: TOP gave part of the header, "
+		         "deciding after the download",
+		    r->account, m->num);
+		return 0;
+	}
 	if (rc == -1) {
 		if (err->scope != ERR_SCOPE_MESSAGE ||
 		    pop3_get_state(r->s) == POP3_BROKEN)
@@ -1106,6 +1149,7 @@ fetch_plan(struct fetch_run *r, bool is_run, struct plan *plan,
 		return -1;
 	r->stats->new_msgs = (unsigned)plan->nretr;
 	fetch_warn_bad_uids(r);
+	fetch_refuse_bad_sizes(r);
 	return 0;
 }
 
@@ -1121,9 +1165,17 @@ fetch_end(struct fetch_run *r, struct plan *plan, int rc, struct err *err)
 
 	if (pop3_get_state(r->s) == POP3_TRANSACTION) {
 		err_clear(&qerr);
-		if (pop3_quit(r->s, &qerr) == 0)
+		if (pop3_quit(r->s, &qerr) == 0 && pop3_is_quit_confirmed(r->s))
 			r->stats->quit_ok = true;
-		else if (rc == 0) {
+		else if (qerr.cls == ERR_NONE) {
+			if (r->stats->deleted > 0)
+				log_warnx(
+				    "%s: the server closed the connection "
+				    "instead of answering QUIT: %u "
+				    "deletions unconfirmed (what is left "
+				    "goes next time, unfetched)",
+				    r->account, r->stats->deleted);
+		} else if (rc == 0) {
 			*err = qerr;
 			rc = -1;
 		}
@@ -1239,36 +1291,120 @@ fetch_tcp_connect(void *arg, const struct fetch_account *acct, struct err *err)
 const struct fetch_connector fetch_tcp = { .connect = fetch_tcp_connect };
 
 /*
+ * Without tls = on, a server that stays silent this long (or half the
+ * timeout, if that is shorter) on a port that is not POP3's own may be
+ * waiting for a TLS handshake: say so while the greeting is still
+ * awaited.
+ */
+#define FETCH_GREETING_HINT_MS 5000
+#define FETCH_HINT_TLS "is this a POP3S port?  Set tls = on"
+
+/*
+ * Wait for the greeting, and say what is likely wrong when it is late.
+ * 1 if the hint was given, 0 if not, -1 on error.
+ */
+static int
+fetch_greeting_hint(const struct fetch_account *acct, struct transport *t,
+    struct err *err)
+{
+	int ms = acct->timeout_ms / 2;
+	int rc;
+
+	if (acct->tls == FETCH_TLS_ON || strcmp(acct->port, "110") == 0)
+		return 0;
+	if (ms > FETCH_GREETING_HINT_MS)
+		ms = FETCH_GREETING_HINT_MS;
+	if ((rc = transport_wait_readable(t, ms, err)) != 0)
+		return rc == 1 ? 0 : -1;
+	log_warnx("%s: no greeting %d ms after connecting to port %s: "
+	          "" FETCH_HINT_TLS,
+	    acct->name, ms, acct->port);
+	return 1;
+}
+
+/* --serverinfo: the TLS session and certificate, if TLS was started. */
+static void
+fetch_info_peer(GString *info, struct transport *t)
+{
+	char *peer;
+
+	if (info == NULL)
+		return;
+	if ((peer = transport_describe_peer(t)) == NULL) {
+		g_string_append(info, "tls: none\n");
+		return;
+	}
+	g_string_append(info, peer);
+	if (info->len > 0 && info->str[info->len - 1] != '\n')
+		g_string_append_c(info, '\n');
+	free(peer);
+}
+
+static void fetch_describe_caps(GString *out, const struct pop3_caps *c,
+    const char *when);
+
+/*
  * Connect and secure: a session in AUTHORIZATION, after the greeting and
- * CAPA (again after STLS), or NULL.  *t_out (may be NULL) keeps the
- * transport, owned by the session.
+ * CAPA (again after STLS), or NULL.  info (may be NULL) gets, for
+ * people, what was seen on the way (greeting, CAPA, the TLS session and
+ * certificate), also when a step fails: a refused certificate or STLS is
+ * when it is needed most.
  */
 static struct pop3_session *
 fetch_open(const struct fetch_account *acct, const struct fetch_connector *conn,
-    struct transport **t_out, struct err *err)
+    GString *info, struct err *err)
 {
 	struct transport_tls_opts tls = acct->tls_opts;
 	struct pop3_session *s;
 	struct transport *t;
 	struct err qerr;
+	bool is_greeted;
+	int hinted;
 
 	tls.hostname = acct->host;
 	tls.ca_file = acct->ca_file;
 	tls.verify = true;
 	if ((t = conn->connect(conn->arg, acct, err)) == NULL)
 		return NULL;
+	transport_set_limits(t, acct->low_speed_limit,
+	    acct->deadline != 0 || acct->time_limit == 0
+	        ? acct->deadline
+	        : transport_clock_ms() + (int64_t)acct->time_limit * 1000,
+	    acct->time_limit);
 	if (acct->tls == FETCH_TLS_ON &&
 	    transport_starttls(t, &tls, err) == -1) {
+		fetch_info_peer(info, t);
+		transport_free(t);
+		return NULL;
+	}
+	if ((hinted = fetch_greeting_hint(acct, t, err)) == -1) {
 		transport_free(t);
 		return NULL;
 	}
 	s = pop3_new(t, acct->name);
-	if (pop3_greeting(s, err) == 0 && pop3_capa(s, err) == 0 &&
-	    (acct->tls != FETCH_TLS_STARTTLS ||
-	        fetch_secure(s, &tls, err) == 0)) {
-		if (t_out != NULL)
-			*t_out = t;
-		return s;
+	is_greeted = pop3_greeting(s, err) == 0;
+	if (!is_greeted && hinted && err->cls == ERR_TEMP) {
+		char why[ERR_MSG_MAX];
+
+		(void)snprintf(why, sizeof(why), "%s", err->msg);
+		err_setx(err, ERR_TEMP, "%s (" FETCH_HINT_TLS ")", why);
+	}
+	if (is_greeted && info != NULL)
+		g_string_append_printf(info, "greeting: %s\n",
+		    pop3_get_greeting(s));
+	if (is_greeted && pop3_capa(s, err) == 0) {
+		if (acct->tls != FETCH_TLS_STARTTLS) {
+			fetch_describe_caps(info, pop3_get_caps(s), NULL);
+			fetch_info_peer(info, t);
+			return s;
+		}
+		fetch_describe_caps(info, pop3_get_caps(s), "before STLS");
+		if (fetch_secure(s, &tls, err) == 0) {
+			fetch_describe_caps(info, pop3_get_caps(s), NULL);
+			fetch_info_peer(info, t);
+			return s;
+		}
+		fetch_info_peer(info, t);
 	}
 	if (pop3_get_state(s) == POP3_AUTHORIZATION)
 		(void)pop3_quit(s, &qerr);
@@ -1286,7 +1422,9 @@ fetch_login(const struct fetch_account *acct,
 
 	if ((s = fetch_open(acct, conn, NULL, err)) == NULL)
 		return NULL;
-	if (fetch_auth(s, acct, err) == 0)
+	/* RFC 2449 §4: ask again what may only be announced now. */
+	if (fetch_auth(s, acct, err) == 0 &&
+	    (!pop3_caps_may_grow(pop3_get_caps(s)) || pop3_capa(s, err) == 0))
 		return s;
 	if (pop3_get_state(s) == POP3_AUTHORIZATION)
 		(void)pop3_quit(s, &qerr);
@@ -1401,9 +1539,19 @@ quit:
 	return rc;
 }
 
+/*
+ * For people: what CAPA said, the tags popfetch acts on first, then
+ * every line as the server sent it.  when: "before STLS", or NULL.
+ */
 static void
-fetch_describe_caps(GString *out, const struct pop3_caps *c)
+fetch_describe_caps(GString *out, const struct pop3_caps *c, const char *when)
 {
+	const char *p, *nl;
+
+	if (out == NULL)
+		return;
+	if (when != NULL)
+		g_string_append_printf(out, "%s:\n", when);
 	if (!c->has_capa) {
 		g_string_append(out, "capabilities: none (no CAPA)\n");
 		return;
@@ -1420,6 +1568,8 @@ fetch_describe_caps(GString *out, const struct pop3_caps *c)
 	if (c->login_delay >= 0)
 		g_string_append_printf(out, "login delay: %ld s\n",
 		    c->login_delay);
+	for (p = c->text; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		g_string_append_printf(out, "capa: %.*s\n", (int)(nl - p), p);
 }
 
 int
@@ -1427,31 +1577,21 @@ fetch_serverinfo(const struct fetch_account *acct,
     const struct fetch_connector *conn, char **text_out, struct err *err)
 {
 	struct pop3_session *s;
-	struct transport *t = NULL;
 	struct err qerr;
 	GString *out;
-	char *peer;
+	int rc = -1;
 
-	*text_out = NULL;
-	if ((s = fetch_open(acct, conn, &t, err)) == NULL)
-		return -1;
 	out = g_string_new(NULL);
 	g_string_append_printf(out, "server: %s port %s\n", acct->host,
 	    acct->port);
-	g_string_append_printf(out, "greeting: %s\n", pop3_get_greeting(s));
-	fetch_describe_caps(out, pop3_get_caps(s));
-	if ((peer = transport_describe_peer(t)) != NULL) {
-		g_string_append(out, peer);
-		if (out->len > 0 && out->str[out->len - 1] != '\n')
-			g_string_append_c(out, '\n');
-		free(peer);
-	} else
-		g_string_append(out, "tls: none\n");
-	(void)pop3_quit(s, &qerr);
-	pop3_free(s);
+	if ((s = fetch_open(acct, conn, out, err)) != NULL) {
+		(void)pop3_quit(s, &qerr);
+		pop3_free(s);
+		rc = 0;
+	}
 	*text_out = xstrdup(out->str);
 	g_string_free(out, TRUE);
-	return 0;
+	return rc;
 }
 
 /* One connection: log in, fetch_session(). */
@@ -1509,13 +1649,18 @@ fetch_account(const struct fetch_account *acct,
     const struct fetch_connector *conn, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
+	struct fetch_account a = *acct;
 	struct fetch_stats one;
 	bool is_first = true;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
+	/* time_limit bounds the account's run, reconnections included. */
+	if (a.time_limit != 0 && a.deadline == 0)
+		a.deadline =
+		    transport_clock_ms() + (int64_t)a.time_limit * 1000;
 	for (;;) {
-		rc = fetch_connect(acct, conn, st, sink, &one, err);
+		rc = fetch_connect(&a, conn, st, sink, &one, err);
 		if (is_first) {
 			stats->on_server = one.on_server;
 			stats->new_msgs = one.new_msgs;

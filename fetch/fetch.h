@@ -86,7 +86,13 @@ struct fetch_stats {
 	unsigned retrieved; /* delivered in this run */
 	unsigned deleted;   /* DELE accepted (final after QUIT) */
 	uint64_t bytes;     /* octets delivered */
-	bool quit_ok;       /* QUIT got +OK: deletions are final */
+	/*
+	 * QUIT got +OK: deletions are final.  Not after a server closed
+	 * the connection in place of that reply (no error: its deletions
+	 * may or may not be made; the next run deletes what is left
+	 * without RETR), and a checkpoint does not reconnect then.
+	 */
+	bool quit_ok;
 	bool is_checkpoint; /* stopped at acct->checkpoint DELEs */
 	long login_delay;   /* CAPA LOGIN-DELAY, seconds; -1 if none */
 	long expire;        /* CAPA EXPIRE, days; -1 if none or NEVER */
@@ -124,6 +130,16 @@ struct fetch_account {
 	char *(*refresh_secret)(const void *arg, struct err *err);
 	const void *refresh_arg;
 	int timeout_ms;
+	/*
+	 * A server that trickles: fewer than low_speed_limit octets a
+	 * second over timeout_ms of waiting is a stall (0: no limit).  And
+	 * time_limit seconds for the whole account, reconnections included
+	 * (0: none); deadline is when that ends (transport_clock_ms()), 0
+	 * to count from the connection (fetch_account() sets it once).
+	 */
+	unsigned low_speed_limit;
+	unsigned time_limit;
+	int64_t deadline;
 	enum plan_policy policy;
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
 	/*
@@ -299,7 +315,9 @@ int fetch_preview(const struct fetch_account *acct,
 /*
  * --serverinfo: connect (through conn) and secure as acct says, read the
  * greeting and CAPA, describe them and the TLS session in *text_out
- * (caller owns), then QUIT without logging in.
+ * (caller owns), then QUIT without logging in.  On failure too,
+ * *text_out says what was seen up to it (the refused certificate, the
+ * CAPA without STLS).
  */
 int fetch_serverinfo(const struct fetch_account *acct,
     const struct fetch_connector *conn, char **text_out, struct err *err);

@@ -58,6 +58,9 @@ plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
 		 */
 		if (policy == PLAN_KEEP && !msgs[i].has_uid)
 			continue;
+		/* A size nothing can record: never fetched nor deleted. */
+		if (msgs[i].has_bad_size)
+			continue;
 		if (!is_seen)
 			plan_add(out, PLAN_RETR, i);
 		if (policy == PLAN_EACH)
@@ -65,7 +68,8 @@ plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
 	}
 	if (policy == PLAN_BATCH)
 		for (i = 0; i < n; i++)
-			plan_add(out, PLAN_DELE, i);
+			if (!msgs[i].has_bad_size)
+				plan_add(out, PLAN_DELE, i);
 	/* keep_days: what has stayed its time goes, unread again. */
 	if (policy == PLAN_KEEP && expired != NULL)
 		for (i = 0; i < n; i++)

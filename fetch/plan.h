@@ -53,7 +53,8 @@ typedef bool plan_seen_fn(void *arg, const struct pop3_msg *msg);
  * and deleted like any other.  Under each/batch, a
  * message already delivered (its DELE was lost) is deleted without being
  * retrieved again.  The runner must still refuse to send a DELE for a
- * message whose RETR step in this plan did not end durably.
+ * message whose RETR step in this plan did not end durably.  A message
+ * with has_bad_size is left alone under every policy.
  *
  * keep needs uids: has_uidl false under PLAN_KEEP is ERR_PROTO ("server
  * has no UIDL").  Under keep, a message already delivered for which

@@ -191,6 +191,8 @@ static const char full_config[] = "# two accounts sharing defaults\n"
                                   "    maildir = \"/var/mail/work\"\n"
                                   "    timeout = 3600\n"
                                   "    checkpoint = 50\n"
+                                  "    low_speed_limit = 0\n"
+                                  "    time_limit = 600\n"
                                   "    uidl_fallback = message-id\n"
                                   "}\n";
 
@@ -224,6 +226,8 @@ test_full_config(void **state)
 	assert_int_equal(a->delete_mode, PLAN_EACH);
 	assert_int_equal(a->timeout, 30);
 	assert_int_equal(a->checkpoint, 0);
+	assert_int_equal(a->low_speed_limit, 100);
+	assert_int_equal(a->time_limit, 0);
 	assert_int_equal(a->uidl_fallback, CONF_FALLBACK_NONE);
 
 	a = &c->accounts[1];
@@ -240,6 +244,8 @@ test_full_config(void **state)
 	assert_int_equal(a->delete_mode, PLAN_BATCH);
 	assert_int_equal(a->timeout, 3600);
 	assert_int_equal(a->checkpoint, 50);
+	assert_int_equal(a->low_speed_limit, 0);
+	assert_int_equal(a->time_limit, 600);
 	assert_int_equal(a->uidl_fallback, CONF_FALLBACK_MESSAGE_ID);
 	conf_free(c);
 }
@@ -423,6 +429,12 @@ test_bad_values(void **state)
 		{ "checkpoint = 1000001\n",
 		    "checkpoint must be a number from 0 to 1000000, not "
 		    "\"1000001\"" },
+		{ "time_limit = 604801\n",
+		    "time_limit must be a number from 0 to 604800, not "
+		    "\"604801\"" },
+		{ "low_speed_limit = slow\n",
+		    "low_speed_limit must be a number from 0 to 100000000, not "
+		    "\"slow\"" },
 		{ "port = 0\n",
 		    "port must be a number from 1 to 65535, not \"0\"" },
 		{ "port = 65536\n",
