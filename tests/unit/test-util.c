@@ -361,6 +361,24 @@ test_err_server(void **state)
 	assert_string_equal(err.server, "");
 }
 
+/* Whatever a message quotes comes out printable (issue 14, item 12). */
+static void
+test_err_sanitised(void **state)
+{
+	struct err err;
+
+	(void)state;
+	err_setx(&err, ERR_CONFIG, "no rule called \"%s\"",
+	    "h\x84\x84\x1b[2J\n");
+	assert_string_equal(err.msg, "no rule called \"h???[2J?\"");
+	errno = ENOENT;
+	err_set(&err, ERR_LOCAL, "open %s", "caf\xc3\xa9\t");
+	assert_string_equal(err.msg, "open caf???: No such file or directory");
+	err_prefix(&err, "account \"%s\"", "\r\x7f");
+	assert_string_equal(err.msg,
+	    "account \"??\": open caf???: No such file or directory");
+}
+
 static void
 test_err_exitcode(void **state)
 {
@@ -685,6 +703,7 @@ main(void)
 		cmocka_unit_test(test_err_truncation),
 		cmocka_unit_test(test_err_prefix),
 		cmocka_unit_test(test_err_server),
+		cmocka_unit_test(test_err_sanitised),
 		cmocka_unit_test(test_err_exitcode),
 		cmocka_unit_test(test_err_worse),
 		cmocka_unit_test_setup_teardown(test_mkdirs, setup_dir,
