@@ -47,6 +47,18 @@ struct fetch_header {
 	size_t len;
 };
 
+/*
+ * What the sessions of one fetch_account() (checkpoint) tell each other:
+ * which messages a QUIT made deleted, so that a server that accepts DELE
+ * and deletes nothing is seen and not counted as having deleted.
+ */
+struct fetch_track {
+	GHashTable *dropped; /* uids deleted by an earlier session (owned) */
+	GPtrArray *now;      /* uids whose DELE this session got +OK for */
+	unsigned relisted;   /* of dropped, listed again by this session */
+	unsigned redeleted;  /* DELEs of this session for uids in dropped */
+};
+
 /* The state of one run over a logged-in session. */
 struct fetch_run {
 	struct pop3_session *s;
@@ -84,6 +96,8 @@ struct fetch_run {
 	bool is_begun;              /* decided, and the sink begun if stored */
 	enum fetch_verdict verdict; /* of the message in hand */
 	const void *filing;         /* and where it goes, for the sink */
+	struct fetch_track *track;  /* NULL: a session on its own */
+	struct fetch_account nocp;  /* acct without its checkpoint */
 };
 
 /* The state, through the interface cli/ hands in (fetch/fetch.h). */
@@ -445,8 +459,16 @@ out:
 static int
 fetch_read_dele(struct fetch_run *r, size_t idx, struct err *err)
 {
+	const struct pop3_msg *m = &r->msgs[idx];
+
 	if (pop3_read_dele(r->s, err) == 0) {
 		r->stats->deleted++;
+		if (r->track != NULL && m->has_uid) {
+			if (g_hash_table_contains(r->track->dropped, m->uid))
+				r->track->redeleted++;
+			else
+				g_ptr_array_add(r->track->now, xstrdup(m->uid));
+		}
 		return 0;
 	}
 	err_prefix(err, "message %u", r->msgs[idx].num);
@@ -1039,17 +1061,55 @@ fetch_compact(struct fetch_run *r, struct err *err)
 	return rc;
 }
 
-int
-fetch_session(struct pop3_session *s, const struct fetch_account *acct,
+/*
+ * checkpoint reconnects so that a broken link costs few uncommitted
+ * deletions; the session goes on to its end instead when reconnecting
+ * would not help: the server ignores DELE (the deletions an earlier
+ * session committed are listed again), or announces a LOGIN-DELAY (RFC
+ * 2449 §6.5: the next login would be refused, or fail the run).
+ */
+static void
+fetch_checkpoint_check(struct fetch_run *r)
+{
+	long delay = pop3_get_caps(r->s)->login_delay;
+	size_t i;
+
+	if (r->track != NULL) {
+		for (i = 0; i < r->n; i++)
+			if (r->msgs[i].has_uid &&
+			    g_hash_table_contains(r->track->dropped,
+			        r->msgs[i].uid))
+				r->track->relisted++;
+	}
+	if (r->acct->checkpoint == 0)
+		return;
+	if (r->track != NULL && r->track->relisted > 0)
+		log_warnx("%s: the server lists again %u messages whose "
+		          "deletion it accepted: it ignores DELE; no more "
+		          "checkpoints in this run",
+		    r->account, r->track->relisted);
+	else if (delay > 0)
+		log_info("%s: LOGIN-DELAY %ld s: no checkpoint, one session",
+		    r->account, delay);
+	else
+		return;
+	r->nocp = *r->acct;
+	r->nocp.checkpoint = 0;
+	r->acct = &r->nocp;
+}
+
+static int
+fetch_session_track(struct pop3_session *s, const struct fetch_account *acct,
     const struct store *st, const struct sink *sink, struct fetch_stats *stats,
-    struct err *err)
+    struct fetch_track *track, struct err *err)
 {
 	struct fetch_run r = { .s = s,
 		.acct = acct,
 		.account = acct->name,
 		.st = st,
 		.sink = sink,
-		.stats = stats };
+		.stats = stats,
+		.track = track };
 	struct plan plan = { 0 };
 	bool has_uidl = false;
 	int rc = -1;
@@ -1065,6 +1125,7 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 		has_uidl = true;
 	}
 	fetch_find_shared(&r);
+	fetch_checkpoint_check(&r);
 	if (acct->recover != NULL) {
 		if (fetch_recover(&r, err) == -1)
 			goto quit;
@@ -1132,6 +1193,14 @@ quit:
 	free(r.is_stored);
 	free(r.msgs);
 	return rc;
+}
+
+int
+fetch_session(struct pop3_session *s, const struct fetch_account *acct,
+    const struct store *st, const struct sink *sink, struct fetch_stats *stats,
+    struct err *err)
+{
+	return fetch_session_track(s, acct, st, sink, stats, NULL, err);
 }
 
 static int
@@ -1337,7 +1406,8 @@ fetch_serverinfo(const struct fetch_account *acct, char **text_out,
 /* One connection: log in, fetch_session(). */
 static int
 fetch_connect(const struct fetch_account *acct, const struct store *st,
-    const struct sink *sink, struct fetch_stats *stats, struct err *err)
+    const struct sink *sink, struct fetch_stats *stats,
+    struct fetch_track *track, struct err *err)
 {
 	struct pop3_caps caps;
 	struct pop3_session *s;
@@ -1348,7 +1418,7 @@ fetch_connect(const struct fetch_account *acct, const struct store *st,
 	if ((s = fetch_login(acct, err)) == NULL)
 		return -1;
 	caps = *pop3_get_caps(s);
-	rc = fetch_session(s, acct, st, sink, stats, err);
+	rc = fetch_session_track(s, acct, st, sink, stats, track, err);
 	/* RFC 2449 §6.5, §6.6: what the next run must respect. */
 	stats->login_delay = caps.login_delay;
 	stats->expire = caps.expire;
@@ -1382,17 +1452,44 @@ fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
 	return rc;
 }
 
+/*
+ * After a checkpoint's session: what a QUIT made final is taken as
+ * dropped, until a later session lists it again.  Did the session get
+ * anywhere (a message retrieved or settled, or a first deletion)?
+ */
+static bool
+fetch_track_commit(struct fetch_track *track, const struct fetch_stats *one)
+{
+	bool has_progress =
+	    one->retrieved > 0 || one->discarded > 0 || track->now->len > 0;
+	guint i;
+
+	for (i = 0; i < track->now->len; i++)
+		g_hash_table_add(track->dropped,
+		    g_ptr_array_index(track->now, i));
+	/* The keys are the table's now. */
+	g_ptr_array_set_free_func(track->now, NULL);
+	g_ptr_array_set_size(track->now, 0);
+	g_ptr_array_set_free_func(track->now, free);
+	return has_progress;
+}
+
 int
 fetch_account(const struct fetch_account *acct, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
+	struct fetch_track track = { 0 };
 	struct fetch_stats one;
-	bool is_first = true;
+	bool is_first = true, has_progress;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
+	track.dropped =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+	track.now = g_ptr_array_new_with_free_func(free);
 	for (;;) {
-		rc = fetch_connect(acct, st, sink, &one, err);
+		track.relisted = track.redeleted = 0;
+		rc = fetch_connect(acct, st, sink, &one, &track, err);
 		if (is_first) {
 			stats->on_server = one.on_server;
 			stats->new_msgs = one.new_msgs;
@@ -1403,12 +1500,24 @@ fetch_account(const struct fetch_account *acct, const struct store *st,
 		stats->discarded += one.discarded;
 		stats->retrieved += one.retrieved;
 		stats->bytes += one.bytes;
+		/* What an earlier session counted and the server kept. */
+		stats->deleted -= track.relisted < stats->deleted
+		    ? track.relisted
+		    : stats->deleted;
 		if (one.quit_ok)
-			stats->deleted += one.deleted;
+			stats->deleted += one.deleted - track.redeleted;
 		stats->quit_ok = one.quit_ok;
 		stats->is_recovered |= one.is_recovered;
 		if (rc == -1 || !one.is_checkpoint || !one.quit_ok)
-			return rc;
+			break;
+		has_progress = fetch_track_commit(&track, &one);
+		if (!has_progress) {
+			/* Another session would do the same again. */
+			log_warnx("%s: checkpoint: the session got nowhere, "
+			          "not reconnecting",
+			    acct->name);
+			break;
+		}
 		/*
 		 * checkpoint: the DELEs so far are final now; a new session
 		 * picks up the rest, so a broken link can cost at most
@@ -1418,4 +1527,7 @@ fetch_account(const struct fetch_account *acct, const struct store *st,
 		    acct->name, one.deleted);
 		is_first = false;
 	}
+	g_ptr_array_free(track.now, TRUE);
+	g_hash_table_destroy(track.dropped);
+	return rc;
 }

@@ -1,0 +1,61 @@
+#!/bin/sh
+# shellcheck disable=SC2317,SC2119 # checks run through fake_check
+# Quirks of real servers that popfetch's policy must meet (issue 14),
+# with the fake POP3 server: a server that accepts DELE and deletes
+# nothing, a LOGIN-DELAY under checkpoint.
+
+LIB_NEED_DOVECOT=no
+# shellcheck source=tests/integ/lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integ/lib.sh"
+
+[ -x "$FAKE_BIN" ] || fail "$FAKE_BIN is missing: run make check"
+
+M1=$FAKE_MAIL/m1.eml
+M2=$FAKE_MAIL/m2.eml
+M3=$FAKE_MAIL/m3.eml
+
+# checkpoint against a server that says +OK to DELE and keeps the
+# messages: the second session sees them listed again, warns, and goes
+# on to its end; no third session.  Only a deletion no later session
+# contradicts is counted.
+check_nodele()
+{
+	fake_start nodele-1 nodele-2 nodele-3 nodele-4
+	fake_account nd off each
+	sed -i 's/^\tdelete = each$/&\n\tcheckpoint = 2/' "$PF_CONF"
+	fake_pf
+	assert_rc 0 "DELE ignored"
+	fake_maildir "DELE ignored" nd "$M1" "$M2" "$M3"
+	fake_message "DELE ignored" 'nd: the server lists again 2 messages'
+	assert_summary "DELE ignored" nd 3 3 1
+	assert_eq "DELE ignored: logins" "$(grep -c '^USER ' "$FAKE_LOG")" 2
+	# The next run: 1 and 2 deleted again (a first time in this run),
+	# the checkpoint, then one session to the end.
+	fake_pf
+	assert_rc 0 "DELE ignored, the next run"
+	fake_maildir "DELE ignored, the next run" nd "$M1" "$M2" "$M3"
+	assert_summary "DELE ignored, the next run" nd 3 0 1
+	fake_finish "DELE ignored"
+}
+
+# LOGIN-DELAY 60 with checkpoint = 1: one session, all three messages,
+# and the delay remembered.
+check_login_delay()
+{
+	fake_start cp-login-delay
+	fake_account ld off each
+	sed -i 's/^\tdelete = each$/&\n\tcheckpoint = 1/' "$PF_CONF"
+	fake_pf
+	assert_rc 0 "checkpoint with LOGIN-DELAY"
+	fake_maildir "checkpoint with LOGIN-DELAY" ld "$M1" "$M2" "$M3"
+	assert_summary "checkpoint with LOGIN-DELAY" ld 3 3 3
+	fake_message "checkpoint with LOGIN-DELAY" \
+	    'ld: LOGIN-DELAY 60 s: no checkpoint'
+	[ -s "$XDG_STATE_HOME/popfetch/ld.delay" ] ||
+	    fail "checkpoint with LOGIN-DELAY: the delay was not remembered"
+	fake_finish "checkpoint with LOGIN-DELAY"
+}
+
+fake_check "checkpoint: a server that ignores DELE" check_nodele
+fake_check "checkpoint: LOGIN-DELAY, one session" check_login_delay
+fake_summary
