@@ -846,8 +846,16 @@ fetch_msgid_uids(struct fetch_run *r, struct err *err)
 			    m->num);
 			goto out;
 		}
-		if (!fetch_find_msgid(h->buf, h->len, msgid, sizeof(msgid)))
+		if (!fetch_find_msgid(h->buf, h->len, msgid, sizeof(msgid))) {
+			/* Unknown to the state: fetched, perhaps again. */
+			log_warnx("%s: message %u has no Message-ID "
+			          "(uidl_fallback = message-id): %s",
+			    r->account, m->num,
+			    r->acct->policy == PLAN_KEEP
+			        ? "left on the server"
+			        : "an interrupted run may store it twice");
 			continue;
+		}
 		sum =
 		    g_compute_checksum_for_string(G_CHECKSUM_SHA256, msgid, -1);
 		(void)snprintf(m->uid, sizeof(m->uid), "mid-%.40s", sum);

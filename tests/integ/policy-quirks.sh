@@ -2,7 +2,8 @@
 # shellcheck disable=SC2317,SC2119 # checks run through fake_check
 # Quirks of real servers that popfetch's policy must meet (issue 14),
 # with the fake POP3 server: a server that accepts DELE and deletes
-# nothing, a LOGIN-DELAY under checkpoint.
+# nothing, a LOGIN-DELAY under checkpoint, a message without a
+# Message-ID under uidl_fallback = message-id.
 
 LIB_NEED_DOVECOT=no
 # shellcheck source=tests/integ/lib.sh
@@ -56,6 +57,24 @@ check_login_delay()
 	fake_finish "checkpoint with LOGIN-DELAY"
 }
 
+# uidl_fallback = message-id, keep: a message without a Message-ID is
+# left on the server, with a warning.
+check_msgid_missing()
+{
+	fake_start msgid-missing
+	fake_account mm off keep
+	sed -i 's/^\tdelete = keep$/&\n\tuidl_fallback = message-id/' \
+	    "$PF_CONF"
+	fake_pf
+	assert_rc 0 "no Message-ID"
+	fake_maildir "no Message-ID" mm "$M1"
+	fake_message "no Message-ID" \
+	    'mm: message 2 has no Message-ID .*: left on the server'
+	fake_not_sent "no Message-ID" 1 '^RETR 2$'
+	fake_finish "no Message-ID"
+}
+
 fake_check "checkpoint: a server that ignores DELE" check_nodele
 fake_check "checkpoint: LOGIN-DELAY, one session" check_login_delay
+fake_check "uidl_fallback: no Message-ID" check_msgid_missing
 fake_summary
