@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -393,6 +395,35 @@ test_file_names(void **state)
 	state_close(st);
 }
 
+/*
+ * A state directory another user can write into, or that is not the
+ * user's, is refused (as ssh refuses such a ~/.ssh).
+ */
+static void
+test_dir_trust(void **state)
+{
+	struct fixture *fx = *state;
+	struct state *st;
+
+	assert_int_equal(chmod(fx->dir, 0777), 0);
+	assert_null(state_open(fx->dir, "acct", false, &fx->err));
+	assert_int_equal(fx->err.cls, ERR_LOCAL);
+	assert_non_null(strstr(fx->err.msg, "writable by others"));
+	assert_int_equal(chmod(fx->dir, 0720), 0);
+	assert_null(state_open(fx->dir, "acct", false, &fx->err));
+	assert_int_equal(chmod(fx->dir, 0755), 0);
+	st = open_ok(fx, false);
+	state_close(st);
+	/* Another owner: only root can make one. */
+	if (geteuid() != 0)
+		return;
+	assert_int_equal(chown(fx->dir, 65534, 65534), 0);
+	assert_null(state_open(fx->dir, "acct", false, &fx->err));
+	assert_int_equal(fx->err.cls, ERR_LOCAL);
+	assert_non_null(strstr(fx->err.msg, "not by this user"));
+	assert_int_equal(chown(fx->dir, 0, 0), 0);
+}
+
 int
 main(void)
 {
@@ -410,6 +441,7 @@ main(void)
 		T(test_archive_then_journal_fails),
 		T(test_login_delay),
 		T(test_file_names),
+		T(test_dir_trust),
 #undef T
 	};
 

@@ -606,6 +606,34 @@ test_atomic_write(void **state)
 	assert_int_equal(err.errnum, ENOENT);
 }
 
+/* A link planted under the temporary's name is not written through. */
+static void
+test_atomic_write_planted_link(void **state)
+{
+	struct tmpdir *t = *state;
+	char buf[128], tmp[64];
+	struct err err;
+	struct stat st;
+
+	assert_int_equal(fsutil_atomic_write(t->fd, "target", "victim", 6, 0600,
+	                     &err),
+	    0);
+	(void)snprintf(tmp, sizeof(tmp), "store.tmp.%ld", (long)getpid());
+	assert_int_equal(symlinkat("target", t->fd, tmp), 0);
+	err_clear(&err);
+	assert_int_equal(fsutil_atomic_write(t->fd, "store", "mine", 4, 0600,
+	                     &err),
+	    0);
+	read_all(t->fd, "target", buf, sizeof(buf));
+	assert_string_equal(buf, "victim");
+	read_all(t->fd, "store", buf, sizeof(buf));
+	assert_string_equal(buf, "mine");
+	assert_int_equal(fstatat(t->fd, "store", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISREG(st.st_mode));
+	list_dir(t->path, buf, sizeof(buf));
+	assert_string_equal(buf, "store target");
+}
+
 static void
 test_write_all_fsync(void **state)
 {
@@ -710,6 +738,8 @@ main(void)
 		    teardown_dir),
 		cmocka_unit_test_setup_teardown(test_atomic_write, setup_dir,
 		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_atomic_write_planted_link,
+		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_write_all_fsync, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test(test_xmalloc),
