@@ -525,10 +525,11 @@ run_decide(void *arg, const struct pop3_msg *msg, const char *header,
     struct err *err)
 {
 	struct run_ctx *ctx = arg;
+	int rc;
 
-	if (rules_decide(ctx->rules, header, len, msg->size, &ctx->pending,
-	        err) == -1)
-		return -1;
+	if ((rc = rules_decide(ctx->rules, header, len, msg->size,
+	         &ctx->pending, err)) != 0)
+		return rc;
 	ctx->filing = (struct maildir_filing){ .folder = ctx->pending.folder,
 		.is_path = ctx->pending.is_path,
 		.is_seen = ctx->pending.is_seen,
@@ -736,6 +737,7 @@ run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
 	const char *where =
 	    run_preview_where(pv, header, len, folder, sizeof(folder));
 	struct rules_decision d;
+	int rc;
 
 	report_format_size(msg->size, size, sizeof(size));
 	if (header == NULL) {
@@ -750,13 +752,17 @@ run_preview_one(void *arg, const struct pop3_msg *msg, const char *header,
 	else if (pv->acct->delete_mode == CONF_DELETE_KEEP && !msg->has_uid)
 		(void)snprintf(action, sizeof(action),
 		    "left alone (no usable unique-id)");
-	else if (header == NULL || rules_count(pv->ctx->rules) == 0)
+	else if (rules_count(pv->ctx->rules) == 0)
 		(void)snprintf(action, sizeof(action), "%s%s", where,
 		    deletes ? ", then delete" : "");
-	else if (rules_decide(pv->ctx->rules, header, len, msg->size, &d,
-	             &pv->err) == -1) {
+	else if ((rc = rules_decide(pv->ctx->rules, header, len, msg->size, &d,
+	              &pv->err)) == -1) {
 		pv->failed = 1;
 		return;
+	} else if (rc == 1) {
+		/* No TOP, and the size alone does not settle it. */
+		(void)snprintf(action, sizeof(action),
+		    "decided at download: needs the header");
 	} else {
 		/* No rule matched: the inbox, said once. */
 		bool is_rule = strcmp(d.rule, "inbox") != 0;

@@ -1006,9 +1006,10 @@ fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
 }
 
 /*
- * With rules and a server with TOP: decide from each new message's
- * header before downloading it, so that what is skipped or discarded is
- * never retrieved.  Without TOP the decision waits for RETR.  With
+ * With rules: decide before downloading, so that what is skipped or
+ * discarded is never retrieved.  First from LIST's size alone (larger,
+ * smaller), on every server; then, with TOP, from the header of each
+ * message that needs it.  Without TOP those wait for RETR.  With
  * PIPELINING, up to FETCH_WINDOW TOP commands are sent ahead, so the
  * headers cost no round trip each.
  */
@@ -1017,15 +1018,25 @@ fetch_prescreen(struct fetch_run *r, const struct plan *p, struct err *err)
 {
 	const struct pop3_caps *caps = pop3_get_caps(r->s);
 	size_t *todo, ntodo = 0, sent = 0, i;
-	int rc = -1;
+	const void *filing; /* decided again as the message arrives */
+	int rc = -1, early;
 
 	r->pre = xcalloc(r->n == 0 ? 1 : r->n, sizeof(*r->pre));
-	if (caps->has_capa && !caps->top)
-		return 0;
 	todo = xcalloc(p->nsteps == 0 ? 1 : p->nsteps, sizeof(*todo));
-	for (i = 0; i < p->nsteps; i++)
-		if (p->steps[i].op == PLAN_RETR)
-			todo[ntodo++] = p->steps[i].idx;
+	for (i = 0; i < p->nsteps; i++) {
+		size_t idx = p->steps[i].idx;
+
+		if (p->steps[i].op != PLAN_RETR)
+			continue;
+		early = r->acct->decide(r->acct->decide_arg, &r->msgs[idx],
+		    NULL, 0, &r->pre[idx], &filing, err);
+		if (early == -1)
+			goto out;
+		if (early == 1)
+			todo[ntodo++] = idx;
+	}
+	if (caps->has_capa && !caps->top)
+		ntodo = 0;
 	for (i = 0; i < ntodo; i++) {
 		size_t window = caps->pipelining ? FETCH_WINDOW : 1;
 

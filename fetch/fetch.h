@@ -185,8 +185,10 @@ struct fetch_account {
 	 * server has TOP, and again as the message arrives; after a
 	 * FETCH_STORE from the latter the sink's begin() for msg gets
 	 * *filing_out (the decider's, valid until its next call; may be
-	 * left NULL), which says where to file it.  NULL: store every
-	 * message.
+	 * left NULL), which says where to file it.  Asked first with
+	 * header NULL, from LIST's size alone, with or without TOP: 0 with
+	 * *out when that settles it, 1 when the header is needed.  NULL:
+	 * store every message.
 	 */
 	int (*decide)(void *arg, const struct pop3_msg *msg, const char *header,
 	    size_t len, enum fetch_verdict *out, const void **filing_out,

@@ -3,7 +3,8 @@
 # Quirks of real servers that popfetch's policy must meet (issue 14),
 # with the fake POP3 server: a server that accepts DELE and deletes
 # nothing, a LOGIN-DELAY under checkpoint, a message without a
-# Message-ID under uidl_fallback = message-id.
+# Message-ID under uidl_fallback = message-id, rules on the size on a
+# server without TOP.
 
 LIB_NEED_DOVECOT=no
 # shellcheck source=tests/integ/lib.sh
@@ -74,7 +75,38 @@ check_msgid_missing()
 	fake_finish "no Message-ID"
 }
 
+# A server without TOP and a rule on the size: decided from LIST, never
+# downloaded; --dry-run says which messages wait for their header.
+check_notop_size()
+{
+	fake_start notop-dry-run notop-size
+	fake_account ns off keep
+	cat >>"$PF_CONF" <<'CONF'
+rule "big" {
+	larger = 270
+	skip = yes
+}
+rule "lists" {
+	header_contains = {"List-Id", "dev"}
+	folder = ".Lists.dev"
+}
+CONF
+	fake_pf --dry-run
+	assert_rc 0 "no TOP: --dry-run"
+	assert_grep "no TOP: --dry-run" '^ +2 .* => skip \(rule big\)$' \
+	    "$PF_OUT"
+	assert_grep "no TOP: --dry-run" \
+	    '^ +1 .* => decided at download: needs the header$' "$PF_OUT"
+	assert_no_grep "no TOP: --dry-run" '=> inbox' "$PF_OUT"
+	fake_pf
+	assert_rc 0 "no TOP: larger, skip"
+	fake_maildir "no TOP: larger, skip" ns "$M1" "$M3"
+	fake_not_sent "no TOP: larger, skip" 2 '^RETR 2$'
+	fake_finish "no TOP: larger, skip"
+}
+
 fake_check "checkpoint: a server that ignores DELE" check_nodele
 fake_check "checkpoint: LOGIN-DELAY, one session" check_login_delay
 fake_check "uidl_fallback: no Message-ID" check_msgid_missing
+fake_check "no TOP: rules on the size" check_notop_size
 fake_summary

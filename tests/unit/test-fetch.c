@@ -145,6 +145,8 @@ static const char *recovered_uid; /* what recover() says is stored */
 static uint64_t recovered_size;   /* and of which LIST size; 0: any */
 static bool has_rules;
 static int decide_calls;
+static uint64_t skip_larger; /* a rule on the size: skip above; 0: none */
+static int early_calls;      /* decide() asked without the header */
 
 /* Rules for the tests: "two" is skipped, "three" discarded. */
 static int
@@ -152,8 +154,15 @@ decide(void *arg, const struct pop3_msg *msg, const char *header, size_t len,
     enum fetch_verdict *out, const void **filing_out, struct err *err)
 {
 	(void)arg;
-	(void)msg;
 	(void)err;
+	if (header == NULL) {
+		/* From the size alone: only the size rule can tell. */
+		early_calls++;
+		if (skip_larger == 0 || msg->size <= skip_larger)
+			return 1;
+		*out = FETCH_SKIP;
+		return 0;
+	}
 	decide_calls++;
 	/* Only the header, up to and with its blank line. */
 	assert_true(len >= 2);
@@ -230,6 +239,8 @@ teardown(void **state)
 	recover_calls = 0;
 	has_rules = false;
 	decide_calls = 0;
+	skip_larger = 0;
+	early_calls = 0;
 	stop_flag = 0;
 	with_capa = false;
 	state_close(f->state);
@@ -713,6 +724,27 @@ test_rules_without_top(void **state)
 }
 
 /*
+ * A rule on the size settles message 3 from LIST, before any TOP or
+ * RETR, even on a server without TOP (issue 14, item 9).
+ */
+static void
+test_rules_size_before_download(void **state)
+{
+	struct fixture *f = *state;
+
+	has_rules = true;
+	skip_larger = 25;
+	expect_wire(f, GREET LIST3 UIDL3 "-ERR no\r\n-ERR no\r\n" M1 M2 OK,
+	    PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nTOP 2 0\r\n"
+	          "RETR 1\r\nRETR 2\r\nQUIT\r\n");
+	assert_int_equal(early_calls, 3);
+	assert_int_equal(f->mem.nstored, 1);
+	assert_int_equal(f->stats.skipped, 2);
+	assert_false(uidl_has(f->st, "u-three", 30));
+}
+
+/*
  * A maildrop of n messages "Subject: I": the server's LIST and UIDL,
  * and as many RETR replies, in order, from first to last.
  */
@@ -1109,6 +1141,7 @@ main(void)
 		T(test_twins_kept_by_keep_days),
 		T(test_rules_before_download),
 		T(test_rules_without_top),
+		T(test_rules_size_before_download),
 	};
 #undef T
 
