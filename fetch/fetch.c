@@ -40,6 +40,7 @@ struct fetch_done {
 	char *name;    /* as the sink stored it; NULL: discarded, or unnamed */
 	bool is_kept;  /* stored, not discarded */
 	uint64_t size; /* octets stored */
+	uint64_t hid;  /* header id (fetch_header_id()), 0 if unknown */
 };
 
 struct fetch_header {
@@ -94,11 +95,14 @@ struct fetch_run {
 	struct fetch_header *hdr;   /* the header of the message in hand */
 	const struct pop3_msg *cur; /* the message in hand */
 	bool is_begun;              /* decided, and the sink begun if stored */
+	bool is_hdr_open;           /* the header not all in hdr yet */
 	enum fetch_verdict verdict; /* of the message in hand */
 	const void *filing;         /* and where it goes, for the sink */
 	struct fetch_track *track;  /* NULL: a session on its own */
 	struct fetch_account nocp;  /* acct without its checkpoint */
 };
+
+static uint64_t fetch_header_id(const char *hdr, size_t len);
 
 /* The state, through the interface cli/ hands in (fetch/fetch.h). */
 static bool
@@ -127,9 +131,9 @@ store_count(const struct store *st)
 
 static int
 store_append(const struct store *st, const char *uid, uint64_t size,
-    const char *file, int64_t now, struct err *err)
+    const char *file, uint64_t hid, int64_t now, struct err *err)
 {
-	return st->ops->append(st->ctx, uid, size, file, now, err);
+	return st->ops->append(st->ctx, uid, size, file, hid, now, err);
 }
 
 static int
@@ -237,10 +241,18 @@ fetch_sink_write(void *arg, const char *data, size_t len, struct err *err)
 		r->hdr->len += take != 0 ? take : len;
 		if (take == 0)
 			return 0;
+		r->is_hdr_open = false;
 		if (fetch_begin(r, err) == -1)
 			return -1;
 		data += take;
 		len -= take;
+	}
+	if (r->is_hdr_open) {
+		/* Kept for the header id, as it goes by. */
+		take = fetch_header_take(r, data, len);
+		memcpy(r->hdr->buf + r->hdr->len, data, take != 0 ? take : len);
+		r->hdr->len += take != 0 ? take : len;
+		r->is_hdr_open = take == 0;
 	}
 	if (r->verdict != FETCH_STORE || len == 0)
 		return 0;
@@ -294,8 +306,8 @@ fetch_read_one(struct fetch_run *r, size_t idx, struct err *err)
 	r->cur = msg;
 	r->verdict = FETCH_STORE;
 	r->is_begun = r->acct->decide == NULL;
-	if (r->hdr != NULL)
-		r->hdr->len = 0;
+	r->hdr->len = 0;
+	r->is_hdr_open = true;
 	if (r->is_begun && sink->ops->begin(sink->ctx, msg, NULL, err) == -1) {
 		/* The reply must still be read, to stay in step. */
 		(void)pop3_read_retr(r->s, fetch_discard, NULL, NULL,
@@ -319,7 +331,8 @@ fetch_read_one(struct fetch_run *r, size_t idx, struct err *err)
 	r->done[r->ndone++] = (struct fetch_done){ .idx = idx,
 		.name = name,
 		.is_kept = true,
-		.size = size };
+		.size = size,
+		.hid = fetch_header_id(r->hdr->buf, r->hdr->len) };
 	r->in_flight = 0;
 	return 0;
 fail:
@@ -419,7 +432,7 @@ fetch_round_commit(struct fetch_run *r, bool is_lazy, struct err *err)
 		const struct pop3_msg *msg = &r->msgs[d->idx];
 
 		if (msg->has_uid &&
-		    store_append(r->st, msg->uid, msg->size, d->name,
+		    store_append(r->st, msg->uid, msg->size, d->name, d->hid,
 		        (int64_t)time(NULL), err) == -1)
 			goto out;
 	}
@@ -788,18 +801,18 @@ fetch_header_write(void *arg, const char *data, size_t len, struct err *err)
 }
 
 /*
- * The value of the Message-ID field of a header (RFC 5322 §3.6.4),
- * unfolded and without surrounding white space, into out; false if
- * there is none.
+ * The value of the field called name (with its colon, e.g. "date:") of
+ * a header, unfolded and without white space, into out; false if there
+ * is none.
  */
 static bool
-fetch_find_msgid(const char *hdr, size_t len, char *out, size_t outlen)
+fetch_find_field(const char *hdr, size_t len, const char *name, char *out,
+    size_t outlen)
 {
-	static const char name[] = "message-id:";
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, nlen = strlen(name);
 
-	while (i + sizeof(name) - 1 <= len) {
-		if (g_ascii_strncasecmp(hdr + i, name, sizeof(name) - 1) == 0)
+	while (i + nlen <= len) {
+		if (g_ascii_strncasecmp(hdr + i, name, nlen) == 0)
 			break;
 		if (hdr[i] == '\n')
 			return false; /* the blank line: end of header */
@@ -807,9 +820,9 @@ fetch_find_msgid(const char *hdr, size_t len, char *out, size_t outlen)
 			i++;
 		i++;
 	}
-	if (i + sizeof(name) - 1 > len)
+	if (i + nlen > len)
 		return false;
-	for (i += sizeof(name) - 1; i < len && o + 1 < outlen; i++) {
+	for (i += nlen; i < len && o + 1 < outlen; i++) {
 		/* A folded line goes on with white space. */
 		if (hdr[i] == '\n' &&
 		    (i + 1 >= len || (hdr[i + 1] != ' ' && hdr[i + 1] != '\t')))
@@ -819,6 +832,39 @@ fetch_find_msgid(const char *hdr, size_t len, char *out, size_t outlen)
 	}
 	out[o] = '\0';
 	return o > 0;
+}
+
+/*
+ * A message's header id: the first 64 bits of the SHA-256 of its
+ * Message-ID (RFC 5322 §3.6.4) and Date (§3.6.1) fields, which a server
+ * that adds its own fields (X-UID, Status) leaves alone.  0: it has
+ * neither, and the id says nothing.
+ */
+static uint64_t
+fetch_header_id(const char *hdr, size_t len)
+{
+	char msgid[1024], date[256];
+	bool has_msgid, has_date;
+	GChecksum *sum;
+	guint8 digest[32];
+	gsize dlen = sizeof(digest);
+	uint64_t id = 0;
+	int i;
+
+	has_msgid =
+	    fetch_find_field(hdr, len, "message-id:", msgid, sizeof(msgid));
+	has_date = fetch_find_field(hdr, len, "date:", date, sizeof(date));
+	if (!has_msgid && !has_date)
+		return 0;
+	sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_checksum_update(sum, (const guchar *)(has_msgid ? msgid : ""), -1);
+	g_checksum_update(sum, (const guchar *)"\n", 1);
+	g_checksum_update(sum, (const guchar *)(has_date ? date : ""), -1);
+	g_checksum_get_digest(sum, digest, &dlen);
+	g_checksum_free(sum);
+	for (i = 0; i < 8; i++)
+		id = id << 8 | digest[i];
+	return id != 0 ? id : 1;
 }
 
 /*
@@ -846,7 +892,8 @@ fetch_msgid_uids(struct fetch_run *r, struct err *err)
 			    m->num);
 			goto out;
 		}
-		if (!fetch_find_msgid(h->buf, h->len, msgid, sizeof(msgid))) {
+		if (!fetch_find_field(h->buf, h->len, "message-id:", msgid,
+		        sizeof(msgid))) {
 			/* Unknown to the state: fetched, perhaps again. */
 			log_warnx("%s: message %u has no Message-ID "
 			          "(uidl_fallback = message-id): %s",
@@ -866,6 +913,67 @@ fetch_msgid_uids(struct fetch_run *r, struct err *err)
 out:
 	free(h);
 	return rc;
+}
+
+/*
+ * RFC 1939 §7: the unique-id is a message's identity, its size is not:
+ * GNU mailutils' pop3d adds X-UID and Status fields after the first
+ * session, and LIST then gives a larger size under the same uid.  A uid
+ * the state knows under another size is the same message when its
+ * header id (Message-ID and Date, from TOP n 0) is the one recorded;
+ * it is recorded under its new size too, and not fetched again.  Any
+ * other answer (another header: a reused uid; no id recorded; no TOP)
+ * makes it new: a second copy at worst, never a message deleted unseen.
+ * A uid another message in the listing shares keeps to the rules of
+ * fetch_find_shared().
+ */
+static int
+fetch_find_resized(struct fetch_run *r, struct err *err)
+{
+	const struct pop3_caps *caps = pop3_get_caps(r->s);
+	uint64_t size, hid;
+	unsigned found = 0;
+	size_t i;
+
+	if (r->st->ops->find_uid == NULL || (caps->has_capa && !caps->top))
+		return 0;
+	for (i = 0; i < r->n; i++) {
+		const struct pop3_msg *m = &r->msgs[i];
+		int64_t first;
+
+		if (!m->has_uid || r->is_stored[i] || r->is_shared[i] ||
+		    !r->st->ops->find_uid(r->st->ctx, m->uid, &size, &hid) ||
+		    hid == 0 || size == m->size)
+			continue;
+		r->hdr->len = 0;
+		if (pop3_top(r->s, m->num, 0, fetch_header_write, r->hdr,
+		        err) == -1) {
+			if (err->scope != ERR_SCOPE_MESSAGE ||
+			    pop3_get_state(r->s) == POP3_BROKEN)
+				return -1;
+			continue;
+		}
+		if (fetch_header_id(r->hdr->buf, r->hdr->len) != hid) {
+			log_info("%s: message %u: unique-id %s comes back "
+			         "with another size and another header: a "
+			         "new message",
+			    r->account, m->num, m->uid);
+			continue;
+		}
+		first = store_first_seen(r->st, m->uid, size);
+		if (store_append(r->st, m->uid, m->size,
+		        store_file(r->st, m->uid, size), hid,
+		        first >= 0 ? first : (int64_t)time(NULL), err) == -1)
+			return -1;
+		r->is_stored[i] = true;
+		found++;
+		log_info("%s: message %u: the server changed its size from "
+		         "%llu to %llu octets; the same Message-ID and Date: "
+		         "fetched before",
+		    r->account, m->num, (unsigned long long)size,
+		    (unsigned long long)m->size);
+	}
+	return found > 0 ? store_sync(r->st, err) : 0;
 }
 
 /*
@@ -968,7 +1076,7 @@ fetch_recover(struct fetch_run *r, struct err *err)
 		    !acct->recover(acct->recover_arg, m, r->is_shared[i],
 		        &file))
 			continue;
-		if (store_append(r->st, m->uid, m->size, file,
+		if (store_append(r->st, m->uid, m->size, file, 0,
 		        (int64_t)time(NULL), err) == -1) {
 			free(file);
 			return -1;
@@ -1135,6 +1243,7 @@ fetch_session_track(struct pop3_session *s, const struct fetch_account *acct,
 
 	memset(stats, 0, sizeof(*stats));
 	err_clear(&r.first);
+	r.hdr = xmalloc(sizeof(*r.hdr));
 	if (pop3_list_uidl(s, &r.msgs, &r.n, &has_uidl, err) == -1)
 		goto quit;
 	stats->on_server = (unsigned)r.n;
@@ -1160,14 +1269,14 @@ fetch_session_track(struct pop3_session *s, const struct fetch_account *acct,
 		r.is_stored[i] = r.msgs[i].has_uid &&
 		    (!r.is_twin[i] || acct->policy == PLAN_KEEP) &&
 		    store_has(r.st, r.msgs[i].uid, r.msgs[i].size);
+	if (has_uidl && fetch_find_resized(&r, err) == -1)
+		goto quit;
 	if (acct->policy == PLAN_KEEP && acct->is_gone != NULL &&
 	    fetch_find_gone(&r, err) == -1) {
 		/* Refused: the rest of the run goes on, the error stays. */
 		log_error("%s: %s", r.account, err->msg);
 		r.first = *err;
 	}
-	if (acct->decide != NULL)
-		r.hdr = xmalloc(sizeof(*r.hdr));
 	if (plan_build(r.msgs, r.n, has_uidl, fetch_seen_run,
 	        acct->has_keep_days || r.is_gone != NULL ? fetch_expired : NULL,
 	        &r, acct->policy, &plan, err) == -1)

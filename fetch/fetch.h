@@ -46,9 +46,12 @@ struct sink {
  * first_seen: when it was first recorded (seconds since the epoch), or
  * -1.  file: the name it was stored as (borrowed, valid until the next
  * call), or NULL.  count: entries.  append: record it (file may be
- * NULL), not yet durable; sync: make every record appended durable, and
- * only then may the messages be deleted.  compact: forget every entry
- * whose uid is not among the n in keep.
+ * NULL; hid, the message's header id, a digest of its Message-ID and
+ * Date, 0 if unknown), not yet durable; sync: make every record
+ * appended durable, and only then may the messages be deleted.
+ * compact: forget every entry whose uid is not among the n in keep.
+ * find_uid: the latest record of uid whatever its size: true with that
+ * size and header id.
  */
 struct store_ops {
 	bool (*has)(void *ctx, const char *uid, uint64_t size);
@@ -56,10 +59,12 @@ struct store_ops {
 	const char *(*file)(void *ctx, const char *uid, uint64_t size);
 	size_t (*count)(void *ctx);
 	int (*append)(void *ctx, const char *uid, uint64_t size,
-	    const char *file, int64_t now, struct err *err);
+	    const char *file, uint64_t hid, int64_t now, struct err *err);
 	int (*sync)(void *ctx, struct err *err);
 	int (*compact)(void *ctx, const char *const *keep, size_t n,
 	    struct err *err);
+	bool (*find_uid)(void *ctx, const char *uid, uint64_t *size_out,
+	    uint64_t *hid_out);
 };
 
 struct store {

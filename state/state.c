@@ -330,11 +330,11 @@ state_store_count(void *ctx)
 
 static int
 state_store_append(void *ctx, const char *uid, uint64_t size, const char *file,
-    int64_t now, struct err *err)
+    uint64_t hid, int64_t now, struct err *err)
 {
 	struct state *st = ctx;
 
-	if (uidl_append(st->uidl, uid, size, file, now, err) == 0)
+	if (uidl_append_id(st->uidl, uid, size, file, hid, now, err) == 0)
 		return 0;
 	st->is_unclean = true;
 	return -1;
@@ -368,6 +368,14 @@ state_store_compact(void *ctx, const char *const *keep, size_t n,
 	return uidl_compact(((struct state *)ctx)->uidl, keep, n, err);
 }
 
+static bool
+state_store_find_uid(void *ctx, const char *uid, uint64_t *size_out,
+    uint64_t *hid_out)
+{
+	return uidl_find_uid(((struct state *)ctx)->uidl, uid, size_out,
+	    hid_out);
+}
+
 static const struct store_ops state_store_ops = {
 	.has = state_store_has,
 	.first_seen = state_store_first_seen,
@@ -376,6 +384,7 @@ static const struct store_ops state_store_ops = {
 	.append = state_store_append,
 	.sync = state_store_sync,
 	.compact = state_store_compact,
+	.find_uid = state_store_find_uid,
 };
 
 void

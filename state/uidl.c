@@ -20,13 +20,15 @@
  * The journal is text, one record a line:
  *
  *	popfetch-uidl 1
- *	<uid> TAB <size> TAB <first seen> TAB <delivered> TAB <file> LF
+ *	<uid> TAB <size> TAB <first seen> TAB <delivered> TAB <file>
+ *	    [TAB <header id>] LF
  *
  * Times are seconds since the epoch; file is the name in the Maildir,
- * or "-".  Within version 1, fields are only ever added at the end: a
- * reader takes the ones it knows and ignores the rest, so a record needs
- * at least UIDL_FIELDS fields.  An incompatible change bumps the version,
- * which older readers refuse rather than misread.
+ * or "-"; the header id (added later, so optional) is 16 hex digits, or
+ * "-" when unknown (see uidl_append_id()).  Within version 1, fields are only
+ *ever added at the end: a reader takes the ones it knows and ignores the rest,
+ *so a record needs at least UIDL_FIELDS fields.  An incompatible change bumps
+ *the version, which older readers refuse rather than misread.
  */
 #define UIDL_FIELDS 5
 /*
@@ -42,8 +44,8 @@ static const struct journal_kind uidl_kind = { .magic = "popfetch-uidl",
 /* RFC 1939 §7: a unique-id is 1 to 70 characters in 0x21..0x7e. */
 #define UIDL_UID_MAX 70
 
-/* One record: uid, four numbers, a file name, separators. */
-#define UIDL_RECORD_MAX (UIDL_UID_MAX + 4 * 21 + NAME_MAX + 8)
+/* One record: uid, five numbers (one a header id), a file name, separators. */
+#define UIDL_RECORD_MAX (UIDL_UID_MAX + 5 * 21 + NAME_MAX + 8)
 
 /*
  * An entry keeps where its record is, not the file name in it: names are
@@ -55,6 +57,7 @@ struct uidl_entry {
 	uint64_t size;
 	int64_t first_seen;
 	int64_t delivered;
+	uint64_t hid;  /* header id, 0 if unknown */
 	off_t rec;     /* offset of its (last) record in the journal */
 	bool has_file; /* that record names a file */
 	char data[];
@@ -79,6 +82,7 @@ struct uidl_store {
 	bool is_reindexing;      /* reading only to learn records' offsets */
 	char file[NAME_MAX + 1]; /* what uidl_file() returns */
 	GHashTable *set;         /* struct uidl_entry, keyed on (uid, size) */
+	GHashTable *by_uid;      /* uid -> its latest entry; made when asked */
 	struct uidl_slab *slabs; /* the entries' memory, newest first */
 };
 
@@ -153,7 +157,7 @@ uidl_alloc(struct uidl_store *st, size_t len)
 static struct uidl_entry *
 uidl_entry_new(struct uidl_store *st, const char *uid, size_t uidlen,
     uint64_t size, bool has_file, off_t rec, int64_t first_seen,
-    int64_t delivered)
+    int64_t delivered, uint64_t hid)
 {
 	struct uidl_entry *e;
 
@@ -166,6 +170,7 @@ uidl_entry_new(struct uidl_store *st, const char *uid, size_t uidlen,
 	e->size = size;
 	e->first_seen = first_seen;
 	e->delivered = delivered;
+	e->hid = hid;
 	return e;
 }
 
@@ -179,6 +184,8 @@ uidl_insert(struct uidl_store *st, struct uidl_entry *e)
 	    old->first_seen < e->first_seen)
 		e->first_seen = old->first_seen;
 	(void)g_hash_table_replace(st->set, e, e);
+	if (st->by_uid != NULL)
+		g_hash_table_replace(st->by_uid, e->data, e);
 }
 
 static int
@@ -192,6 +199,27 @@ uidl_parse_time(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
+/* A header id: 16 hex digits, or "-" for none. */
+static int
+uidl_parse_hid(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	*out = 0;
+	if (len == 1 && s[0] == '-')
+		return 0;
+	if (len != 16)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!g_ascii_isxdigit(s[i]))
+			return -1;
+		v = v << 4 | (uint64_t)g_ascii_xdigit_value(s[i]);
+	}
+	*out = v;
+	return 0;
+}
+
 /*
  * Parse one record (without its LF), at offset off of the journal; -1 if
  * malformed.  Reindexing, only note where the entry's record is.
@@ -200,12 +228,12 @@ static int
 uidl_parse_record(void *arg, const char *line, size_t len, off_t off)
 {
 	struct uidl_store *st = arg;
-	const char *field[UIDL_FIELDS], *end = line + len, *p = line, *tab;
-	size_t flen[UIDL_FIELDS], n;
-	uint64_t size;
+	const char *field[UIDL_FIELDS + 1], *end = line + len, *p = line, *tab;
+	size_t flen[UIDL_FIELDS + 1], n;
+	uint64_t size, hid = 0;
 	int64_t seen, delivered;
 
-	for (n = 0; n < UIDL_FIELDS; n++) {
+	for (n = 0; n < UIDL_FIELDS + 1; n++) {
 		tab = memchr(p, '\t', (size_t)(end - p));
 		field[n] = p;
 		flen[n] = (size_t)((tab != NULL ? tab : end) - p);
@@ -215,6 +243,9 @@ uidl_parse_record(void *arg, const char *line, size_t len, off_t off)
 	}
 	if (n < UIDL_FIELDS - 1)
 		return -1;
+	/* One this version cannot read is as good as none: unknown. */
+	if (n >= UIDL_FIELDS && uidl_parse_hid(field[5], flen[5], &hid) == -1)
+		hid = 0;
 	if (flen[1] == 1 && field[1][0] == '*')
 		size = UIDL_SIZE_ANY;
 	else if (str_tonum(field[1], flen[1], UIDL_SIZE_ANY - 1, &size) == -1)
@@ -242,7 +273,7 @@ uidl_parse_record(void *arg, const char *line, size_t len, off_t off)
 	}
 	uidl_insert(st,
 	    uidl_entry_new(st, field[0], flen[0], size, flen[4] > 0, off, seen,
-	        delivered));
+	        delivered, hid));
 	return 0;
 }
 
@@ -290,6 +321,8 @@ uidl_free(struct uidl_store *st)
 	if (st == NULL)
 		return;
 	journal_free(st->j);
+	if (st->by_uid != NULL)
+		g_hash_table_destroy(st->by_uid);
 	g_hash_table_destroy(st->set);
 	while ((slab = st->slabs) != NULL) {
 		st->slabs = slab->next;
@@ -327,6 +360,34 @@ uidl_lookup(const struct uidl_store *st, const char *uid, uint64_t size)
 		e = g_hash_table_lookup(st->set, &key);
 	}
 	return e;
+}
+
+bool
+uidl_find_uid(struct uidl_store *st, const char *uid, uint64_t *size_out,
+    uint64_t *hid_out)
+{
+	const struct uidl_entry *e;
+	GHashTableIter it;
+	gpointer p;
+
+	if (st->by_uid == NULL) {
+		/* The latest record of each uid wins, as on load. */
+		st->by_uid = g_hash_table_new(g_str_hash, g_str_equal);
+		g_hash_table_iter_init(&it, st->set);
+		while (g_hash_table_iter_next(&it, &p, NULL)) {
+			const struct uidl_entry *x = p, *old;
+
+			old = g_hash_table_lookup(st->by_uid, x->uid);
+			if (old == NULL || old->rec < x->rec)
+				g_hash_table_replace(st->by_uid,
+				    ((struct uidl_entry *)p)->data, p);
+		}
+	}
+	if ((e = g_hash_table_lookup(st->by_uid, uid)) == NULL)
+		return false;
+	*size_out = e->size;
+	*hid_out = e->hid;
+	return true;
 }
 
 int64_t
@@ -431,16 +492,20 @@ static int
 uidl_format(char *buf, size_t bufsize, const struct uidl_entry *e,
     const char *file)
 {
-	char size[24];
+	char size[24], hid[24];
 	int n;
 
 	if (e->size == UIDL_SIZE_ANY)
 		(void)snprintf(size, sizeof(size), "*");
 	else
 		(void)snprintf(size, sizeof(size), "%" PRIu64, e->size);
-	n = snprintf(buf, bufsize, "%s\t%s\t%" PRId64 "\t%" PRId64 "\t%s\n",
+	/* The header id only when known: older records stay as they were. */
+	hid[0] = '\0';
+	if (e->hid != 0)
+		(void)snprintf(hid, sizeof(hid), "\t%016" PRIx64, e->hid);
+	n = snprintf(buf, bufsize, "%s\t%s\t%" PRId64 "\t%" PRId64 "\t%s%s\n",
 	    e->uid, size, e->first_seen, e->delivered,
-	    file != NULL ? file : "-");
+	    file != NULL ? file : "-", hid);
 	assert(n > 0 && (size_t)n < bufsize);
 	return n;
 }
@@ -448,6 +513,13 @@ uidl_format(char *buf, size_t bufsize, const struct uidl_entry *e,
 int
 uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
     const char *file, int64_t now, struct err *err)
+{
+	return uidl_append_id(st, uid, size, file, 0, now, err);
+}
+
+int
+uidl_append_id(struct uidl_store *st, const char *uid, uint64_t size,
+    const char *file, uint64_t hid, int64_t now, struct err *err)
 {
 	struct uidl_entry *e;
 	char rec[UIDL_RECORD_MAX];
@@ -458,7 +530,7 @@ uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
 	if (now < 0)
 		now = 0; /* a clock before 1970 is wrong, the record is not */
 	e = uidl_entry_new(st, uid, strlen(uid), size, file != NULL, 0, now,
-	    now);
+	    now, hid);
 	len = uidl_format(rec, sizeof(rec), e, file);
 	if (journal_append(st->j, rec, (size_t)len, &e->rec, err) == -1)
 		return -1;
@@ -543,6 +615,10 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
 	 */
 	rc = journal_rewrite(st->j, data->str, data->len, err);
 	uidl_reindex(st);
+	if (st->by_uid != NULL) {
+		g_hash_table_destroy(st->by_uid);
+		st->by_uid = NULL;
+	}
 	if (rc == 0) {
 		g_hash_table_iter_init(&it, st->set);
 		while (g_hash_table_iter_next(&it, &p, NULL))

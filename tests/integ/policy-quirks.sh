@@ -4,7 +4,7 @@
 # with the fake POP3 server: a server that accepts DELE and deletes
 # nothing, a LOGIN-DELAY under checkpoint, a message without a
 # Message-ID under uidl_fallback = message-id, rules on the size on a
-# server without TOP.
+# server without TOP, a message whose size the server changes.
 
 LIB_NEED_DOVECOT=no
 # shellcheck source=tests/integ/lib.sh
@@ -105,8 +105,26 @@ CONF
 	fake_finish "no TOP: larger, skip"
 }
 
+# A server that makes a message larger after the first session (GNU
+# mailutils adds X-UID and Status): the same unique-id, Message-ID and
+# Date, so it is not stored again.
+check_grown()
+{
+	fake_start grown-1 grown-2
+	fake_account gr off keep
+	fake_pf
+	assert_rc 0 "grown: the first run"
+	fake_pf
+	assert_rc 0 "grown: the second run"
+	fake_maildir "grown" gr "$M1"
+	fake_not_sent "grown" 2 '^RETR 1$'
+	fake_message "grown" 'gr: message 1: the server changed its size'
+	fake_finish "grown"
+}
+
 fake_check "checkpoint: a server that ignores DELE" check_nodele
 fake_check "checkpoint: LOGIN-DELAY, one session" check_login_delay
 fake_check "uidl_fallback: no Message-ID" check_msgid_missing
 fake_check "no TOP: rules on the size" check_notop_size
+fake_check "a message the server made larger" check_grown
 fake_summary

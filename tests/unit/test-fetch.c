@@ -744,6 +744,47 @@ test_rules_size_before_download(void **state)
 	assert_false(uidl_has(f->st, "u-three", 30));
 }
 
+#define HDR_ID "Message-ID: <1@x>\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+#define GROWN "X-UID: 1\r\nStatus: O\r\n"
+
+/*
+ * A server that makes a message larger after the first session (GNU
+ * mailutils adds X-UID and Status): the uid is its identity, and the
+ * same Message-ID and Date make it the message fetched before, under
+ * keep and under each (deleted unseen, rightly).  Another header under
+ * the same uid is a new message.
+ */
+static void
+test_size_changed(void **state)
+{
+	struct fixture *f = *state;
+	expect_wire(f,
+	    GREET "+OK\r\n1 40\r\n.\r\n+OK\r\n1 u-one\r\n.\r\n"
+	          "+OK\r\n" HDR_ID "\r\nbody\r\n.\r\n" OK,
+	    PLAN_KEEP, 0, LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 1);
+	/* Grown: TOP, the same header, nothing fetched; recorded. */
+	expect_wire(f,
+	    GREET "+OK\r\n1 60\r\n.\r\n+OK\r\n1 u-one\r\n.\r\n"
+	          "+OK\r\n" GROWN HDR_ID "\r\n.\r\n" OK,
+	    PLAN_KEEP, 0, LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 1);
+	assert_true(uidl_has(f->st, "u-one", 60));
+	/* Known under 60 now: not even TOP. */
+	expect_wire(f,
+	    GREET "+OK\r\n1 60\r\n.\r\n+OK\r\n1 u-one\r\n.\r\n" OK OK,
+	    PLAN_EACH, 0, LOGIN "LIST\r\nUIDL\r\nDELE 1\r\nQUIT\r\n");
+	/* Another size again, another Message-ID: a new message. */
+	expect_wire(f,
+	    GREET "+OK\r\n1 61\r\n.\r\n+OK\r\n1 u-one\r\n.\r\n"
+	          "+OK\r\nMessage-ID: <2@x>\r\n\r\n.\r\n"
+	          "+OK\r\nMessage-ID: <2@x>\r\n\r\nnew\r\n.\r\n" OK OK,
+	    PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nRETR 1\r\nDELE 1\r\n"
+	          "QUIT\r\n");
+	assert_int_equal(f->mem.nstored, 2);
+}
+
 /*
  * A maildrop of n messages "Subject: I": the server's LIST and UIDL,
  * and as many RETR replies, in order, from first to last.
@@ -1142,6 +1183,7 @@ main(void)
 		T(test_rules_before_download),
 		T(test_rules_without_top),
 		T(test_rules_size_before_download),
+		T(test_size_changed),
 	};
 #undef T
 

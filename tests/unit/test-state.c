@@ -168,7 +168,7 @@ record(struct fixture *fx, const char *uid)
 {
 	const struct store *st = &fx->store;
 
-	if (st->ops->append(st->ctx, uid, 10, "1.name", 1, &fx->err) == -1)
+	if (st->ops->append(st->ctx, uid, 10, "1.name", 0, 1, &fx->err) == -1)
 		return -1;
 	return st->ops->sync(st->ctx, &fx->err);
 }

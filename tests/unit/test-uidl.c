@@ -383,6 +383,59 @@ test_foreach(void **state)
 	uidl_free(st);
 }
 
+/*
+ * The header id: written as a sixth field when known, read back, and
+ * found by uid alone (the latest record wins); kept by compaction.
+ */
+static void
+test_header_id(void **state)
+{
+	struct fixture *fx = *state;
+	struct uidl_store *st;
+	const char *keep[] = { "a1" };
+	uint64_t size, hid;
+	struct err err;
+
+	st = open_ok(fx->path);
+	assert_false(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(uidl_append_id(st, "a1", 100, "f1", 0xabcdef0123456789,
+	                     1000, &err),
+	    0);
+	assert_true(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(size, 100);
+	assert_int_equal(hid, 0xabcdef0123456789);
+	assert_int_equal(uidl_append_id(st, "a1", 120, "f1", 0xabcdef0123456789,
+	                     1000, &err),
+	    0);
+	assert_int_equal(uidl_append(st, "b2", 5, NULL, 2000, &err), 0);
+	assert_true(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(size, 120);
+	assert_true(uidl_find_uid(st, "b2", &size, &hid));
+	assert_int_equal(hid, 0);
+	assert_int_equal(uidl_sync(st, &err), 0);
+	uidl_free(st);
+	assert_file_equals(fx->path,
+	    HEADER "a1\t100\t1000\t1000\tf1\tabcdef0123456789\n"
+	           "a1\t120\t1000\t1000\tf1\tabcdef0123456789\n"
+	           "b2\t5\t2000\t2000\t-\n");
+
+	st = open_ok(fx->path);
+	assert_true(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(size, 120);
+	assert_int_equal(hid, 0xabcdef0123456789);
+	assert_string_equal(uidl_file(st, "a1", 100), "f1");
+	assert_int_equal(uidl_compact(st, keep, 1, &err), 0);
+	assert_false(uidl_find_uid(st, "b2", &size, &hid));
+	assert_true(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(hid, 0xabcdef0123456789);
+	uidl_free(st);
+	st = open_ok(fx->path);
+	assert_int_equal(uidl_count(st), 2);
+	assert_true(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(hid, 0xabcdef0123456789);
+	uidl_free(st);
+}
+
 static void
 test_torn_header(void **state)
 {
@@ -803,6 +856,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_torn_last_line, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_any_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_header_id, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_header, setup,
