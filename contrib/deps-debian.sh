@@ -28,6 +28,7 @@ packages='
 	libcmocka-dev
 	dovecot-core
 	dovecot-pop3d
+	mailutils-pop3d
 	gnutls-bin
 	isync
 	faketime
@@ -48,6 +49,8 @@ packages='
 	systemd
 '
 
+# mailutils-pop3d: GNU mailutils' POP3 server, which rewrites a mailbox
+# after the first session (tests/integ/mailutils-grown.sh).
 # systemd only for systemd-analyze, which checks contrib/systemd's units
 # (tests/integ/systemd-units.sh); nothing needs it running.  PyYAML and
 # jsonschema check the Kubernetes example (tests/integ/kubernetes.sh).
