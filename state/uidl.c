@@ -362,27 +362,49 @@ uidl_lookup(const struct uidl_store *st, const char *uid, uint64_t size)
 	return e;
 }
 
+/* st->by_uid, made on first use: the latest record of each uid wins. */
+static void
+uidl_index_uids(struct uidl_store *st)
+{
+	GHashTableIter it;
+	gpointer p;
+
+	if (st->by_uid != NULL)
+		return;
+	st->by_uid = g_hash_table_new(g_str_hash, g_str_equal);
+	g_hash_table_iter_init(&it, st->set);
+	while (g_hash_table_iter_next(&it, &p, NULL)) {
+		const struct uidl_entry *x = p, *old;
+
+		old = g_hash_table_lookup(st->by_uid, x->uid);
+		if (old == NULL || old->rec < x->rec)
+			g_hash_table_replace(st->by_uid,
+			    ((struct uidl_entry *)p)->data, p);
+	}
+}
+
+/*
+ * Is e the same message as a later record of its uid, under an older
+ * size (the same header id: see uidl_append_id())?  Then that record
+ * says all e says.
+ */
+static bool
+uidl_is_superseded(struct uidl_store *st, const struct uidl_entry *e)
+{
+	const struct uidl_entry *latest;
+
+	uidl_index_uids(st);
+	latest = g_hash_table_lookup(st->by_uid, e->uid);
+	return e->hid != 0 && latest != e && latest->hid == e->hid;
+}
+
 bool
 uidl_find_uid(struct uidl_store *st, const char *uid, uint64_t *size_out,
     uint64_t *hid_out)
 {
 	const struct uidl_entry *e;
-	GHashTableIter it;
-	gpointer p;
 
-	if (st->by_uid == NULL) {
-		/* The latest record of each uid wins, as on load. */
-		st->by_uid = g_hash_table_new(g_str_hash, g_str_equal);
-		g_hash_table_iter_init(&it, st->set);
-		while (g_hash_table_iter_next(&it, &p, NULL)) {
-			const struct uidl_entry *x = p, *old;
-
-			old = g_hash_table_lookup(st->by_uid, x->uid);
-			if (old == NULL || old->rec < x->rec)
-				g_hash_table_replace(st->by_uid,
-				    ((struct uidl_entry *)p)->data, p);
-		}
-	}
+	uidl_index_uids(st);
 	if ((e = g_hash_table_lookup(st->by_uid, uid)) == NULL)
 		return false;
 	*size_out = e->size;
@@ -549,7 +571,8 @@ uidl_sync(struct uidl_store *st, struct err *err)
  * GString), or NULL if a file name cannot be read back.
  */
 static GString *
-uidl_serialise(struct uidl_store *st, GHashTable *keep, struct err *err)
+uidl_serialise(struct uidl_store *st, GHashTable *keep, GHashTable *gone,
+    struct err *err)
 {
 	GHashTableIter it;
 	GString *out;
@@ -564,7 +587,8 @@ uidl_serialise(struct uidl_store *st, GHashTable *keep, struct err *err)
 	while (g_hash_table_iter_next(&it, &p, NULL)) {
 		const struct uidl_entry *e = p;
 
-		if (!g_hash_table_contains(keep, e->uid))
+		if (!g_hash_table_contains(keep, e->uid) ||
+		    g_hash_table_contains(gone, e))
 			continue;
 		file = uidl_read_file(st, e);
 		if (e->has_file && file == NULL) {
@@ -596,7 +620,7 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
     struct err *err)
 {
 	GHashTableIter it;
-	GHashTable *kept;
+	GHashTable *kept, *gone;
 	GString *data;
 	gpointer p;
 	size_t i;
@@ -605,7 +629,14 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
 	kept = g_hash_table_new(g_str_hash, g_str_equal);
 	for (i = 0; i < n; i++)
 		(void)g_hash_table_add(kept, (gpointer)(uintptr_t)keep[i]);
-	if ((data = uidl_serialise(st, kept, err)) == NULL) {
+	/* A message's record under an older size goes, its latest stays. */
+	gone = g_hash_table_new(NULL, NULL);
+	g_hash_table_iter_init(&it, st->set);
+	while (g_hash_table_iter_next(&it, &p, NULL))
+		if (uidl_is_superseded(st, p))
+			(void)g_hash_table_add(gone, p);
+	if ((data = uidl_serialise(st, kept, gone, err)) == NULL) {
+		g_hash_table_destroy(gone);
 		g_hash_table_destroy(kept);
 		return -1;
 	}
@@ -623,10 +654,12 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
 		g_hash_table_iter_init(&it, st->set);
 		while (g_hash_table_iter_next(&it, &p, NULL))
 			if (!g_hash_table_contains(kept,
-			        ((const struct uidl_entry *)p)->uid))
+			        ((const struct uidl_entry *)p)->uid) ||
+			    g_hash_table_contains(gone, p))
 				g_hash_table_iter_remove(&it);
 	}
 	g_string_free(data, TRUE);
+	g_hash_table_destroy(gone);
 	g_hash_table_destroy(kept);
 	return rc;
 }

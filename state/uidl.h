@@ -101,8 +101,10 @@ int uidl_sync(struct uidl_store *st, struct err *err);
 
 /*
  * Drop every entry whose uid is not among the n uids in keep (e.g. the
- * ones still on the server) and rewrite the journal atomically: temp
- * file, fsync, rename, fsync of the directory.
+ * ones still on the server), and every entry that a later record of its
+ * uid with the same header id supersedes (the message under an older
+ * size), and rewrite the journal atomically: temp file, fsync, rename,
+ * fsync of the directory.
  */
 int uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
     struct err *err);

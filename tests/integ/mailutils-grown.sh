@@ -139,6 +139,9 @@ assert_rc 0 "keep, second run"
 assert_eq "keep, second run: RETRs" "$(retrs)" 0
 assert_eq "keep, second run: stored" "$(count_new "$T/client/mu")" 3
 assert_grep "keep, second run" 'the server changed its size' "$PF_ERR"
+# The records under the old sizes were compacted away.
+assert_eq "keep, second run: records" \
+    "$(grep -vc '^popfetch-uidl' "$XDG_STATE_HOME/popfetch/mu.uidl")" 3
 
 # New mail: only it is fetched, then nothing the run after.
 mbox 4 5

@@ -119,6 +119,11 @@ check_grown()
 	fake_maildir "grown" gr "$M1"
 	fake_not_sent "grown" 2 '^RETR 1$'
 	fake_message "grown" 'gr: message 1: the server changed its size'
+	# One record left: the one under the old size is superseded.
+	assert_eq "grown: records" \
+	    "$(grep -c '^uid-one	' "$XDG_STATE_HOME/popfetch/gr.uidl")" 1
+	assert_grep "grown: the record" '^uid-one	291	' \
+	    "$XDG_STATE_HOME/popfetch/gr.uidl"
 	fake_finish "grown"
 }
 

@@ -385,7 +385,8 @@ test_foreach(void **state)
 
 /*
  * The header id: written as a sixth field when known, read back, and
- * found by uid alone (the latest record wins); kept by compaction.
+ * found by uid alone (the latest record wins); compaction keeps it, and
+ * drops a record that a later one with the same id supersedes.
  */
 static void
 test_header_id(void **state)
@@ -430,9 +431,18 @@ test_header_id(void **state)
 	assert_int_equal(hid, 0xabcdef0123456789);
 	uidl_free(st);
 	st = open_ok(fx->path);
-	assert_int_equal(uidl_count(st), 2);
+	/* a1 under 100 is superseded by a1 under 120: gone. */
+	assert_int_equal(uidl_count(st), 1);
+	assert_false(uidl_has(st, "a1", 100));
+	assert_true(uidl_has(st, "a1", 120));
+	assert_string_equal(uidl_file(st, "a1", 120), "f1");
 	assert_true(uidl_find_uid(st, "a1", &size, &hid));
 	assert_int_equal(hid, 0xabcdef0123456789);
+	/* Another header id under the uid: another message, both kept. */
+	assert_int_equal(uidl_append_id(st, "a1", 130, NULL, 7, 3000, &err), 0);
+	assert_int_equal(uidl_append(st, "a1", 140, NULL, 3000, &err), 0);
+	assert_int_equal(uidl_compact(st, keep, 1, &err), 0);
+	assert_int_equal(uidl_count(st), 3);
 	uidl_free(st);
 }
 
