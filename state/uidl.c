@@ -254,6 +254,13 @@ uidl_parse_record(void *arg, const char *line, size_t len, off_t off)
 	    uidl_parse_time(field[2], flen[2], &seen) == -1 ||
 	    uidl_parse_time(field[3], flen[3], &delivered) == -1)
 		return -1;
+	/*
+	 * uidl_read_file() reads the name back with one bounded read: what
+	 * it needs (numbers may have leading zeros) must fit, whatever
+	 * fields follow.
+	 */
+	if ((size_t)(field[4] + flen[4] - line) >= UIDL_RECORD_MAX - 1)
+		return -1;
 	if (flen[4] == 1 && field[4][0] == '-')
 		flen[4] = 0;
 	else if (!uidl_valid_file(field[4], flen[4]))
@@ -435,8 +442,12 @@ uidl_read_file(struct uidl_store *st, const struct uidl_entry *e)
 	if (!e->has_file)
 		return NULL;
 	n = journal_pread(st->j, rec, sizeof(rec), e->rec);
-	if (n <= 0 || (end = memchr(rec, '\n', (size_t)n)) == NULL ||
-	    (size_t)(end - rec) <= ulen || memcmp(rec, e->uid, ulen) != 0 ||
+	if (n <= 0)
+		return NULL;
+	/* The fields after the name may not all be in rec: no matter. */
+	if ((end = memchr(rec, '\n', (size_t)n)) == NULL)
+		end = rec + n;
+	if ((size_t)(end - rec) <= ulen || memcmp(rec, e->uid, ulen) != 0 ||
 	    rec[ulen] != '\t')
 		return NULL;
 	/* The fifth field; a later version may add more after it. */
@@ -566,6 +577,16 @@ uidl_sync(struct uidl_store *st, struct err *err)
 	return journal_sync(st->j, err);
 }
 
+/* g_ptr_array_sort(): entries in the order of their records. */
+static gint
+uidl_entry_cmp_rec(gconstpointer a, gconstpointer b)
+{
+	const struct uidl_entry *x = *(const struct uidl_entry *const *)a;
+	const struct uidl_entry *y = *(const struct uidl_entry *const *)b;
+
+	return x->rec < y->rec ? -1 : x->rec > y->rec;
+}
+
 /*
  * The retained entries, serialised as a whole journal (caller owns the
  * GString), or NULL if a file name cannot be read back.
@@ -575,32 +596,41 @@ uidl_serialise(struct uidl_store *st, GHashTable *keep, GHashTable *gone,
     struct err *err)
 {
 	GHashTableIter it;
+	GPtrArray *order;
 	GString *out;
 	gpointer p;
 	const char *file;
 	char rec[UIDL_RECORD_MAX];
+	guint i;
 	int len;
 
-	out = g_string_sized_new(64 + g_hash_table_size(st->set) * 96);
-	g_string_append(out, journal_header(st->j));
+	/* In the order of the records, so that the latest stays last. */
+	order = g_ptr_array_sized_new(g_hash_table_size(st->set));
 	g_hash_table_iter_init(&it, st->set);
-	while (g_hash_table_iter_next(&it, &p, NULL)) {
-		const struct uidl_entry *e = p;
+	while (g_hash_table_iter_next(&it, &p, NULL))
+		if (g_hash_table_contains(keep,
+		        ((const struct uidl_entry *)p)->uid) &&
+		    !g_hash_table_contains(gone, p))
+			g_ptr_array_add(order, p);
+	g_ptr_array_sort(order, uidl_entry_cmp_rec);
+	out = g_string_sized_new(64 + order->len * 96);
+	g_string_append(out, journal_header(st->j));
+	for (i = 0; i < order->len; i++) {
+		const struct uidl_entry *e = g_ptr_array_index(order, i);
 
-		if (!g_hash_table_contains(keep, e->uid) ||
-		    g_hash_table_contains(gone, e))
-			continue;
 		file = uidl_read_file(st, e);
 		if (e->has_file && file == NULL) {
 			err_setx(err, ERR_LOCAL,
 			    "%s: the record of %s cannot be read back",
 			    journal_path(st->j), e->uid);
 			g_string_free(out, TRUE);
-			return NULL;
+			out = NULL;
+			break;
 		}
 		len = uidl_format(rec, sizeof(rec), e, file);
 		g_string_append_len(out, rec, len);
 	}
+	g_ptr_array_free(order, TRUE);
 	return out;
 }
 

@@ -446,6 +446,32 @@ test_header_id(void **state)
 	uidl_free(st);
 }
 
+/*
+ * A record longer than a bounded read, from fields after the name (a
+ * later version's) or from leading zeros: the name is read back all the
+ * same, or the record is malformed; compaction never fails on it.
+ */
+static void
+test_long_record(void **state)
+{
+	struct fixture *fx = *state;
+	const char *keep[] = { "a", "z" };
+	struct uidl_store *st;
+	GString *data = g_string_new(HEADER "a\t1\t1\t1\tname\t");
+	struct err err;
+
+	g_string_append_printf(data, "%0600d\nz\t%0600d\t1\t1\tzz\n", 7, 2);
+	spew(fx->path, data->str, data->len);
+	g_string_free(data, TRUE);
+	st = open_ok(fx->path);
+	assert_int_equal(uidl_count(st), 1);
+	assert_int_equal(uidl_malformed(st), 1);
+	assert_string_equal(uidl_file(st, "a", 1), "name");
+	assert_int_equal(uidl_compact(st, keep, 2, &err), 0);
+	assert_string_equal(uidl_file(st, "a", 1), "name");
+	uidl_free(st);
+}
+
 static void
 test_torn_header(void **state)
 {
@@ -867,6 +893,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_any_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_id, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_long_record, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),
