@@ -217,10 +217,12 @@ int fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 
 /*
  * Connect, secure and log in as acct says, then fetch_session(); with
- * acct->checkpoint, again after every that many DELEs.  With
- * FETCH_TLS_STARTTLS a server without STLS is refused before any
- * credential is sent.  stats->deleted counts only the deletions that a
- * QUIT made final.
+ * acct->checkpoint, again after every that many DELEs, unless the server
+ * announces a LOGIN-DELAY, lists again what an earlier session deleted
+ * (it ignores DELE), or a session got nowhere: then that session is the
+ * last.  With FETCH_TLS_STARTTLS a server without STLS is refused before
+ * any credential is sent.  stats->deleted counts only the deletions that
+ * a QUIT made final and no later session found still listed.
  */
 int fetch_account(const struct fetch_account *acct, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err);
