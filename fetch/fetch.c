@@ -58,6 +58,9 @@ struct fetch_track {
 	GPtrArray *now;      /* uids whose DELE this session got +OK for */
 	unsigned relisted;   /* of dropped, listed again by this session */
 	unsigned redeleted;  /* DELEs of this session for uids in dropped */
+	/* The session before: messages listed, deletions QUIT made final. */
+	unsigned prev_on_server;
+	unsigned prev_deleted;
 };
 
 /* The state of one run over a logged-in session. */
@@ -1199,14 +1202,16 @@ static void
 fetch_checkpoint_check(struct fetch_run *r)
 {
 	long delay = pop3_get_caps(r->s)->login_delay;
-	size_t i;
+	size_t i, nuid = 0;
 
 	if (r->track != NULL) {
-		for (i = 0; i < r->n; i++)
+		for (i = 0; i < r->n; i++) {
+			nuid += r->msgs[i].has_uid;
 			if (r->msgs[i].has_uid &&
 			    g_hash_table_contains(r->track->dropped,
 			        r->msgs[i].uid))
 				r->track->relisted++;
+		}
 	}
 	if (r->acct->checkpoint == 0)
 		return;
@@ -1215,6 +1220,14 @@ fetch_checkpoint_check(struct fetch_run *r)
 		          "deletion it accepted: it ignores DELE; no more "
 		          "checkpoints in this run",
 		    r->account, r->track->relisted);
+	else if (r->track != NULL && nuid == 0 && r->track->prev_deleted > 0 &&
+	    r->n >= r->track->prev_on_server)
+		/* Without unique-ids only the count can tell. */
+		log_warnx("%s: the server lists %zu messages after %u of %u "
+		          "were deleted: it seems to ignore DELE; no more "
+		          "checkpoints in this run",
+		    r->account, r->n, r->track->prev_deleted,
+		    r->track->prev_on_server);
 	else if (delay > 0)
 		log_info("%s: LOGIN-DELAY %ld s: no checkpoint, one session",
 		    r->account, delay);
@@ -1639,6 +1652,8 @@ fetch_account(const struct fetch_account *acct, const struct store *st,
 		if (rc == -1 || !one.is_checkpoint || !one.quit_ok)
 			break;
 		has_progress = fetch_track_commit(&track, &one);
+		track.prev_on_server = one.on_server;
+		track.prev_deleted = one.deleted;
 		if (!has_progress) {
 			/* Another session would do the same again. */
 			log_warnx("%s: checkpoint: the session got nowhere, "

@@ -40,6 +40,22 @@ check_nodele()
 	fake_finish "DELE ignored"
 }
 
+# The same without UIDL: only the count shows it, and the second
+# session is the last.
+check_nodele_nouidl()
+{
+	fake_start nodele-nouidl-1 nodele-nouidl-2
+	fake_account nn off each
+	sed -i 's/^\tdelete = each$/&\n\tcheckpoint = 2/' "$PF_CONF"
+	fake_pf
+	assert_rc 0 "DELE ignored, no UIDL"
+	fake_message "DELE ignored, no UIDL" \
+	    'nn: the server lists 3 messages after 2 of 3 were deleted'
+	assert_eq "DELE ignored, no UIDL: logins" \
+	    "$(grep -c '^USER ' "$FAKE_LOG")" 2
+	fake_finish "DELE ignored, no UIDL"
+}
+
 # LOGIN-DELAY 60 with checkpoint = 1: one session, all three messages,
 # and the delay remembered.
 check_login_delay()
@@ -128,6 +144,8 @@ check_grown()
 }
 
 fake_check "checkpoint: a server that ignores DELE" check_nodele
+fake_check "checkpoint: a server without UIDL that ignores DELE" \
+    check_nodele_nouidl
 fake_check "checkpoint: LOGIN-DELAY, one session" check_login_delay
 fake_check "uidl_fallback: no Message-ID" check_msgid_missing
 fake_check "no TOP: rules on the size" check_notop_size
