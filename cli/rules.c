@@ -210,12 +210,13 @@ rules_decide(const struct rules *rs, const char *header, size_t len,
 	struct filter_msg *m;
 	int rc;
 
-	m = filter_msg_new();
-	(void)filter_msg_feed(m, header, len);
+	m = header != NULL ? filter_msg_new() : NULL;
+	if (m != NULL)
+		(void)filter_msg_feed(m, header, len);
 	rc = filter_decide(rs->v, rs->n, m, size, &d, err);
 	filter_msg_free(m);
-	if (rc == -1)
-		return -1;
+	if (rc != 0)
+		return rc;
 	memset(out, 0, sizeof(*out));
 	out->verdict = d.verdict == FILTER_SKIP ? FETCH_SKIP
 	    : d.verdict == FILTER_DISCARD       ? FETCH_DISCARD

@@ -45,7 +45,8 @@ void rules_each_path(const struct rules *rs, void (*fn)(void *, const char *),
 
 /*
  * Decide for a message of size octets from its header (len octets).
- * out's strings are borrowed from rs.
+ * out's strings are borrowed from rs.  header NULL: from the size alone;
+ * 1 when that is not enough (see filter_decide()).
  */
 int rules_decide(const struct rules *rs, const char *header, size_t len,
     uint64_t size, struct rules_decision *out, struct err *err);

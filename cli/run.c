@@ -196,10 +196,11 @@ run_decide(void *arg, const struct pop3_msg *msg, const char *header,
     struct err *err)
 {
 	struct run_ctx *ctx = arg;
+	int rc;
 
-	if (rules_decide(ctx->rules, header, len, msg->size, &ctx->pending,
-	        err) == -1)
-		return -1;
+	if ((rc = rules_decide(ctx->rules, header, len, msg->size,
+	         &ctx->pending, err)) != 0)
+		return rc;
 	ctx->filing = (struct maildir_filing){ .folder = ctx->pending.folder,
 		.is_path = ctx->pending.is_path,
 		.is_seen = ctx->pending.is_seen,

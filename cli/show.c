@@ -115,6 +115,11 @@ run_preview_action(const struct run_preview *pv,
 	else if (!pm->is_retr && !pm->msg->has_uid)
 		(void)snprintf(action, size,
 		    "left alone (no usable unique-id)");
+	else if (!pm->is_decided && pm->header == NULL &&
+	    rules_count(pv->ctx->rules) > 0)
+		/* No TOP, and the size alone does not settle it. */
+		(void)snprintf(action, size,
+		    "decided at download: needs the header");
 	else if (!pm->is_decided)
 		(void)snprintf(action, size, "%s%s", where, then);
 	else {

@@ -57,6 +57,9 @@ packages='
 # and convert-state.sh compare contrib/'s converters with what they make
 # of a file, and import what they fetched), and for make bench.
 #
+# mailutils-pop3d: GNU mailutils' POP3 server, which rewrites a mailbox
+# after the first session (tests/integ/mailutils-grown.sh).
+#
 # systemd only for systemd-analyze, which checks contrib/systemd's units
 # (tests/integ/systemd-units.sh); nothing needs it running.  PyYAML and
 # jsonschema check the Kubernetes example (tests/integ/kubernetes.sh).

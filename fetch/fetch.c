@@ -40,11 +40,27 @@ struct fetch_done {
 	char *name;    /* as the sink stored it; NULL: discarded, or unnamed */
 	bool is_kept;  /* stored, not discarded */
 	uint64_t size; /* octets stored */
+	uint64_t hid;  /* header id (fetch_header_id()), 0 if unknown */
 };
 
 struct fetch_header {
 	char buf[FETCH_HEADER_MAX];
 	size_t len;
+};
+
+/*
+ * What the sessions of one fetch_account() (checkpoint) tell each other:
+ * which messages a QUIT made deleted, so that a server that accepts DELE
+ * and deletes nothing is seen and not counted as having deleted.
+ */
+struct fetch_track {
+	GHashTable *dropped; /* uids deleted by an earlier session (owned) */
+	GPtrArray *now;      /* uids whose DELE this session got +OK for */
+	unsigned relisted;   /* of dropped, listed again by this session */
+	unsigned redeleted;  /* DELEs of this session for uids in dropped */
+	/* The session before: messages listed, deletions QUIT made final. */
+	unsigned prev_on_server;
+	unsigned prev_deleted;
 };
 
 /* The state of one run over a logged-in session. */
@@ -83,9 +99,14 @@ struct fetch_run {
 	struct fetch_header *hdr;   /* the header of the message in hand */
 	const struct pop3_msg *cur; /* the message in hand */
 	bool is_begun;              /* decided, and the sink begun if stored */
+	bool is_hdr_open;           /* the header not all in hdr yet */
 	enum fetch_verdict verdict; /* of the message in hand */
 	const void *filing;         /* and where it goes, for the sink */
+	struct fetch_track *track;  /* NULL: a session on its own */
+	struct fetch_account nocp;  /* acct without its checkpoint */
 };
+
+static uint64_t fetch_header_id(const char *hdr, size_t len);
 
 /* The state, through the interface cli/ hands in (fetch/fetch.h). */
 static bool
@@ -114,9 +135,9 @@ store_count(const struct store *st)
 
 static int
 store_append(const struct store *st, const char *uid, uint64_t size,
-    const char *file, int64_t now, struct err *err)
+    const char *file, uint64_t hid, int64_t now, struct err *err)
 {
-	return st->ops->append(st->ctx, uid, size, file, now, err);
+	return st->ops->append(st->ctx, uid, size, file, hid, now, err);
 }
 
 static int
@@ -231,10 +252,18 @@ fetch_sink_write(void *arg, const char *data, size_t len, struct err *err)
 		r->hdr->len += take != 0 ? take : len;
 		if (take == 0)
 			return 0;
+		r->is_hdr_open = false;
 		if (fetch_begin(r, err) == -1)
 			return -1;
 		data += take;
 		len -= take;
+	}
+	if (r->is_hdr_open) {
+		/* Kept for the header id, as it goes by. */
+		take = fetch_header_take(r, data, len);
+		memcpy(r->hdr->buf + r->hdr->len, data, take != 0 ? take : len);
+		r->hdr->len += take != 0 ? take : len;
+		r->is_hdr_open = take == 0;
 	}
 	if (r->verdict != FETCH_STORE || len == 0)
 		return 0;
@@ -288,8 +317,8 @@ fetch_read_one(struct fetch_run *r, size_t idx, struct err *err)
 	r->cur = msg;
 	r->verdict = FETCH_STORE;
 	r->is_begun = r->acct->decide == NULL;
-	if (r->hdr != NULL)
-		r->hdr->len = 0;
+	r->hdr->len = 0;
+	r->is_hdr_open = true;
 	if (r->is_begun && sink->ops->begin(sink->ctx, msg, NULL, err) == -1) {
 		/* The reply must still be read, to stay in step. */
 		(void)pop3_read_retr(r->s, fetch_discard, NULL, NULL,
@@ -313,7 +342,8 @@ fetch_read_one(struct fetch_run *r, size_t idx, struct err *err)
 	r->done[r->ndone++] = (struct fetch_done){ .idx = idx,
 		.name = name,
 		.is_kept = true,
-		.size = size };
+		.size = size,
+		.hid = fetch_header_id(r->hdr->buf, r->hdr->len) };
 	r->in_flight = 0;
 	return 0;
 fail:
@@ -413,7 +443,7 @@ fetch_round_commit(struct fetch_run *r, bool is_lazy, struct err *err)
 		const struct pop3_msg *msg = &r->msgs[d->idx];
 
 		if (msg->has_uid &&
-		    store_append(r->st, msg->uid, msg->size, d->name,
+		    store_append(r->st, msg->uid, msg->size, d->name, d->hid,
 		        (int64_t)time(NULL), err) == -1)
 			goto out;
 	}
@@ -453,8 +483,16 @@ out:
 static int
 fetch_read_dele(struct fetch_run *r, size_t idx, struct err *err)
 {
+	const struct pop3_msg *m = &r->msgs[idx];
+
 	if (pop3_read_dele(r->s, err) == 0) {
 		r->stats->deleted++;
+		if (r->track != NULL && m->has_uid) {
+			if (g_hash_table_contains(r->track->dropped, m->uid))
+				r->track->redeleted++;
+			else
+				g_ptr_array_add(r->track->now, xstrdup(m->uid));
+		}
 		return 0;
 	}
 	err_prefix(err, "message %u", r->msgs[idx].num);
@@ -798,18 +836,18 @@ fetch_header_write(void *arg, const char *data, size_t len, struct err *err)
 }
 
 /*
- * The value of the Message-ID field of a header (RFC 5322 §3.6.4),
- * unfolded and without surrounding white space, into out; false if
- * there is none.
+ * The value of the field called name (with its colon, e.g. "date:") of
+ * a header, unfolded and without white space, into out; false if there
+ * is none.
  */
 static bool
-fetch_find_msgid(const char *hdr, size_t len, char *out, size_t outlen)
+fetch_find_field(const char *hdr, size_t len, const char *name, char *out,
+    size_t outlen)
 {
-	static const char name[] = "message-id:";
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, nlen = strlen(name);
 
-	while (i + sizeof(name) - 1 <= len) {
-		if (g_ascii_strncasecmp(hdr + i, name, sizeof(name) - 1) == 0)
+	while (i + nlen <= len) {
+		if (g_ascii_strncasecmp(hdr + i, name, nlen) == 0)
 			break;
 		if (hdr[i] == '\n')
 			return false; /* the blank line: end of header */
@@ -817,9 +855,9 @@ fetch_find_msgid(const char *hdr, size_t len, char *out, size_t outlen)
 			i++;
 		i++;
 	}
-	if (i + sizeof(name) - 1 > len)
+	if (i + nlen > len)
 		return false;
-	for (i += sizeof(name) - 1; i < len && o + 1 < outlen; i++) {
+	for (i += nlen; i < len && o + 1 < outlen; i++) {
 		/* A folded line goes on with white space. */
 		if (hdr[i] == '\n' &&
 		    (i + 1 >= len || (hdr[i + 1] != ' ' && hdr[i + 1] != '\t')))
@@ -829,6 +867,39 @@ fetch_find_msgid(const char *hdr, size_t len, char *out, size_t outlen)
 	}
 	out[o] = '\0';
 	return o > 0;
+}
+
+/*
+ * A message's header id: the first 64 bits of the SHA-256 of its
+ * Message-ID (RFC 5322 §3.6.4) and Date (§3.6.1) fields, which a server
+ * that adds its own fields (X-UID, Status) leaves alone.  0: it has
+ * neither, and the id says nothing.
+ */
+static uint64_t
+fetch_header_id(const char *hdr, size_t len)
+{
+	char msgid[1024], date[256];
+	bool has_msgid, has_date;
+	GChecksum *sum;
+	guint8 digest[32];
+	gsize dlen = sizeof(digest);
+	uint64_t id = 0;
+	int i;
+
+	has_msgid =
+	    fetch_find_field(hdr, len, "message-id:", msgid, sizeof(msgid));
+	has_date = fetch_find_field(hdr, len, "date:", date, sizeof(date));
+	if (!has_msgid && !has_date)
+		return 0;
+	sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_checksum_update(sum, (const guchar *)(has_msgid ? msgid : ""), -1);
+	g_checksum_update(sum, (const guchar *)"\n", 1);
+	g_checksum_update(sum, (const guchar *)(has_date ? date : ""), -1);
+	g_checksum_get_digest(sum, digest, &dlen);
+	g_checksum_free(sum);
+	for (i = 0; i < 8; i++)
+		id = id << 8 | digest[i];
+	return id != 0 ? id : 1;
 }
 
 /*
@@ -856,8 +927,17 @@ fetch_msgid_uids(struct fetch_run *r, struct err *err)
 			    m->num);
 			goto out;
 		}
-		if (!fetch_find_msgid(h->buf, h->len, msgid, sizeof(msgid)))
+		if (!fetch_find_field(h->buf, h->len, "message-id:", msgid,
+		        sizeof(msgid))) {
+			/* Unknown to the state: fetched, perhaps again. */
+			log_warnx("%s: message %u has no Message-ID "
+			          "(uidl_fallback = message-id): %s",
+			    r->account, m->num,
+			    r->acct->policy == PLAN_KEEP
+			        ? "left on the server"
+			        : "an interrupted run may store it twice");
 			continue;
+		}
 		sum =
 		    g_compute_checksum_for_string(G_CHECKSUM_SHA256, msgid, -1);
 		(void)snprintf(m->uid, sizeof(m->uid), "mid-%.40s", sum);
@@ -868,6 +948,69 @@ fetch_msgid_uids(struct fetch_run *r, struct err *err)
 out:
 	free(h);
 	return rc;
+}
+
+/*
+ * RFC 1939 §7: the unique-id is a message's identity, its size is not:
+ * GNU mailutils' pop3d adds X-UID and Status fields after the first
+ * session, and LIST then gives a larger size under the same uid.  A uid
+ * the state knows under another size is the same message when its
+ * header id (Message-ID and Date, from TOP n 0) is the one recorded;
+ * it is recorded under its new size too (is_run; a preview only takes
+ * it as fetched), and not fetched again.  Any
+ * other answer (another header: a reused uid; no id recorded; no TOP)
+ * makes it new: a second copy at worst, never a message deleted unseen.
+ * A uid another message in the listing shares keeps to the rules of
+ * fetch_find_shared().
+ */
+static int
+fetch_find_resized(struct fetch_run *r, bool is_run, struct err *err)
+{
+	const struct pop3_caps *caps = pop3_get_caps(r->s);
+	uint64_t size, hid;
+	unsigned found = 0;
+	size_t i;
+
+	if (r->st->ops->find_uid == NULL || (caps->has_capa && !caps->top))
+		return 0;
+	for (i = 0; i < r->n; i++) {
+		const struct pop3_msg *m = &r->msgs[i];
+		int64_t first;
+
+		if (!m->has_uid || r->is_stored[i] || r->is_shared[i] ||
+		    !r->st->ops->find_uid(r->st->ctx, m->uid, &size, &hid) ||
+		    hid == 0 || size == m->size)
+			continue;
+		r->hdr->len = 0;
+		if (pop3_top(r->s, m->num, 0, fetch_header_write, r->hdr,
+		        err) == -1) {
+			if (err->scope != ERR_SCOPE_MESSAGE ||
+			    pop3_get_state(r->s) == POP3_BROKEN)
+				return -1;
+			continue;
+		}
+		if (fetch_header_id(r->hdr->buf, r->hdr->len) != hid) {
+			log_info("%s: message %u: unique-id %s comes back "
+			         "with another size and another header: a "
+			         "new message",
+			    r->account, m->num, m->uid);
+			continue;
+		}
+		first = store_first_seen(r->st, m->uid, size);
+		if (is_run &&
+		    store_append(r->st, m->uid, m->size,
+		        store_file(r->st, m->uid, size), hid,
+		        first >= 0 ? first : (int64_t)time(NULL), err) == -1)
+			return -1;
+		r->is_stored[i] = true;
+		found++;
+		log_info("%s: message %u: the server changed its size from "
+		         "%llu to %llu octets; the same Message-ID and Date: "
+		         "fetched before",
+		    r->account, m->num, (unsigned long long)size,
+		    (unsigned long long)m->size);
+	}
+	return found > 0 && is_run ? store_sync(r->st, err) : 0;
 }
 
 /*
@@ -975,7 +1118,7 @@ fetch_recover(struct fetch_run *r, bool is_run, struct err *err)
 			continue;
 		r->is_found[i] = true;
 		n++;
-		rc = is_run ? store_append(r->st, m->uid, m->size, file,
+		rc = is_run ? store_append(r->st, m->uid, m->size, file, 0,
 		                  (int64_t)time(NULL), err)
 		            : 0;
 		free(file);
@@ -1031,9 +1174,10 @@ fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
 }
 
 /*
- * With rules and a server with TOP: decide from each new message's
- * header before downloading it, so that what is skipped or discarded is
- * never retrieved.  Without TOP the decision waits for RETR.  With
+ * With rules: decide before downloading, so that what is skipped or
+ * discarded is never retrieved.  First from LIST's size alone (larger,
+ * smaller), on every server; then, with TOP, from the header of each
+ * message that needs it.  Without TOP those wait for RETR.  With
  * PIPELINING, up to FETCH_WINDOW TOP commands are sent ahead, so the
  * headers cost no round trip each.
  */
@@ -1042,15 +1186,25 @@ fetch_prescreen(struct fetch_run *r, const struct plan *p, struct err *err)
 {
 	const struct pop3_caps *caps = pop3_get_caps(r->s);
 	size_t *todo, ntodo = 0, sent = 0, i;
-	int rc = -1;
+	const void *filing; /* decided again as the message arrives */
+	int rc = -1, early;
 
 	r->pre = xcalloc(r->n == 0 ? 1 : r->n, sizeof(*r->pre));
-	if (caps->has_capa && !caps->top)
-		return 0;
 	todo = xcalloc(p->nsteps == 0 ? 1 : p->nsteps, sizeof(*todo));
-	for (i = 0; i < p->nsteps; i++)
-		if (p->steps[i].op == PLAN_RETR)
-			todo[ntodo++] = p->steps[i].idx;
+	for (i = 0; i < p->nsteps; i++) {
+		size_t idx = p->steps[i].idx;
+
+		if (p->steps[i].op != PLAN_RETR)
+			continue;
+		early = r->acct->decide(r->acct->decide_arg, &r->msgs[idx],
+		    NULL, 0, &r->pre[idx], &filing, err);
+		if (early == -1)
+			goto out;
+		if (early == 1)
+			todo[ntodo++] = idx;
+	}
+	if (caps->has_capa && !caps->top)
+		ntodo = 0;
 	for (i = 0; i < ntodo; i++) {
 		size_t window = caps->pipelining ? FETCH_WINDOW : 1;
 
@@ -1095,6 +1249,53 @@ fetch_compact(struct fetch_run *r, struct err *err)
 }
 
 /*
+ * checkpoint reconnects so that a broken link costs few uncommitted
+ * deletions; the session goes on to its end instead when reconnecting
+ * would not help: the server ignores DELE (the deletions an earlier
+ * session committed are listed again), or announces a LOGIN-DELAY (RFC
+ * 2449 §6.5: the next login would be refused, or fail the run).
+ */
+static void
+fetch_checkpoint_check(struct fetch_run *r)
+{
+	long delay = pop3_get_caps(r->s)->login_delay;
+	size_t i, nuid = 0;
+
+	if (r->track != NULL) {
+		for (i = 0; i < r->n; i++) {
+			nuid += r->msgs[i].has_uid;
+			if (r->msgs[i].has_uid &&
+			    g_hash_table_contains(r->track->dropped,
+			        r->msgs[i].uid))
+				r->track->relisted++;
+		}
+	}
+	if (r->acct->checkpoint == 0)
+		return;
+	if (r->track != NULL && r->track->relisted > 0)
+		log_warnx("%s: the server lists again %u messages whose "
+		          "deletion it accepted: it ignores DELE; no more "
+		          "checkpoints in this run",
+		    r->account, r->track->relisted);
+	else if (r->track != NULL && nuid == 0 && r->track->prev_deleted > 0 &&
+	    r->n >= r->track->prev_on_server)
+		/* Without unique-ids only the count can tell. */
+		log_warnx("%s: the server lists %zu messages after %u of %u "
+		          "were deleted: it seems to ignore DELE; no more "
+		          "checkpoints in this run",
+		    r->account, r->n, r->track->prev_deleted,
+		    r->track->prev_on_server);
+	else if (delay > 0)
+		log_info("%s: LOGIN-DELAY %ld s: no checkpoint, one session",
+		    r->account, delay);
+	else
+		return;
+	r->nocp = *r->acct;
+	r->nocp.checkpoint = 0;
+	r->acct = &r->nocp;
+}
+
+/*
  * List the maildrop and make the plan, for a run (is_run: a killed run's
  * messages are recovered first) or a preview: what was delivered
  * before, duplicate unique-ids, what is gone from the Maildir, what is
@@ -1117,6 +1318,9 @@ fetch_plan(struct fetch_run *r, bool is_run, struct plan *plan,
 		*has_uidl_out = true;
 	}
 	fetch_find_shared(r);
+	if (is_run)
+		fetch_checkpoint_check(r);
+	acct = r->acct;
 	if (acct->recover != NULL) {
 		if (fetch_recover(r, is_run, err) == -1)
 			return -1;
@@ -1133,6 +1337,10 @@ fetch_plan(struct fetch_run *r, bool is_run, struct plan *plan,
 		    (!r->is_twin[i] || acct->policy == PLAN_KEEP) &&
 		    (store_has(r->st, r->msgs[i].uid, r->msgs[i].size) ||
 		        (r->is_found != NULL && r->is_found[i]));
+	/* Also read by TOP in fetch_find_resized(). */
+	r->hdr = xmalloc(sizeof(*r->hdr));
+	if (*has_uidl_out && fetch_find_resized(r, is_run, err) == -1)
+		return -1;
 	/*
 	 * Refused: the rest of the run goes on, and the error is returned
 	 * at its end (reported once, by the caller).
@@ -1140,8 +1348,6 @@ fetch_plan(struct fetch_run *r, bool is_run, struct plan *plan,
 	if (acct->policy == PLAN_KEEP && acct->is_gone != NULL &&
 	    fetch_find_gone(r, err) == -1)
 		r->first = *err;
-	if (acct->decide != NULL)
-		r->hdr = xmalloc(sizeof(*r->hdr));
 	if (plan_build(r->msgs, r->n, *has_uidl_out, fetch_seen_run,
 	        acct->has_keep_days || r->is_gone != NULL ? fetch_expired
 	                                                  : NULL,
@@ -1196,17 +1402,18 @@ fetch_end(struct fetch_run *r, struct plan *plan, int rc, struct err *err)
 	return rc;
 }
 
-int
-fetch_session(struct pop3_session *s, const struct fetch_account *acct,
+static int
+fetch_session_track(struct pop3_session *s, const struct fetch_account *acct,
     const struct store *st, const struct sink *sink, struct fetch_stats *stats,
-    struct err *err)
+    struct fetch_track *track, struct err *err)
 {
 	struct fetch_run r = { .s = s,
 		.acct = acct,
 		.account = acct->name,
 		.st = st,
 		.sink = sink,
-		.stats = stats };
+		.stats = stats,
+		.track = track };
 	struct plan plan = { 0 };
 	bool has_uidl = false;
 	int rc = -1;
@@ -1226,6 +1433,14 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 	rc = 0;
 quit:
 	return fetch_end(&r, &plan, rc, err);
+}
+
+int
+fetch_session(struct pop3_session *s, const struct fetch_account *acct,
+    const struct store *st, const struct sink *sink, struct fetch_stats *stats,
+    struct err *err)
+{
+	return fetch_session_track(s, acct, st, sink, stats, NULL, err);
 }
 
 static int
@@ -1450,6 +1665,8 @@ fetch_preview_one(struct fetch_run *r, size_t idx, const size_t step[2],
 {
 	const struct pop3_msg *m = &r->msgs[idx];
 	const void *filing;
+	bool is_by_size = false;
+	int early;
 
 	*pm = (struct fetch_plan_msg){ .msg = m,
 		.header = has_header ? r->hdr->buf : NULL,
@@ -1460,20 +1677,29 @@ fetch_preview_one(struct fetch_run *r, size_t idx, const size_t step[2],
 		.is_twin = r->is_twin[idx],
 		.is_recovered = r->is_found != NULL && r->is_found[idx],
 		.verdict = FETCH_STORE };
-	if (step[0] != FETCH_NO_STEP && has_header && r->acct->decide != NULL) {
-		if (r->acct->decide(r->acct->decide_arg, m, r->hdr->buf,
-		        r->hdr->len, &pm->verdict, &filing, err) == -1)
+	if (step[0] != FETCH_NO_STEP && r->acct->decide != NULL) {
+		/* As fetch_prescreen(): the size alone first, on any server. */
+		early = r->acct->decide(r->acct->decide_arg, m, NULL, 0,
+		    &pm->verdict, &filing, err);
+		if (early == -1)
 			return -1;
-		pm->is_decided = true;
+		is_by_size = early == 0;
+		if (early == 1 && has_header) {
+			pm->verdict = FETCH_STORE;
+			if (r->acct->decide(r->acct->decide_arg, m, r->hdr->buf,
+			        r->hdr->len, &pm->verdict, &filing, err) == -1)
+				return -1;
+		}
+		pm->is_decided = is_by_size || has_header;
 	}
 	/*
-	 * As the run goes: a message the rules settled from its header is
-	 * not retrieved (unless they are asked only as it arrives); a
+	 * As the run goes: a message the rules settled from its size, or
+	 * from its header when the server has TOP, is not retrieved; a
 	 * skipped one is not recorded, nor deleted.
 	 */
 	if (step[0] != FETCH_NO_STEP)
 		is_sent[step[0]] = pm->is_retr =
-		    pm->verdict == FETCH_STORE || !is_early;
+		    pm->verdict == FETCH_STORE || !(is_early || is_by_size);
 	if (step[1] != FETCH_NO_STEP)
 		is_sent[step[1]] = pm->is_dele =
 		    pm->is_seen || pm->verdict != FETCH_SKIP;
@@ -1598,7 +1824,8 @@ fetch_serverinfo(const struct fetch_account *acct,
 static int
 fetch_connect(const struct fetch_account *acct,
     const struct fetch_connector *conn, const struct store *st,
-    const struct sink *sink, struct fetch_stats *stats, struct err *err)
+    const struct sink *sink, struct fetch_stats *stats,
+    struct fetch_track *track, struct err *err)
 {
 	struct pop3_caps caps;
 	struct pop3_session *s;
@@ -1609,7 +1836,7 @@ fetch_connect(const struct fetch_account *acct,
 	if ((s = fetch_login(acct, conn, err)) == NULL)
 		return -1;
 	caps = *pop3_get_caps(s);
-	rc = fetch_session(s, acct, st, sink, stats, err);
+	rc = fetch_session_track(s, acct, st, sink, stats, track, err);
 	/* RFC 2449 §6.5, §6.6: what the next run must respect. */
 	stats->login_delay = caps.login_delay;
 	stats->expire = caps.expire;
@@ -1644,14 +1871,37 @@ fetch_listing(const struct fetch_account *acct,
 	return rc;
 }
 
+/*
+ * After a checkpoint's session: what a QUIT made final is taken as
+ * dropped, until a later session lists it again.  Did the session get
+ * anywhere (a message retrieved or settled, or a first deletion)?
+ */
+static bool
+fetch_track_commit(struct fetch_track *track, const struct fetch_stats *one)
+{
+	bool has_progress =
+	    one->retrieved > 0 || one->discarded > 0 || track->now->len > 0;
+	guint i;
+
+	for (i = 0; i < track->now->len; i++)
+		g_hash_table_add(track->dropped,
+		    g_ptr_array_index(track->now, i));
+	/* The keys are the table's now. */
+	g_ptr_array_set_free_func(track->now, NULL);
+	g_ptr_array_set_size(track->now, 0);
+	g_ptr_array_set_free_func(track->now, free);
+	return has_progress;
+}
+
 int
 fetch_account(const struct fetch_account *acct,
     const struct fetch_connector *conn, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
 	struct fetch_account a = *acct;
+	struct fetch_track track = { 0 };
 	struct fetch_stats one;
-	bool is_first = true;
+	bool is_first = true, has_progress;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
@@ -1659,8 +1909,12 @@ fetch_account(const struct fetch_account *acct,
 	if (a.time_limit != 0 && a.deadline == 0)
 		a.deadline =
 		    transport_clock_ms() + (int64_t)a.time_limit * 1000;
+	track.dropped =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+	track.now = g_ptr_array_new_with_free_func(free);
 	for (;;) {
-		rc = fetch_connect(&a, conn, st, sink, &one, err);
+		track.relisted = track.redeleted = 0;
+		rc = fetch_connect(&a, conn, st, sink, &one, &track, err);
 		if (is_first) {
 			stats->on_server = one.on_server;
 			stats->new_msgs = one.new_msgs;
@@ -1671,12 +1925,26 @@ fetch_account(const struct fetch_account *acct,
 		stats->discarded += one.discarded;
 		stats->retrieved += one.retrieved;
 		stats->bytes += one.bytes;
+		/* What an earlier session counted and the server kept. */
+		stats->deleted -= track.relisted < stats->deleted
+		    ? track.relisted
+		    : stats->deleted;
 		if (one.quit_ok)
-			stats->deleted += one.deleted;
+			stats->deleted += one.deleted - track.redeleted;
 		stats->quit_ok = one.quit_ok;
 		stats->is_recovered |= one.is_recovered;
 		if (rc == -1 || !one.is_checkpoint || !one.quit_ok)
-			return rc;
+			break;
+		has_progress = fetch_track_commit(&track, &one);
+		track.prev_on_server = one.on_server;
+		track.prev_deleted = one.deleted;
+		if (!has_progress) {
+			/* Another session would do the same again. */
+			log_warnx("%s: checkpoint: the session got nowhere, "
+			          "not reconnecting",
+			    acct->name);
+			break;
+		}
 		/*
 		 * checkpoint: the DELEs so far are final now; a new session
 		 * picks up the rest, so a broken link can cost at most
@@ -1686,4 +1954,7 @@ fetch_account(const struct fetch_account *acct,
 		    acct->name, one.deleted);
 		is_first = false;
 	}
+	g_ptr_array_free(track.now, TRUE);
+	g_hash_table_destroy(track.dropped);
+	return rc;
 }

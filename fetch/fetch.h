@@ -46,9 +46,12 @@ struct sink {
  * first_seen: when it was first recorded (seconds since the epoch), or
  * -1.  file: the name it was stored as (borrowed, valid until the next
  * call), or NULL.  count: entries.  append: record it (file may be
- * NULL), not yet durable; sync: make every record appended durable, and
- * only then may the messages be deleted.  compact: forget every entry
- * whose uid is not among the n in keep.
+ * NULL; hid, the message's header id, a digest of its Message-ID and
+ * Date, 0 if unknown), not yet durable; sync: make every record
+ * appended durable, and only then may the messages be deleted.
+ * compact: forget every entry whose uid is not among the n in keep.
+ * find_uid: the latest record of uid whatever its size: true with that
+ * size and header id.
  */
 struct store_ops {
 	bool (*has)(void *ctx, const char *uid, uint64_t size);
@@ -56,10 +59,12 @@ struct store_ops {
 	const char *(*file)(void *ctx, const char *uid, uint64_t size);
 	size_t (*count)(void *ctx);
 	int (*append)(void *ctx, const char *uid, uint64_t size,
-	    const char *file, int64_t now, struct err *err);
+	    const char *file, uint64_t hid, int64_t now, struct err *err);
 	int (*sync)(void *ctx, struct err *err);
 	int (*compact)(void *ctx, const char *const *keep, size_t n,
 	    struct err *err);
+	bool (*find_uid)(void *ctx, const char *uid, uint64_t *size_out,
+	    uint64_t *hid_out);
 };
 
 struct store {
@@ -201,8 +206,10 @@ struct fetch_account {
 	 * server has TOP, and again as the message arrives; after a
 	 * FETCH_STORE from the latter the sink's begin() for msg gets
 	 * *filing_out (the decider's, valid until its next call; may be
-	 * left NULL), which says where to file it.  NULL: store every
-	 * message.
+	 * left NULL), which says where to file it.  Asked first with
+	 * header NULL, from LIST's size alone, with or without TOP: 0 with
+	 * *out when that settles it, 1 when the header is needed.  NULL:
+	 * store every message.
 	 */
 	int (*decide)(void *arg, const struct pop3_msg *msg, const char *header,
 	    size_t len, enum fetch_verdict *out, const void **filing_out,
@@ -242,10 +249,12 @@ int fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 /*
  * Connect (through conn), secure and log in as acct says, then
  * fetch_session(); with acct->checkpoint, again after every that many
- * DELEs.  With
- * FETCH_TLS_STARTTLS a server without STLS is refused before any
- * credential is sent.  stats->deleted counts only the deletions that a
- * QUIT made final.
+ * DELEs, unless the server announces a LOGIN-DELAY, lists again what an
+ * earlier session deleted (it ignores DELE), or a session got nowhere:
+ * then that session is the last.  With FETCH_TLS_STARTTLS a server
+ * without STLS is refused before any credential is sent.  stats->deleted
+ * counts only the deletions that a QUIT made final and no later session
+ * found still listed.
  */
 int fetch_account(const struct fetch_account *acct,
     const struct fetch_connector *conn, const struct store *st,

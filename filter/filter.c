@@ -1305,6 +1305,47 @@ eval(const struct filter_cond *c, struct filter_msg *m, uint64_t size)
 	abort();
 }
 
+/*
+ * A condition on the size alone, the header unknown: 1 true, 0 false,
+ * -1 when it depends on the header.  (Kleene's three values: an "any"
+ * with a true child is true whatever the header says.)
+ */
+static int
+eval_size(const struct filter_cond *c, uint64_t size)
+{
+	size_t i;
+	int v, res;
+
+	switch (c->kind) {
+	case FILTER_ALL:
+	case FILTER_ANY:
+		res = c->kind == FILTER_ALL ? 1 : 0;
+		for (i = 0; i < c->nkids; i++) {
+			v = eval_size(c->kids[i], size);
+			if (v == (c->kind == FILTER_ALL ? 0 : 1))
+				return v;
+			if (v == -1)
+				res = -1;
+		}
+		return res;
+	case FILTER_NOT:
+		v = eval_size(c->kids[0], size);
+		return v == -1 ? -1 : !v;
+	case FILTER_LARGER:
+		return size > c->size;
+	case FILTER_SMALLER:
+		return size < c->size;
+	case FILTER_MATCHES:
+	case FILTER_CONTAINS:
+	case FILTER_ADDRESS:
+	case FILTER_DOMAIN:
+	case FILTER_EXISTS:
+	case FILTER_MISSING:
+		return -1;
+	}
+	abort();
+}
+
 int
 filter_decide(const struct filter_rule *rules, size_t n, struct filter_msg *msg,
     uint64_t size, struct filter_decision *out, struct err *err)
@@ -1322,7 +1363,14 @@ filter_decide(const struct filter_rule *rules, size_t n, struct filter_msg *msg,
 				err->cls = ERR_SOFTWARE;
 			return -1;
 		}
-		if (r->cond != NULL && !eval(r->cond, msg, size))
+		if (r->cond != NULL && msg == NULL) {
+			int v = eval_size(r->cond, size);
+
+			if (v == -1)
+				return 1;
+			if (v == 0)
+				continue;
+		} else if (r->cond != NULL && !eval(r->cond, msg, size))
 			continue;
 		switch (r->action) {
 		case FILTER_ACTION_NONE:

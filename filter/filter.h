@@ -260,6 +260,11 @@ struct filter_decision {
  * matching rules may change the folder or the verdict and add flags.
  * No match delivers to the inbox with no flags.  Fails only on a rule
  * that filter_rule_check() would refuse (ERR_SOFTWARE).
+ *
+ * msg NULL: decide from the size alone (what LIST says, before any
+ * download): 0 with *out when every rule that must be looked at is
+ * settled by the size (larger, smaller, and groups of them), 1 (*out
+ * untouched) when one needs the header.
  */
 int filter_decide(const struct filter_rule *rules, size_t n,
     struct filter_msg *msg, uint64_t size, struct filter_decision *out,

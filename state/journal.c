@@ -283,10 +283,14 @@ journal_load(struct journal *j, journal_record_fn *fn, void *arg,
 static int
 journal_open_fd(struct journal *j, struct err *err)
 {
-	j->fd = openat(j->dir_fd, j->base, O_RDWR | O_APPEND | O_CLOEXEC, 0600);
+	/* Never through a link: the state is the user's own files. */
+	j->fd = openat(j->dir_fd, j->base,
+	    O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (j->fd == -1 && errno == ENOENT)
 		j->fd = openat(j->dir_fd, j->base,
-		    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
+		        O_CLOEXEC,
+		    0600);
 	if (j->fd == -1) {
 		err_set(err, ERR_LOCAL, "open %s", j->path);
 		return -1;
@@ -457,7 +461,8 @@ journal_reopen(struct journal *j, struct err *err)
 
 	if (j->fd != -1)
 		(void)close(j->fd);
-	j->fd = openat(j->dir_fd, j->base, O_RDWR | O_APPEND | O_CLOEXEC, 0600);
+	j->fd = openat(j->dir_fd, j->base,
+	    O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (j->fd == -1) {
 		err_set(err, ERR_LOCAL, "open %s", j->path);
 		return -1;

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,6 +166,38 @@ state_load(struct state *st, bool has_archive, struct err *err)
 	return st->ar != NULL ? 0 : -1;
 }
 
+/*
+ * The state says what was fetched and may be deleted; another user who
+ * can write into its directory can plant links or records there.  So
+ * the directory must be the user's and writable by no one else, as ssh
+ * asks of ~/.ssh.
+ */
+static int
+state_check_dir(int fd, const char *dir, struct err *err)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) == -1) {
+		err_set(err, ERR_LOCAL, "%s", dir);
+		return -1;
+	}
+	if (sb.st_uid != geteuid()) {
+		err_setx(err, ERR_LOCAL,
+		    "state directory %s: owned by uid %ld, not by this user "
+		    "(%ld)",
+		    dir, (long)sb.st_uid, (long)geteuid());
+		return -1;
+	}
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		err_setx(err, ERR_LOCAL,
+		    "state directory %s: writable by others (mode %03o); "
+		    "chmod go-w it",
+		    dir, (unsigned)(sb.st_mode & 0777));
+		return -1;
+	}
+	return 0;
+}
+
 struct state *
 state_open(const char *dir, const char *account, bool has_archive,
     struct err *err)
@@ -181,6 +214,8 @@ state_open(const char *dir, const char *account, bool has_archive,
 		err_set(err, ERR_LOCAL, "%s", dir);
 		goto fail;
 	}
+	if (state_check_dir(st->dir_fd, dir, err) == -1)
+		goto fail;
 	if (state_lock(st, err) == -1 || state_check_delay(st, err) == -1 ||
 	    state_mark(st, err) == -1 || state_load(st, has_archive, err) == -1)
 		goto fail;
@@ -306,11 +341,11 @@ state_store_count(void *ctx)
 
 static int
 state_store_append(void *ctx, const char *uid, uint64_t size, const char *file,
-    int64_t now, struct err *err)
+    uint64_t hid, int64_t now, struct err *err)
 {
 	struct state *st = ctx;
 
-	if (uidl_append(st->uidl, uid, size, file, now, err) == 0)
+	if (uidl_append_id(st->uidl, uid, size, file, hid, now, err) == 0)
 		return 0;
 	st->is_unclean = true;
 	return -1;
@@ -344,6 +379,14 @@ state_store_compact(void *ctx, const char *const *keep, size_t n,
 	return uidl_compact(((struct state *)ctx)->uidl, keep, n, err);
 }
 
+static bool
+state_store_find_uid(void *ctx, const char *uid, uint64_t *size_out,
+    uint64_t *hid_out)
+{
+	return uidl_find_uid(((struct state *)ctx)->uidl, uid, size_out,
+	    hid_out);
+}
+
 static const struct store_ops state_store_ops = {
 	.has = state_store_has,
 	.first_seen = state_store_first_seen,
@@ -352,6 +395,7 @@ static const struct store_ops state_store_ops = {
 	.append = state_store_append,
 	.sync = state_store_sync,
 	.compact = state_store_compact,
+	.find_uid = state_store_find_uid,
 };
 
 void

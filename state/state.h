@@ -38,12 +38,13 @@ struct state;
 char *state_dir(struct err *err);
 
 /*
- * Open the account's state in dir (made, mode 0700, if missing): take
- * its lock (another run holding it: ERR_TEMP), refuse a login earlier
- * than the last LOGIN-DELAY allows (ERR_TEMP), mark the run (durably,
- * before anything is stored), load the UIDL store and, with has_archive,
- * the archive index.  Returns a new state (caller owns, state_close()),
- * or NULL with err set.
+ * Open the account's state in dir (made, mode 0700, if missing; one
+ * not owned by the user or writable by group or others is refused,
+ * ERR_LOCAL): take its lock (another run holding it: ERR_TEMP), refuse
+ * a login earlier than the last LOGIN-DELAY allows (ERR_TEMP), mark the
+ * run (durably, before anything is stored), load the UIDL store and,
+ * with has_archive, the archive index.  Returns a new state (caller
+ * owns, state_close()), or NULL with err set.
  */
 struct state *state_open(const char *dir, const char *account, bool has_archive,
     struct err *err);

@@ -20,13 +20,15 @@
  * The journal is text, one record a line:
  *
  *	popfetch-uidl 1
- *	<uid> TAB <size> TAB <first seen> TAB <delivered> TAB <file> LF
+ *	<uid> TAB <size> TAB <first seen> TAB <delivered> TAB <file>
+ *	    [TAB <header id>] LF
  *
  * Times are seconds since the epoch; file is the name in the Maildir,
- * or "-".  Within version 1, fields are only ever added at the end: a
- * reader takes the ones it knows and ignores the rest, so a record needs
- * at least UIDL_FIELDS fields.  An incompatible change bumps the version,
- * which older readers refuse rather than misread.
+ * or "-"; the header id (added later, so optional) is 16 hex digits, or
+ * "-" when unknown (see uidl_append_id()).  Within version 1, fields are only
+ *ever added at the end: a reader takes the ones it knows and ignores the rest,
+ *so a record needs at least UIDL_FIELDS fields.  An incompatible change bumps
+ *the version, which older readers refuse rather than misread.
  */
 #define UIDL_FIELDS 5
 /*
@@ -42,8 +44,8 @@ static const struct journal_kind uidl_kind = { .magic = "popfetch-uidl",
 /* RFC 1939 §7: a unique-id is 1 to 70 characters in 0x21..0x7e. */
 #define UIDL_UID_MAX 70
 
-/* One record: uid, four numbers, a file name, separators. */
-#define UIDL_RECORD_MAX (UIDL_UID_MAX + 4 * 21 + NAME_MAX + 8)
+/* One record: uid, five numbers (one a header id), a file name, separators. */
+#define UIDL_RECORD_MAX (UIDL_UID_MAX + 5 * 21 + NAME_MAX + 8)
 
 /*
  * An entry keeps where its record is, not the file name in it: names are
@@ -55,6 +57,7 @@ struct uidl_entry {
 	uint64_t size;
 	int64_t first_seen;
 	int64_t delivered;
+	uint64_t hid;  /* header id, 0 if unknown */
 	off_t rec;     /* offset of its (last) record in the journal */
 	bool has_file; /* that record names a file */
 	char data[];
@@ -79,6 +82,7 @@ struct uidl_store {
 	bool is_reindexing;      /* reading only to learn records' offsets */
 	char file[NAME_MAX + 1]; /* what uidl_file() returns */
 	GHashTable *set;         /* struct uidl_entry, keyed on (uid, size) */
+	GHashTable *by_uid;      /* uid -> its latest entry; made when asked */
 	struct uidl_slab *slabs; /* the entries' memory, newest first */
 };
 
@@ -153,7 +157,7 @@ uidl_alloc(struct uidl_store *st, size_t len)
 static struct uidl_entry *
 uidl_entry_new(struct uidl_store *st, const char *uid, size_t uidlen,
     uint64_t size, bool has_file, off_t rec, int64_t first_seen,
-    int64_t delivered)
+    int64_t delivered, uint64_t hid)
 {
 	struct uidl_entry *e;
 
@@ -166,6 +170,7 @@ uidl_entry_new(struct uidl_store *st, const char *uid, size_t uidlen,
 	e->size = size;
 	e->first_seen = first_seen;
 	e->delivered = delivered;
+	e->hid = hid;
 	return e;
 }
 
@@ -179,6 +184,8 @@ uidl_insert(struct uidl_store *st, struct uidl_entry *e)
 	    old->first_seen < e->first_seen)
 		e->first_seen = old->first_seen;
 	(void)g_hash_table_replace(st->set, e, e);
+	if (st->by_uid != NULL)
+		g_hash_table_replace(st->by_uid, e->data, e);
 }
 
 static int
@@ -192,6 +199,27 @@ uidl_parse_time(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
+/* A header id: 16 hex digits, or "-" for none. */
+static int
+uidl_parse_hid(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	*out = 0;
+	if (len == 1 && s[0] == '-')
+		return 0;
+	if (len != 16)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!g_ascii_isxdigit(s[i]))
+			return -1;
+		v = v << 4 | (uint64_t)g_ascii_xdigit_value(s[i]);
+	}
+	*out = v;
+	return 0;
+}
+
 /*
  * Parse one record (without its LF), at offset off of the journal; -1 if
  * malformed.  Reindexing, only note where the entry's record is.
@@ -200,12 +228,12 @@ static int
 uidl_parse_record(void *arg, const char *line, size_t len, off_t off)
 {
 	struct uidl_store *st = arg;
-	const char *field[UIDL_FIELDS], *end = line + len, *p = line, *tab;
-	size_t flen[UIDL_FIELDS], n;
-	uint64_t size;
+	const char *field[UIDL_FIELDS + 1], *end = line + len, *p = line, *tab;
+	size_t flen[UIDL_FIELDS + 1], n;
+	uint64_t size, hid = 0;
 	int64_t seen, delivered;
 
-	for (n = 0; n < UIDL_FIELDS; n++) {
+	for (n = 0; n < UIDL_FIELDS + 1; n++) {
 		tab = memchr(p, '\t', (size_t)(end - p));
 		field[n] = p;
 		flen[n] = (size_t)((tab != NULL ? tab : end) - p);
@@ -215,6 +243,9 @@ uidl_parse_record(void *arg, const char *line, size_t len, off_t off)
 	}
 	if (n < UIDL_FIELDS - 1)
 		return -1;
+	/* One this version cannot read is as good as none: unknown. */
+	if (n >= UIDL_FIELDS && uidl_parse_hid(field[5], flen[5], &hid) == -1)
+		hid = 0;
 	if (flen[1] == 1 && field[1][0] == '*')
 		size = UIDL_SIZE_ANY;
 	else if (str_tonum(field[1], flen[1], UIDL_SIZE_ANY - 1, &size) == -1)
@@ -222,6 +253,13 @@ uidl_parse_record(void *arg, const char *line, size_t len, off_t off)
 	if (!uidl_valid_uid(field[0], flen[0]) ||
 	    uidl_parse_time(field[2], flen[2], &seen) == -1 ||
 	    uidl_parse_time(field[3], flen[3], &delivered) == -1)
+		return -1;
+	/*
+	 * uidl_read_file() reads the name back with one bounded read: what
+	 * it needs (numbers may have leading zeros) must fit, whatever
+	 * fields follow.
+	 */
+	if ((size_t)(field[4] + flen[4] - line) >= UIDL_RECORD_MAX - 1)
 		return -1;
 	if (flen[4] == 1 && field[4][0] == '-')
 		flen[4] = 0;
@@ -242,7 +280,7 @@ uidl_parse_record(void *arg, const char *line, size_t len, off_t off)
 	}
 	uidl_insert(st,
 	    uidl_entry_new(st, field[0], flen[0], size, flen[4] > 0, off, seen,
-	        delivered));
+	        delivered, hid));
 	return 0;
 }
 
@@ -290,6 +328,8 @@ uidl_free(struct uidl_store *st)
 	if (st == NULL)
 		return;
 	journal_free(st->j);
+	if (st->by_uid != NULL)
+		g_hash_table_destroy(st->by_uid);
 	g_hash_table_destroy(st->set);
 	while ((slab = st->slabs) != NULL) {
 		st->slabs = slab->next;
@@ -329,6 +369,56 @@ uidl_lookup(const struct uidl_store *st, const char *uid, uint64_t size)
 	return e;
 }
 
+/* st->by_uid, made on first use: the latest record of each uid wins. */
+static void
+uidl_index_uids(struct uidl_store *st)
+{
+	GHashTableIter it;
+	gpointer p;
+
+	if (st->by_uid != NULL)
+		return;
+	st->by_uid = g_hash_table_new(g_str_hash, g_str_equal);
+	g_hash_table_iter_init(&it, st->set);
+	while (g_hash_table_iter_next(&it, &p, NULL)) {
+		const struct uidl_entry *x = p, *old;
+
+		old = g_hash_table_lookup(st->by_uid, x->uid);
+		if (old == NULL || old->rec < x->rec)
+			g_hash_table_replace(st->by_uid,
+			    ((struct uidl_entry *)p)->data, p);
+	}
+}
+
+/*
+ * Is e the same message as a later record of its uid, under an older
+ * size (the same header id: see uidl_append_id())?  Then that record
+ * says all e says.
+ */
+static bool
+uidl_is_superseded(struct uidl_store *st, const struct uidl_entry *e)
+{
+	const struct uidl_entry *latest;
+
+	uidl_index_uids(st);
+	latest = g_hash_table_lookup(st->by_uid, e->uid);
+	return e->hid != 0 && latest != e && latest->hid == e->hid;
+}
+
+bool
+uidl_find_uid(struct uidl_store *st, const char *uid, uint64_t *size_out,
+    uint64_t *hid_out)
+{
+	const struct uidl_entry *e;
+
+	uidl_index_uids(st);
+	if ((e = g_hash_table_lookup(st->by_uid, uid)) == NULL)
+		return false;
+	*size_out = e->size;
+	*hid_out = e->hid;
+	return true;
+}
+
 int64_t
 uidl_first_seen(const struct uidl_store *st, const char *uid, uint64_t size)
 {
@@ -352,8 +442,12 @@ uidl_read_file(struct uidl_store *st, const struct uidl_entry *e)
 	if (!e->has_file)
 		return NULL;
 	n = journal_pread(st->j, rec, sizeof(rec), e->rec);
-	if (n <= 0 || (end = memchr(rec, '\n', (size_t)n)) == NULL ||
-	    (size_t)(end - rec) <= ulen || memcmp(rec, e->uid, ulen) != 0 ||
+	if (n <= 0)
+		return NULL;
+	/* The fields after the name may not all be in rec: no matter. */
+	if ((end = memchr(rec, '\n', (size_t)n)) == NULL)
+		end = rec + n;
+	if ((size_t)(end - rec) <= ulen || memcmp(rec, e->uid, ulen) != 0 ||
 	    rec[ulen] != '\t')
 		return NULL;
 	/* The fifth field; a later version may add more after it. */
@@ -431,16 +525,20 @@ static int
 uidl_format(char *buf, size_t bufsize, const struct uidl_entry *e,
     const char *file)
 {
-	char size[24];
+	char size[24], hid[24];
 	int n;
 
 	if (e->size == UIDL_SIZE_ANY)
 		(void)snprintf(size, sizeof(size), "*");
 	else
 		(void)snprintf(size, sizeof(size), "%" PRIu64, e->size);
-	n = snprintf(buf, bufsize, "%s\t%s\t%" PRId64 "\t%" PRId64 "\t%s\n",
+	/* The header id only when known: older records stay as they were. */
+	hid[0] = '\0';
+	if (e->hid != 0)
+		(void)snprintf(hid, sizeof(hid), "\t%016" PRIx64, e->hid);
+	n = snprintf(buf, bufsize, "%s\t%s\t%" PRId64 "\t%" PRId64 "\t%s%s\n",
 	    e->uid, size, e->first_seen, e->delivered,
-	    file != NULL ? file : "-");
+	    file != NULL ? file : "-", hid);
 	assert(n > 0 && (size_t)n < bufsize);
 	return n;
 }
@@ -448,6 +546,13 @@ uidl_format(char *buf, size_t bufsize, const struct uidl_entry *e,
 int
 uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
     const char *file, int64_t now, struct err *err)
+{
+	return uidl_append_id(st, uid, size, file, 0, now, err);
+}
+
+int
+uidl_append_id(struct uidl_store *st, const char *uid, uint64_t size,
+    const char *file, uint64_t hid, int64_t now, struct err *err)
 {
 	struct uidl_entry *e;
 	char rec[UIDL_RECORD_MAX];
@@ -458,7 +563,7 @@ uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
 	if (now < 0)
 		now = 0; /* a clock before 1970 is wrong, the record is not */
 	e = uidl_entry_new(st, uid, strlen(uid), size, file != NULL, 0, now,
-	    now);
+	    now, hid);
 	len = uidl_format(rec, sizeof(rec), e, file);
 	if (journal_append(st->j, rec, (size_t)len, &e->rec, err) == -1)
 		return -1;
@@ -472,39 +577,60 @@ uidl_sync(struct uidl_store *st, struct err *err)
 	return journal_sync(st->j, err);
 }
 
+/* g_ptr_array_sort(): entries in the order of their records. */
+static gint
+uidl_entry_cmp_rec(gconstpointer a, gconstpointer b)
+{
+	const struct uidl_entry *x = *(const struct uidl_entry *const *)a;
+	const struct uidl_entry *y = *(const struct uidl_entry *const *)b;
+
+	return x->rec < y->rec ? -1 : x->rec > y->rec;
+}
+
 /*
  * The retained entries, serialised as a whole journal (caller owns the
  * GString), or NULL if a file name cannot be read back.
  */
 static GString *
-uidl_serialise(struct uidl_store *st, GHashTable *keep, struct err *err)
+uidl_serialise(struct uidl_store *st, GHashTable *keep, GHashTable *gone,
+    struct err *err)
 {
 	GHashTableIter it;
+	GPtrArray *order;
 	GString *out;
 	gpointer p;
 	const char *file;
 	char rec[UIDL_RECORD_MAX];
+	guint i;
 	int len;
 
-	out = g_string_sized_new(64 + g_hash_table_size(st->set) * 96);
-	g_string_append(out, journal_header(st->j));
+	/* In the order of the records, so that the latest stays last. */
+	order = g_ptr_array_sized_new(g_hash_table_size(st->set));
 	g_hash_table_iter_init(&it, st->set);
-	while (g_hash_table_iter_next(&it, &p, NULL)) {
-		const struct uidl_entry *e = p;
+	while (g_hash_table_iter_next(&it, &p, NULL))
+		if (g_hash_table_contains(keep,
+		        ((const struct uidl_entry *)p)->uid) &&
+		    !g_hash_table_contains(gone, p))
+			g_ptr_array_add(order, p);
+	g_ptr_array_sort(order, uidl_entry_cmp_rec);
+	out = g_string_sized_new(64 + order->len * 96);
+	g_string_append(out, journal_header(st->j));
+	for (i = 0; i < order->len; i++) {
+		const struct uidl_entry *e = g_ptr_array_index(order, i);
 
-		if (!g_hash_table_contains(keep, e->uid))
-			continue;
 		file = uidl_read_file(st, e);
 		if (e->has_file && file == NULL) {
 			err_setx(err, ERR_LOCAL,
 			    "%s: the record of %s cannot be read back",
 			    journal_path(st->j), e->uid);
 			g_string_free(out, TRUE);
-			return NULL;
+			out = NULL;
+			break;
 		}
 		len = uidl_format(rec, sizeof(rec), e, file);
 		g_string_append_len(out, rec, len);
 	}
+	g_ptr_array_free(order, TRUE);
 	return out;
 }
 
@@ -524,7 +650,7 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
     struct err *err)
 {
 	GHashTableIter it;
-	GHashTable *kept;
+	GHashTable *kept, *gone;
 	GString *data;
 	gpointer p;
 	size_t i;
@@ -533,7 +659,14 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
 	kept = g_hash_table_new(g_str_hash, g_str_equal);
 	for (i = 0; i < n; i++)
 		(void)g_hash_table_add(kept, (gpointer)(uintptr_t)keep[i]);
-	if ((data = uidl_serialise(st, kept, err)) == NULL) {
+	/* A message's record under an older size goes, its latest stays. */
+	gone = g_hash_table_new(NULL, NULL);
+	g_hash_table_iter_init(&it, st->set);
+	while (g_hash_table_iter_next(&it, &p, NULL))
+		if (uidl_is_superseded(st, p))
+			(void)g_hash_table_add(gone, p);
+	if ((data = uidl_serialise(st, kept, gone, err)) == NULL) {
+		g_hash_table_destroy(gone);
 		g_hash_table_destroy(kept);
 		return -1;
 	}
@@ -543,14 +676,20 @@ uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
 	 */
 	rc = journal_rewrite(st->j, data->str, data->len, err);
 	uidl_reindex(st);
+	if (st->by_uid != NULL) {
+		g_hash_table_destroy(st->by_uid);
+		st->by_uid = NULL;
+	}
 	if (rc == 0) {
 		g_hash_table_iter_init(&it, st->set);
 		while (g_hash_table_iter_next(&it, &p, NULL))
 			if (!g_hash_table_contains(kept,
-			        ((const struct uidl_entry *)p)->uid))
+			        ((const struct uidl_entry *)p)->uid) ||
+			    g_hash_table_contains(gone, p))
 				g_hash_table_iter_remove(&it);
 	}
 	g_string_free(data, TRUE);
+	g_hash_table_destroy(gone);
 	g_hash_table_destroy(kept);
 	return rc;
 }

@@ -40,6 +40,13 @@ struct uidl_store *uidl_open_readonly(const char *path, struct err *err);
 bool uidl_has(const struct uidl_store *st, const char *uid, uint64_t size);
 
 /*
+ * The latest record of uid, whatever its size: true with its size and
+ * header id (0 if none was recorded), false if uid is unknown.
+ */
+bool uidl_find_uid(struct uidl_store *st, const char *uid, uint64_t *size_out,
+    uint64_t *hid_out);
+
+/*
  * When the message with this uid and size was first seen (seconds since
  * the epoch), or -1 if it is not in the store.
  */
@@ -81,13 +88,23 @@ size_t uidl_malformed(const struct uidl_store *st);
 int uidl_append(struct uidl_store *st, const char *uid, uint64_t size,
     const char *file, int64_t now, struct err *err);
 
+/*
+ * uidl_append() with the message's header id (0: unknown), a digest of
+ * its Message-ID and Date that tells a message whose size the server
+ * changed from another one under a reused uid (fetch/fetch.c).
+ */
+int uidl_append_id(struct uidl_store *st, const char *uid, uint64_t size,
+    const char *file, uint64_t hid, int64_t now, struct err *err);
+
 /* Make every appended record durable (fsync of the journal). */
 int uidl_sync(struct uidl_store *st, struct err *err);
 
 /*
  * Drop every entry whose uid is not among the n uids in keep (e.g. the
- * ones still on the server) and rewrite the journal atomically: temp
- * file, fsync, rename, fsync of the directory.
+ * ones still on the server), and every entry that a later record of its
+ * uid with the same header id supersedes (the message under an older
+ * size), and rewrite the journal atomically: temp file, fsync, rename,
+ * fsync of the directory.
  */
 int uidl_compact(struct uidl_store *st, const char *const *keep, size_t n,
     struct err *err);

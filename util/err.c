@@ -21,6 +21,20 @@ err_clear(struct err *err)
 	err->server[0] = '\0';
 }
 
+/*
+ * An error quotes what it was given: configuration text, server replies,
+ * message headers, file names.  None of it may reach a terminal or a log
+ * raw, so every byte outside printable ASCII becomes '?', whoever wrote
+ * the format.
+ */
+static void
+err_scrub(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
 static void err_vset(struct err *, enum err_class, int, const char *, va_list)
     __attribute__((format(printf, 4, 0)));
 
@@ -44,6 +58,7 @@ err_vset(struct err *err, enum err_class cls, int errnum, const char *fmt,
 		(void)snprintf(err->msg + len, sizeof(err->msg) - len, ": %s",
 		    strerror(errnum));
 	}
+	err_scrub(err->msg);
 }
 
 void
@@ -95,6 +110,7 @@ err_prefix(struct err *err, const char *fmt, ...)
 		buf[used + n] = '\0';
 	}
 	memcpy(err->msg, buf, sizeof(buf));
+	err_scrub(err->msg);
 }
 
 void

@@ -44,14 +44,19 @@ void err_clear(struct err *err);
 /*
  * Record a failure of class cls with a printf-style message; err_set()
  * appends ": strerror(errno)" and saves errno, err_setx() does not.
- * Both keep errno unchanged for the caller.  err may be NULL.
+ * Both keep errno unchanged for the caller.  err may be NULL.  What
+ * the message quotes may be untrusted (configuration, server, message):
+ * every byte outside printable ASCII in it becomes '?'.
  */
 void err_set(struct err *err, enum err_class cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void err_setx(struct err *err, enum err_class cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Put "context: " in front of the message.  err may be NULL. */
+/*
+ * Put "context: " in front of the message, sanitised as err_set() does.
+ * err may be NULL.
+ */
 void err_prefix(struct err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

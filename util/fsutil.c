@@ -124,7 +124,16 @@ fsutil_atomic_write(int dirfd, const char *name, const void *data, size_t len,
 		err_setx(err, ERR_LOCAL, "%s: name too long", name);
 		return -1;
 	}
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/*
+	 * A new file, never one found there: a symbolic link planted under
+	 * this name must not redirect the write.  One left by a dead run
+	 * with this pid (a file or a link) is removed first, not followed.
+	 */
+	fd = openat(dirfd, tmp,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd == -1 && errno == EEXIST && unlinkat(dirfd, tmp, 0) == 0)
+		fd = openat(dirfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd == -1) {
 		err_set(err, ERR_LOCAL, "create %s", tmp);
 		return -1;

@@ -24,6 +24,8 @@ int fsutil_mkdirs(const char *path, mode_t mode, struct err *err);
  * Replace name in dirfd with len bytes of data, atomically and durably:
  * write a temporary file beside it, fsync, rename over name, fsync the
  * directory.  On failure name is untouched and the temporary is gone.
+ * The temporary is always a new file (O_EXCL, O_NOFOLLOW): a link found
+ * under its name is removed, never written through.
  */
 int fsutil_atomic_write(int dirfd, const char *name, const void *data,
     size_t len, mode_t mode, struct err *err);

@@ -131,6 +131,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		        size - i < piece ? size - i : piece))
 			break;
 	FUZZ_CHECK(filter_decide(rules, NRULES, m, msgsize, &d, &err) == 0);
+	/*
+	 * Decided from the size alone (before any download), it is what
+	 * the header decides; from the second rule on, as the first
+	 * needs the header always.
+	 */
+	for (i = 0; i < 2; i++) {
+		struct filter_decision full, early;
+		int rc;
+
+		FUZZ_CHECK(filter_decide(rules + i, NRULES - i, m, msgsize,
+		               &full, &err) == 0);
+		rc = filter_decide(rules + i, NRULES - i, NULL, msgsize, &early,
+		    &err);
+		FUZZ_CHECK(rc == 0 || rc == 1);
+		FUZZ_CHECK(i == 1 || rc == 1);
+		if (rc == 0)
+			FUZZ_CHECK(early.verdict == full.verdict &&
+			    early.folder == full.folder &&
+			    early.flags == full.flags &&
+			    strcmp(early.rule, full.rule) == 0);
+	}
 	FUZZ_CHECK(d.verdict == FILTER_DELIVER || d.verdict == FILTER_DISCARD ||
 	    d.verdict == FILTER_SKIP);
 	FUZZ_CHECK(d.rule != NULL);

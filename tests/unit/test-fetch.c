@@ -147,6 +147,8 @@ static const char *recovered_uid; /* what recover() says is stored */
 static uint64_t recovered_size;   /* and of which LIST size; 0: any */
 static bool has_rules;
 static int decide_calls;
+static uint64_t skip_larger; /* a rule on the size: skip above; 0: none */
+static int early_calls;      /* decide() asked without the header */
 
 /* Rules for the tests: "two" is skipped, "three" discarded. */
 static int
@@ -154,8 +156,15 @@ decide(void *arg, const struct pop3_msg *msg, const char *header, size_t len,
     enum fetch_verdict *out, const void **filing_out, struct err *err)
 {
 	(void)arg;
-	(void)msg;
 	(void)err;
+	if (header == NULL) {
+		/* From the size alone: only the size rule can tell. */
+		early_calls++;
+		if (skip_larger == 0 || msg->size <= skip_larger)
+			return 1;
+		*out = FETCH_SKIP;
+		return 0;
+	}
 	decide_calls++;
 	/* Only the header, up to and with its blank line. */
 	assert_true(len >= 2);
@@ -235,6 +244,8 @@ teardown(void **state)
 	recover_calls = 0;
 	has_rules = false;
 	decide_calls = 0;
+	skip_larger = 0;
+	early_calls = 0;
 	stop_flag = 0;
 	with_capa = false;
 	state_close(f->state);
@@ -715,6 +726,68 @@ test_rules_without_top(void **state)
 	assert_int_equal(f->stats.discarded, 1);
 	assert_true(uidl_has(f->st, "u-three", 30));
 	assert_false(uidl_has(f->st, "u-two", 20));
+}
+
+/*
+ * A rule on the size settles message 3 from LIST, before any TOP or
+ * RETR, even on a server without TOP (issue 14, item 9).
+ */
+static void
+test_rules_size_before_download(void **state)
+{
+	struct fixture *f = *state;
+
+	has_rules = true;
+	skip_larger = 25;
+	expect_wire(f, GREET LIST3 UIDL3 "-ERR no\r\n-ERR no\r\n" M1 M2 OK,
+	    PLAN_KEEP, 0,
+	    LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nTOP 2 0\r\n"
+	          "RETR 1\r\nRETR 2\r\nQUIT\r\n");
+	assert_int_equal(early_calls, 3);
+	assert_int_equal(f->mem.nstored, 1);
+	assert_int_equal(f->stats.skipped, 2);
+	assert_false(uidl_has(f->st, "u-three", 30));
+}
+
+#define HDR_ID "Message-ID: <1@x>\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+#define GROWN "X-UID: 1\r\nStatus: O\r\n"
+
+/*
+ * A server that makes a message larger after the first session (GNU
+ * mailutils adds X-UID and Status): the uid is its identity, and the
+ * same Message-ID and Date make it the message fetched before, under
+ * keep and under each (deleted unseen, rightly).  Another header under
+ * the same uid is a new message.
+ */
+static void
+test_size_changed(void **state)
+{
+	struct fixture *f = *state;
+	expect_wire(f,
+	    GREET "+OK\r\n1 40\r\n.\r\n+OK\r\n1 u-one\r\n.\r\n"
+	          "+OK\r\n" HDR_ID "\r\nbody\r\n.\r\n" OK,
+	    PLAN_KEEP, 0, LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 1);
+	/* Grown: TOP, the same header, nothing fetched; recorded. */
+	expect_wire(f,
+	    GREET "+OK\r\n1 60\r\n.\r\n+OK\r\n1 u-one\r\n.\r\n"
+	          "+OK\r\n" GROWN HDR_ID "\r\n.\r\n" OK,
+	    PLAN_KEEP, 0, LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nQUIT\r\n");
+	assert_int_equal(f->mem.nstored, 1);
+	assert_true(uidl_has(f->st, "u-one", 60));
+	/* Known under 60 now: not even TOP. */
+	expect_wire(f,
+	    GREET "+OK\r\n1 60\r\n.\r\n+OK\r\n1 u-one\r\n.\r\n" OK OK,
+	    PLAN_EACH, 0, LOGIN "LIST\r\nUIDL\r\nDELE 1\r\nQUIT\r\n");
+	/* Another size again, another Message-ID: a new message. */
+	expect_wire(f,
+	    GREET "+OK\r\n1 61\r\n.\r\n+OK\r\n1 u-one\r\n.\r\n"
+	          "+OK\r\nMessage-ID: <2@x>\r\n\r\n.\r\n"
+	          "+OK\r\nMessage-ID: <2@x>\r\n\r\nnew\r\n.\r\n" OK OK,
+	    PLAN_EACH, 0,
+	    LOGIN "LIST\r\nUIDL\r\nTOP 1 0\r\nRETR 1\r\nDELE 1\r\n"
+	          "QUIT\r\n");
+	assert_int_equal(f->mem.nstored, 2);
 }
 
 /*
@@ -1610,6 +1683,8 @@ main(void)
 		T(test_preview_rules),
 		T(test_preview_rules_without_top),
 		T(test_preview_recover),
+		T(test_rules_size_before_download),
+		T(test_size_changed),
 	};
 #undef T
 

@@ -1022,6 +1022,45 @@ test_decide_corpus(void **state)
 	rules_free(r, NELEM(r));
 }
 
+/*
+ * Without the header (no TOP): a message is decided from its size when
+ * every rule that must be looked at depends on nothing else.
+ */
+static void
+test_decide_size_only(void **state)
+{
+	struct filter_rule r[3];
+	struct filter_decision d;
+	struct err err;
+
+	(void)state;
+	rule(&r[0], "huge",
+	    group(FILTER_ANY, cond(FILTER_LARGER, NULL, "1M"),
+	        cond(FILTER_EXISTS, "X-Big", NULL)),
+	    FILTER_ACTION_SKIP, NULL, 0, false);
+	rule(&r[1], "spam",
+	    group(FILTER_ALL, cond(FILTER_SMALLER, NULL, "100"),
+	        cond(FILTER_EXISTS, "X-Spam-Flag", NULL)),
+	    FILTER_ACTION_DISCARD, NULL, 0, false);
+	rule(&r[2], "tiny",
+	    group(FILTER_NOT, cond(FILTER_LARGER, NULL, "10"), NULL),
+	    FILTER_ACTION_DISCARD, NULL, 0, false);
+	/* any: larger holds, whatever the header says. */
+	assert_int_equal(filter_decide(r, 3, NULL, 5u << 20, &d, &err), 0);
+	assert_int_equal(d.verdict, FILTER_SKIP);
+	assert_string_equal(d.rule, "huge");
+	/* Below 1M "huge" hangs on X-Big: the header is needed. */
+	assert_int_equal(filter_decide(r, 3, NULL, 500, &d, &err), 1);
+	assert_int_equal(filter_decide(r, 3, NULL, 5, &d, &err), 1);
+	/* all: smaller fails, so "spam" cannot match; "tiny" neither. */
+	assert_int_equal(filter_decide(&r[1], 2, NULL, 500, &d, &err), 0);
+	assert_int_equal(d.verdict, FILTER_DELIVER);
+	assert_string_equal(d.rule, "inbox");
+	assert_int_equal(filter_decide(&r[2], 1, NULL, 5, &d, &err), 0);
+	assert_int_equal(d.verdict, FILTER_DISCARD);
+	rules_free(r, NELEM(r));
+}
+
 static void
 test_decide_order(void **state)
 {
@@ -1338,6 +1377,7 @@ main(void)
 		cmocka_unit_test(test_cond_errors),
 		cmocka_unit_test(test_rule_errors),
 		cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_decide_size_only),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

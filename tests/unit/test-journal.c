@@ -220,6 +220,26 @@ test_foreign(void **state)
 	    journal_open(fx->path, &kind, collect, &fx->seen, &fx->err));
 }
 
+/* A journal is never opened through a symbolic link planted as it. */
+static void
+test_link_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char *target = g_build_filename(fx->dir, "target", NULL);
+	char *got = NULL;
+
+	assert_true(g_file_set_contents(target, HEADER "victim\n", -1, NULL));
+	assert_int_equal(symlink(target, fx->path), 0);
+	assert_null(
+	    journal_open(fx->path, &kind, collect, &fx->seen, &fx->err));
+	assert_int_equal(fx->err.cls, ERR_LOCAL);
+	assert_true(g_file_get_contents(target, &got, NULL, NULL));
+	assert_string_equal(got, HEADER "victim\n");
+	g_free(got);
+	(void)unlink(target);
+	g_free(target);
+}
+
 /* A line longer than the read buffer is skipped, the rest still read. */
 static void
 test_long_line(void **state)
@@ -416,6 +436,7 @@ main(void)
 		T(test_torn_tail),
 		T(test_torn_header),
 		T(test_foreign),
+		T(test_link_refused),
 		T(test_long_line),
 		T(test_fault_write),
 		T(test_fault_write_no_cut),

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,7 +168,7 @@ record(struct fixture *fx, const char *uid)
 {
 	const struct store *st = &fx->store;
 
-	if (st->ops->append(st->ctx, uid, 10, "1.name", 1, &fx->err) == -1)
+	if (st->ops->append(st->ctx, uid, 10, "1.name", 0, 1, &fx->err) == -1)
 		return -1;
 	return st->ops->sync(st->ctx, &fx->err);
 }
@@ -425,7 +427,7 @@ test_peek(void **state)
 	assert_true(state_was_interrupted(peek)); /* the run's marker */
 	state_store(peek, &store);
 	assert_true(store.ops->has(store.ctx, "u1", 10));
-	assert_int_equal(store.ops->append(store.ctx, "u2", 10, NULL, 1,
+	assert_int_equal(store.ops->append(store.ctx, "u2", 10, NULL, 0, 1,
 	                     &fx->err),
 	    -1);
 	state_close(peek);
@@ -441,6 +443,35 @@ test_peek(void **state)
 	assert_int_equal(fx->err.cls, ERR_CONFIG);
 	g_free(marker);
 	g_free(dir);
+}
+
+/*
+ * A state directory another user can write into, or that is not the
+ * user's, is refused (as ssh refuses such a ~/.ssh).
+ */
+static void
+test_dir_trust(void **state)
+{
+	struct fixture *fx = *state;
+	struct state *st;
+
+	assert_int_equal(chmod(fx->dir, 0777), 0);
+	assert_null(state_open(fx->dir, "acct", false, &fx->err));
+	assert_int_equal(fx->err.cls, ERR_LOCAL);
+	assert_non_null(strstr(fx->err.msg, "writable by others"));
+	assert_int_equal(chmod(fx->dir, 0720), 0);
+	assert_null(state_open(fx->dir, "acct", false, &fx->err));
+	assert_int_equal(chmod(fx->dir, 0755), 0);
+	st = open_ok(fx, false);
+	state_close(st);
+	/* Another owner: only root can make one. */
+	if (geteuid() != 0)
+		return;
+	assert_int_equal(chown(fx->dir, 65534, 65534), 0);
+	assert_null(state_open(fx->dir, "acct", false, &fx->err));
+	assert_int_equal(fx->err.cls, ERR_LOCAL);
+	assert_non_null(strstr(fx->err.msg, "not by this user"));
+	assert_int_equal(chown(fx->dir, 0, 0), 0);
 }
 
 int
@@ -461,6 +492,7 @@ main(void)
 		T(test_login_delay),
 		T(test_file_names),
 		T(test_peek),
+		T(test_dir_trust),
 #undef T
 	};
 

@@ -383,6 +383,95 @@ test_foreach(void **state)
 	uidl_free(st);
 }
 
+/*
+ * The header id: written as a sixth field when known, read back, and
+ * found by uid alone (the latest record wins); compaction keeps it, and
+ * drops a record that a later one with the same id supersedes.
+ */
+static void
+test_header_id(void **state)
+{
+	struct fixture *fx = *state;
+	struct uidl_store *st;
+	const char *keep[] = { "a1" };
+	uint64_t size, hid;
+	struct err err;
+
+	st = open_ok(fx->path);
+	assert_false(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(uidl_append_id(st, "a1", 100, "f1", 0xabcdef0123456789,
+	                     1000, &err),
+	    0);
+	assert_true(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(size, 100);
+	assert_int_equal(hid, 0xabcdef0123456789);
+	assert_int_equal(uidl_append_id(st, "a1", 120, "f1", 0xabcdef0123456789,
+	                     1000, &err),
+	    0);
+	assert_int_equal(uidl_append(st, "b2", 5, NULL, 2000, &err), 0);
+	assert_true(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(size, 120);
+	assert_true(uidl_find_uid(st, "b2", &size, &hid));
+	assert_int_equal(hid, 0);
+	assert_int_equal(uidl_sync(st, &err), 0);
+	uidl_free(st);
+	assert_file_equals(fx->path,
+	    HEADER "a1\t100\t1000\t1000\tf1\tabcdef0123456789\n"
+	           "a1\t120\t1000\t1000\tf1\tabcdef0123456789\n"
+	           "b2\t5\t2000\t2000\t-\n");
+
+	st = open_ok(fx->path);
+	assert_true(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(size, 120);
+	assert_int_equal(hid, 0xabcdef0123456789);
+	assert_string_equal(uidl_file(st, "a1", 100), "f1");
+	assert_int_equal(uidl_compact(st, keep, 1, &err), 0);
+	assert_false(uidl_find_uid(st, "b2", &size, &hid));
+	assert_true(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(hid, 0xabcdef0123456789);
+	uidl_free(st);
+	st = open_ok(fx->path);
+	/* a1 under 100 is superseded by a1 under 120: gone. */
+	assert_int_equal(uidl_count(st), 1);
+	assert_false(uidl_has(st, "a1", 100));
+	assert_true(uidl_has(st, "a1", 120));
+	assert_string_equal(uidl_file(st, "a1", 120), "f1");
+	assert_true(uidl_find_uid(st, "a1", &size, &hid));
+	assert_int_equal(hid, 0xabcdef0123456789);
+	/* Another header id under the uid: another message, both kept. */
+	assert_int_equal(uidl_append_id(st, "a1", 130, NULL, 7, 3000, &err), 0);
+	assert_int_equal(uidl_append(st, "a1", 140, NULL, 3000, &err), 0);
+	assert_int_equal(uidl_compact(st, keep, 1, &err), 0);
+	assert_int_equal(uidl_count(st), 3);
+	uidl_free(st);
+}
+
+/*
+ * A record longer than a bounded read, from fields after the name (a
+ * later version's) or from leading zeros: the name is read back all the
+ * same, or the record is malformed; compaction never fails on it.
+ */
+static void
+test_long_record(void **state)
+{
+	struct fixture *fx = *state;
+	const char *keep[] = { "a", "z" };
+	struct uidl_store *st;
+	GString *data = g_string_new(HEADER "a\t1\t1\t1\tname\t");
+	struct err err;
+
+	g_string_append_printf(data, "%0600d\nz\t%0600d\t1\t1\tzz\n", 7, 2);
+	spew(fx->path, data->str, data->len);
+	g_string_free(data, TRUE);
+	st = open_ok(fx->path);
+	assert_int_equal(uidl_count(st), 1);
+	assert_int_equal(uidl_malformed(st), 1);
+	assert_string_equal(uidl_file(st, "a", 1), "name");
+	assert_int_equal(uidl_compact(st, keep, 2, &err), 0);
+	assert_string_equal(uidl_file(st, "a", 1), "name");
+	uidl_free(st);
+}
+
 static void
 test_torn_header(void **state)
 {
@@ -803,6 +892,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_torn_last_line, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_any_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_header_id, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_long_record, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_header, setup,

@@ -361,6 +361,24 @@ test_err_server(void **state)
 	assert_string_equal(err.server, "");
 }
 
+/* Whatever a message quotes comes out printable (issue 14, item 12). */
+static void
+test_err_sanitised(void **state)
+{
+	struct err err;
+
+	(void)state;
+	err_setx(&err, ERR_CONFIG, "no rule called \"%s\"",
+	    "h\x84\x84\x1b[2J\n");
+	assert_string_equal(err.msg, "no rule called \"h???[2J?\"");
+	errno = ENOENT;
+	err_set(&err, ERR_LOCAL, "open %s", "caf\xc3\xa9\t");
+	assert_string_equal(err.msg, "open caf???: No such file or directory");
+	err_prefix(&err, "account \"%s\"", "\r\x7f");
+	assert_string_equal(err.msg,
+	    "account \"??\": open caf???: No such file or directory");
+}
+
 static void
 test_err_exitcode(void **state)
 {
@@ -588,6 +606,34 @@ test_atomic_write(void **state)
 	assert_int_equal(err.errnum, ENOENT);
 }
 
+/* A link planted under the temporary's name is not written through. */
+static void
+test_atomic_write_planted_link(void **state)
+{
+	struct tmpdir *t = *state;
+	char buf[128], tmp[64];
+	struct err err;
+	struct stat st;
+
+	assert_int_equal(fsutil_atomic_write(t->fd, "target", "victim", 6, 0600,
+	                     &err),
+	    0);
+	(void)snprintf(tmp, sizeof(tmp), "store.tmp.%ld", (long)getpid());
+	assert_int_equal(symlinkat("target", t->fd, tmp), 0);
+	err_clear(&err);
+	assert_int_equal(fsutil_atomic_write(t->fd, "store", "mine", 4, 0600,
+	                     &err),
+	    0);
+	read_all(t->fd, "target", buf, sizeof(buf));
+	assert_string_equal(buf, "victim");
+	read_all(t->fd, "store", buf, sizeof(buf));
+	assert_string_equal(buf, "mine");
+	assert_int_equal(fstatat(t->fd, "store", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISREG(st.st_mode));
+	list_dir(t->path, buf, sizeof(buf));
+	assert_string_equal(buf, "store target");
+}
+
 static void
 test_write_all_fsync(void **state)
 {
@@ -685,12 +731,15 @@ main(void)
 		cmocka_unit_test(test_err_truncation),
 		cmocka_unit_test(test_err_prefix),
 		cmocka_unit_test(test_err_server),
+		cmocka_unit_test(test_err_sanitised),
 		cmocka_unit_test(test_err_exitcode),
 		cmocka_unit_test(test_err_worse),
 		cmocka_unit_test_setup_teardown(test_mkdirs, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test_setup_teardown(test_atomic_write, setup_dir,
 		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_atomic_write_planted_link,
+		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_write_all_fsync, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test(test_xmalloc),
