@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -49,6 +50,23 @@
  * bug in the caller, which bounds its window well below this.
  */
 #define POP3_PENDING_MAX 256
+/*
+ * RFC 2449 §6.6 lets the client send commands ahead, but a server may
+ * read the next command only once it has written the whole reply to the
+ * last one, and a reply can be megabytes.  The client then writes while
+ * the server writes, and neither reads: a deadlock, unless every
+ * command byte we have sent and whose reply has not begun fits in the
+ * socket buffers (ours to send, the server's to receive), so that our
+ * write returns and we go back to reading.  Linux gives each of them
+ * several kilobytes at least (tcp_wmem and tcp_rmem: 4 KB minimum, 16
+ * and 128 KB by default), so we keep the commands in flight to half
+ * of this: POP3_INFLIGHT_MAX octets of command text, plus at most one
+ * TLS record header and tag (about 30 octets) per flush, which carries
+ * one command at least.  That is still some 150 RETRs ahead.
+ */
+#define POP3_INFLIGHT_MAX 2048
+/* The longest command about one message: "RETR 4294967295\r\n". */
+#define POP3_MSG_CMD_MAX 24
 /* Room for an APOP timestamp "<...>" from the greeting (RFC 1939 §7). */
 #define POP3_STAMP_MAX 256
 /* RFC 5034 §4: the longest AUTH command that may carry a response. */
@@ -71,11 +89,21 @@ struct pop3_session {
 	 * first (a ring): a reply is blamed on the command it answers.
 	 */
 	char pending[POP3_PENDING_MAX][POP3_CMD_SHOWN];
+	unsigned short plen[POP3_PENDING_MAX]; /* octets each, CRLF too */
 	size_t phead, npending;
 	size_t wlen; /* bytes of commands in wbuf, not yet written */
 	char wbuf[POP3_WBUF_SIZE];
 	size_t rpos, rlen; /* unread bytes are rbuf[rpos..rlen) */
 	char rbuf[POP3_RBUF_SIZE];
+	size_t inflight; /* octets of the pending commands */
+	size_t nqueued;  /* commands in wbuf */
+	/*
+	 * The round trip: a write of commands when nothing else was
+	 * pending, timed to the first status line; the shortest seen.
+	 */
+	bool is_timing;
+	struct timespec t_sent;
+	uint64_t rtt_us; /* 0: not measured yet */
 };
 
 /* A status line (RFC 1939 §3); text points into the read buffer. */
@@ -177,6 +205,7 @@ pop3_flush(struct pop3_session *s, struct err *err)
 	}
 	explicit_bzero(s->wbuf, s->wlen);
 	s->wlen = 0;
+	s->nqueued = 0;
 	return rc;
 }
 
@@ -189,12 +218,55 @@ pop3_flush(struct pop3_session *s, struct err *err)
 static int
 pop3_next_reply(struct pop3_session *s, struct err *err)
 {
+	/* All that is pending goes out now: the reply times a round trip. */
+	bool is_alone = s->npending > 0 && s->npending == s->nqueued;
+
 	if (s->npending > 0) {
 		memcpy(s->cmd, s->pending[s->phead], sizeof(s->cmd));
+		s->inflight -= s->plen[s->phead];
 		s->phead = (s->phead + 1) % POP3_PENDING_MAX;
 		s->npending--;
 	}
-	return pop3_flush(s, err);
+	if (pop3_flush(s, err) == -1)
+		return -1;
+	if (is_alone) {
+		(void)clock_gettime(CLOCK_MONOTONIC, &s->t_sent);
+		s->is_timing = true;
+	}
+	return 0;
+}
+
+/* The status line that answers a timed write is in. */
+static void
+pop3_timed(struct pop3_session *s)
+{
+	struct timespec now;
+	int64_t us;
+
+	s->is_timing = false;
+	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
+		return;
+	us = (int64_t)(now.tv_sec - s->t_sent.tv_sec) * 1000000 +
+	    (now.tv_nsec - s->t_sent.tv_nsec) / 1000;
+	if (us <= 0)
+		us = 1;
+	if (s->rtt_us == 0 || (uint64_t)us < s->rtt_us)
+		s->rtt_us = (uint64_t)us;
+}
+
+bool
+pop3_may_pipeline(const struct pop3_session *s)
+{
+	if (s->npending == 0)
+		return true;
+	return s->caps.pipelining && s->npending < POP3_PENDING_MAX &&
+	    s->inflight + POP3_MSG_CMD_MAX <= POP3_INFLIGHT_MAX;
+}
+
+uint64_t
+pop3_get_rtt_us(const struct pop3_session *s)
+{
+	return s->rtt_us;
 }
 
 /*
@@ -233,6 +305,9 @@ pop3_vsend(struct pop3_session *s, bool is_secret, struct err *err,
 		vlen = POP3_CMD_SHOWN - 1;
 	memcpy(name, line, vlen);
 	name[vlen] = '\0';
+	s->plen[(s->phead + s->npending) % POP3_PENDING_MAX] =
+	    (unsigned short)(len + 2);
+	s->inflight += len + 2;
 	s->npending++;
 	if (is_secret) {
 		(void)snprintf(shown, sizeof(shown), "%s ****", name);
@@ -245,6 +320,7 @@ pop3_vsend(struct pop3_session *s, bool is_secret, struct err *err,
 		goto out;
 	memcpy(s->wbuf + s->wlen, line, len);
 	s->wlen += len;
+	s->nqueued++;
 	rc = 0;
 out:
 	explicit_bzero(line, sizeof(line));
@@ -454,6 +530,8 @@ pop3_read_reply(struct pop3_session *s, struct pop3_reply *r, struct err *err)
 		    "connection closed by server");
 	}
 	log_trace(s->account, "S", line, len);
+	if (s->is_timing)
+		pop3_timed(s);
 	return pop3_take_status(s, line, len, r, err);
 }
 

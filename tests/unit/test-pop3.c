@@ -2239,10 +2239,73 @@ test_pipeline_bounded(void **state)
 	pop3_free(s);
 }
 
+/*
+ * How far commands may go ahead: one at a time without PIPELINING; with
+ * it, while the commands unanswered stay within a couple of kilobytes
+ * (some 150 DELEs), and again once replies come.
+ */
+static void
+test_may_pipeline(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	unsigned i;
+
+	(void)state;
+	s = login("+OK\r\n", 0, &t);
+	assert_true(pop3_may_pipeline(s));
+	assert_int_equal(pop3_send_dele(s, 1, &err), 0);
+	assert_false(pop3_may_pipeline(s));
+	assert_int_equal(pop3_read_dele(s, &err), 0);
+	assert_true(pop3_may_pipeline(s));
+	pop3_free(s);
+
+	s = start(GREET "+OK\r\nPIPELINING\r\n.\r\n+OK\r\n+OK\r\n"
+	                "+OK\r\n+OK\r\n",
+	    0, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
+	for (i = 1; pop3_may_pipeline(s) && i < 10000; i++)
+		assert_int_equal(pop3_send_dele(s, 1000 + i, &err), 0);
+	/* "DELE 1xxx\r\n" is 11 octets: 2048 / 11 of them, fewer a few. */
+	assert_true(i > 150 && i < 190);
+	/* Nothing was written yet: they go with the next read. */
+	assert_string_equal(mock_transport_written(t),
+	    "CAPA\r\nUSER bob\r\nPASS hunter2\r\n");
+	assert_int_equal(pop3_read_dele(s, &err), 0);
+	assert_true(pop3_may_pipeline(s));
+	pop3_free(s);
+}
+
+/*
+ * The round trip is timed from a write with nothing else pending to
+ * the first status line of its reply: none after the greeting alone,
+ * one after CAPA.
+ */
+static void
+test_rtt_measured(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+
+	(void)state;
+	s = start(GREET CAPA_FULL, 1, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_get_rtt_us(s), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	assert_true(pop3_get_rtt_us(s) > 0);
+	pop3_free(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_may_pipeline),
+		cmocka_unit_test(test_rtt_measured),
 		cmocka_unit_test(test_greeting_ok),
 		cmocka_unit_test(test_greeting_garbage),
 		cmocka_unit_test(test_greeting_too_long),
