@@ -970,6 +970,31 @@ pop3_is_safe_arg(const char *arg)
 	return strlen(arg) < POP3_CMD_MAX - 8 && strpbrk(arg, "\r\n") == NULL;
 }
 
+/* USER and PASS in one write; both replies read, the first -ERR wins. */
+static int
+pop3_user_pass_pipelined(struct pop3_session *s, const char *user,
+    const char *pass, struct err *err)
+{
+	struct pop3_reply r;
+
+	if (pop3_send(s, false, err, "USER %s", user) == -1 ||
+	    pop3_send(s, true, err, "PASS %s", pass) == -1 ||
+	    pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	if (!r.is_ok) {
+		pop3_refused(s, &r, ERR_AUTH, false, err);
+		/* PASS's reply, to stay in step (the session may QUIT). */
+		(void)pop3_read_reply(s, &r, &(struct err){ 0 });
+		return -1;
+	}
+	if (pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	if (!r.is_ok)
+		return pop3_refused(s, &r, ERR_AUTH, false, err);
+	pop3_set_state(s, POP3_TRANSACTION);
+	return 0;
+}
+
 int
 pop3_user_pass(struct pop3_session *s, const char *user, const char *pass,
     struct err *err)
@@ -987,8 +1012,12 @@ pop3_user_pass(struct pop3_session *s, const char *user, const char *pass,
 	}
 	/*
 	 * RFC 1939 §7: after -ERR the server stays in AUTHORIZATION, so
-	 * the session does too (the caller may still QUIT).
+	 * the session does too (the caller may still QUIT).  With
+	 * PIPELINING (RFC 2449 §6.6), PASS goes with USER, a round trip
+	 * less; a -ERR to USER then gets its PASS refused as well.
 	 */
+	if (s->caps.pipelining)
+		return pop3_user_pass_pipelined(s, user, pass, err);
 	if (pop3_simple(s, ERR_AUTH, false, &r, err, "USER %s", user) == -1)
 		return -1;
 	if (pop3_send(s, true, err, "PASS %s", pass) == -1 ||

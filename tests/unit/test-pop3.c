@@ -2280,6 +2280,44 @@ test_may_pipeline(void **state)
 }
 
 /*
+ * With PIPELINING, USER and PASS go out in one write (one round trip);
+ * a -ERR to USER is the error, PASS's reply is read all the same, and
+ * the session stays in AUTHORIZATION, in step for QUIT.
+ */
+static void
+test_user_pass_pipelined(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = start(GREET "+OK\r\nPIPELINING\r\n.\r\n+OK u\r\n+OK in\r\n",
+		    chunks[c], &t);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		assert_int_equal(pop3_capa(s, &err), 0);
+		assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
+		assert_string_equal(mock_transport_last_write(t),
+		    "USER bob\r\nPASS hunter2\r\n");
+		assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+		pop3_free(s);
+	}
+	s = start(GREET "+OK\r\nPIPELINING\r\n.\r\n-ERR no such user\r\n"
+	                "-ERR no\r\n+OK bye\r\n",
+	    1, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), -1);
+	assert_int_equal(err.cls, ERR_AUTH);
+	assert_string_equal(err.server, "no such user");
+	assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+	assert_int_equal(pop3_quit(s, &err), 0);
+	pop3_free(s);
+}
+
+/*
  * The round trip is timed from a write with nothing else pending to
  * the first status line of its reply: none after the greeting alone,
  * one after CAPA.
@@ -2306,6 +2344,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_may_pipeline),
 		cmocka_unit_test(test_rtt_measured),
+		cmocka_unit_test(test_user_pass_pipelined),
 		cmocka_unit_test(test_greeting_ok),
 		cmocka_unit_test(test_greeting_garbage),
 		cmocka_unit_test(test_greeting_too_long),
