@@ -44,6 +44,8 @@
  */
 #define FETCH_WINDOW_BYTES (1024 * 1024)
 #define FETCH_WINDOW_BYTES_MAX (64 * 1024 * 1024)
+/* The low mark: RETRs go out again once this many more may. */
+#define FETCH_REFILL 64
 
 /* A message of the round: retrieved or discarded, not yet durable. */
 struct fetch_done {
@@ -360,17 +362,20 @@ struct fetch_pipe {
 /*
  * Send RETRs ahead: the next one whenever nothing is in flight; with
  * PIPELINING, the one after the message being read as well, and more
- * while the window and pop3_may_pipeline() allow.  They stay queued
- * until the next read or pop3_flush().
+ * while the window and pop3_may_pipeline() allow, once there is room
+ * for FETCH_REFILL of them (so that a write carries many).  They stay
+ * queued until the next read or pop3_flush().
  */
 static int
 fetch_pipe_send(struct fetch_run *r, struct fetch_pipe *pp, struct err *err)
 {
+	if (pp->sent > pp->got + 1 && !pop3_may_pipeline(r->s, FETCH_REFILL))
+		return 0;
 	while (pp->sent < pp->nretr) {
 		uint64_t size = r->msgs[pp->retr[pp->sent]].size;
 
 		if (pp->sent > pp->got &&
-		    (!pop3_may_pipeline(r->s) ||
+		    (!pop3_may_pipeline(r->s, 1) ||
 		        (pp->sent > pp->got + 1 &&
 		            pp->ahead + size > pp->window)))
 			break;
@@ -544,10 +549,12 @@ fetch_round_delete(struct fetch_run *r, struct err *err)
 	}
 	r->ndele = keep;
 	for (got = 0; got < ntodo; got++) {
-		while (sent < ntodo && (sent == got || pop3_may_pipeline(r->s)))
-			if (pop3_send_dele(r->s, r->msgs[todo[sent++]].num,
-			        err) == -1)
-				goto out;
+		if (sent == got || pop3_may_pipeline(r->s, FETCH_REFILL))
+			while (sent < ntodo &&
+			    (sent == got || pop3_may_pipeline(r->s, 1)))
+				if (pop3_send_dele(r->s,
+				        r->msgs[todo[sent++]].num, err) == -1)
+					goto out;
 		if (fetch_read_dele(r, todo[got], err) == -1)
 			goto out;
 	}

@@ -49,7 +49,7 @@
  * How many commands may await their replies (RFC 2449 §6.6): more is a
  * bug in the caller, which bounds its window well below this.
  */
-#define POP3_PENDING_MAX 256
+#define POP3_PENDING_MAX 1024
 /*
  * RFC 2449 §6.6 lets the client send commands ahead, but a server may
  * read the next command only once it has written the whole reply to the
@@ -57,14 +57,16 @@
  * the server writes, and neither reads: a deadlock, unless every
  * command byte we have sent and whose reply has not begun fits in the
  * socket buffers (ours to send, the server's to receive), so that our
- * write returns and we go back to reading.  Linux gives each of them
- * several kilobytes at least (tcp_wmem and tcp_rmem: 4 KB minimum, 16
- * and 128 KB by default), so we keep the commands in flight to half
- * of this: POP3_INFLIGHT_MAX octets of command text, plus at most one
- * TLS record header and tag (about 30 octets) per flush, which carries
- * one command at least.  That is still some 150 RETRs ahead.
+ * write returns and we go back to reading.  Linux gives a connection
+ * 16 KB to send and 128 KB to receive by default (tcp_wmem, tcp_rmem),
+ * so we keep the commands in flight to POP3_INFLIGHT_MAX octets of
+ * command text, some 700 RETRs: with the TLS record header and tag of
+ * each write (about 30 octets; a caller refills at a low mark, so that
+ * a write carries many commands), well within what the two buffers
+ * hold by default.  (A server that lowered its receive buffer to the
+ * 4 KB minimum would need our send buffer to take the rest.)
  */
-#define POP3_INFLIGHT_MAX 2048
+#define POP3_INFLIGHT_MAX 8192
 /* The longest command about one message: "RETR 4294967295\r\n". */
 #define POP3_MSG_CMD_MAX 24
 /* Room for an APOP timestamp "<...>" from the greeting (RFC 1939 §7). */
@@ -255,12 +257,12 @@ pop3_timed(struct pop3_session *s)
 }
 
 bool
-pop3_may_pipeline(const struct pop3_session *s)
+pop3_may_pipeline(const struct pop3_session *s, size_t n)
 {
-	if (s->npending == 0)
+	if (s->npending == 0 && n <= 1)
 		return true;
-	return s->caps.pipelining && s->npending < POP3_PENDING_MAX &&
-	    s->inflight + POP3_MSG_CMD_MAX <= POP3_INFLIGHT_MAX;
+	return s->caps.pipelining && n <= POP3_PENDING_MAX - s->npending &&
+	    n <= (POP3_INFLIGHT_MAX - s->inflight) / POP3_MSG_CMD_MAX;
 }
 
 uint64_t

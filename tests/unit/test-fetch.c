@@ -1120,7 +1120,7 @@ lockstep_script(unsigned n, unsigned ndele)
 
 /*
  * A server that reads a command only after writing the whole reply to
- * the one before, behind socket buffers of 2 KB: 600 messages under
+ * the one before, behind socket buffers of 8 KB: 1,000 messages under
  * policy, with replies in chunks of chunk octets.  The pipeline goes far
  * deeper than the old 32 commands, yet never leaves more command octets
  * unread than the buffers hold (the write would block forever); the
@@ -1130,29 +1130,28 @@ lockstep_script(unsigned n, unsigned ndele)
 static void
 lockstep_run(struct fixture *f, enum plan_policy policy, size_t chunk)
 {
-	unsigned ndele = policy == PLAN_BATCH ? 600 : 0;
+	unsigned ndele = policy == PLAN_BATCH ? 1000 : 0;
 	struct pop3_session *s;
 	struct transport *t;
-	char *script = lockstep_script(600, ndele);
+	char *script = lockstep_script(1000, ndele);
 	GString *wire = g_string_new("CAPA\r\n" LOGIN "LIST\r\nUIDL\r\n");
 	size_t depth, octets;
 
-	lock_cap = 2048;
+	lock_cap = 8192;
 	read_chunk = chunk;
-	append_cmds(wire, "RETR", 1, 600);
+	append_cmds(wire, "RETR", 1, 1000);
 	append_cmds(wire, "DELE", 1, ndele);
 	g_string_append(wire, "QUIT\r\n");
 	assert_int_equal(run_pipe(f, script, policy, &s, &t), 0);
 	assert_string_equal(mock_transport_written(t), wire->str);
-	assert_int_equal(f->stats.retrieved, 600);
+	assert_int_equal(f->stats.retrieved, 1000);
 	assert_int_equal(f->stats.deleted, ndele);
 	assert_true(f->stats.quit_ok);
-	assert_int_equal(f->mem.nsyncs, 10);
-	assert_true(
-	    g_str_has_prefix(f->mem.stored[599], "Subject: 600\n\nxxx"));
+	assert_int_equal(f->mem.nsyncs, 16);
+	assert_true(g_str_has_prefix(f->mem.stored[999], "Subject: 1000\n\nx"));
 	depth = mock_transport_max_unread(t, &octets);
-	assert_true(depth > 100);
-	assert_true(octets <= 2048);
+	assert_true(depth > 600);
+	assert_true(octets <= 8192);
 	/* 64 messages read and stored; RETR 65 and more already out. */
 	assert_non_null(f->mem.sent_at_sync[0]);
 	assert_non_null(strstr(f->mem.sent_at_sync[0], "RETR 100\r\n"));
