@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,17 +348,44 @@ fetch_stop_requested(const struct fetch_run *r)
 }
 
 /*
- * The RETRs of keep and batch, sent ahead of the replies read: got
- * replies read of sent RETRs, of nretr in all.
+ * The RETRs of keep and batch, sent ahead of the replies read: the plan
+ * is walked for them (from step next), and those sent and not yet read
+ * wait in a ring, oldest first.
  */
+#define FETCH_PIPE_MAX 1024
 struct fetch_pipe {
-	size_t *retr; /* the messages to retrieve, in plan order */
-	size_t nretr, sent, got;
+	const struct plan *p;
+	size_t next;                 /* the step to look at for a RETR */
+	size_t ring[FETCH_PIPE_MAX]; /* messages in flight */
+	size_t head, n;
+	bool has_sent;
 	uint64_t ahead;  /* announced octets sent for beyond the one read */
 	uint64_t window; /* the bound on ahead */
 	uint64_t in;     /* announced octets read */
 	struct timespec t0;
 };
+
+/* Is there a message to retrieve at or after step pp->next?  It goes there. */
+static bool
+fetch_pipe_more(const struct fetch_run *r, struct fetch_pipe *pp)
+{
+	const struct plan_step *steps = pp->p->steps;
+
+	for (; pp->next < pp->p->nsteps; pp->next++)
+		if (steps[pp->next].op == PLAN_RETR &&
+		    (r->pre == NULL ||
+		        r->pre[steps[pp->next].idx] == FETCH_STORE))
+			return true;
+	return false;
+}
+
+/* The announced size of the message i places after the oldest in flight. */
+static uint64_t
+fetch_pipe_size(const struct fetch_run *r, const struct fetch_pipe *pp,
+    size_t i)
+{
+	return r->msgs[pp->ring[(pp->head + i) % FETCH_PIPE_MAX]].size;
+}
 
 /*
  * Send RETRs ahead: the next one whenever nothing is in flight; with
@@ -369,27 +397,29 @@ struct fetch_pipe {
 static int
 fetch_pipe_send(struct fetch_run *r, struct fetch_pipe *pp, struct err *err)
 {
-	if (pp->sent > pp->got + 1 && !pop3_may_pipeline(r->s, FETCH_REFILL))
+	if (pp->n > 1 && !pop3_may_pipeline(r->s, FETCH_REFILL))
 		return 0;
-	while (pp->sent < pp->nretr) {
-		uint64_t size = r->msgs[pp->retr[pp->sent]].size;
+	while (pp->n < FETCH_PIPE_MAX && fetch_pipe_more(r, pp)) {
+		size_t idx = pp->p->steps[pp->next].idx;
+		uint64_t size = r->msgs[idx].size;
 
-		if (pp->sent > pp->got &&
+		if (pp->n > 0 &&
 		    (!pop3_may_pipeline(r->s, 1) ||
-		        (pp->sent > pp->got + 1 &&
-		            pp->ahead + size > pp->window)))
+		        (pp->n > 1 && pp->ahead + size > pp->window)))
 			break;
 		if (fetch_stop_requested(r))
 			r->is_stopped = true;
 		if (r->is_stopped)
 			break;
-		if (pop3_send_retr(r->s, r->msgs[pp->retr[pp->sent]].num,
-		        err) == -1)
+		if (pop3_send_retr(r->s, r->msgs[idx].num, err) == -1)
 			return -1;
-		if (pp->sent > pp->got)
+		if (pp->n > 0)
 			pp->ahead += size;
-		if (pp->sent++ == 0)
+		pp->ring[(pp->head + pp->n++) % FETCH_PIPE_MAX] = idx;
+		pp->next++;
+		if (!pp->has_sent)
 			(void)clock_gettime(CLOCK_MONOTONIC, &pp->t0);
+		pp->has_sent = true;
 	}
 	return 0;
 }
@@ -401,9 +431,10 @@ fetch_pipe_advance(struct fetch_run *r, struct fetch_pipe *pp)
 	struct timespec now;
 	uint64_t rtt = pop3_get_rtt_us(r->s), us, want;
 
-	pp->in += r->msgs[pp->retr[pp->got]].size;
-	if (++pp->got < pp->sent)
-		pp->ahead -= r->msgs[pp->retr[pp->got]].size;
+	pp->in += fetch_pipe_size(r, pp, 0);
+	pp->head = (pp->head + 1) % FETCH_PIPE_MAX;
+	if (--pp->n > 0)
+		pp->ahead -= fetch_pipe_size(r, pp, 0);
 	if (rtt == 0 || clock_gettime(CLOCK_MONOTONIC, &now) == -1)
 		return;
 	us = (uint64_t)((int64_t)(now.tv_sec - pp->t0.tv_sec) * 1000000 +
@@ -425,8 +456,7 @@ fetch_pipe_advance(struct fetch_run *r, struct fetch_pipe *pp)
 static void
 fetch_pipe_drain(struct fetch_run *r, struct fetch_pipe *pp)
 {
-	for (; pp->got < pp->sent && pop3_get_state(r->s) != POP3_BROKEN;
-	     pp->got++)
+	for (; pp->n > 0 && pop3_get_state(r->s) != POP3_BROKEN; pp->n--)
 		(void)pop3_read_retr(r->s, fetch_discard, NULL, NULL,
 		    &(struct err){ 0 });
 }
@@ -439,7 +469,7 @@ fetch_pipe_drain(struct fetch_run *r, struct fetch_pipe *pp)
 static int
 fetch_pipe_read(struct fetch_run *r, struct fetch_pipe *pp, struct err *err)
 {
-	size_t idx = pp->retr[pp->got];
+	size_t idx = pp->ring[pp->head];
 	int rc;
 
 	if (fetch_pipe_send(r, pp, err) == -1)
@@ -611,17 +641,14 @@ fetch_round_end(struct fetch_run *r, uint64_t *bytes, struct err *err)
 static int
 fetch_steps_rounds(struct fetch_run *r, const struct plan *p, struct err *err)
 {
-	struct fetch_pipe pp = { .window = FETCH_WINDOW_BYTES };
+	struct fetch_pipe *pp = xcalloc(1, sizeof(*pp));
 	size_t batch = fetch_batch_size(r), i;
 	uint64_t bytes = 0;
 	struct err cerr;
 	int rc = 0;
 
-	pp.retr = xreallocarray(NULL, p->nretr + 1, sizeof(*pp.retr));
-	for (i = 0; i < p->nsteps; i++)
-		if (p->steps[i].op == PLAN_RETR &&
-		    (r->pre == NULL || r->pre[p->steps[i].idx] == FETCH_STORE))
-			pp.retr[pp.nretr++] = p->steps[i].idx;
+	pp->p = p;
+	pp->window = FETCH_WINDOW_BYTES;
 	r->done = xreallocarray(NULL, FETCH_BATCH, sizeof(*r->done));
 	r->dele = xreallocarray(NULL, p->nsteps + 1, sizeof(*r->dele));
 	for (i = 0; rc == 0 && i < p->nsteps; i++) {
@@ -638,13 +665,13 @@ fetch_steps_rounds(struct fetch_run *r, const struct plan *p, struct err *err)
 			fetch_unstored(r, step->idx, r->pre[step->idx]);
 			continue;
 		}
-		if (pp.got == pp.sent &&
-		    (rc = fetch_pipe_send(r, &pp, err)) == -1)
+		if (pp->n == 0 && (rc = fetch_pipe_send(r, pp, err)) == -1)
 			break;
-		if (pp.got == pp.sent)
+		if (pp->n == 0)
 			break; /* stopped */
+		assert(pp->ring[pp->head] == step->idx);
 		bytes += r->msgs[step->idx].size;
-		rc = fetch_pipe_read(r, &pp, err);
+		rc = fetch_pipe_read(r, pp, err);
 	}
 	if (rc == 0) {
 		if (fetch_round_end(r, &bytes, err) == -1)
@@ -657,7 +684,7 @@ fetch_steps_rounds(struct fetch_run *r, const struct plan *p, struct err *err)
 	 * (the DELEs of the plan, for what is durable); report the first
 	 * error.
 	 */
-	fetch_pipe_drain(r, &pp);
+	fetch_pipe_drain(r, pp);
 	for (; i < p->nsteps; i++)
 		if (p->steps[i].op == PLAN_DELE)
 			r->dele[r->ndele++] = p->steps[i].idx;
@@ -670,9 +697,9 @@ fetch_steps_rounds(struct fetch_run *r, const struct plan *p, struct err *err)
 uncommitted:
 	/* Nothing more is deleted; the replies due are read, for QUIT. */
 	rc = -1;
-	fetch_pipe_drain(r, &pp);
+	fetch_pipe_drain(r, pp);
 out:
-	free(pp.retr);
+	free(pp);
 	free(r->done);
 	free(r->dele);
 	return rc;
