@@ -39,29 +39,32 @@ int run_account(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
 
 /*
- * --rebuild-state: after the state was lost, log in, list the server's
- * messages and record as delivered every one whose tag (unique-id and
- * size, see maildir/tag.h) is in the name of a file of the account's
- * Maildir (new/, cur/, and those of its Maildir++ subfolders) or of a
- * Maildir its rules file into by path.  With archive = yes, also add every
- * message file found there to the archive index.  Changes nothing on the
- * server.
+ * --rebuild-state (cli/show.c): after the state was lost, log in, list
+ * the server's messages and record as delivered every one whose tag
+ * (unique-id and size, see maildir/tag.h) is in the name of a file of
+ * the account's Maildir (new/, cur/, and those of its Maildir++
+ * subfolders) or of a Maildir its rules file into by path.  With archive
+ * = yes, also add every message file found there to the archive index.
+ * Changes nothing on the server.
  */
 int run_rebuild(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
 
 /*
- * --dry-run: log in and list what a run would do with each message on
- * the server (number, size, new or seen, date, sender, subject, and the
- * rule and action), changing nothing on the server or on disk.
+ * --dry-run (cli/show.c): log in and print the plan fetch/ would run
+ * (fetch_preview()): each message on the server (number, size, new or
+ * seen, date, sender, subject) with what the run would do with it (the
+ * rule and action, a deletion and why), then the commands in the order
+ * they would go on the wire.  Changes nothing on the server or on disk.
  */
 int run_dry_run(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);
 
 /*
- * --status: what the state knows of the account, without connecting:
- * messages known and stored, the last delivery, with keep_days those due
- * for deletion and when the next is, and the Maildir's size.
+ * --status (cli/show.c): what the state knows of the account, without
+ * connecting: messages known and stored, the last delivery, with
+ * keep_days those due for deletion (plan_is_due()) and when the next is,
+ * and the Maildir's size.
  */
 int run_status(const struct conf_account *acct, const struct run_opts *opts,
     struct err *err);

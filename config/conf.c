@@ -29,6 +29,11 @@
 #define CONF_TIMEOUT_DEFAULT 60
 #define CONF_TIMEOUT_MAX 3600
 #define CONF_CHECKPOINT_MAX 1000000
+/* Slower than this over a whole timeout is a stall (octets a second). */
+#define CONF_LOW_SPEED_DEFAULT 100
+#define CONF_LOW_SPEED_MAX 100000000
+/* time_limit: a week at most (seconds); 0 is no limit. */
+#define CONF_TIME_LIMIT_MAX (7 * 24 * 3600)
 #define CONF_KEEP_DAYS_MAX 36500
 /* delete_when_gone_locally: more than this share gone at once is refused. */
 #define CONF_GONE_LIMIT_DEFAULT 50
@@ -71,9 +76,9 @@ struct conf_parse {
 static struct conf_parse *conf_parsing;
 
 static const char *const conf_tls_names[] = {
-	[CONF_TLS_ON] = "on",
-	[CONF_TLS_STARTTLS] = "starttls",
-	[CONF_TLS_OFF] = "off",
+	[FETCH_TLS_ON] = "on",
+	[FETCH_TLS_STARTTLS] = "starttls",
+	[FETCH_TLS_OFF] = "off",
 };
 
 static const char *const conf_fallback_names[] = {
@@ -81,28 +86,9 @@ static const char *const conf_fallback_names[] = {
 	[CONF_FALLBACK_MESSAGE_ID] = "message-id",
 };
 
-static const char *const conf_delete_names[] = {
-	[CONF_DELETE_KEEP] = "keep",
-	[CONF_DELETE_EACH] = "each",
-	[CONF_DELETE_BATCH] = "batch",
-};
-
-static const char *const conf_auth_names[] = {
-	[CONF_AUTH_AUTO] = "auto",
-	[CONF_AUTH_USER] = "user",
-	[CONF_AUTH_APOP] = "apop",
-	[CONF_AUTH_PLAIN] = "plain",
-	[CONF_AUTH_LOGIN] = "login",
-	[CONF_AUTH_CRAM_MD5] = "cram-md5",
-	[CONF_AUTH_SCRAM_SHA_1] = "scram-sha-1",
-	[CONF_AUTH_SCRAM_SHA_256] = "scram-sha-256",
-	[CONF_AUTH_XOAUTH2] = "xoauth2",
-	[CONF_AUTH_OAUTHBEARER] = "oauthbearer",
-};
-
 static const char *const conf_tls_min_names[] = {
-	[CONF_TLS_MIN_1_2] = "TLS1.2",
-	[CONF_TLS_MIN_1_3] = "TLS1.3",
+	[TRANSPORT_TLS_MIN_1_2] = "TLS1.2",
+	[TRANSPORT_TLS_MIN_1_3] = "TLS1.3",
 };
 
 #define CONF_N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -315,6 +301,22 @@ conf_parse_checkpoint(cfg_t *cfg, cfg_opt_t *opt, const char *value,
 	    result);
 }
 
+static int
+conf_parse_low_speed(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	return conf_parse_number(cfg, opt, value, 0, CONF_LOW_SPEED_MAX,
+	    result);
+}
+
+static int
+conf_parse_time_limit(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	return conf_parse_number(cfg, opt, value, 0, CONF_TIME_LIMIT_MAX,
+	    result);
+}
+
 /* Bare words and quoted strings reach here alike. */
 static int
 conf_parse_enum(cfg_t *cfg, const cfg_opt_t *opt, const char *value,
@@ -346,10 +348,15 @@ conf_parse_tls(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return conf_parse_enum(cfg, opt, value, conf_tls_names, 3, result);
 }
 
+/* delete and auth: fetch/'s enums, spelt as fetch/ names them. */
 static int
 conf_parse_delete(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	return conf_parse_enum(cfg, opt, value, conf_delete_names, 3, result);
+	const char *names[] = { plan_policy_name(PLAN_KEEP),
+		plan_policy_name(PLAN_EACH), plan_policy_name(PLAN_BATCH) };
+
+	return conf_parse_enum(cfg, opt, value, names, CONF_N_OF(names),
+	    result);
 }
 
 static int
@@ -361,8 +368,12 @@ conf_parse_fallback(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 static int
 conf_parse_auth(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	return conf_parse_enum(cfg, opt, value, conf_auth_names,
-	    CONF_N_OF(conf_auth_names), result);
+	const char *names[POP3_AUTH_COUNT];
+	size_t i;
+
+	for (i = 0; i < POP3_AUTH_COUNT; i++)
+		names[i] = pop3_auth_name((enum pop3_auth)i);
+	return conf_parse_enum(cfg, opt, value, names, POP3_AUTH_COUNT, result);
 }
 
 static int
@@ -428,6 +439,10 @@ conf_schema(void)
 		CFG_INT_CB("timeout", 0, CFGF_NODEFAULT, conf_parse_timeout),
 		CFG_INT_CB("checkpoint", 0, CFGF_NODEFAULT,
 		    conf_parse_checkpoint),
+		CFG_INT_CB("low_speed_limit", 0, CFGF_NODEFAULT,
+		    conf_parse_low_speed),
+		CFG_INT_CB("time_limit", 0, CFGF_NODEFAULT,
+		    conf_parse_time_limit),
 		CFG_INT_CB("uidl_fallback", 0, CFGF_NODEFAULT,
 		    conf_parse_fallback),
 		CFG_INT_CB("keep_days", 0, CFGF_NODEFAULT,
@@ -723,17 +738,17 @@ conf_get_transport(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	if (psrc != NULL)
 		a->port = (unsigned)cfg_getint(psrc, "port");
 	if (tsrc != NULL)
-		a->tls = (enum conf_tls)cfg_getint(tsrc, "tls");
+		a->tls = (enum fetch_tls)cfg_getint(tsrc, "tls");
 	else if (psrc == NULL || a->port == CONF_PORT_TLS)
-		a->tls = CONF_TLS_ON;
+		a->tls = FETCH_TLS_ON;
 	else
-		a->tls = CONF_TLS_STARTTLS;
+		a->tls = FETCH_TLS_STARTTLS;
 	if (psrc == NULL)
 		a->port =
-		    a->tls == CONF_TLS_ON ? CONF_PORT_TLS : CONF_PORT_PLAIN;
+		    a->tls == FETCH_TLS_ON ? CONF_PORT_TLS : CONF_PORT_PLAIN;
 	if ((asrc = conf_source(sec, defs, "allow_plaintext")) != NULL)
 		a->allow_plaintext = cfg_getbool(asrc, "allow_plaintext");
-	if (a->tls == CONF_TLS_OFF && !a->allow_plaintext) {
+	if (a->tls == FETCH_TLS_OFF && !a->allow_plaintext) {
 		conf_fail_at(p, conf_key_line(p, tsrc, "tls"),
 		    "account \"%s\": tls = off sends the password in the "
 		    "clear; set allow_plaintext = yes to allow it",
@@ -751,10 +766,10 @@ conf_get_policy(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	cfg_t *src;
 
 	if ((src = conf_source(sec, defs, "auth")) != NULL)
-		a->auth = (enum conf_auth)cfg_getint(src, "auth");
+		a->auth = (enum pop3_auth)cfg_getint(src, "auth");
 	if ((src = conf_source(sec, defs, "tls_min_version")) != NULL)
 		a->tls_min_version =
-		    (enum conf_tls_min)cfg_getint(src, "tls_min_version");
+		    (enum transport_tls_min)cfg_getint(src, "tls_min_version");
 	if (conf_get_str(p, a, sec, defs, "tls_fingerprint", false,
 	        &a->tls_fingerprint) == -1 ||
 	    conf_get_str(p, a, sec, defs, "tls_priority", false,
@@ -857,7 +872,7 @@ conf_get_archive(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 		a->archive = cfg_getbool(src, "archive");
 	if (!a->archive)
 		return 0;
-	if (a->delete_mode != CONF_DELETE_KEEP)
+	if (a->delete_mode != PLAN_KEEP)
 		what = "delete";
 	else if (a->has_keep_days)
 		what = "keep_days";
@@ -865,9 +880,9 @@ conf_get_archive(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 		what = "delete_when_gone_locally";
 	if (what == NULL)
 		return 0;
-	if (a->delete_mode != CONF_DELETE_KEEP)
+	if (a->delete_mode != PLAN_KEEP)
 		(void)snprintf(val, sizeof(val), "%s",
-		    conf_delete_names[a->delete_mode]);
+		    plan_policy_name(a->delete_mode));
 	else if (a->has_keep_days)
 		(void)snprintf(val, sizeof(val), "%u", a->keep_days);
 	else
@@ -903,17 +918,24 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	    conf_get_policy(p, sec, defs, a) == -1)
 		return -1;
 	conf_get_secret(sec, defs, a);
-	a->delete_mode = CONF_DELETE_KEEP;
+	a->delete_mode = PLAN_KEEP;
 	if ((src = conf_source(sec, defs, "delete")) != NULL)
-		a->delete_mode = (enum conf_delete)cfg_getint(src, "delete");
+		a->delete_mode = (enum plan_policy)cfg_getint(src, "delete");
 	a->timeout = CONF_TIMEOUT_DEFAULT;
 	if ((src = conf_source(sec, defs, "timeout")) != NULL)
 		a->timeout = (unsigned)cfg_getint(src, "timeout");
 	a->checkpoint = 0;
 	if ((src = conf_source(sec, defs, "checkpoint")) != NULL)
 		a->checkpoint = (unsigned)cfg_getint(src, "checkpoint");
+	a->low_speed_limit = CONF_LOW_SPEED_DEFAULT;
+	if ((src = conf_source(sec, defs, "low_speed_limit")) != NULL)
+		a->low_speed_limit =
+		    (unsigned)cfg_getint(src, "low_speed_limit");
+	a->time_limit = 0;
+	if ((src = conf_source(sec, defs, "time_limit")) != NULL)
+		a->time_limit = (unsigned)cfg_getint(src, "time_limit");
 	if ((src = conf_source(sec, defs, "keep_days")) != NULL) {
-		if (a->delete_mode != CONF_DELETE_KEEP) {
+		if (a->delete_mode != PLAN_KEEP) {
 			conf_fail_at(p, conf_key_line(p, src, "keep_days"),
 			    "account \"%s\": keep_days goes with delete = keep",
 			    a->name);
@@ -925,7 +947,7 @@ conf_account(struct conf_parse *p, cfg_t *sec, cfg_t *defs,
 	if ((src = conf_source(sec, defs, "delete_when_gone_locally")) != NULL)
 		a->delete_when_gone =
 		    cfg_getbool(src, "delete_when_gone_locally");
-	if (a->delete_when_gone && a->delete_mode != CONF_DELETE_KEEP) {
+	if (a->delete_when_gone && a->delete_mode != PLAN_KEEP) {
 		conf_fail_at(p,
 		    conf_key_line(p, src, "delete_when_gone_locally"),
 		    "account \"%s\": delete_when_gone_locally goes with "
@@ -1751,7 +1773,7 @@ conf_default_path(void)
 }
 
 const char *
-conf_tls_name(enum conf_tls tls)
+conf_tls_name(enum fetch_tls tls)
 {
 	if ((size_t)tls >= sizeof(conf_tls_names) / sizeof(conf_tls_names[0]))
 		return "?";
@@ -1759,24 +1781,7 @@ conf_tls_name(enum conf_tls tls)
 }
 
 const char *
-conf_delete_name(enum conf_delete mode)
-{
-	if ((size_t)mode >=
-	    sizeof(conf_delete_names) / sizeof(conf_delete_names[0]))
-		return "?";
-	return conf_delete_names[mode];
-}
-
-const char *
-conf_auth_name(enum conf_auth auth)
-{
-	if ((size_t)auth >= CONF_N_OF(conf_auth_names))
-		return "?";
-	return conf_auth_names[auth];
-}
-
-const char *
-conf_tls_min_name(enum conf_tls_min v)
+conf_tls_min_name(enum transport_tls_min v)
 {
 	if ((size_t)v >= CONF_N_OF(conf_tls_min_names))
 		return "?";

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fetch/fetch.h"
 #include "util/err.h"
 
 /*
@@ -18,45 +19,19 @@
  * Keys: host, port, tls (on|starttls|off), allow_plaintext (bool),
  * ca_file, user, password, password_command, maildir (~ expanded),
  * delete (keep|each|batch), timeout (seconds), checkpoint (deletions),
+ * low_speed_limit (octets a second), time_limit (seconds),
  * uidl_fallback (none|message-id), keep_days (with delete = keep).
- * Login and TLS policy: auth (see enum conf_auth), tls_fingerprint
+ * Login and TLS policy: auth (see enum pop3_auth), tls_fingerprint
  * ("SHA256:" and 64 hex digits), tls_min_version (TLS1.2|TLS1.3),
  * tls_priority (a GnuTLS priority string), tls_cert_file and
  * tls_key_file (~ expanded).  Archival: archive (bool; never delete, store
  * each message once) and folder_by_date (a strftime(3) format naming the
  * Maildir++ folder of each message from its Date).
+ *
+ * tls, delete, auth and tls_min_version are read into fetch/'s own enums
+ * (enum fetch_tls, enum plan_policy, enum pop3_auth, enum
+ * transport_tls_min), so that cli/ hands them on as they are.
  */
-
-enum conf_tls {
-	CONF_TLS_ON = 0,
-	CONF_TLS_STARTTLS,
-	CONF_TLS_OFF,
-};
-
-/* auth: how to log in; the order of enum pop3_auth in fetch/pop3.h. */
-enum conf_auth {
-	CONF_AUTH_AUTO = 0,
-	CONF_AUTH_USER,
-	CONF_AUTH_APOP,
-	CONF_AUTH_PLAIN,
-	CONF_AUTH_LOGIN,
-	CONF_AUTH_CRAM_MD5,
-	CONF_AUTH_SCRAM_SHA_1,
-	CONF_AUTH_SCRAM_SHA_256,
-	CONF_AUTH_XOAUTH2,
-	CONF_AUTH_OAUTHBEARER,
-};
-
-enum conf_tls_min {
-	CONF_TLS_MIN_1_2 = 0,
-	CONF_TLS_MIN_1_3,
-};
-
-enum conf_delete {
-	CONF_DELETE_KEEP = 0,
-	CONF_DELETE_EACH,
-	CONF_DELETE_BATCH,
-};
 
 /* How to tell messages apart on a server without UIDL. */
 enum conf_fallback {
@@ -67,24 +42,26 @@ enum conf_fallback {
 struct conf_account {
 	char *name;
 	char *host;
-	unsigned port;     /* 995 for tls = on, else 110, unless set */
-	enum conf_tls tls; /* on if port is 995, else starttls, unless set */
+	unsigned port;      /* 995 for tls = on, else 110, unless set */
+	enum fetch_tls tls; /* on if port is 995, else starttls, unless set */
 	bool allow_plaintext;
 	char *ca_file; /* NULL: system trust store */
 	/* Login and TLS policy; all NULL/0 by default. */
-	enum conf_auth auth;               /* default auto */
-	char *tls_fingerprint;             /* "SHA256:...", or NULL */
-	enum conf_tls_min tls_min_version; /* default TLS 1.2 */
-	char *tls_priority;                /* NULL: GnuTLS's default */
-	char *tls_cert_file;               /* ~ expanded, or NULL */
-	char *tls_key_file;                /* ~ expanded; NULL: in cert */
+	enum pop3_auth auth;                    /* default auto */
+	char *tls_fingerprint;                  /* "SHA256:...", or NULL */
+	enum transport_tls_min tls_min_version; /* default TLS 1.2 */
+	char *tls_priority;                     /* NULL: GnuTLS's default */
+	char *tls_cert_file;                    /* ~ expanded, or NULL */
+	char *tls_key_file;                     /* ~ expanded; NULL: in cert */
 	char *user;
 	char *password;         /* NULL unless set; wiped by conf_free() */
 	char *password_command; /* NULL unless set */
 	char *maildir;          /* ~ expanded */
-	enum conf_delete delete_mode;
-	unsigned timeout;    /* seconds, default 60 */
+	enum plan_policy delete_mode; /* delete = keep|each|batch */
+	unsigned timeout;             /* seconds, default 60 */
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
+	unsigned low_speed_limit; /* octets a second; default 100, 0: none */
+	unsigned time_limit;      /* seconds for the account; 0: none */
 	enum conf_fallback uidl_fallback;
 	bool has_keep_days; /* keep_days set: delete after so many days */
 	unsigned keep_days;
@@ -190,10 +167,12 @@ const struct conf_account *conf_find(const struct conf *c, const char *name);
  */
 char *conf_default_path(void);
 
-const char *conf_tls_name(enum conf_tls tls);
-const char *conf_delete_name(enum conf_delete mode);
-/* "scram-sha-256", "TLS1.3": as the configuration spells them. */
-const char *conf_auth_name(enum conf_auth auth);
-const char *conf_tls_min_name(enum conf_tls_min v);
+/*
+ * "starttls", "TLS1.3": as the configuration spells them.  delete and
+ * auth are spelt as fetch/ names them: plan_policy_name(),
+ * pop3_auth_name().
+ */
+const char *conf_tls_name(enum fetch_tls tls);
+const char *conf_tls_min_name(enum transport_tls_min v);
 
 #endif

@@ -82,6 +82,7 @@ struct fetch_run {
 	 */
 	bool *is_shared;
 	bool *is_twin;
+	bool *is_found; /* by acct->recover (see fetch_recover()) */
 	/* The round in hand: */
 	struct fetch_done *done; /* up to FETCH_BATCH */
 	size_t ndone;
@@ -191,22 +192,29 @@ fetch_header_take(const struct fetch_run *r, const char *data, size_t len)
 	return i == room ? room : 0;
 }
 
+/* keep_days: has msg had its days on the server? */
+static bool
+fetch_is_due(const struct fetch_run *r, const struct pop3_msg *msg)
+{
+	int64_t first;
+
+	if (!r->acct->has_keep_days || r->is_twin[msg - r->msgs] ||
+	    (first = store_first_seen(r->st, msg->uid, msg->size)) < 0)
+		return false;
+	return plan_is_due(first, r->acct->keep_days, (int64_t)time(NULL));
+}
+
 /* keep_days, delete_when_gone_locally: is msg to go from the server? */
 static bool
 fetch_expired(void *arg, const struct pop3_msg *msg)
 {
 	struct fetch_run *r = arg;
-	int64_t first;
 
 	if (r->is_twin[msg - r->msgs])
 		return false; /* which of them is due, or gone? */
 	if (r->is_gone != NULL && r->is_gone[msg - r->msgs])
 		return true;
-	if (!r->acct->has_keep_days ||
-	    (first = store_first_seen(r->st, msg->uid, msg->size)) < 0)
-		return false;
-	return (int64_t)time(NULL) >=
-	    first + (int64_t)r->acct->keep_days * 24 * 60 * 60;
+	return fetch_is_due(r, msg);
 }
 
 /* Delivered before (looked up once, when the run began). */
@@ -851,6 +859,30 @@ fetch_steps(struct fetch_run *r, const struct plan *p, struct err *err)
 	return rc;
 }
 
+/*
+ * A LIST size past POP3_SIZE_MAX: the message could be neither recorded
+ * nor told apart, so it stays on the server, a message-scope failure.
+ */
+static void
+fetch_refuse_bad_sizes(struct fetch_run *r)
+{
+	struct err e;
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		if (!r->msgs[i].has_bad_size)
+			continue;
+		err_clear(&e);
+		err_setx(&e, ERR_PROTO,
+		    "message %u: LIST gave a size larger than %lld octets",
+		    r->msgs[i].num, (long long)POP3_SIZE_MAX);
+		err_set_scope(&e, ERR_SCOPE_MESSAGE);
+		log_warnx("%s: %s (left on the server)", r->account, e.msg);
+		if (r->first.cls == ERR_NONE)
+			r->first = e;
+	}
+}
+
 static void
 fetch_warn_bad_uids(const struct fetch_run *r)
 {
@@ -1039,41 +1071,58 @@ fetch_find_shared(struct fetch_run *r)
 }
 
 /*
- * Record what a killed run stored but did not record.  Twins (another
- * message in the listing has the same uid and size) are never matched
- * to a file: it may hold the other one.  They are fetched again (stored
- * twice at worst), never deleted unseen.  A message that shares only its
- * uid is matched by uid and LIST size, as the file name records them.
+ * Record what a killed run stored but did not record (is_run; a preview
+ * only marks it found).  Twins (another message in the listing has the
+ * same uid and size) are never matched to a file: it may hold the other
+ * one.  They are fetched again (stored twice at worst), never deleted
+ * unseen.  A message that shares only its uid is matched by uid and
+ * LIST size, as the file name records them.
  */
 static int
-fetch_recover(struct fetch_run *r, struct err *err)
+fetch_recover(struct fetch_run *r, bool is_run, struct err *err)
 {
 	const struct fetch_account *acct = r->acct;
 	size_t i, n = 0;
 	char *file;
+	int rc;
 
+	r->is_found = xcalloc(r->n == 0 ? 1 : r->n, sizeof(*r->is_found));
 	for (i = 0; i < r->n; i++) {
 		const struct pop3_msg *m = &r->msgs[i];
 
-		if (!m->has_uid || r->is_twin[i] ||
+		if (!m->has_uid || m->has_bad_size || r->is_twin[i] ||
 		    store_has(r->st, m->uid, m->size) ||
 		    !acct->recover(acct->recover_arg, m, r->is_shared[i],
 		        &file))
 			continue;
-		if (store_append(r->st, m->uid, m->size, file,
-		        (int64_t)time(NULL), err) == -1) {
-			free(file);
-			return -1;
-		}
-		free(file);
+		r->is_found[i] = true;
 		n++;
+		rc = is_run ? store_append(r->st, m->uid, m->size, file,
+		                  (int64_t)time(NULL), err)
+		            : 0;
+		free(file);
+		if (rc == -1)
+			return -1;
 	}
-	if (n == 0)
+	if (n == 0 || !is_run)
 		return 0;
 	log_notice("%s: %zu message%s stored by an interrupted run, now "
 	           "recorded",
 	    r->account, n, n == 1 ? "" : "s");
 	return store_sync(r->st, err);
+}
+
+/*
+ * RFC 1939 §7: TOP sends the header and the blank line after it.  Some
+ * servers cut TOP's reply short (after some 80 KB of a long header):
+ * without that line, what came is not the whole header, and no rule
+ * may judge from it.  At the bound, it is as much as a rule ever gets.
+ */
+static bool
+fetch_header_is_whole(const struct fetch_header *h)
+{
+	return h->len == sizeof(h->buf) || (h->len > 0 && h->buf[0] == '\n') ||
+	    memmem(h->buf, h->len, "\n\n", 2) != NULL;
 }
 
 /* Decide for message idx from the header TOP just gave (or would not). */
@@ -1083,6 +1132,12 @@ fetch_prescreen_one(struct fetch_run *r, size_t idx, int rc, struct err *err)
 	const struct pop3_msg *m = &r->msgs[idx];
 	const void *filing; /* decided again as the message arrives */
 
+	if (rc == 0 && !fetch_header_is_whole(r->hdr)) {
+		log_info("%s: message %u: TOP gave part of the header, "
+		         "deciding after the download",
+		    r->account, m->num);
+		return 0;
+	}
 	if (rc == -1) {
 		if (err->scope != ERR_SCOPE_MESSAGE ||
 		    pop3_get_state(r->s) == POP3_BROKEN)
@@ -1161,6 +1216,108 @@ fetch_compact(struct fetch_run *r, struct err *err)
 	return rc;
 }
 
+/*
+ * List the maildrop and make the plan, for a run (is_run: a killed run's
+ * messages are recovered first) or a preview: what was delivered
+ * before, duplicate unique-ids, what is gone from the Maildir, what is
+ * due.  *has_uidl_out: whether messages have unique-ids (from UIDL or
+ * the Message-ID fallback).
+ */
+static int
+fetch_plan(struct fetch_run *r, bool is_run, struct plan *plan,
+    bool *has_uidl_out, struct err *err)
+{
+	const struct fetch_account *acct = r->acct;
+	size_t i;
+
+	if (pop3_list_uidl(r->s, &r->msgs, &r->n, has_uidl_out, err) == -1)
+		return -1;
+	r->stats->on_server = (unsigned)r->n;
+	if (!*has_uidl_out && acct->has_msgid_fallback) {
+		if (fetch_msgid_uids(r, err) == -1)
+			return -1;
+		*has_uidl_out = true;
+	}
+	fetch_find_shared(r);
+	if (acct->recover != NULL) {
+		if (fetch_recover(r, is_run, err) == -1)
+			return -1;
+		r->stats->is_recovered = is_run;
+	}
+	/*
+	 * Each message looked up once; plan, deletions and compaction ask.
+	 * Twins are never taken as fetched where that would delete them
+	 * unseen: the record may be the other one's.
+	 */
+	r->is_stored = xcalloc(r->n == 0 ? 1 : r->n, sizeof(*r->is_stored));
+	for (i = 0; i < r->n; i++)
+		r->is_stored[i] = r->msgs[i].has_uid &&
+		    (!r->is_twin[i] || acct->policy == PLAN_KEEP) &&
+		    (store_has(r->st, r->msgs[i].uid, r->msgs[i].size) ||
+		        (r->is_found != NULL && r->is_found[i]));
+	/*
+	 * Refused: the rest of the run goes on, and the error is returned
+	 * at its end (reported once, by the caller).
+	 */
+	if (acct->policy == PLAN_KEEP && acct->is_gone != NULL &&
+	    fetch_find_gone(r, err) == -1)
+		r->first = *err;
+	if (acct->decide != NULL)
+		r->hdr = xmalloc(sizeof(*r->hdr));
+	if (plan_build(r->msgs, r->n, *has_uidl_out, fetch_seen_run,
+	        acct->has_keep_days || r->is_gone != NULL ? fetch_expired
+	                                                  : NULL,
+	        r, acct->policy, plan, err) == -1)
+		return -1;
+	r->stats->new_msgs = (unsigned)plan->nretr;
+	fetch_warn_bad_uids(r);
+	fetch_refuse_bad_sizes(r);
+	return 0;
+}
+
+/*
+ * QUIT even after a failure: every DELE sent so far is for a message
+ * that is durable, so committing them is safe.  Then what fetch_plan()
+ * made goes.
+ */
+static int
+fetch_end(struct fetch_run *r, struct plan *plan, int rc, struct err *err)
+{
+	struct err qerr;
+
+	if (pop3_get_state(r->s) == POP3_TRANSACTION) {
+		err_clear(&qerr);
+		if (pop3_quit(r->s, &qerr) == 0 && pop3_is_quit_confirmed(r->s))
+			r->stats->quit_ok = true;
+		else if (qerr.cls == ERR_NONE) {
+			if (r->stats->deleted > 0)
+				log_warnx(
+				    "%s: the server closed the connection "
+				    "instead of answering QUIT: %u "
+				    "deletions unconfirmed (what is left "
+				    "goes next time, unfetched)",
+				    r->account, r->stats->deleted);
+		} else if (rc == 0) {
+			*err = qerr;
+			rc = -1;
+		}
+	}
+	if (rc == 0 && r->first.cls != ERR_NONE) {
+		*err = r->first;
+		rc = -1;
+	}
+	plan_cleanup(plan);
+	free(r->pre);
+	free(r->hdr);
+	free(r->is_gone);
+	free(r->is_shared);
+	free(r->is_twin);
+	free(r->is_found);
+	free(r->is_stored);
+	free(r->msgs);
+	return rc;
+}
+
 int
 fetch_session(struct pop3_session *s, const struct fetch_account *acct,
     const struct store *st, const struct sink *sink, struct fetch_stats *stats,
@@ -1178,44 +1335,8 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 
 	memset(stats, 0, sizeof(*stats));
 	err_clear(&r.first);
-	if (pop3_list_uidl(s, &r.msgs, &r.n, &has_uidl, err) == -1)
+	if (fetch_plan(&r, true, &plan, &has_uidl, err) == -1)
 		goto quit;
-	stats->on_server = (unsigned)r.n;
-	if (!has_uidl && acct->has_msgid_fallback) {
-		if (fetch_msgid_uids(&r, err) == -1)
-			goto quit;
-		has_uidl = true;
-	}
-	fetch_find_shared(&r);
-	if (acct->recover != NULL) {
-		if (fetch_recover(&r, err) == -1)
-			goto quit;
-		stats->is_recovered = true;
-	}
-	/*
-	 * Each message looked up once; plan, deletions and compaction ask.
-	 * Twins are never taken as fetched where that would delete them
-	 * unseen: the record may be the other one's.
-	 */
-	r.is_stored = xcalloc(r.n == 0 ? 1 : r.n, sizeof(*r.is_stored));
-	for (size_t i = 0; i < r.n; i++)
-		r.is_stored[i] = r.msgs[i].has_uid &&
-		    (!r.is_twin[i] || acct->policy == PLAN_KEEP) &&
-		    store_has(r.st, r.msgs[i].uid, r.msgs[i].size);
-	if (acct->policy == PLAN_KEEP && acct->is_gone != NULL &&
-	    fetch_find_gone(&r, err) == -1) {
-		/* Refused: the rest of the run goes on, the error stays. */
-		log_error("%s: %s", r.account, err->msg);
-		r.first = *err;
-	}
-	if (acct->decide != NULL)
-		r.hdr = xmalloc(sizeof(*r.hdr));
-	if (plan_build(r.msgs, r.n, has_uidl, fetch_seen_run,
-	        acct->has_keep_days || r.is_gone != NULL ? fetch_expired : NULL,
-	        &r, acct->policy, &plan, err) == -1)
-		goto quit;
-	stats->new_msgs = (unsigned)plan.nretr;
-	fetch_warn_bad_uids(&r);
 	if (acct->decide != NULL && fetch_prescreen(&r, &plan, err) == -1)
 		goto quit;
 	if (acct->progress != NULL)
@@ -1226,34 +1347,7 @@ fetch_session(struct pop3_session *s, const struct fetch_account *acct,
 		goto quit;
 	rc = 0;
 quit:
-	/*
-	 * QUIT even after a failure: every DELE sent so far is for a
-	 * message that is durable, so committing them is safe.
-	 */
-	if (pop3_get_state(s) == POP3_TRANSACTION) {
-		struct err qerr;
-
-		err_clear(&qerr);
-		if (pop3_quit(s, &qerr) == 0)
-			stats->quit_ok = true;
-		else if (rc == 0) {
-			*err = qerr;
-			rc = -1;
-		}
-	}
-	if (rc == 0 && r.first.cls != ERR_NONE) {
-		*err = r.first;
-		rc = -1;
-	}
-	plan_cleanup(&plan);
-	free(r.pre);
-	free(r.hdr);
-	free(r.is_gone);
-	free(r.is_shared);
-	free(r.is_twin);
-	free(r.is_stored);
-	free(r.msgs);
-	return rc;
+	return fetch_end(&r, &plan, rc, err);
 }
 
 static int
@@ -1309,38 +1403,130 @@ fetch_auth(struct pop3_session *s, const struct fetch_account *acct,
 	return rc;
 }
 
+static struct transport *
+fetch_tcp_connect(void *arg, const struct fetch_account *acct, struct err *err)
+{
+	(void)arg;
+	return transport_connect(acct->host, acct->port, acct->timeout_ms, err);
+}
+
+const struct fetch_connector fetch_tcp = { .connect = fetch_tcp_connect };
+
+/*
+ * Without tls = on, a server that stays silent this long (or half the
+ * timeout, if that is shorter) on a port that is not POP3's own may be
+ * waiting for a TLS handshake: say so while the greeting is still
+ * awaited.
+ */
+#define FETCH_GREETING_HINT_MS 5000
+#define FETCH_HINT_TLS "is this a POP3S port?  Set tls = on"
+
+/*
+ * Wait for the greeting, and say what is likely wrong when it is late.
+ * 1 if the hint was given, 0 if not, -1 on error.
+ */
+static int
+fetch_greeting_hint(const struct fetch_account *acct, struct transport *t,
+    struct err *err)
+{
+	int ms = acct->timeout_ms / 2;
+	int rc;
+
+	if (acct->tls == FETCH_TLS_ON || strcmp(acct->port, "110") == 0)
+		return 0;
+	if (ms > FETCH_GREETING_HINT_MS)
+		ms = FETCH_GREETING_HINT_MS;
+	if ((rc = transport_wait_readable(t, ms, err)) != 0)
+		return rc == 1 ? 0 : -1;
+	log_warnx("%s: no greeting %d ms after connecting to port %s: "
+	          "" FETCH_HINT_TLS,
+	    acct->name, ms, acct->port);
+	return 1;
+}
+
+/* --serverinfo: the TLS session and certificate, if TLS was started. */
+static void
+fetch_info_peer(GString *info, struct transport *t)
+{
+	char *peer;
+
+	if (info == NULL)
+		return;
+	if ((peer = transport_describe_peer(t)) == NULL) {
+		g_string_append(info, "tls: none\n");
+		return;
+	}
+	g_string_append(info, peer);
+	if (info->len > 0 && info->str[info->len - 1] != '\n')
+		g_string_append_c(info, '\n');
+	free(peer);
+}
+
+static void fetch_describe_caps(GString *out, const struct pop3_caps *c,
+    const char *when);
+
 /*
  * Connect and secure: a session in AUTHORIZATION, after the greeting and
- * CAPA (again after STLS), or NULL.  *t_out (may be NULL) keeps the
- * transport, owned by the session.
+ * CAPA (again after STLS), or NULL.  info (may be NULL) gets, for
+ * people, what was seen on the way (greeting, CAPA, the TLS session and
+ * certificate), also when a step fails: a refused certificate or STLS is
+ * when it is needed most.
  */
 static struct pop3_session *
-fetch_open(const struct fetch_account *acct, struct transport **t_out,
-    struct err *err)
+fetch_open(const struct fetch_account *acct, const struct fetch_connector *conn,
+    GString *info, struct err *err)
 {
 	struct transport_tls_opts tls = acct->tls_opts;
 	struct pop3_session *s;
 	struct transport *t;
 	struct err qerr;
+	bool is_greeted;
+	int hinted;
 
 	tls.hostname = acct->host;
 	tls.ca_file = acct->ca_file;
 	tls.verify = true;
-	t = transport_connect(acct->host, acct->port, acct->timeout_ms, err);
-	if (t == NULL)
+	if ((t = conn->connect(conn->arg, acct, err)) == NULL)
 		return NULL;
+	transport_set_limits(t, acct->low_speed_limit,
+	    acct->deadline != 0 || acct->time_limit == 0
+	        ? acct->deadline
+	        : transport_clock_ms() + (int64_t)acct->time_limit * 1000,
+	    acct->time_limit);
 	if (acct->tls == FETCH_TLS_ON &&
 	    transport_starttls(t, &tls, err) == -1) {
+		fetch_info_peer(info, t);
+		transport_free(t);
+		return NULL;
+	}
+	if ((hinted = fetch_greeting_hint(acct, t, err)) == -1) {
 		transport_free(t);
 		return NULL;
 	}
 	s = pop3_new(t, acct->name);
-	if (pop3_greeting(s, err) == 0 && pop3_capa(s, err) == 0 &&
-	    (acct->tls != FETCH_TLS_STARTTLS ||
-	        fetch_secure(s, &tls, err) == 0)) {
-		if (t_out != NULL)
-			*t_out = t;
-		return s;
+	is_greeted = pop3_greeting(s, err) == 0;
+	if (!is_greeted && hinted && err->cls == ERR_TEMP) {
+		char why[ERR_MSG_MAX];
+
+		(void)snprintf(why, sizeof(why), "%s", err->msg);
+		err_setx(err, ERR_TEMP, "%s (" FETCH_HINT_TLS ")", why);
+	}
+	if (is_greeted && info != NULL)
+		g_string_append_printf(info, "greeting: %s\n",
+		    pop3_get_greeting(s));
+	if (is_greeted && pop3_capa(s, err) == 0) {
+		if (acct->tls != FETCH_TLS_STARTTLS) {
+			fetch_describe_caps(info, pop3_get_caps(s), NULL);
+			fetch_info_peer(info, t);
+			return s;
+		}
+		fetch_describe_caps(info, pop3_get_caps(s), "before STLS");
+		if (fetch_secure(s, &tls, err) == 0) {
+			fetch_describe_caps(info, pop3_get_caps(s), NULL);
+			fetch_info_peer(info, t);
+			return s;
+		}
+		fetch_info_peer(info, t);
 	}
 	if (pop3_get_state(s) == POP3_AUTHORIZATION)
 		(void)pop3_quit(s, &qerr);
@@ -1350,14 +1536,17 @@ fetch_open(const struct fetch_account *acct, struct transport **t_out,
 
 /* Connect, secure and log in: a session in TRANSACTION, or NULL. */
 static struct pop3_session *
-fetch_login(const struct fetch_account *acct, struct err *err)
+fetch_login(const struct fetch_account *acct,
+    const struct fetch_connector *conn, struct err *err)
 {
 	struct pop3_session *s;
 	struct err qerr;
 
-	if ((s = fetch_open(acct, NULL, err)) == NULL)
+	if ((s = fetch_open(acct, conn, NULL, err)) == NULL)
 		return NULL;
-	if (fetch_auth(s, acct, err) == 0)
+	/* RFC 2449 §4: ask again what may only be announced now. */
+	if (fetch_auth(s, acct, err) == 0 &&
+	    (!pop3_caps_may_grow(pop3_get_caps(s)) || pop3_capa(s, err) == 0))
 		return s;
 	if (pop3_get_state(s) == POP3_AUTHORIZATION)
 		(void)pop3_quit(s, &qerr);
@@ -1365,47 +1554,126 @@ fetch_login(const struct fetch_account *acct, struct err *err)
 	return NULL;
 }
 
-int
-fetch_preview(const struct fetch_account *acct, fetch_preview_fn *each,
-    void *arg, struct err *err)
-{
-	struct fetch_header *h = xmalloc(sizeof(*h));
-	struct pop3_session *s;
-	struct pop3_msg *msgs = NULL;
-	struct err qerr;
-	bool has_uidl;
-	size_t i, n = 0;
-	int rc = -1;
+/* No step of the plan for the message. */
+#define FETCH_NO_STEP SIZE_MAX
 
-	if ((s = fetch_login(acct, err)) == NULL)
-		goto out;
-	if (pop3_list_uidl(s, &msgs, &n, &has_uidl, err) == -1)
-		goto quit;
-	for (i = 0; i < n; i++) {
-		h->len = 0;
-		if (pop3_top(s, msgs[i].num, 0, fetch_header_write, h, err) ==
-		    0)
-			each(arg, &msgs[i], h->buf, h->len);
-		else if (err->scope == ERR_SCOPE_MESSAGE &&
-		    pop3_get_state(s) != POP3_BROKEN)
-			each(arg, &msgs[i], NULL, 0);
-		else
-			goto quit;
+/*
+ * --dry-run: message idx, with its header (or none), as the plan has it
+ * (its RETR and DELE steps at step[0] and step[1], or FETCH_NO_STEP):
+ * what the rules say of it, if the run would ask them, and whether its
+ * steps go on the wire (into is_sent, by step).  is_early: the run asks
+ * the rules before the download (the server has TOP), so that what
+ * they settle is not retrieved.
+ */
+static int
+fetch_preview_one(struct fetch_run *r, size_t idx, const size_t step[2],
+    bool has_header, bool is_early, bool *is_sent, struct fetch_plan_msg *pm,
+    struct err *err)
+{
+	const struct pop3_msg *m = &r->msgs[idx];
+	const void *filing;
+
+	*pm = (struct fetch_plan_msg){ .msg = m,
+		.header = has_header ? r->hdr->buf : NULL,
+		.len = has_header ? r->hdr->len : 0,
+		.is_seen = r->is_stored[idx],
+		.is_expired = fetch_is_due(r, m),
+		.is_gone = r->is_gone != NULL && r->is_gone[idx],
+		.is_twin = r->is_twin[idx],
+		.is_recovered = r->is_found != NULL && r->is_found[idx],
+		.verdict = FETCH_STORE };
+	if (step[0] != FETCH_NO_STEP && has_header && r->acct->decide != NULL) {
+		if (r->acct->decide(r->acct->decide_arg, m, r->hdr->buf,
+		        r->hdr->len, &pm->verdict, &filing, err) == -1)
+			return -1;
+		pm->is_decided = true;
 	}
+	/*
+	 * As the run goes: a message the rules settled from its header is
+	 * not retrieved (unless they are asked only as it arrives); a
+	 * skipped one is not recorded, nor deleted.
+	 */
+	if (step[0] != FETCH_NO_STEP)
+		is_sent[step[0]] = pm->is_retr =
+		    pm->verdict == FETCH_STORE || !is_early;
+	if (step[1] != FETCH_NO_STEP)
+		is_sent[step[1]] = pm->is_dele =
+		    pm->is_seen || pm->verdict != FETCH_SKIP;
+	return 0;
+}
+
+int
+fetch_preview(const struct fetch_account *acct,
+    const struct fetch_connector *conn, const struct store *st,
+    fetch_preview_fn *each, void *arg, char **wire_out, struct err *err)
+{
+	struct fetch_stats stats = { 0 };
+	struct fetch_run r = { .acct = acct,
+		.account = acct->name,
+		.st = st,
+		.stats = &stats };
+	struct plan plan = { 0 };
+	struct fetch_plan_msg pm;
+	bool has_uidl = false, is_early, *is_sent = NULL;
+	size_t i, *step = NULL;
+	int rc = -1, trc;
+
+	if (wire_out != NULL)
+		*wire_out = NULL;
+	err_clear(&r.first);
+	if ((r.s = fetch_login(acct, conn, err)) == NULL)
+		return -1;
+	if (fetch_plan(&r, false, &plan, &has_uidl, err) == -1)
+		goto quit;
+	/* As fetch_prescreen() goes: without TOP, rules wait for RETR. */
+	is_early = !pop3_get_caps(r.s)->has_capa || pop3_get_caps(r.s)->top;
+	if (r.hdr == NULL)
+		r.hdr = xmalloc(sizeof(*r.hdr));
+	is_sent = xcalloc(plan.nsteps + 1, sizeof(*is_sent));
+	/* Each message's RETR and DELE step, if it has them. */
+	step = xreallocarray(NULL, 2 * r.n + 2, sizeof(*step));
+	for (i = 0; i < 2 * r.n; i++)
+		step[i] = FETCH_NO_STEP;
+	for (i = 0; i < plan.nsteps; i++)
+		step[2 * plan.steps[i].idx + (plan.steps[i].op == PLAN_DELE)] =
+		    i;
+	for (i = 0; i < r.n; i++) {
+		r.hdr->len = 0;
+		trc = pop3_top(r.s, r.msgs[i].num, 0, fetch_header_write, r.hdr,
+		    err);
+		if (trc == -1 &&
+		    (err->scope != ERR_SCOPE_MESSAGE ||
+		        pop3_get_state(r.s) == POP3_BROKEN))
+			goto quit;
+		if (fetch_preview_one(&r, i, &step[2 * i], trc == 0, is_early,
+		        is_sent, &pm, err) == -1)
+			goto quit;
+		each(arg, &pm);
+	}
+	if (wire_out != NULL)
+		*wire_out = plan_describe(&plan, r.msgs, is_sent);
 	rc = 0;
 quit:
-	if (pop3_get_state(s) == POP3_TRANSACTION)
-		(void)pop3_quit(s, &qerr);
-	pop3_free(s);
-out:
-	free(msgs);
-	free(h);
+	free(step);
+	free(is_sent);
+	rc = fetch_end(&r, &plan, rc, err);
+	pop3_free(r.s);
 	return rc;
 }
 
+/*
+ * For people: what CAPA said, the tags popfetch acts on first, then
+ * every line as the server sent it.  when: "before STLS", or NULL.
+ */
 static void
-fetch_describe_caps(GString *out, const struct pop3_caps *c)
+fetch_describe_caps(GString *out, const struct pop3_caps *c, const char *when)
 {
+	const char *p, *nl;
+
+	if (out == NULL)
+		return;
+	if (when != NULL)
+		g_string_append_printf(out, "%s:\n", when);
 	if (!c->has_capa) {
 		g_string_append(out, "capabilities: none (no CAPA)\n");
 		return;
@@ -1422,43 +1690,36 @@ fetch_describe_caps(GString *out, const struct pop3_caps *c)
 	if (c->login_delay >= 0)
 		g_string_append_printf(out, "login delay: %ld s\n",
 		    c->login_delay);
+	for (p = c->text; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		g_string_append_printf(out, "capa: %.*s\n", (int)(nl - p), p);
 }
 
 int
-fetch_serverinfo(const struct fetch_account *acct, char **text_out,
-    struct err *err)
+fetch_serverinfo(const struct fetch_account *acct,
+    const struct fetch_connector *conn, char **text_out, struct err *err)
 {
 	struct pop3_session *s;
-	struct transport *t = NULL;
 	struct err qerr;
 	GString *out;
-	char *peer;
+	int rc = -1;
 
-	*text_out = NULL;
-	if ((s = fetch_open(acct, &t, err)) == NULL)
-		return -1;
 	out = g_string_new(NULL);
 	g_string_append_printf(out, "server: %s port %s\n", acct->host,
 	    acct->port);
-	g_string_append_printf(out, "greeting: %s\n", pop3_get_greeting(s));
-	fetch_describe_caps(out, pop3_get_caps(s));
-	if ((peer = transport_describe_peer(t)) != NULL) {
-		g_string_append(out, peer);
-		if (out->len > 0 && out->str[out->len - 1] != '\n')
-			g_string_append_c(out, '\n');
-		free(peer);
-	} else
-		g_string_append(out, "tls: none\n");
-	(void)pop3_quit(s, &qerr);
-	pop3_free(s);
+	if ((s = fetch_open(acct, conn, out, err)) != NULL) {
+		(void)pop3_quit(s, &qerr);
+		pop3_free(s);
+		rc = 0;
+	}
 	*text_out = xstrdup(out->str);
 	g_string_free(out, TRUE);
-	return 0;
+	return rc;
 }
 
 /* One connection: log in, fetch_session(). */
 static int
-fetch_connect(const struct fetch_account *acct, const struct store *st,
+fetch_connect(const struct fetch_account *acct,
+    const struct fetch_connector *conn, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
 	struct pop3_caps caps;
@@ -1467,7 +1728,7 @@ fetch_connect(const struct fetch_account *acct, const struct store *st,
 
 	memset(stats, 0, sizeof(*stats));
 	stats->login_delay = stats->expire = -1;
-	if ((s = fetch_login(acct, err)) == NULL)
+	if ((s = fetch_login(acct, conn, err)) == NULL)
 		return -1;
 	caps = *pop3_get_caps(s);
 	rc = fetch_session(s, acct, st, sink, stats, err);
@@ -1479,7 +1740,8 @@ fetch_connect(const struct fetch_account *acct, const struct store *st,
 }
 
 int
-fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
+fetch_listing(const struct fetch_account *acct,
+    const struct fetch_connector *conn, struct pop3_msg **msgs_out,
     size_t *n_out, bool *has_uidl_out, struct err *err)
 {
 	struct pop3_session *s;
@@ -1489,7 +1751,7 @@ fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
 	*msgs_out = NULL;
 	*n_out = 0;
 	*has_uidl_out = false;
-	if ((s = fetch_login(acct, err)) == NULL)
+	if ((s = fetch_login(acct, conn, err)) == NULL)
 		return -1;
 	if (pop3_list_uidl(s, msgs_out, n_out, has_uidl_out, err) == 0)
 		rc = 0;
@@ -1505,16 +1767,22 @@ fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
 }
 
 int
-fetch_account(const struct fetch_account *acct, const struct store *st,
+fetch_account(const struct fetch_account *acct,
+    const struct fetch_connector *conn, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err)
 {
+	struct fetch_account a = *acct;
 	struct fetch_stats one;
 	bool is_first = true;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
+	/* time_limit bounds the account's run, reconnections included. */
+	if (a.time_limit != 0 && a.deadline == 0)
+		a.deadline =
+		    transport_clock_ms() + (int64_t)a.time_limit * 1000;
 	for (;;) {
-		rc = fetch_connect(acct, st, sink, &one, err);
+		rc = fetch_connect(&a, conn, st, sink, &one, err);
 		if (is_first) {
 			stats->on_server = one.on_server;
 			stats->new_msgs = one.new_msgs;

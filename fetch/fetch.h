@@ -86,7 +86,13 @@ struct fetch_stats {
 	unsigned retrieved; /* delivered in this run */
 	unsigned deleted;   /* DELE accepted (final after QUIT) */
 	uint64_t bytes;     /* octets delivered */
-	bool quit_ok;       /* QUIT got +OK: deletions are final */
+	/*
+	 * QUIT got +OK: deletions are final.  Not after a server closed
+	 * the connection in place of that reply (no error: its deletions
+	 * may or may not be made; the next run deletes what is left
+	 * without RETR), and a checkpoint does not reconnect then.
+	 */
+	bool quit_ok;
 	bool is_checkpoint; /* stopped at acct->checkpoint DELEs */
 	long login_delay;   /* CAPA LOGIN-DELAY, seconds; -1 if none */
 	long expire;        /* CAPA EXPIRE, days; -1 if none or NEVER */
@@ -124,6 +130,16 @@ struct fetch_account {
 	char *(*refresh_secret)(const void *arg, struct err *err);
 	const void *refresh_arg;
 	int timeout_ms;
+	/*
+	 * A server that trickles: fewer than low_speed_limit octets a
+	 * second over timeout_ms of waiting is a stall (0: no limit).  And
+	 * time_limit seconds for the whole account, reconnections included
+	 * (0: none); deadline is when that ends (transport_clock_ms()), 0
+	 * to count from the connection (fetch_account() sets it once).
+	 */
+	unsigned low_speed_limit;
+	unsigned time_limit;
+	int64_t deadline;
 	enum plan_policy policy;
 	unsigned checkpoint; /* QUIT and reconnect every N DELEs; 0: never */
 	/*
@@ -195,6 +211,21 @@ struct fetch_account {
 };
 
 /*
+ * How fetch/ reaches an account's server.  connect() returns a transport
+ * (caller owns) connected to acct->host and acct->port, in the clear:
+ * fetch/ starts TLS on it, at once or after STLS, as acct->tls says.
+ * NULL with err set.  fetch_tcp connects over TCP (transport_connect());
+ * tests hand in scripted peers.
+ */
+struct fetch_connector {
+	struct transport *(*connect)(void *arg,
+	    const struct fetch_account *acct, struct err *err);
+	void *arg;
+};
+
+extern const struct fetch_connector fetch_tcp;
+
+/*
  * Run the plan over a session already in TRANSACTION state: LIST, UIDL,
  * plan, then in rounds of up to FETCH_BATCH messages: RETR each into
  * sink (pipelined when the server has PIPELINING) -> commit, then one
@@ -209,42 +240,86 @@ int fetch_session(struct pop3_session *s, const struct fetch_account *acct,
     struct err *err);
 
 /*
- * Connect, secure and log in as acct says, then fetch_session(); with
- * acct->checkpoint, again after every that many DELEs.  With
+ * Connect (through conn), secure and log in as acct says, then
+ * fetch_session(); with acct->checkpoint, again after every that many
+ * DELEs.  With
  * FETCH_TLS_STARTTLS a server without STLS is refused before any
  * credential is sent.  stats->deleted counts only the deletions that a
  * QUIT made final.
  */
-int fetch_account(const struct fetch_account *acct, const struct store *st,
+int fetch_account(const struct fetch_account *acct,
+    const struct fetch_connector *conn, const struct store *st,
     const struct sink *sink, struct fetch_stats *stats, struct err *err);
 
 /*
- * Log in as acct says and list the maildrop (LIST and UIDL), changing
- * nothing.  *msgs_out (caller owns, free()) gets *n_out entries.
+ * Log in (through conn) as acct says and list the maildrop (LIST and
+ * UIDL), changing nothing.  *msgs_out (caller owns, free()) gets *n_out
+ * entries.
  */
-int fetch_listing(const struct fetch_account *acct, struct pop3_msg **msgs_out,
+int fetch_listing(const struct fetch_account *acct,
+    const struct fetch_connector *conn, struct pop3_msg **msgs_out,
     size_t *n_out, bool *has_uidl_out, struct err *err);
 
 /*
- * For --dry-run: called for each message on the server with its header
- * (from TOP n 0; NULL when the server would not give it).
+ * What a run would do with one message, as fetch_preview() tells it;
+ * every pointer borrowed for the call.
  */
-typedef void fetch_preview_fn(void *arg, const struct pop3_msg *msg,
-    const char *header, size_t len);
+struct fetch_plan_msg {
+	const struct pop3_msg *msg;
+	/* Its header, from TOP n 0; NULL when the server would not give it. */
+	const char *header;
+	size_t len;
+	bool is_seen;    /* delivered before: not retrieved again */
+	bool is_retr;    /* the run retrieves it */
+	bool is_dele;    /* and deletes it (once it is stored, if retrieved) */
+	bool is_expired; /* keep_days: its days on the server are over */
+	bool is_gone;    /* delete_when_gone_locally: gone from the Maildir */
+	bool is_twin;    /* another message has its uid and size */
+	/*
+	 * Stored by a run that was killed before recording it: acct->recover
+	 * found it, and the run records it instead of fetching it (is_seen).
+	 */
+	bool is_recovered;
+	/*
+	 * With rules (acct->decide) and a header, for a message the plan
+	 * would retrieve: the rules were asked, just before this call, and
+	 * said verdict.  The run asks them before the download when the
+	 * server has TOP; else as the message arrives, and then retrieves
+	 * it whatever they say (is_retr).
+	 */
+	bool is_decided;
+	enum fetch_verdict verdict;
+};
+
+typedef void fetch_preview_fn(void *arg, const struct fetch_plan_msg *pm);
 
 /*
- * Log in, list the maildrop and read every message's header, changing
- * nothing on the server: LIST, UIDL, TOP n 0, QUIT.
+ * --dry-run: log in (through conn), list the maildrop and make the plan
+ * a run would run over st, as fetch_session() makes it: what was
+ * delivered before, what a killed run stored (acct->recover, which must
+ * change nothing here: the messages it finds are not recorded), what
+ * keep_days and delete_when_gone_locally make due, duplicate
+ * unique-ids.  Then, in the maildrop's order, read each message's header
+ * (TOP n 0), ask the rules about it as the run would, and tell each()
+ * what the plan does with it.  *wire_out (caller owns; may be NULL) gets
+ * the commands the run would send after LIST and UIDL, as
+ * plan_describe() writes them.  Changes nothing on the server: LIST,
+ * UIDL, TOP n 0, QUIT.  A failure the run would carry on after
+ * (delete_when_gone_locally refused by gone_limit) is returned (-1) once
+ * every message was told.
  */
-int fetch_preview(const struct fetch_account *acct, fetch_preview_fn *each,
-    void *arg, struct err *err);
+int fetch_preview(const struct fetch_account *acct,
+    const struct fetch_connector *conn, const struct store *st,
+    fetch_preview_fn *each, void *arg, char **wire_out, struct err *err);
 
 /*
- * --serverinfo: connect and secure as acct says, read the greeting and
- * CAPA, describe them and the TLS session in *text_out (caller owns),
- * then QUIT without logging in.
+ * --serverinfo: connect (through conn) and secure as acct says, read the
+ * greeting and CAPA, describe them and the TLS session in *text_out
+ * (caller owns), then QUIT without logging in.  On failure too,
+ * *text_out says what was seen up to it (the refused certificate, the
+ * CAPA without STLS).
  */
-int fetch_serverinfo(const struct fetch_account *acct, char **text_out,
-    struct err *err);
+int fetch_serverinfo(const struct fetch_account *acct,
+    const struct fetch_connector *conn, char **text_out, struct err *err);
 
 #endif

@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include <glib.h>
+
 #include "fetch/plan.h"
 #include "util/xmalloc.h"
 
@@ -56,6 +58,9 @@ plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
 		 */
 		if (policy == PLAN_KEEP && !msgs[i].has_uid)
 			continue;
+		/* A size nothing can record: never fetched nor deleted. */
+		if (msgs[i].has_bad_size)
+			continue;
 		if (!is_seen)
 			plan_add(out, PLAN_RETR, i);
 		if (policy == PLAN_EACH)
@@ -63,7 +68,8 @@ plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
 	}
 	if (policy == PLAN_BATCH)
 		for (i = 0; i < n; i++)
-			plan_add(out, PLAN_DELE, i);
+			if (!msgs[i].has_bad_size)
+				plan_add(out, PLAN_DELE, i);
 	/* keep_days: what has stayed its time goes, unread again. */
 	if (policy == PLAN_KEEP && expired != NULL)
 		for (i = 0; i < n; i++)
@@ -79,6 +85,63 @@ plan_cleanup(struct plan *p)
 	free(p->steps);
 	p->steps = NULL;
 	p->nsteps = p->nretr = p->ndele = p->cap = 0;
+}
+
+int64_t
+plan_keep_until(int64_t first_seen, unsigned keep_days)
+{
+	return first_seen + (int64_t)keep_days * 24 * 60 * 60;
+}
+
+bool
+plan_is_due(int64_t first_seen, unsigned keep_days, int64_t now)
+{
+	return now >= plan_keep_until(first_seen, keep_days);
+}
+
+/* How much of a long plan plan_describe() shows: its head and tail. */
+#define PLAN_DESCRIBE_HEAD 12
+#define PLAN_DESCRIBE_TAIL 4
+
+static void
+plan_describe_step(GString *out, const struct plan_step *step,
+    const struct pop3_msg *msgs)
+{
+	g_string_append_printf(out, "%s %u, ",
+	    step->op == PLAN_RETR ? "RETR" : "DELE", msgs[step->idx].num);
+}
+
+char *
+plan_describe(const struct plan *p, const struct pop3_msg *msgs,
+    const bool *is_sent)
+{
+	GString *out = g_string_new(NULL);
+	size_t i, nsent = 0, seen = 0;
+	char *text;
+
+	for (i = 0; i < p->nsteps; i++)
+		nsent += is_sent == NULL || is_sent[i];
+	for (i = 0; i < p->nsteps; i++) {
+		if (is_sent != NULL && !is_sent[i])
+			continue;
+		seen++;
+		/* A long plan: its head, how many left out, its tail. */
+		if (nsent > PLAN_DESCRIBE_HEAD + PLAN_DESCRIBE_TAIL + 1 &&
+		    seen > PLAN_DESCRIBE_HEAD &&
+		    seen <= nsent - PLAN_DESCRIBE_TAIL) {
+			if (seen == PLAN_DESCRIBE_HEAD + 1)
+				g_string_append_printf(out,
+				    "... (%zu more) ..., ",
+				    nsent - PLAN_DESCRIBE_HEAD -
+				        PLAN_DESCRIBE_TAIL);
+			continue;
+		}
+		plan_describe_step(out, &p->steps[i], msgs);
+	}
+	g_string_append(out, "QUIT");
+	text = xstrdup(out->str);
+	g_string_free(out, TRUE);
+	return text;
 }
 
 const char *
@@ -100,15 +163,13 @@ plan_policy_order(enum plan_policy policy)
 {
 	switch (policy) {
 	case PLAN_KEEP:
-		return "RETR of each new message, then QUIT; nothing deleted "
-		       "(keep_days and delete_when_gone_locally: DELE of what "
-		       "is due, after the RETRs)";
+		return "keep: new messages only; nothing deleted but what "
+		       "keep_days and delete_when_gone_locally make due, after "
+		       "the RETRs";
 	case PLAN_EACH:
-		return "message by message: RETR 1, DELE 1, RETR 2, DELE 2, "
-		       "..., QUIT (Foxmail's order)";
+		return "each: message by message, Foxmail's order";
 	case PLAN_BATCH:
-		return "RETR 1, RETR 2, ..., then DELE 1, DELE 2, ..., QUIT "
-		       "(Outlook's order)";
+		return "batch: every RETR, then every DELE, Outlook's order";
 	}
 	return "unknown";
 }

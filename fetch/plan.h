@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fetch/pop3.h"
 #include "util/err.h"
@@ -52,7 +53,8 @@ typedef bool plan_seen_fn(void *arg, const struct pop3_msg *msg);
  * and deleted like any other.  Under each/batch, a
  * message already delivered (its DELE was lost) is deleted without being
  * retrieved again.  The runner must still refuse to send a DELE for a
- * message whose RETR step in this plan did not end durably.
+ * message whose RETR step in this plan did not end durably.  A message
+ * with has_bad_size is left alone under every policy.
  *
  * keep needs uids: has_uidl false under PLAN_KEEP is ERR_PROTO ("server
  * has no UIDL").  Under keep, a message already delivered for which
@@ -64,6 +66,25 @@ int plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
     enum plan_policy policy, struct plan *out, struct err *err);
 
 void plan_cleanup(struct plan *p);
+
+/*
+ * keep_days: when a message first seen at first_seen (seconds since the
+ * epoch) has had its keep_days days on the server; and whether it is
+ * due for deletion at now (from that moment on).  The one deadline both
+ * the run and --status go by.
+ */
+int64_t plan_keep_until(int64_t first_seen, unsigned keep_days);
+bool plan_is_due(int64_t first_seen, unsigned keep_days, int64_t now);
+
+/*
+ * The commands of p as they go on the wire, for people (--dry-run), with
+ * the messages' numbers (msgs as given to plan_build()): "RETR 1, DELE 1,
+ * RETR 2, DELE 2, QUIT".  is_sent (may be NULL: every step) says, step
+ * by step, which the run sends.  Of a long plan, the first and the last
+ * few commands, and how many are left out between them.  Caller owns.
+ */
+char *plan_describe(const struct plan *p, const struct pop3_msg *msgs,
+    const bool *is_sent);
 
 const char *plan_policy_name(enum plan_policy policy);
 

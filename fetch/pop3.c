@@ -81,7 +81,8 @@ struct pop3_session {
 	const char *account;
 	enum pop3_state state;
 	enum pop3_resp_code resp_code;
-	bool has_greeting; /* DISCONNECTED comes before and after */
+	bool has_greeting;      /* DISCONNECTED comes before and after */
+	bool is_quit_confirmed; /* QUIT got +OK */
 	struct pop3_caps caps;
 	char stamp[POP3_STAMP_MAX]; /* APOP timestamp, or "" */
 	char greeting[256];         /* its text, sanitised */
@@ -795,6 +796,37 @@ pop3_keep_stamp(struct pop3_session *s, const char *text, size_t len)
 	}
 }
 
+/*
+ * RFC 8446 §5.1: a TLS record starts with its type (20 to 23) and the
+ * major version 3.  Where a POP3 greeting should be, it means a port
+ * that speaks TLS from the start.  Returns -1 (err set) for a record,
+ * 0 otherwise, reading no further than the first line needs.
+ */
+static int
+pop3_refuse_tls_greeting(struct pop3_session *s, struct err *err)
+{
+	const unsigned char *p;
+	size_t avail;
+	ssize_t n;
+
+	for (;;) {
+		p = (const unsigned char *)s->rbuf + s->rpos;
+		avail = s->rlen - s->rpos;
+		if (avail >= 2 || memchr(p, '\n', avail) != NULL)
+			break;
+		if ((n = pop3_fill(s, err)) == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+	}
+	if (p[0] < 20 || p[0] > 23 || p[1] != 3)
+		return 0;
+	pop3_fail(s, ERR_CONFIG, err,
+	    "a TLS record came where the POP3 greeting should be: is this a "
+	    "POP3S port?  Set tls = on");
+	return -1;
+}
+
 int
 pop3_greeting(struct pop3_session *s, struct err *err)
 {
@@ -808,7 +840,8 @@ pop3_greeting(struct pop3_session *s, struct err *err)
 	}
 	s->has_greeting = true;
 	pop3_set_cmd(s, "greeting", strlen("greeting"));
-	if (pop3_read_reply(s, &r, err) == -1)
+	if (pop3_refuse_tls_greeting(s, err) == -1 ||
+	    pop3_read_reply(s, &r, err) == -1)
 		return -1;
 	/* A server that turns us away is most often busy. */
 	if (!r.is_ok)
@@ -885,8 +918,11 @@ pop3_parse_capa(struct pop3_caps *c, const char *line, size_t len)
 			return;
 		}
 		/* "EXPIRE 30 USER" (§6.7): only the first argument counts. */
-		if ((sp = memchr(arg, ' ', alen)) != NULL)
+		if ((sp = memchr(arg, ' ', alen)) != NULL) {
+			c->has_user_values |= pop3_is_tag(sp + 1,
+			    alen - (size_t)(sp + 1 - arg), "USER");
 			alen = (size_t)(sp - arg);
+		}
 	} else
 		tlen = len;
 	if (pop3_is_tag(line, tlen, "STLS"))
@@ -908,6 +944,18 @@ pop3_parse_capa(struct pop3_caps *c, const char *line, size_t len)
 		(void)pop3_parse_long(arg, alen, &c->login_delay);
 }
 
+/* For people: the line, sanitised, if it fits whole. */
+static void
+pop3_keep_capa_line(struct pop3_caps *c, const char *line, size_t len)
+{
+	size_t used = strlen(c->text);
+
+	if (used + len + 2 > sizeof(c->text))
+		return;
+	str_sanitise(c->text + used, len + 1, line, len);
+	memcpy(c->text + used + len, "\n", 2);
+}
+
 int
 pop3_capa(struct pop3_session *s, struct err *err)
 {
@@ -920,21 +968,35 @@ pop3_capa(struct pop3_session *s, struct err *err)
 	        POP3_IN(POP3_AUTHORIZATION) | POP3_IN(POP3_TRANSACTION), "CAPA",
 	        err) == -1)
 		return -1;
-	pop3_caps_reset(&s->caps);
 	if (pop3_send(s, false, err, "CAPA") == -1 ||
 	    pop3_read_reply(s, &r, err) == -1)
 		return -1;
-	/* RFC 2449 §5: a server without CAPA just says -ERR. */
-	if (!r.is_ok)
+	/*
+	 * RFC 2449 §5: a server without CAPA just says -ERR.  After login,
+	 * what it said before still holds.
+	 */
+	if (!r.is_ok) {
+		if (s->state != POP3_TRANSACTION)
+			pop3_caps_reset(&s->caps);
 		return 0;
-	while ((rc = pop3_next_line(s, &line, &len, err)) == 1)
+	}
+	pop3_caps_reset(&s->caps);
+	while ((rc = pop3_next_line(s, &line, &len, err)) == 1) {
 		pop3_parse_capa(&s->caps, line, len);
+		pop3_keep_capa_line(&s->caps, line, len);
+	}
 	if (rc == -1) {
 		pop3_caps_reset(&s->caps);
 		return -1;
 	}
 	s->caps.has_capa = true;
 	return 0;
+}
+
+bool
+pop3_caps_may_grow(const struct pop3_caps *c)
+{
+	return c->has_capa && (!c->uidl || !c->top || c->has_user_values);
 }
 
 int
@@ -1378,11 +1440,13 @@ pop3_auth_choose(const struct pop3_caps *caps, bool is_tls,
 
 /*
  * "a b", then optionally a space and anything (RFC 1939 §5 leaves what
- * follows the size open, in both STAT and LIST).
+ * follows the size open, in both STAT and LIST).  is_saturating: a size
+ * of more digits than 64 bits hold is UINT64_MAX, for the caller to
+ * refuse as a size rather than as a malformed line.
  */
 static int
-pop3_parse_pair(const char *p, size_t len, uint64_t max_a, uint64_t *a_out,
-    uint64_t *b_out)
+pop3_parse_pair(const char *p, size_t len, uint64_t max_a, bool is_saturating,
+    uint64_t *a_out, uint64_t *b_out)
 {
 	const char *sp, *b, *end;
 
@@ -1393,7 +1457,17 @@ pop3_parse_pair(const char *p, size_t len, uint64_t max_a, uint64_t *a_out,
 	end = p + len;
 	if ((sp = memchr(b, ' ', (size_t)(end - b))) != NULL)
 		end = sp;
-	return str_tonum(b, (size_t)(end - b), UINT64_MAX, b_out);
+	if (str_tonum(b, (size_t)(end - b), UINT64_MAX, b_out) == 0)
+		return 0;
+	if (!is_saturating)
+		return -1;
+	for (sp = b; sp < end; sp++)
+		if (*sp < '0' || *sp > '9')
+			return -1;
+	if (end == b)
+		return -1;
+	*b_out = UINT64_MAX;
+	return 0;
 }
 
 int
@@ -1407,7 +1481,8 @@ pop3_stat(struct pop3_session *s, unsigned *count_out, uint64_t *size_out,
 		return -1;
 	if (pop3_simple(s, ERR_PROTO, true, &r, err, "STAT") == -1)
 		return -1;
-	if (pop3_parse_pair(r.text, r.len, UINT_MAX, &count, &size) == -1) {
+	if (pop3_parse_pair(r.text, r.len, UINT_MAX, false, &count, &size) ==
+	    -1) {
 		pop3_fail(s, ERR_PROTO, err, "malformed drop listing");
 		err_set_server(err, r.text, r.len);
 		return -1;
@@ -1445,7 +1520,7 @@ pop3_read_scans(struct pop3_session *s, struct pop3_msg **msgs_out,
 	int rc;
 
 	while ((rc = pop3_next_line(s, &line, &len, err)) == 1) {
-		if (pop3_parse_pair(line, len, POP3_MAX_MESSAGES, &num,
+		if (pop3_parse_pair(line, len, POP3_MAX_MESSAGES, true, &num,
 		        &size) == -1 ||
 		    num == 0) {
 			pop3_fail(s, ERR_PROTO, err, "malformed scan listing");
@@ -1462,7 +1537,8 @@ pop3_read_scans(struct pop3_session *s, struct pop3_msg **msgs_out,
 			msgs = xreallocarray(msgs, cap, sizeof(*msgs));
 		}
 		msgs[n].num = (unsigned)num;
-		msgs[n].size = size;
+		msgs[n].has_bad_size = size > POP3_SIZE_MAX;
+		msgs[n].size = msgs[n].has_bad_size ? 0 : size;
 		msgs[n].has_uid = msgs[n].has_bad_uid = false;
 		msgs[n].uid[0] = '\0';
 		n++;
@@ -1568,8 +1644,16 @@ pop3_parse_uidl(struct pop3_session *s, struct pop3_msg *msgs, size_t n,
 	        -1 ||
 	    num == 0)
 		goto bad;
+	/*
+	 * Some servers pad the line: more than one space after the number,
+	 * or blanks at its end.  A unique-id has none (RFC 1939 §7).
+	 */
 	uid = sp + 1;
+	while (uid < line + len && (*uid == ' ' || *uid == '\t'))
+		uid++;
 	ulen = len - (size_t)(uid - line);
+	while (ulen > 0 && (uid[ulen - 1] == ' ' || uid[ulen - 1] == '\t'))
+		ulen--;
 	key.num = (unsigned)num;
 	if ((m = bsearch(&key, msgs, n, sizeof(*msgs), pop3_msg_cmp)) == NULL)
 		return pop3_fail(s, ERR_PROTO, err,
@@ -1828,22 +1912,48 @@ pop3_quit(struct pop3_session *s, struct err *err)
 {
 	struct pop3_reply r;
 	bool is_update;
+	char *line;
+	size_t len;
+	int rc;
 
 	if (pop3_check(s,
 	        POP3_IN(POP3_AUTHORIZATION) | POP3_IN(POP3_TRANSACTION), "QUIT",
 	        err) == -1)
 		return -1;
 	is_update = s->state == POP3_TRANSACTION;
+	s->is_quit_confirmed = false;
 	if (pop3_send(s, false, err, "QUIT") == -1)
 		return -1;
 	/* RFC 1939 §6: QUIT in TRANSACTION commits the deletions. */
 	if (is_update)
 		pop3_set_state(s, POP3_UPDATE);
-	if (pop3_read_reply(s, &r, err) == -1)
+	if (pop3_next_reply(s, err) == -1 ||
+	    (rc = pop3_getline(s, &line, &len, err)) == -1)
+		return -1;
+	/*
+	 * Some servers hang up at QUIT without a word.  The session is
+	 * over either way; whether the deletions were made, only the next
+	 * session can tell.
+	 */
+	if (rc == 0) {
+		log_debug("%s: pop3: connection closed without a reply to QUIT",
+		    s->account);
+		pop3_set_state(s, POP3_DISCONNECTED);
+		return 0;
+	}
+	log_trace(s->account, "S", line, len);
+	if (pop3_take_status(s, line, len, &r, err) == -1)
 		return -1;
 	/* "-ERR some deleted messages not removed"; the server hangs up. */
 	if (!r.is_ok)
 		return pop3_refused(s, &r, ERR_PROTO, true, err);
+	s->is_quit_confirmed = true;
 	pop3_set_state(s, POP3_DISCONNECTED);
 	return 0;
+}
+
+bool
+pop3_is_quit_confirmed(const struct pop3_session *s)
+{
+	return s->is_quit_confirmed;
 }

@@ -61,6 +61,8 @@ enum pop3_auth {
 
 /* Room for the SASL mechanism names CAPA lists, as text. */
 #define POP3_SASL_NAMES_MAX 256
+/* Room for CAPA's lines, as text. */
+#define POP3_CAPA_TEXT_MAX 1024
 
 /* What CAPA said (RFC 2449 §6); all false when CAPA is not supported. */
 struct pop3_caps {
@@ -68,16 +70,30 @@ struct pop3_caps {
 	bool stls, uidl, top, user, pipelining, resp_codes;
 	long expire;      /* days; -1 = NEVER or not announced */
 	long login_delay; /* seconds; -1 if not announced */
+	/* EXPIRE or LOGIN-DELAY with "USER": may change at login (§6.5) */
+	bool has_user_values;
 	/* RFC 2449 §6.3 SASL: POP3_AUTH_BIT() of each mechanism we know. */
 	unsigned sasl;
 	/* ... and every name as the server gave it, sanitised, or "". */
 	char sasl_names[POP3_SASL_NAMES_MAX];
+	/*
+	 * Every line of the reply as the server gave it (UTF8,
+	 * IMPLEMENTATION, its own), sanitised, each ending in "\n", as
+	 * many as fit; for people (--serverinfo).
+	 */
+	char text[POP3_CAPA_TEXT_MAX];
 };
 
 /* Largest message count we accept from a server before allocating. */
 #define POP3_MAX_MESSAGES 1000000
 /* RFC 1939 §7: a unique-id is 1 to 70 characters in 0x21..0x7e. */
 #define POP3_UID_MAX 70
+/*
+ * Largest message size we take from LIST: the journal, the file name's
+ * ,S= and the sums of sizes must all hold it.  No real message comes
+ * near; a larger one is a server's lie.
+ */
+#define POP3_SIZE_MAX INT64_MAX
 /* Longest reply line (status or multi-line) we accept. */
 #define POP3_LINE_MAX 8192
 
@@ -86,6 +102,7 @@ struct pop3_msg {
 	unsigned num; /* message number, from 1 */
 	bool has_uid;
 	bool has_bad_uid;           /* UIDL gave one against RFC 1939 §7 */
+	bool has_bad_size;          /* LIST gave more than POP3_SIZE_MAX */
 	char uid[POP3_UID_MAX + 1]; /* NUL-terminated when has_uid */
 	uint64_t size;              /* octets, as LIST says */
 };
@@ -113,7 +130,10 @@ const char *pop3_state_name(enum pop3_state state);
 /* The response code of the last -ERR, or POP3_RESP_NONE. */
 enum pop3_resp_code pop3_last_resp_code(const struct pop3_session *s);
 
-/* Read the greeting: DISCONNECTED -> AUTHORIZATION. */
+/*
+ * Read the greeting: DISCONNECTED -> AUTHORIZATION.  A TLS record in its
+ * place is ERR_CONFIG (a POP3S port, and tls not on).
+ */
 int pop3_greeting(struct pop3_session *s, struct err *err);
 
 /* The greeting's text after "+OK", sanitised; "" before it. */
@@ -121,10 +141,21 @@ const char *pop3_get_greeting(const struct pop3_session *s);
 
 /*
  * CAPA.  A server that answers -ERR has no CAPA: that is not an error,
- * the capabilities just stay empty.  Valid until the next pop3_capa().
+ * the capabilities just stay empty; after login (TRANSACTION) a -ERR
+ * leaves those of before the login as they were.  Valid until the next
+ * pop3_capa().
  */
 int pop3_capa(struct pop3_session *s, struct err *err);
 const struct pop3_caps *pop3_get_caps(const struct pop3_session *s);
+
+/*
+ * RFC 2449 §4: a server may announce more after login (Gmail lists TOP,
+ * UIDL and PIPELINING only then).  Is CAPA worth asking again, once
+ * logged in?  True when CAPA worked and lacked UIDL or TOP, or gave
+ * EXPIRE or LOGIN-DELAY per user.  PIPELINING alone is not worth a
+ * round trip more: many servers never have it.
+ */
+bool pop3_caps_may_grow(const struct pop3_caps *c);
 
 /* STLS, then TLS negotiation on the transport (RFC 2595 §4). */
 int pop3_stls(struct pop3_session *s, const struct transport_tls_opts *opts,
@@ -190,7 +221,10 @@ int pop3_stat(struct pop3_session *s, unsigned *count_out, uint64_t *size_out,
 
 /*
  * LIST: every message with its size, in *msgs_out (caller owns, free()),
- * *n_out entries sorted by number; has_uid false in all.
+ * *n_out entries sorted by number; has_uid false in all.  Numbers may
+ * have gaps.  A size above POP3_SIZE_MAX (18446744073709551615, say) is
+ * not taken: the message gets has_bad_size and size 0, and the caller
+ * leaves it alone (a message-scope error), rather than fail the listing.
  */
 int pop3_list(struct pop3_session *s, struct pop3_msg **msgs_out, size_t *n_out,
     struct err *err);
@@ -273,8 +307,13 @@ int pop3_noop(struct pop3_session *s, struct err *err);
 
 /*
  * QUIT: in TRANSACTION this enters UPDATE and the server commits the
- * deletions; only a +OK reply proves they were made.
+ * deletions; only a +OK reply proves they were made.  Some servers
+ * close the connection instead of answering: that returns 0 too, and
+ * pop3_is_quit_confirmed() tells the two apart.
  */
 int pop3_quit(struct pop3_session *s, struct err *err);
+
+/* Did the last pop3_quit() get its +OK (not just the end of the stream)? */
+bool pop3_is_quit_confirmed(const struct pop3_session *s);
 
 #endif

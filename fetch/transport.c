@@ -109,6 +109,12 @@ struct tcp_transport {
 	bool has_pin;   /* the certificate must have this SHA-256 */
 	bool is_pin_failed;
 	unsigned char pin[TRANSPORT_SHA256_LEN];
+	/* transport_set_limits(): */
+	unsigned low_speed; /* octets per second, 0: none */
+	int64_t deadline;   /* CLOCK_MONOTONIC ms, 0: none */
+	unsigned limit_s;   /* the time limit, for messages */
+	int64_t ls_waited;  /* ms spent in reads since the last write */
+	uint64_t ls_octets; /* and the octets they brought */
 };
 
 /* The close_notify at the end never waits longer than this. */
@@ -137,6 +143,12 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t
+transport_clock_ms(void)
+{
+	return now_ms();
+}
+
 /* "30 s", or "200 ms" for a timeout that is not whole seconds. */
 static void
 fmt_duration(char *buf, size_t size, int ms)
@@ -147,14 +159,71 @@ fmt_duration(char *buf, size_t size, int ms)
 		(void)snprintf(buf, size, "%d ms", ms);
 }
 
+/*
+ * The deadline of a wait that starts now: the timeout, or the time
+ * limit if that comes first.
+ */
+static int64_t
+io_deadline(const struct tcp_transport *t)
+{
+	int64_t d = now_ms() + t->timeout_ms;
+
+	return t->deadline != 0 && t->deadline < d ? t->deadline : d;
+}
+
 static void
 set_io_timeout(struct tcp_transport *t, struct err *err)
 {
 	char dur[32];
 
+	if (t->deadline != 0 && now_ms() >= t->deadline) {
+		err_setx(err, ERR_TEMP,
+		    "time limit of %u s for the account reached", t->limit_s);
+		return;
+	}
 	fmt_duration(dur, sizeof(dur), t->timeout_ms);
 	err_setx(err, ERR_TEMP, "timed out after %s waiting for the server",
 	    dur);
+}
+
+/*
+ * After a read that waited waited_ms and brought n octets: a server
+ * that has kept us waiting a whole timeout's worth since our last
+ * command, trickling fewer than low_speed octets a second, is stalled.
+ * Then a new window begins.
+ */
+static int
+low_speed_check(struct tcp_transport *t, int64_t waited_ms, size_t n,
+    struct err *err)
+{
+	uint64_t want;
+
+	if (t->low_speed == 0)
+		return 0;
+	t->ls_waited += waited_ms;
+	t->ls_octets += n;
+	if (t->ls_waited < t->timeout_ms)
+		return 0;
+	want = (uint64_t)t->low_speed * (uint64_t)t->ls_waited / 1000;
+	if (t->ls_octets < want) {
+		err_setx(err, ERR_TEMP,
+		    "stalled: %llu octets in %lld s of waiting for the server "
+		    "(low_speed_limit = %u octets a second)",
+		    (unsigned long long)t->ls_octets,
+		    (long long)(t->ls_waited / 1000), t->low_speed);
+		return -1;
+	}
+	t->ls_waited = 0;
+	t->ls_octets = 0;
+	return 0;
+}
+
+/* A command goes out: the server's time to answer starts afresh. */
+static void
+low_speed_reset(struct tcp_transport *t)
+{
+	t->ls_waited = 0;
+	t->ls_octets = 0;
 }
 
 /*
@@ -186,6 +255,40 @@ wait_fd(int fd, short events, int64_t deadline, struct err *err)
 			return -1;
 		}
 	}
+}
+
+int
+transport_wait_readable(struct transport *t, int ms, struct err *err)
+{
+	struct tcp_transport *tt;
+
+	if (t->ops != &tcp_ops)
+		return 1;
+	tt = tcp_of(t);
+	if (tt->tls != NULL && gnutls_record_check_pending(tt->tls) > 0)
+		return 1;
+	switch (wait_fd(tt->fd, POLLIN, now_ms() + ms, err)) {
+	case 0:
+		return 1;
+	case 1:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+void
+transport_set_limits(struct transport *t, unsigned low_speed, int64_t deadline,
+    unsigned limit_s)
+{
+	struct tcp_transport *tt;
+
+	if (t->ops != &tcp_ops)
+		return;
+	tt = tcp_of(t);
+	tt->low_speed = low_speed;
+	tt->deadline = deadline;
+	tt->limit_s = limit_s;
 }
 
 static struct transport *
@@ -322,7 +425,7 @@ transport_connect(const char *host, const char *port, int timeout_ms,
 static ssize_t
 plain_read(struct tcp_transport *t, void *buf, size_t len, struct err *err)
 {
-	int64_t deadline = now_ms() + t->timeout_ms;
+	int64_t deadline = io_deadline(t);
 	ssize_t n;
 	int rc;
 
@@ -364,7 +467,7 @@ plain_write(struct tcp_transport *t, const char *p, size_t len, struct err *err)
 			err_set(err, ERR_TEMP, "write to the server");
 			return -1;
 		}
-		rc = wait_fd(t->fd, POLLOUT, now_ms() + t->timeout_ms, err);
+		rc = wait_fd(t->fd, POLLOUT, io_deadline(t), err);
 		if (rc == 1)
 			set_io_timeout(t, err);
 		if (rc != 0)
@@ -727,25 +830,69 @@ out:
 }
 
 /*
- * " (subject DN, issuer DN, SHA-256 hex, valid from DATE to DATE)" of
- * the server's certificate, or "" if there is none.  The dates come
- * last: they are the first to go when the message is cut.
+ * What callers may still put in front of a TLS error ("STLS: "), so that
+ * the end of ours is not cut off.
+ */
+#define TRANSPORT_ERR_RESERVE 16
+/* Longest subject or issuer shown in an error, "..." included. */
+#define TRANSPORT_DN_SHOWN 64
+
+/* Append ", part" (or " (part" first) to buf if all of it fits in room. */
+static void
+tls_add_part(char *buf, size_t room, const char *part)
+{
+	size_t used = strlen(buf), len = strlen(part);
+	const char *sep = used == 0 ? " (" : ", ";
+
+	/* With the separator and the closing parenthesis. */
+	if (used + 2 + len + 1 >= room)
+		return;
+	(void)snprintf(buf + used, room - used, "%s%s", sep, part);
+}
+
+/* name and a DN, the DN cut to TRANSPORT_DN_SHOWN octets with "...". */
+static void
+tls_fmt_dn(char *buf, size_t size, const char *name, const char *dn)
+{
+	if (strlen(dn) < TRANSPORT_DN_SHOWN)
+		(void)snprintf(buf, size, "%s %s", name, dn);
+	else
+		(void)snprintf(buf, size, "%s %.*s...", name,
+		    TRANSPORT_DN_SHOWN - 3, dn);
+}
+
+/*
+ * " (SHA256:hex, subject DN, issuer DN, valid from DATE to DATE)" of the
+ * server's certificate, in at most room octets with the NUL,
+ * or "" if there is none.  A part that does not fit whole is left out,
+ * the last ones first, never cut in the middle: the fingerprint, in the
+ * form tls_fingerprint takes, comes first; is_dates_first (a certificate
+ * expired, or not yet valid) brings the dates next.
  */
 static void
-tls_describe_peer(struct tcp_transport *t, char *buf, size_t size)
+tls_describe_peer(struct tcp_transport *t, bool is_dates_first, char *buf,
+    size_t room)
 {
+	char part[2 * TRANSPORT_DN_SHOWN], dates[64];
 	struct tls_peer p;
-	char s[96], i[96];
 
 	buf[0] = '\0';
-	if (tls_get_peer(t, &p) == -1)
+	if (room < 2 || tls_get_peer(t, &p) == -1)
 		return;
-	/* Shortened, so that the fingerprint still fits. */
-	str_sanitise(s, sizeof(s), p.subject, strlen(p.subject));
-	str_sanitise(i, sizeof(i), p.issuer, strlen(p.issuer));
-	(void)snprintf(buf, size,
-	    " (subject %s, issuer %s, SHA-256 %s, valid from %.10s to %.10s)",
-	    s, i, p.sha256, p.not_before, p.not_after);
+	(void)snprintf(dates, sizeof(dates), "valid from %.10s to %.10s",
+	    p.not_before, p.not_after);
+	(void)snprintf(part, sizeof(part), TRANSPORT_PIN_PREFIX "%s", p.sha256);
+	tls_add_part(buf, room - 1, part);
+	if (is_dates_first)
+		tls_add_part(buf, room - 1, dates);
+	tls_fmt_dn(part, sizeof(part), "subject", p.subject);
+	tls_add_part(buf, room - 1, part);
+	tls_fmt_dn(part, sizeof(part), "issuer", p.issuer);
+	tls_add_part(buf, room - 1, part);
+	if (!is_dates_first)
+		tls_add_part(buf, room - 1, dates);
+	if (buf[0] != '\0')
+		(void)strcat(buf, ")");
 }
 
 /*
@@ -758,13 +905,14 @@ tls_set_verify_err(struct tcp_transport *t, const char *host, struct err *err)
 {
 	static const char lead[] = "The certificate is NOT trusted. ";
 	gnutls_datum_t out = { NULL, 0 };
+	unsigned status = gnutls_session_get_verify_cert_status(t->tls);
 	const char *why = "verification failed";
-	char peer[2 * ERR_MSG_MAX]; /* room for the longest description */
-	size_t len;
+	char peer[2 * ERR_MSG_MAX];
+	size_t len, room;
+	int n;
 
-	if (gnutls_certificate_verification_status_print(
-	        gnutls_session_get_verify_cert_status(t->tls), GNUTLS_CRT_X509,
-	        &out, 0) == 0 &&
+	if (gnutls_certificate_verification_status_print(status,
+	        GNUTLS_CRT_X509, &out, 0) == 0 &&
 	    out.data != NULL) {
 		why = (const char *)out.data;
 		len = strlen(why);
@@ -774,9 +922,16 @@ tls_set_verify_err(struct tcp_transport *t, const char *host, struct err *err)
 		    len > sizeof(lead) - 1)
 			why += sizeof(lead) - 1;
 	}
-	tls_describe_peer(t, peer, sizeof(peer));
-	err_setx(err, ERR_PROTO, "TLS certificate of %s rejected: %s%s", host,
-	    why, peer);
+	n = snprintf(peer, sizeof(peer), "TLS certificate of %s rejected: %s",
+	    host, why);
+	if (n > 0 && (size_t)n + TRANSPORT_ERR_RESERVE < ERR_MSG_MAX) {
+		room = ERR_MSG_MAX - TRANSPORT_ERR_RESERVE - (size_t)n;
+		tls_describe_peer(t,
+		    (status &
+		        (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED)) != 0,
+		    peer + n, room);
+	}
+	err_setx(err, ERR_PROTO, "%s", peer);
 	gnutls_free(out.data);
 }
 
@@ -805,7 +960,7 @@ tls_set_pin_err(struct tcp_transport *t, const char *host, struct err *err)
 static int
 tls_handshake(struct tcp_transport *t, const char *host, struct err *err)
 {
-	int64_t deadline = now_ms() + t->timeout_ms;
+	int64_t deadline = io_deadline(t);
 	char what[ERR_MSG_MAX], dur[32];
 	int rc;
 
@@ -894,7 +1049,7 @@ tcp_starttls(struct transport *base, const struct transport_tls_opts *opts,
 static ssize_t
 tls_read(struct tcp_transport *t, void *buf, size_t len, struct err *err)
 {
-	int64_t deadline = now_ms() + t->timeout_ms;
+	int64_t deadline = io_deadline(t);
 	ssize_t n;
 	int rc;
 
@@ -943,7 +1098,7 @@ tls_read(struct tcp_transport *t, void *buf, size_t len, struct err *err)
 static int
 tls_write(struct tcp_transport *t, const char *p, size_t len, struct err *err)
 {
-	int64_t deadline = now_ms() + t->timeout_ms;
+	int64_t deadline = io_deadline(t);
 	ssize_t n;
 	int rc;
 
@@ -952,7 +1107,7 @@ tls_write(struct tcp_transport *t, const char *p, size_t len, struct err *err)
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
-			deadline = now_ms() + t->timeout_ms;
+			deadline = io_deadline(t);
 			continue;
 		}
 		if (n < 0 && gnutls_error_is_fatal((int)n)) {
@@ -988,14 +1143,21 @@ static ssize_t
 tcp_read(struct transport *base, void *buf, size_t len, struct err *err)
 {
 	struct tcp_transport *t = tcp_of(base);
+	int64_t t0;
+	ssize_t n;
 
 	if (tcp_check(t, err) == -1)
 		return -1;
 	if (len == 0)
 		return 0;
+	t0 = now_ms();
 	if (t->is_tls)
-		return tls_read(t, buf, len, err);
-	return plain_read(t, buf, len, err);
+		n = tls_read(t, buf, len, err);
+	else
+		n = plain_read(t, buf, len, err);
+	if (n > 0 && low_speed_check(t, now_ms() - t0, (size_t)n, err) == -1)
+		return -1;
+	return n;
 }
 
 static int
@@ -1005,6 +1167,7 @@ tcp_write(struct transport *base, const void *buf, size_t len, struct err *err)
 
 	if (tcp_check(t, err) == -1)
 		return -1;
+	low_speed_reset(t);
 	if (t->is_tls)
 		return tls_write(t, buf, len, err);
 	return plain_write(t, buf, len, err);
@@ -1022,16 +1185,22 @@ static char *
 tcp_describe_peer(struct transport *base)
 {
 	struct tcp_transport *t = tcp_of(base);
+	const char *info = t->info;
 	struct tls_peer p;
 
-	if (!t->is_tls || t->is_broken)
+	/* After a failed handshake the certificate is what people need. */
+	if (t->tls == NULL)
 		return NULL;
+	if (!t->is_tls)
+		info = "handshake failed";
+	else if (t->is_broken)
+		info = "broken";
 	if (tls_get_peer(t, &p) == -1)
-		return xasprintf("tls: %s\ncertificate: none\n", t->info);
+		return xasprintf("tls: %s\ncertificate: none\n", info);
 	return xasprintf("tls: %s\nsubject: %s\nissuer: %s\n"
 	                 "not before: %s UTC\nnot after: %s UTC\n"
 	                 "sha256: " TRANSPORT_PIN_PREFIX "%s\n",
-	    t->info, p.subject, p.issuer, p.not_before, p.not_after, p.sha256);
+	    info, p.subject, p.issuer, p.not_before, p.not_after, p.sha256);
 }
 
 /*

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -99,6 +100,30 @@ struct transport *transport_connect(const char *host, const char *port,
  */
 struct transport *transport_from_fd(int fd, int timeout_ms);
 
+/*
+ * Bounds beyond the timeout, for servers that send, but too slowly to
+ * ever time out (a broken middlebox, a tarpit).  low_speed: octets per
+ * second, 0 for none; once the reads since the last write have waited
+ * for the server as long as the timeout in all, and brought fewer than
+ * low_speed octets a second of it, the read fails (ERR_TEMP, "stalled").
+ * deadline: CLOCK_MONOTONIC milliseconds (transport_clock_ms()), 0 for
+ * none; no wait goes past it, and a read or write that would fails
+ * (ERR_TEMP, "time limit").  limit_s names the time limit in that
+ * message.  Only TCP transports have them; others ignore the call.
+ */
+void transport_set_limits(struct transport *t, unsigned low_speed,
+    int64_t deadline, unsigned limit_s);
+
+/*
+ * Wait up to ms for something to read: 1 if there is (or the transport
+ * cannot tell), 0 if not, -1 with err set if waiting failed.  Nothing is
+ * read.
+ */
+int transport_wait_readable(struct transport *t, int ms, struct err *err);
+
+/* CLOCK_MONOTONIC, in milliseconds. */
+int64_t transport_clock_ms(void);
+
 ssize_t transport_read(struct transport *t, void *buf, size_t len,
     struct err *err);
 int transport_write(struct transport *t, const void *buf, size_t len,
@@ -129,7 +154,9 @@ const char *transport_tls_info(struct transport *t);
  * server certificate's subject, issuer, validity ("not before", "not
  * after", UTC) and fingerprint ("sha256", in the form tls_fingerprint
  * takes), each line ending in "\n".  Server data in it is sanitised.
- * Returns a new string (caller frees), or NULL if t is not TLS.
+ * After a failed handshake, "tls: handshake failed" and the certificate
+ * the server sent, if any ("certificate: none" otherwise).  Returns a
+ * new string (caller frees), or NULL if t never started TLS.
  */
 char *transport_describe_peer(struct transport *t);
 

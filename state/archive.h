@@ -9,7 +9,7 @@
 /*
  * archive = yes: the account's archive index, every message stored by
  * the SHA-256 of its content as stored (after CRLF to LF) and the
- * SHA-256 of its Message-ID (cli/archive.h computes them).  It is an
+ * SHA-256 of its Message-ID (filter/archive.h computes them).  It is an
  * append-only journal (state/journal.h), never pruned: it is the
  * archive's memory.
  */

@@ -41,7 +41,7 @@ struct state {
 };
 
 char *
-state_dir(void)
+state_dir(struct err *err)
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 
@@ -49,6 +49,7 @@ state_dir(void)
 		return xasprintf("%s/popfetch", xdg);
 	if (home != NULL && home[0] != '\0')
 		return xasprintf("%s/.local/state/popfetch", home);
+	err_setx(err, ERR_CONFIG, "neither XDG_STATE_HOME nor HOME is set");
 	return NULL;
 }
 
@@ -64,21 +65,6 @@ state_name(const char *dir, const char *account, const char *ext)
 			*p = '_';
 	if (path[strlen(dir) + 1] == '.')
 		path[strlen(dir) + 1] = '_';
-	return path;
-}
-
-char *
-state_file(const char *account, const char *ext, struct err *err)
-{
-	char *dir, *path;
-
-	if ((dir = state_dir()) == NULL) {
-		err_setx(err, ERR_CONFIG,
-		    "neither XDG_STATE_HOME nor HOME is set");
-		return NULL;
-	}
-	path = state_name(dir, account, ext);
-	free(dir);
 	return path;
 }
 
@@ -204,6 +190,31 @@ fail:
 	st->is_unclean = true;
 	state_close(st);
 	return NULL;
+}
+
+struct state *
+state_peek(const char *account, struct err *err)
+{
+	struct state *st;
+	char *dir, *path;
+
+	if ((dir = state_dir(err)) == NULL)
+		return NULL;
+	st = xcalloc(1, sizeof(*st));
+	st->dir = dir;
+	st->account = xstrdup(account);
+	st->lock = st->dir_fd = -1;
+	path = state_path(st, "running");
+	st->was_interrupted = access(path, F_OK) == 0;
+	free(path);
+	path = state_path(st, "uidl");
+	st->uidl = uidl_open_readonly(path, err);
+	free(path);
+	if (st->uidl == NULL) {
+		state_close(st);
+		return NULL;
+	}
+	return st;
 }
 
 void

@@ -32,16 +32,10 @@ struct state;
 
 /*
  * The directory holding popfetch's state: $XDG_STATE_HOME/popfetch, or
- * ~/.local/state/popfetch.  Caller owns; NULL if neither is set.
+ * ~/.local/state/popfetch.  Caller owns; NULL with err set (ERR_CONFIG)
+ * if neither is set.
  */
-char *state_dir(void);
-
-/*
- * The path of the account's state file ext ("uidl", "archive") in
- * state_dir(), the account's name made safe as a file name.  Caller
- * owns; NULL with err set (ERR_CONFIG) when there is no state directory.
- */
-char *state_file(const char *account, const char *ext, struct err *err);
+char *state_dir(struct err *err);
 
 /*
  * Open the account's state in dir (made, mode 0700, if missing): take
@@ -53,6 +47,16 @@ char *state_file(const char *account, const char *ext, struct err *err);
  */
 struct state *state_open(const char *dir, const char *account, bool has_archive,
     struct err *err);
+
+/*
+ * The account's state in state_dir(), only to look at (--dry-run,
+ * --status): no lock is taken, no marker set, nothing is made or
+ * written; the UIDL store is read only (missing: empty), and records
+ * appended through state_store() fail.  Returns a new state (caller
+ * owns, state_close(), which leaves everything as it was), or NULL with
+ * err set.
+ */
+struct state *state_peek(const char *account, struct err *err);
 
 /*
  * Remove the marker if the run leaves nothing stored unrecorded (see

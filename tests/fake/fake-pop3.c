@@ -47,6 +47,8 @@
  *	X: raw BYTES       send BYTES with C escapes (\r \n \t \0 \\ \xHH),
  *	                   no CRLF added
  *	X: big N BYTE      send N copies of BYTE (a character or an escape)
+ *	X: trickle MS BYTE send BYTE every MS milliseconds until the client
+ *	                   hangs up (or the hard timeout); a tarpit
  *	X: drop-after N    close the connection once N more bytes are sent
  *	X: file PATH       send a message file (PATH relative to the
  *	                   script), LF turned into CRLF and dot-stuffed
@@ -98,6 +100,7 @@ enum fake_op {
 	FAKE_STALL,
 	FAKE_RAW,
 	FAKE_BIG,
+	FAKE_TRICKLE,
 	FAKE_DROP,
 	FAKE_FILE,
 	FAKE_TLS,
@@ -324,6 +327,14 @@ fake_parse_x(const char *path, char *a, struct fake_step *st, const char **why)
 		if (fake_parse_num(a + 4, LLONG_MAX, &st->num) == -1 ||
 		    (sp = strchr(a + 4, ' ')) == NULL)
 			return (*why = "usage: big N BYTE", -1);
+		st->arg = strdup(sp + 1);
+		if (st->arg == NULL || fake_unescape(st->arg) != 1)
+			return (*why = "BYTE must be one byte", -1);
+	} else if (strncmp(a, "trickle ", 8) == 0) {
+		st->op = FAKE_TRICKLE;
+		if (fake_parse_num(a + 8, 3600000, &st->num) == -1 ||
+		    st->num == 0 || (sp = strchr(a + 8, ' ')) == NULL)
+			return (*why = "usage: trickle MS BYTE", -1);
 		st->arg = strdup(sp + 1);
 		if (st->arg == NULL || fake_unescape(st->arg) != 1)
 			return (*why = "BYTE must be one byte", -1);
@@ -674,6 +685,26 @@ fake_stall(struct fake_conn *c, long long ms)
 	}
 }
 
+/* One octet every ms, until the client hangs up or time runs out. */
+static void
+fake_trickle(struct fake_conn *c, long long ms, char byte)
+{
+	struct pollfd pfd = { .fd = -1, .events = POLLRDHUP };
+	unsigned long long n = 0;
+
+	while (!c->is_dead && fake_left_ms() > 0) {
+		fake_send(c, &byte, 1);
+		n++;
+		pfd.fd = c->fd;
+		if (!c->is_dead &&
+		    poll(&pfd, 1, fake_min((int)ms, fake_left_ms())) > 0) {
+			fake_note("client hung up after %llu trickled octets",
+			    n);
+			fake_hangup(c, "trickle over");
+		}
+	}
+}
+
 static void
 fake_big(struct fake_conn *c, long long count, char byte)
 {
@@ -836,6 +867,9 @@ fake_step(struct fake_conn *c, size_t i)
 		break;
 	case FAKE_BIG:
 		fake_big(c, st->num, st->arg[0]);
+		break;
+	case FAKE_TRICKLE:
+		fake_trickle(c, st->num, st->arg[0]);
 		break;
 	case FAKE_DROP:
 		c->drop_left = st->num;

@@ -92,16 +92,15 @@ check_account(const struct conf *c, const struct conf_account *a)
 	FUZZ_CHECK(
 	    a->password_command == NULL || a->password_command[0] != '\0');
 	FUZZ_CHECK(a->port >= 1 && a->port <= 65535);
-	FUZZ_CHECK(a->tls == CONF_TLS_ON || a->tls == CONF_TLS_STARTTLS ||
-	    a->tls == CONF_TLS_OFF);
-	FUZZ_CHECK(a->tls != CONF_TLS_OFF || a->allow_plaintext);
-	FUZZ_CHECK(a->delete_mode == CONF_DELETE_KEEP ||
-	    a->delete_mode == CONF_DELETE_EACH ||
-	    a->delete_mode == CONF_DELETE_BATCH);
+	FUZZ_CHECK(a->tls == FETCH_TLS_ON || a->tls == FETCH_TLS_STARTTLS ||
+	    a->tls == FETCH_TLS_OFF);
+	FUZZ_CHECK(a->tls != FETCH_TLS_OFF || a->allow_plaintext);
+	FUZZ_CHECK(a->delete_mode == PLAN_KEEP || a->delete_mode == PLAN_EACH ||
+	    a->delete_mode == PLAN_BATCH);
 	FUZZ_CHECK(a->timeout >= 1 && a->timeout <= 3600);
 	FUZZ_CHECK(a->line >= 1);
 	FUZZ_CHECK(strcmp(conf_tls_name(a->tls), "?") != 0);
-	FUZZ_CHECK(strcmp(conf_delete_name(a->delete_mode), "?") != 0);
+	FUZZ_CHECK(strcmp(plan_policy_name(a->delete_mode), "unknown") != 0);
 }
 
 int

@@ -1,10 +1,25 @@
 #!/bin/sh
 # The converters in contrib/: fetchmailrc2popfetch, mpoprc2popfetch and
-# getmail2popfetch-state.  Their configurations and state files are
-# compared byte for byte with tests/data/convert/expected/, and each
-# configuration is loaded by popfetch: run against a closed port it must
-# exit 75 (could not connect), not 78 (configuration refused).  No
-# server is needed.
+# getmail2popfetch-state.
+#
+# The corpus of tests/data/convert/fetchmail/ and mpop/ (one file a case,
+# each defect of issue 17 and the common constructs): the configuration
+# and the messages on stderr are compared byte for byte with
+# expected/fetchmail/ and expected/mpop/ (no NAME.conf there: the
+# converter must refuse the file, exit 1 and write nothing), and each
+# configuration is loaded by popfetch: run against a closed port on
+# 127.0.0.1, it must exit 75 (could not connect), not 78 (configuration
+# refused).  Cases named *-refused are run without -f.
+#
+# When fetchmail and mpop are installed (CI installs them, and a missing
+# one fails there), every corpus file is also read by fetchmail
+# --configdump and mpop --pretend (convert-diff.py), which must agree
+# with the converter on the accounts and their host, port, TLS, user,
+# delete policy and size limits.
+#
+# Then the state import of sample UID files, written as the programs
+# write them; convert-state.sh does it with files the real programs
+# wrote against Dovecot.  No server is needed here.
 
 set -eu
 LC_ALL=C
@@ -68,6 +83,9 @@ mkdir -p "$HOME" "$XDG_CONFIG_HOME"
 mkdir "$T/in"
 cp "$DATA/fetchmailrc" "$DATA/fetchids" "$DATA/mpoprc" \
     "$DATA/oldmail-127.0.0.1-995-alice" "$T/in/"
+cp -R "$DATA/fetchmail" "$DATA/mpop" "$T/in/"
+# Under make distcheck the source tree is read-only, and so the copies.
+chmod -R u+w "$T/in"
 # mpop's default uidls file, and a per-account one named by %U_at_%H.
 cp "$DATA/mpop_uidls" "$HOME/.mpop_uidls"
 mkdir "$HOME/.mpop"
@@ -114,13 +132,21 @@ closed_port()
 	done
 }
 
-# loads WHAT CONF ACCOUNT...: popfetch takes CONF, ports set to a closed
-# one: every named account fails to connect (75), none is refused (78).
+# loads WHAT CONF ACCOUNT...: popfetch takes CONF, hosts set to 127.0.0.1,
+# ports to a closed one, password commands to a stub and a ~/.netrc for
+# the accounts without a password: every named account fails to connect
+# (75), none is refused (78).
 loads()
 {
 	port=$(closed_port)
-	sed "s/^	port = .*/	port = $port/" "$2" >"$T/closed.conf"
+	sed -e "s/^	port = .*/	port = $port/" \
+	    -e "s/^	host = .*/	host = '127.0.0.1'/" \
+	    -e "s/^	password_command = .*/	password_command = 'echo stub'/" \
+	    "$2" >"$T/closed.conf"
 	chmod 600 "$T/closed.conf"
+	# For the accounts without a password.
+	printf 'default password y\n' >"$HOME/.netrc"
+	chmod 600 "$HOME/.netrc"
 	conf=$2
 	what=$1
 	shift 2
@@ -140,6 +166,84 @@ loads()
 		fail "$what: popfetch found damaged lines in imported state"
 	fi
 }
+
+# The corpus.  corpus KIND CONVERTER: every KIND/NAME.rc.
+corpus()
+{
+	cp_kind=$1
+	cp_conv=$2
+	for cp_rc in "$T/in/$cp_kind"/*.rc; do
+		cp_name=${cp_rc##*/}
+		cp_name=${cp_name%.rc}
+		cp_what="$cp_kind/$cp_name"
+		cp_exp=$EXP/$cp_kind/$cp_name
+		case $cp_name in
+		*-refused) run "$cp_conv" -n "$cp_kind/$cp_name.rc" ;;
+		*) run "$cp_conv" -n -f "$cp_kind/$cp_name.rc" ;;
+		esac
+		same "$cp_what: stderr" "$cp_exp.err" "$T/err"
+		if [ ! -e "$cp_exp.conf" ]; then
+			expect_rc 1 "$cp_what"
+			[ ! -s "$T/out" ] || fail "$cp_what: refused, yet wrote a configuration"
+			continue
+		fi
+		expect_rc 0 "$cp_what"
+		same "$cp_what" "$cp_exp.conf" "$T/out"
+		cp "$T/out" "$T/corpus.conf"
+		# shellcheck disable=SC2046 # account names have no spaces
+		loads "$cp_what" "$T/corpus.conf" $(sed -n \
+		    's/^account "\(.*\)" {$/\1/p' "$T/corpus.conf")
+	done
+}
+corpus fetchmail "$FETCHMAILRC2"
+corpus mpop "$MPOPRC2"
+# -f converts what was refused for going elsewhere, and nothing else.
+run "$MPOPRC2" -n -f mpop/mda-refused.rc
+expect_rc 0 "mpop/mda-refused with -f"
+grep -q '^	maildir = ' "$T/out" || fail "mpop/mda-refused -f: no maildir"
+run "$FETCHMAILRC2" -n -f fetchmail/rejected.rc
+expect_rc 1 "fetchmail/rejected with -f"
+# fetchmail's default delivery, SMTP to the local MTA, is named but not
+# refused: without -f the file converts (an SMTP host elsewhere, as in
+# smtphost-refused, is refused).
+run "$FETCHMAILRC2" -n fetchmail/apop.rc
+expect_rc 0 "fetchmail/apop (SMTP to localhost) without -f"
+grep -q 'delivered with SMTP to localhost' "$T/err" ||
+    fail "fetchmail/apop without -f: the SMTP delivery is not named"
+
+# The differential test: fetchmail and mpop say what each file means.
+# differential KIND CONVERTER FILE: FILE and the corpus of KIND.
+differential()
+{
+	df_kind=$1
+	df_conv=$2
+	shift 2
+	if ! command -v "$df_kind" >/dev/null 2>&1; then
+		[ "${CI:-}" != true ] ||
+		    fail "$df_kind is not installed (contrib/deps-debian.sh)"
+		say "SKIP: the differential test of $df_kind: not installed"
+		return 0
+	fi
+	command -v python3 >/dev/null 2>&1 ||
+	    fail "python3 is missing (contrib/deps-debian.sh)"
+	for df_rc in "$1" "$T/in/$df_kind"/*.rc; do
+		df_rc=${df_rc#"$T/in/"}
+		RC=0
+		(cd "$T/in" && HOME=$T/diff-home timeout 120 python3 \
+		    "$top_srcdir/tests/integ/convert-diff.py" "$df_kind" \
+		    "$df_conv" "$df_rc") 2>"$T/err" || RC=$?
+		case $df_rc:$RC in
+		*/rejected*.rc:2) ;;
+		*/rejected*.rc:*) fail "$df_kind takes $df_rc: $(cat "$T/err")" ;;
+		*:0) ;;
+		*:2) fail "$df_kind refuses $df_rc: $(cat "$T/err")" ;;
+		*) fail "$df_rc: the converter and $df_kind disagree" ;;
+		esac
+	done
+}
+mkdir "$T/diff-home"
+differential fetchmail "$FETCHMAILRC2" fetchmailrc
+differential mpop "$MPOPRC2" mpoprc
 
 # mpoprc2popfetch.
 run "$MPOPRC2" -o "$T/mpop.conf" mpoprc
@@ -181,6 +285,28 @@ for f in home.uidl work.uidl; do
 	    "$XDG_STATE_HOME/popfetch/$f"
 done
 
+# mpop's default since 1.0.1: a directory ~/.mpop_uidls of USER_at_HOST
+# files; before, one file ~/.mpop_uidls.  Both without uidls_file.
+mkdir "$T/h2" "$T/h2/.mpop_uidls"
+cp "$DATA/mpop_uidls" "$T/h2/.mpop_uidls/alice_at_127.0.0.1"
+run env HOME="$T/h2" "$MPOPRC2" -s "$T/dstate" mpop/keep-default-uidls.rc
+expect_rc 0 "mpoprc2popfetch with the ~/.mpop_uidls directory"
+same "mpoprc2popfetch with the ~/.mpop_uidls directory" \
+    "$EXP/mpop-state/home.uidl" "$T/dstate/home.uidl"
+rm -r "$T/h2/.mpop_uidls"
+cp "$DATA/mpop_uidls" "$T/h2/.mpop_uidls"
+run env HOME="$T/h2" "$MPOPRC2" -s "$T/fstate1" mpop/keep-default-uidls.rc
+expect_rc 0 "mpoprc2popfetch with the ~/.mpop_uidls file"
+same "mpoprc2popfetch with the ~/.mpop_uidls file" \
+    "$EXP/mpop-state/home.uidl" "$T/fstate1/home.uidl"
+# -u DIR reads DIR/USER_at_HOST.
+mkdir "$T/udir"
+cp "$DATA/mpop_uidls" "$T/udir/alice_at_127.0.0.1"
+run "$MPOPRC2" -u "$T/udir" -s "$T/ustate" mpop/keep-default-uidls.rc
+expect_rc 0 "mpoprc2popfetch -u DIR"
+same "mpoprc2popfetch -u DIR" "$EXP/mpop-state/home.uidl" \
+    "$T/ustate/home.uidl"
+
 # getmail2popfetch-state: appended to an existing journal (the one of
 # home just written), and a new one.
 run "$GETMAIL2" home oldmail-127.0.0.1-995-alice
@@ -201,13 +327,19 @@ expect_rc 1 "getmail2popfetch-state onto a foreign file"
 [ "$(cat "$T/gstate/other.uidl")" = "not a journal" ] ||
     fail "getmail2popfetch-state changed a file that is not a journal"
 
-# fetchmailrc2popfetch.
+# fetchmailrc2popfetch.  Every account delivered by MDA or SMTP: -f.
 rm -rf "$XDG_STATE_HOME"
 run "$FETCHMAILRC2" -o "$T/fetchmail.conf" -i fetchids fetchmailrc
+expect_rc 1 "fetchmailrc2popfetch without -f"
+has_err "fetchmailrc2popfetch" 'nothing written'
+if [ -e "$T/fetchmail.conf" ] || [ -e "$XDG_STATE_HOME" ]; then
+	fail "fetchmailrc2popfetch without -f wrote something"
+fi
+run "$FETCHMAILRC2" -f -o "$T/fetchmail.conf" -i fetchids fetchmailrc
 expect_rc 0 "fetchmailrc2popfetch"
 same "fetchmailrc2popfetch" "$EXP/fetchmail.conf" "$T/fetchmail.conf"
-has_err "fetchmailrc2popfetch" 'server "imap.example.org": protocol imap is not POP3; left out'
-has_err "fetchmailrc2popfetch" 'server "pop.example.org", user "bob": same as account "pop.example.org-2"; left out'
+has_err "fetchmailrc2popfetch" 'server "imap.example.org": protocol IMAP is not POP3; left out'
+has_err "fetchmailrc2popfetch" 'server "pop.example.org", user "bob": same server and user as account "pop.example.org-2"; left out'
 has_err "fetchmailrc2popfetch" 'account "pop.example.org-2.test": 1 UID skipped'
 for f in pop.example.org.uidl pop.example.org-2.test.uidl; do
 	same "fetchmailrc2popfetch state" "$EXP/fetchmail-state/$f" \
@@ -217,13 +349,12 @@ n=$(find "$XDG_STATE_HOME/popfetch" -type f | wc -l)
 [ "$n" -eq 2 ] || fail "fetchmailrc2popfetch: $n state files, expected 2"
 # ~/.fetchids is the default.
 cp "$T/in/fetchids" "$HOME/.fetchids"
-run "$FETCHMAILRC2" -s "$T/fstate" fetchmailrc
+run "$FETCHMAILRC2" -f -s "$T/fstate" fetchmailrc
 expect_rc 0 "fetchmailrc2popfetch with ~/.fetchids"
 same "fetchmailrc2popfetch with ~/.fetchids" \
     "$EXP/fetchmail-state/pop.example.org.uidl" "$T/fstate/pop.example.org.uidl"
 
-# The account without a password is loaded too, but cannot run.
 loads "fetchmailrc2popfetch" "$T/fetchmail.conf" pop.example.org \
-    pop.example.org-2 pop.example.org-2.test
+    pop.example.org-2 pop.example.org-2.test old.example.net
 
 say "PASS"

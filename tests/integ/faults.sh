@@ -71,13 +71,19 @@ check_err_dele()
 }
 
 # The connection drops after the DELEs, before QUIT is answered: every
-# message is stored once (75); the next run deletes them without RETR.
+# message is stored once; the next run deletes them without RETR.  A
+# close in place of QUIT's reply is what some servers always do: 0, with
+# a warning (each); a drop before a DELE's reply is 75 (batch).
 drop_dele()
 {
 	fake_start "drop-dele-$1" drop-dele-rerun
 	fake_account dd off "$1"
 	fake_pf
-	assert_rc 75 "drop before QUIT's +OK ($1)"
+	assert_rc "$2" "drop before QUIT's +OK ($1)"
+	if [ "$1" = each ]; then
+		fake_message "close at QUIT" \
+		    '^popfetch: dd: the server closed the connection instead of answering QUIT: 3 deletions unconfirmed'
+	fi
 	fake_maildir "drop before QUIT's +OK ($1)" dd "$M1" "$M2" "$M3"
 	fake_pf
 	assert_rc 0 "the run after a drop before QUIT's +OK ($1)"
@@ -90,12 +96,12 @@ drop_dele()
 
 check_drop_dele_each()
 {
-	drop_dele each
+	drop_dele each 0
 }
 
 check_drop_dele_batch()
 {
-	drop_dele batch
+	drop_dele batch 75
 }
 
 # No UIDL and delete = keep: nothing can be told apart, so nothing is

@@ -27,17 +27,34 @@ rm "$1"
 mv "$2" "$md/cur/${2##*/}:2,S"
 mkdir -p "$md/.Archive/cur" "$md/.Archive/new" "$md/.Archive/tmp"
 mv "$3" "$md/.Archive/cur/${3##*/}:2,RS"
+# --dry-run shows the deletion the run makes, and only it.
+pf_run --dry-run
+assert_rc 0 "--dry-run after one deletion"
+assert_eq "--dry-run: gone" "$(grep -c \
+    '  => already fetched, delete (gone from the Maildir)$' "$PF_OUT")" 1
+assert_eq "--dry-run: kept" \
+    "$(grep -c '  => already fetched$' "$PF_OUT")" 5
+cp "$PF_OUT" "$T/dry-run"
 pf_run -v -v
 assert_rc 0 "after one deletion"
 assert_eq "after one deletion: DELEs" "$(grep -c ': C: DELE ' "$PF_ERR")" 1
+assert_eq "the run sent what --dry-run said" "$(wire_sent "$PF_ERR")" \
+    "$(wire_planned "$T/dry-run")"
 assert_no_grep "after one deletion" ': C: RETR ' "$PF_ERR"
 assert_eq "after one deletion: on the server" "$(server_count "$user")" 5
 
-# The Maildir is not there (say, an unmounted disk): nothing is deleted.
+# The Maildir is not there (say, an unmounted disk): nothing is deleted,
+# and --dry-run says so as the run does.
 rm -rf "$md"
+pf_run --dry-run
+assert_rc 74 "Maildir gone, --dry-run"
+assert_eq "Maildir gone, --dry-run: said once" \
+    "$(grep -c 'are gone from the Maildir: is it there?' "$PF_ERR")" 1
+assert_no_grep "Maildir gone, --dry-run" '=> .*delete' "$PF_OUT"
 pf_run -v -v
 assert_rc 74 "Maildir gone"
-assert_grep "Maildir gone" 'are gone from the Maildir: is it there\?' "$PF_ERR"
+assert_eq "Maildir gone: said once" \
+    "$(grep -c 'are gone from the Maildir: is it there?' "$PF_ERR")" 1
 assert_no_grep "Maildir gone" ': C: DELE ' "$PF_ERR"
 assert_eq "Maildir gone: on the server" "$(server_count "$user")" 5
 say "PASS: delete_when_gone_locally"

@@ -62,10 +62,22 @@ run_at +4d --status
 assert_grep "--status on day 4" 'keep_days = 3: 3 due for deletion now' \
     "$PF_OUT"
 
+# --dry-run on day 4 shows the plan the run runs (it once said "already
+# fetched" with no delete for the three that are due).
+run_at +4d --dry-run
+assert_rc 0 "--dry-run on day 4"
+assert_eq "--dry-run on day 4: due" "$(grep -c \
+    '  => already fetched, delete (keep_days = 3 passed)$' "$PF_OUT")" 3
+assert_eq "--dry-run on day 4: kept" \
+    "$(grep -c '  => already fetched$' "$PF_OUT")" 2
+cp "$PF_OUT" "$T/dry-run"
+
 # Day 4: the first three have had their three days; the two from day 2
 # have not.  Nothing is downloaded again.
 run_at +4d -v -v
 assert_rc 0 "day 4"
+assert_eq "day 4: the run sent what --dry-run said" \
+    "$(wire_sent "$PF_ERR")" "$(wire_planned "$T/dry-run")"
 assert_eq "day 4: on the server" "$(server_count "$user")" 2
 assert_eq "day 4: DELEs" "$(grep -c ': C: DELE ' "$PF_ERR")" 3
 assert_no_grep "day 4" ': C: RETR ' "$PF_ERR"

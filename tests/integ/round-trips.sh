@@ -5,8 +5,9 @@
 # after the server's last reply rather than with the ones before.  With
 # the connection and greeting, at most 5 when the server has PIPELINING
 # (RFC 2449 §6.6): CAPA; USER and PASS (or AUTH PLAIN with its
-# response); LIST and UIDL; QUIT.  Without PIPELINING, one command at a
-# time, as the RFC wants.
+# response); LIST and UIDL; QUIT.  (A server whose capabilities may
+# grow at login, RFC 2449 §4, is asked CAPA again: one more.)  Without
+# PIPELINING, one command at a time, as the RFC wants.
 
 LIB_NEED_DOVECOT=no
 # shellcheck source=tests/integ/lib.sh

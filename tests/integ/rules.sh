@@ -57,9 +57,13 @@ pf_account "$user" "$user" starttls each
 # --dry-run: every decision shown, nothing changed anywhere.
 pf_run --dry-run
 assert_rc 0 "--dry-run"
-assert_grep "--dry-run: the order" \
-    '^order on the wire: message by message: RETR 1, DELE 1, RETR 2, DELE 2, ' \
+# The plan's commands: 3 is discarded from its header and 4 skipped, so
+# neither is retrieved, and 4 is not deleted.
+assert_eq "--dry-run: the order" "$(wire_planned "$PF_OUT")" \
+    "RETR 1, DELE 1, RETR 2, DELE 2, DELE 3, RETR 5, DELE 5, QUIT"
+assert_grep "--dry-run: the strategy" '^order on the wire: .* \(each: ' \
     "$PF_OUT"
+cp "$PF_OUT" "$T/dry-run"
 assert_grep "--dry-run" '^ +1 .* new .*just mail  => inbox, then delete$' \
     "$PF_OUT"
 assert_grep "--dry-run" \
@@ -77,6 +81,8 @@ assert_eq "--dry-run: server" "$(server_count "$user")" 5
 
 pf_run -v -v
 assert_rc 0 "the run"
+assert_eq "the run sent what --dry-run said" "$(wire_sent "$PF_ERR")" \
+    "$(wire_planned "$T/dry-run")"
 trace=$T/trace
 sed -n "s/^popfetch: $user: C: //p" "$PF_ERR" >"$trace"
 assert_grep "trace" '^TOP 4 0$' "$trace"

@@ -28,6 +28,7 @@ struct mock_transport {
 	size_t *cmd_end; /* where each command written ends in out */
 	size_t ncmd, lock_from, max_unread, max_octets;
 	bool is_lockstep;
+	char **saved; /* gets out when freed, or NULL */
 };
 
 static struct mock_transport *
@@ -168,8 +169,12 @@ mock_free(struct transport *t)
 {
 	struct mock_transport *m = mock_of(t);
 
+	if (m->saved != NULL) {
+		free(*m->saved);
+		*m->saved = m->out;
+	} else
+		free(m->out);
 	free(m->script);
-	free(m->out);
 	free(m->reply_at);
 	free(m->cmd_end);
 	free(m);
@@ -252,6 +257,12 @@ mock_transport_last_write(struct transport *t)
 	struct mock_transport *m = mock_of(t);
 
 	return m->out != NULL ? m->out + m->lastat : "";
+}
+
+void
+mock_transport_save_written(struct transport *t, char **saved)
+{
+	mock_of(t)->saved = saved;
 }
 
 size_t

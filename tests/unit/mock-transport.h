@@ -56,6 +56,13 @@ const char *mock_transport_written(struct transport *t);
  */
 const char *mock_transport_last_write(struct transport *t);
 
+/*
+ * When the transport is freed (by whoever owns it), what the client
+ * wrote goes into *saved (caller owns, free()), so that a test can read
+ * it after fetch/ let the connection go.
+ */
+void mock_transport_save_written(struct transport *t, char **saved);
+
 /* How many script bytes were consumed so far. */
 size_t mock_transport_consumed(struct transport *t);
 

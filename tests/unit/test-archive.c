@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <glib.h>
 
-#include "cli/archive.h"
+#include "filter/archive.h"
 #include "filter/filter.h"
 
 #define HEADER "popfetch-archive 1\n"

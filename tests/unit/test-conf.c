@@ -191,6 +191,8 @@ static const char full_config[] = "# two accounts sharing defaults\n"
                                   "    maildir = \"/var/mail/work\"\n"
                                   "    timeout = 3600\n"
                                   "    checkpoint = 50\n"
+                                  "    low_speed_limit = 0\n"
+                                  "    time_limit = 600\n"
                                   "    uidl_fallback = message-id\n"
                                   "}\n";
 
@@ -213,7 +215,7 @@ test_full_config(void **state)
 	assert_int_equal(a->line, 9);
 	assert_string_equal(a->host, "pop.example.org");
 	assert_int_equal(a->port, 1995);
-	assert_int_equal(a->tls, CONF_TLS_ON);
+	assert_int_equal(a->tls, FETCH_TLS_ON);
 	assert_false(a->allow_plaintext);
 	assert_string_equal(a->ca_file, "/etc/ssl/home.pem");
 	assert_string_equal(a->user, "alice");
@@ -221,9 +223,11 @@ test_full_config(void **state)
 	assert_string_equal(a->password, "secret");
 	assert_null(a->password_command);
 	assert_string_equal(a->maildir, "/var/mail/home");
-	assert_int_equal(a->delete_mode, CONF_DELETE_EACH);
+	assert_int_equal(a->delete_mode, PLAN_EACH);
 	assert_int_equal(a->timeout, 30);
 	assert_int_equal(a->checkpoint, 0);
+	assert_int_equal(a->low_speed_limit, 100);
+	assert_int_equal(a->time_limit, 0);
 	assert_int_equal(a->uidl_fallback, CONF_FALLBACK_NONE);
 
 	a = &c->accounts[1];
@@ -231,15 +235,17 @@ test_full_config(void **state)
 	assert_int_equal(a->line, 19);
 	assert_string_equal(a->host, "pop.work.example");
 	assert_int_equal(a->port, 110);
-	assert_int_equal(a->tls, CONF_TLS_OFF);
+	assert_int_equal(a->tls, FETCH_TLS_OFF);
 	assert_true(a->allow_plaintext);
 	assert_null(a->ca_file);
 	assert_string_equal(a->user, "shared");
 	assert_null(a->password);
 	assert_string_equal(a->password_command, "pass show mail");
-	assert_int_equal(a->delete_mode, CONF_DELETE_BATCH);
+	assert_int_equal(a->delete_mode, PLAN_BATCH);
 	assert_int_equal(a->timeout, 3600);
 	assert_int_equal(a->checkpoint, 50);
+	assert_int_equal(a->low_speed_limit, 0);
+	assert_int_equal(a->time_limit, 600);
 	assert_int_equal(a->uidl_fallback, CONF_FALLBACK_MESSAGE_ID);
 	conf_free(c);
 }
@@ -264,19 +270,19 @@ test_builtin_defaults(void **state)
 	assert_int_equal(c->naccounts, 1);
 	a = &c->accounts[0];
 	assert_int_equal(a->port, 995);
-	assert_int_equal(a->tls, CONF_TLS_ON);
+	assert_int_equal(a->tls, FETCH_TLS_ON);
 	assert_false(a->allow_plaintext);
 	assert_null(a->ca_file);
 	assert_null(a->password);
 	assert_null(a->password_command);
-	assert_int_equal(a->delete_mode, CONF_DELETE_KEEP);
+	assert_int_equal(a->delete_mode, PLAN_KEEP);
 	assert_int_equal(a->timeout, 60);
 	conf_free(c);
 }
 
 static void
 check_transport(struct fixture *f, const char *keys, unsigned port,
-    enum conf_tls tls)
+    enum fetch_tls tls)
 {
 	char text[512];
 	struct err err;
@@ -298,17 +304,17 @@ test_port_tls_defaults(void **state)
 {
 	struct fixture *f = *state;
 
-	check_transport(f, "", 995, CONF_TLS_ON);
-	check_transport(f, "port = 995\n", 995, CONF_TLS_ON);
-	check_transport(f, "port = 110\n", 110, CONF_TLS_STARTTLS);
-	check_transport(f, "port = 2110\n", 2110, CONF_TLS_STARTTLS);
-	check_transport(f, "tls = on\n", 995, CONF_TLS_ON);
-	check_transport(f, "tls = starttls\n", 110, CONF_TLS_STARTTLS);
+	check_transport(f, "", 995, FETCH_TLS_ON);
+	check_transport(f, "port = 995\n", 995, FETCH_TLS_ON);
+	check_transport(f, "port = 110\n", 110, FETCH_TLS_STARTTLS);
+	check_transport(f, "port = 2110\n", 2110, FETCH_TLS_STARTTLS);
+	check_transport(f, "tls = on\n", 995, FETCH_TLS_ON);
+	check_transport(f, "tls = starttls\n", 110, FETCH_TLS_STARTTLS);
 	check_transport(f, "tls = off\nallow_plaintext = true\n", 110,
-	    CONF_TLS_OFF);
-	check_transport(f, "port = 7995\ntls = on\n", 7995, CONF_TLS_ON);
+	    FETCH_TLS_OFF);
+	check_transport(f, "port = 7995\ntls = on\n", 7995, FETCH_TLS_ON);
 	check_transport(f, "port = \"0110\"\ntls = 'STARTTLS'\n", 110,
-	    CONF_TLS_STARTTLS);
+	    FETCH_TLS_STARTTLS);
 }
 
 static void
@@ -317,17 +323,16 @@ test_values_spelling(void **state)
 	static const struct {
 		const char *text;
 		bool allow;
-		enum conf_delete del;
+		enum plan_policy del;
 	} cases[] = {
-		{ "allow_plaintext = yes\ndelete = keep\n", true,
-		    CONF_DELETE_KEEP },
+		{ "allow_plaintext = yes\ndelete = keep\n", true, PLAN_KEEP },
 		{ "allow_plaintext = \"on\"\ndelete = \"each\"\n", true,
-		    CONF_DELETE_EACH },
+		    PLAN_EACH },
 		{ "allow_plaintext = TRUE\ndelete = Batch\n", true,
-		    CONF_DELETE_BATCH },
-		{ "allow_plaintext = no\n", false, CONF_DELETE_KEEP },
-		{ "allow_plaintext = off\n", false, CONF_DELETE_KEEP },
-		{ "allow_plaintext = 'false'\n", false, CONF_DELETE_KEEP },
+		    PLAN_BATCH },
+		{ "allow_plaintext = no\n", false, PLAN_KEEP },
+		{ "allow_plaintext = off\n", false, PLAN_KEEP },
+		{ "allow_plaintext = 'false'\n", false, PLAN_KEEP },
 	};
 	struct fixture *f = *state;
 	char text[512];
@@ -424,6 +429,12 @@ test_bad_values(void **state)
 		{ "checkpoint = 1000001\n",
 		    "checkpoint must be a number from 0 to 1000000, not "
 		    "\"1000001\"" },
+		{ "time_limit = 604801\n",
+		    "time_limit must be a number from 0 to 604800, not "
+		    "\"604801\"" },
+		{ "low_speed_limit = slow\n",
+		    "low_speed_limit must be a number from 0 to 100000000, not "
+		    "\"slow\"" },
 		{ "port = 0\n",
 		    "port must be a number from 1 to 65535, not \"0\"" },
 		{ "port = 65536\n",
@@ -774,12 +785,12 @@ static void
 test_names(void **state)
 {
 	(void)state;
-	assert_string_equal(conf_tls_name(CONF_TLS_ON), "on");
-	assert_string_equal(conf_tls_name(CONF_TLS_STARTTLS), "starttls");
-	assert_string_equal(conf_tls_name(CONF_TLS_OFF), "off");
-	assert_string_equal(conf_delete_name(CONF_DELETE_KEEP), "keep");
-	assert_string_equal(conf_delete_name(CONF_DELETE_EACH), "each");
-	assert_string_equal(conf_delete_name(CONF_DELETE_BATCH), "batch");
+	assert_string_equal(conf_tls_name(FETCH_TLS_ON), "on");
+	assert_string_equal(conf_tls_name(FETCH_TLS_STARTTLS), "starttls");
+	assert_string_equal(conf_tls_name(FETCH_TLS_OFF), "off");
+	assert_string_equal(plan_policy_name(PLAN_KEEP), "keep");
+	assert_string_equal(plan_policy_name(PLAN_EACH), "each");
+	assert_string_equal(plan_policy_name(PLAN_BATCH), "batch");
 }
 
 /* The shipped example must stay valid. */
@@ -817,15 +828,15 @@ test_example(void **state)
 	assert_int_equal(c->naccounts, 2);
 	assert_string_equal(c->accounts[0].name, "home");
 	assert_int_equal(c->accounts[0].port, 995);
-	assert_int_equal(c->accounts[0].tls, CONF_TLS_ON);
-	assert_int_equal(c->accounts[0].delete_mode, CONF_DELETE_EACH);
+	assert_int_equal(c->accounts[0].tls, FETCH_TLS_ON);
+	assert_int_equal(c->accounts[0].delete_mode, PLAN_EACH);
 	assert_int_equal(c->accounts[0].timeout, 60);
 	(void)snprintf(want, sizeof(want), "%s/Mail/home", f->dir);
 	assert_string_equal(c->accounts[0].maildir, want);
 	assert_string_equal(c->accounts[1].name, "work");
 	assert_int_equal(c->accounts[1].port, 110);
-	assert_int_equal(c->accounts[1].tls, CONF_TLS_STARTTLS);
-	assert_int_equal(c->accounts[1].delete_mode, CONF_DELETE_BATCH);
+	assert_int_equal(c->accounts[1].tls, FETCH_TLS_STARTTLS);
+	assert_int_equal(c->accounts[1].delete_mode, PLAN_BATCH);
 	assert_int_equal(c->accounts[1].timeout, 120);
 	conf_free(c);
 }
@@ -862,20 +873,20 @@ test_policy_keys(void **state)
 	if (c == NULL)
 		fail_msg("%s", err.msg);
 	assert_int_equal(c->naccounts, 3);
-	assert_int_equal(c->accounts[0].auth, CONF_AUTH_SCRAM_SHA_256);
-	assert_int_equal(c->accounts[0].tls_min_version, CONF_TLS_MIN_1_3);
+	assert_int_equal(c->accounts[0].auth, POP3_AUTH_SCRAM_SHA_256);
+	assert_int_equal(c->accounts[0].tls_min_version, TRANSPORT_TLS_MIN_1_3);
 	assert_string_equal(c->accounts[0].tls_priority,
 	    "SECURE256:-VERS-TLS1.2");
 	(void)snprintf(want, sizeof(want), "%s/client.pem", f->dir);
 	assert_string_equal(c->accounts[0].tls_cert_file, want);
 	assert_string_equal(c->accounts[0].tls_key_file, "/k/key.pem");
 	assert_non_null(strstr(c->accounts[0].tls_fingerprint, ":AA:BB:"));
-	assert_int_equal(c->accounts[1].auth, CONF_AUTH_XOAUTH2);
-	assert_int_equal(c->accounts[1].tls_min_version, CONF_TLS_MIN_1_2);
+	assert_int_equal(c->accounts[1].auth, POP3_AUTH_XOAUTH2);
+	assert_int_equal(c->accounts[1].tls_min_version, TRANSPORT_TLS_MIN_1_2);
 	assert_string_equal(c->accounts[1].tls_cert_file, want);
 	assert_null(c->accounts[1].tls_key_file);
 	assert_null(c->accounts[1].tls_fingerprint);
-	assert_int_equal(c->accounts[2].auth, CONF_AUTH_APOP);
+	assert_int_equal(c->accounts[2].auth, POP3_AUTH_APOP);
 	assert_true(
 	    strncmp(c->accounts[2].tls_fingerprint, "sha256:0011", 11) == 0);
 	conf_free(c);
@@ -884,8 +895,8 @@ test_policy_keys(void **state)
 	c = load_text(f, "account a { host = h\n user = u\n maildir = /m\n}\n",
 	    0600, &err);
 	assert_non_null(c);
-	assert_int_equal(c->accounts[0].auth, CONF_AUTH_AUTO);
-	assert_int_equal(c->accounts[0].tls_min_version, CONF_TLS_MIN_1_2);
+	assert_int_equal(c->accounts[0].auth, POP3_AUTH_AUTO);
+	assert_int_equal(c->accounts[0].tls_min_version, TRANSPORT_TLS_MIN_1_2);
 	assert_null(c->accounts[0].tls_fingerprint);
 	assert_null(c->accounts[0].tls_priority);
 	assert_null(c->accounts[0].tls_cert_file);
@@ -948,14 +959,14 @@ static void
 test_policy_names(void **state)
 {
 	(void)state;
-	assert_string_equal(conf_auth_name(CONF_AUTH_AUTO), "auto");
-	assert_string_equal(conf_auth_name(CONF_AUTH_SCRAM_SHA_256),
+	assert_string_equal(pop3_auth_name(POP3_AUTH_AUTO), "auto");
+	assert_string_equal(pop3_auth_name(POP3_AUTH_SCRAM_SHA_256),
 	    "scram-sha-256");
-	assert_string_equal(conf_auth_name(CONF_AUTH_OAUTHBEARER),
+	assert_string_equal(pop3_auth_name(POP3_AUTH_OAUTHBEARER),
 	    "oauthbearer");
-	assert_string_equal(conf_auth_name((enum conf_auth)99), "?");
-	assert_string_equal(conf_tls_min_name(CONF_TLS_MIN_1_3), "TLS1.3");
-	assert_string_equal(conf_tls_min_name((enum conf_tls_min)9), "?");
+	assert_string_equal(pop3_auth_name((enum pop3_auth)99), "?");
+	assert_string_equal(conf_tls_min_name(TRANSPORT_TLS_MIN_1_3), "TLS1.3");
+	assert_string_equal(conf_tls_min_name((enum transport_tls_min)9), "?");
 }
 
 static const char rules_config[] =
@@ -1079,7 +1090,7 @@ test_archive(void **state)
 	    0600, &err);
 	assert_non_null(c);
 	assert_true(c->accounts[0].archive);
-	assert_int_equal(c->accounts[0].delete_mode, CONF_DELETE_KEEP);
+	assert_int_equal(c->accounts[0].delete_mode, PLAN_KEEP);
 	assert_string_equal(c->accounts[0].folder_by_date, "%Y/%m");
 	assert_false(c->accounts[1].archive);
 	assert_null(c->accounts[1].folder_by_date);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -139,7 +140,8 @@ static const struct sink_ops mem_ops = {
 };
 
 static unsigned checkpoint;
-static bool has_keep_days; /* keep_days = 0 */
+static bool has_keep_days; /* keep_days = 0, unless set */
+static unsigned keep_days;
 static bool has_fallback;
 static const char *recovered_uid; /* what recover() says is stored */
 static uint64_t recovered_size;   /* and of which LIST size; 0: any */
@@ -182,7 +184,8 @@ recover(void *arg, const struct pop3_msg *msg, bool is_shared, char **file_out)
 	return true;
 }
 static volatile sig_atomic_t stop_flag;
-static bool with_capa; /* the script answers CAPA after the greeting */
+static int refresh_calls; /* the OAuth token asked for again */
+static bool with_capa;    /* the script answers CAPA after the greeting */
 /* mock_transport_lockstep() after login, with these; and the read size. */
 static size_t *lock_at, lock_n, lock_cap;
 static size_t read_chunk = 3;
@@ -226,6 +229,8 @@ teardown(void **state)
 
 	checkpoint = 0;
 	has_keep_days = false;
+	keep_days = 0;
+	refresh_calls = 0;
 	has_fallback = false;
 	recovered_uid = NULL;
 	recovered_size = 0;
@@ -1181,6 +1186,492 @@ test_lockstep_server_keep(void **state)
 	lockstep_run(*state, PLAN_KEEP, 3);
 }
 
+/*
+ * Whole account runs (fetch_account(), fetch_preview()) over scripted
+ * peers: a connector that hands out a mock transport per connection,
+ * one script each, and keeps what the client wrote on each.
+ */
+#define CONN_MAX 4
+#define STLS_OK "+OK begin TLS\r\n"
+struct mock_conn {
+	const char *scripts[CONN_MAX]; /* NULL: the connection is refused */
+	size_t next;
+	bool is_tls; /* TLS may start */
+	char *written[CONN_MAX];
+};
+
+static struct transport *
+mock_connect(void *arg, const struct fetch_account *acct, struct err *err)
+{
+	struct mock_conn *mc = arg;
+	const char *script, *stls;
+	struct transport *t;
+
+	assert_string_equal(acct->host, "pop.example");
+	if (mc->next == CONN_MAX || mc->scripts[mc->next] == NULL) {
+		err_setx(err, ERR_TEMP, "connect: connection refused (mock)");
+		return NULL;
+	}
+	script = mc->scripts[mc->next];
+	t = mock_transport_str(script, 3);
+	if (mc->is_tls)
+		mock_transport_allow_tls(t);
+	/* The server waits for the handshake after its STLS reply. */
+	if ((stls = strstr(script, STLS_OK)) != NULL)
+		mock_transport_boundary(t,
+		    (size_t)(stls - script) + strlen(STLS_OK));
+	mock_transport_save_written(t, &mc->written[mc->next++]);
+	return t;
+}
+
+static void
+mock_conn_cleanup(struct mock_conn *mc)
+{
+	size_t i;
+
+	for (i = 0; i < CONN_MAX; i++)
+		free(mc->written[i]);
+}
+
+/* An OAuth token refused once: password_command gives a fresh one. */
+static char *
+refresh(const void *arg, struct err *err)
+{
+	(void)arg;
+	(void)err;
+	refresh_calls++;
+	return xstrdup("fresh");
+}
+
+/* An account that logs in with USER and PASS in the clear. */
+static struct fetch_account
+account(enum plan_policy policy)
+{
+	return (struct fetch_account){ .name = "test",
+		.host = "pop.example",
+		.port = "110",
+		.tls = FETCH_TLS_OFF,
+		.allow_plaintext = true,
+		.user = "u",
+		.password = "p",
+		.auth = POP3_AUTH_USER,
+		.policy = policy,
+		.checkpoint = checkpoint,
+		.has_keep_days = has_keep_days,
+		.keep_days = keep_days,
+		.decide = has_rules ? decide : NULL,
+		.recover = recovered_uid != NULL ? recover : NULL,
+		.stop = &stop_flag };
+}
+
+static int
+run_account(struct fixture *f, const struct fetch_account *acct,
+    struct mock_conn *mc)
+{
+	struct fetch_connector conn = { .connect = mock_connect, .arg = mc };
+
+	expect_filing = has_rules ? &filing_marker : NULL;
+	return fetch_account(acct, &conn, &f->store, &f->sink, &f->stats,
+	    &f->err);
+}
+
+#define CAPA_USER "+OK\r\nUSER\r\nUIDL\r\nTOP\r\n.\r\n"
+#define HELLO "+OK ready\r\n" CAPA_USER "+OK user\r\n+OK logged in\r\n"
+#define EMPTY "+OK 0 messages\r\n.\r\n+OK\r\n.\r\n"
+
+/*
+ * checkpoint = 2 under each: QUIT after two DELEs, which makes them
+ * final, then a new session for the rest, planned afresh.
+ */
+static void
+test_account_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+	struct mock_conn mc = { .scripts = {
+		                    HELLO LIST3 UIDL3 M1 OK M2 OK OK,
+		                    HELLO "+OK 1 message\r\n1 30\r\n.\r\n"
+		                          "+OK\r\n1 u-three\r\n.\r\n" M3 OK OK,
+		                } };
+	struct fetch_account acct;
+
+	checkpoint = 2;
+	acct = account(PLAN_EACH);
+	assert_int_equal(run_account(f, &acct, &mc), 0);
+	assert_int_equal(mc.next, 2);
+	assert_string_equal(mc.written[0],
+	    "CAPA\r\n" LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nRETR 2\r\n"
+	    "DELE 2\r\nQUIT\r\n");
+	assert_string_equal(mc.written[1],
+	    "CAPA\r\n" LOGIN "LIST\r\nUIDL\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n");
+	assert_int_equal(f->stats.on_server, 3);
+	assert_int_equal(f->stats.retrieved, 3);
+	assert_int_equal(f->stats.deleted, 3);
+	assert_true(f->stats.quit_ok);
+	assert_int_equal(f->mem.nstored, 3);
+	mock_conn_cleanup(&mc);
+}
+
+/*
+ * The link is gone after a checkpoint: the deletions it made final
+ * count, and the rest waits for the next run.
+ */
+static void
+test_account_checkpoint_then_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct mock_conn mc = { .scripts = { HELLO LIST3 UIDL3 M1 OK M2 OK OK,
+		                    NULL } };
+	struct fetch_account acct;
+
+	checkpoint = 2;
+	acct = account(PLAN_EACH);
+	assert_int_equal(run_account(f, &acct, &mc), -1);
+	assert_int_equal(f->err.cls, ERR_TEMP);
+	assert_non_null(strstr(f->err.msg, "refused"));
+	assert_int_equal(f->stats.deleted, 2);
+	assert_int_equal(f->stats.retrieved, 2);
+	assert_false(uidl_has(f->st, "u-three", 30));
+	mock_conn_cleanup(&mc);
+}
+
+/*
+ * tls = starttls and a server whose CAPA has no STLS (stripped by an
+ * attacker, perhaps): refused before any credential goes out.
+ */
+static void
+test_account_stls_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct mock_conn mc = { .scripts = {
+		                    "+OK ready\r\n" CAPA_USER "+OK bye\r\n" } };
+	struct fetch_account acct = account(PLAN_KEEP);
+
+	acct.tls = FETCH_TLS_STARTTLS;
+	acct.allow_plaintext = false;
+	assert_int_equal(run_account(f, &acct, &mc), -1);
+	assert_int_equal(f->err.cls, ERR_PROTO);
+	assert_non_null(strstr(f->err.msg, "does not offer STLS"));
+	assert_string_equal(mc.written[0], "CAPA\r\nQUIT\r\n");
+	mock_conn_cleanup(&mc);
+}
+
+/* STLS offered: TLS first, CAPA again, then the login. */
+static void
+test_account_stls(void **state)
+{
+	struct fixture *f = *state;
+	struct mock_conn mc = { .scripts = { "+OK ready\r\n"
+		                             "+OK\r\nSTLS\r\nUSER\r\n.\r\n"
+		                             "+OK begin TLS\r\n" CAPA_USER
+		                             "+OK\r\n+OK\r\n" EMPTY OK },
+		.is_tls = true };
+	struct fetch_account acct = account(PLAN_KEEP);
+
+	acct.tls = FETCH_TLS_STARTTLS;
+	acct.allow_plaintext = false;
+	assert_int_equal(run_account(f, &acct, &mc), 0);
+	assert_string_equal(mc.written[0],
+	    "CAPA\r\nSTLS\r\nCAPA\r\n" LOGIN "LIST\r\nUIDL\r\nQUIT\r\n");
+	mock_conn_cleanup(&mc);
+}
+
+#define CAPA_OAUTH "+OK\r\nSASL XOAUTH2\r\nUIDL\r\n.\r\n"
+/*
+ * Without TOP before login, CAPA is asked again after it (RFC 2449 §4);
+ * this server has nothing to add.
+ */
+#define NO_CAPA_AGAIN "-ERR\r\n"
+#define OAUTH_REFUSED "+ e30=\r\n-ERR [AUTH] token expired\r\n"
+
+/* AUTH XOAUTH2 with the token, as it goes on the wire. */
+static char *
+xoauth2(const char *token)
+{
+	char *raw = xasprintf("user=u\001auth=Bearer %s\001\001", token);
+	gchar *enc = g_base64_encode((const guchar *)raw, strlen(raw));
+	char *line = xasprintf("AUTH XOAUTH2 %s\r\n", enc);
+
+	g_free(enc);
+	free(raw);
+	return line;
+}
+
+/* An OAuth token refused: a fresh one, once, and the run goes on. */
+static void
+test_account_oauth_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct mock_conn mc = {
+		.scripts = { "+OK ready\r\n" CAPA_OAUTH OAUTH_REFUSED
+		             "+OK\r\n" NO_CAPA_AGAIN EMPTY OK },
+		.is_tls = true
+	};
+	struct fetch_account acct = account(PLAN_KEEP);
+	char *old = xoauth2("p"), *fresh = xoauth2("fresh"), *want;
+
+	acct.tls = FETCH_TLS_ON;
+	acct.allow_plaintext = false;
+	acct.auth = POP3_AUTH_XOAUTH2;
+	acct.refresh_secret = refresh;
+	assert_int_equal(run_account(f, &acct, &mc), 0);
+	assert_int_equal(refresh_calls, 1);
+	/* The error challenge is answered with an empty line. */
+	want = xasprintf("CAPA\r\n%s\r\n%sCAPA\r\nLIST\r\nUIDL\r\nQUIT\r\n",
+	    old, fresh);
+	assert_string_equal(mc.written[0], want);
+	free(want);
+	free(old);
+	free(fresh);
+	mock_conn_cleanup(&mc);
+}
+
+/* The fresh token refused too: no third try. */
+static void
+test_account_oauth_retry_once(void **state)
+{
+	struct fixture *f = *state;
+	struct mock_conn mc = {
+		.scripts = { "+OK ready\r\n" CAPA_OAUTH OAUTH_REFUSED
+		        OAUTH_REFUSED "+OK bye\r\n" },
+		.is_tls = true
+	};
+	struct fetch_account acct = account(PLAN_KEEP);
+
+	acct.tls = FETCH_TLS_ON;
+	acct.auth = POP3_AUTH_XOAUTH2;
+	acct.refresh_secret = refresh;
+	assert_int_equal(run_account(f, &acct, &mc), -1);
+	assert_int_equal(f->err.cls, ERR_AUTH);
+	assert_int_equal(refresh_calls, 1);
+	assert_true(g_str_has_suffix(mc.written[0], "\r\n\r\nQUIT\r\n"));
+	assert_null(strstr(mc.written[0], "LIST"));
+	mock_conn_cleanup(&mc);
+}
+
+/* What fetch_preview() told, message by message. */
+#define PREVIEW_MAX 8
+struct preview {
+	struct fetch_plan_msg pm[PREVIEW_MAX];
+	bool has_header[PREVIEW_MAX];
+	size_t n;
+};
+
+static void
+preview_one(void *arg, const struct fetch_plan_msg *pm)
+{
+	struct preview *pv = arg;
+
+	assert_true(pv->n < PREVIEW_MAX);
+	pv->has_header[pv->n] = pm->header != NULL;
+	pv->pm[pv->n] = *pm;
+	pv->pm[pv->n].msg = NULL; /* borrowed for the call only */
+	pv->pm[pv->n++].header = NULL;
+}
+
+static int
+run_preview(struct fixture *f, const struct fetch_account *acct,
+    struct mock_conn *mc, struct preview *pv, char **wire_out)
+{
+	struct fetch_connector conn = { .connect = mock_connect, .arg = mc };
+
+	expect_filing = NULL;
+	return fetch_preview(acct, &conn, &f->store, preview_one, pv, wire_out,
+	    &f->err);
+}
+
+/* The RETRs, DELEs and QUIT of what the client wrote, as "RETR 1, QUIT". */
+static char *
+wire_sent(const char *written)
+{
+	gchar **lines = g_strsplit(written, "\r\n", -1);
+	GString *out = g_string_new(NULL);
+	char *text;
+	size_t i;
+
+	for (i = 0; lines[i] != NULL; i++)
+		if (g_str_has_prefix(lines[i], "RETR ") ||
+		    g_str_has_prefix(lines[i], "DELE ") ||
+		    strcmp(lines[i], "QUIT") == 0)
+			g_string_append_printf(out, "%s%s",
+			    out->len > 0 ? ", " : "", lines[i]);
+	text = xstrdup(out->str);
+	g_string_free(out, TRUE);
+	g_strfreev(lines);
+	return text;
+}
+
+/*
+ * Run the account over mc's next connection, and check that it sends
+ * what the preview said (wire), in that order.
+ */
+static void
+expect_run_sends(struct fixture *f, const struct fetch_account *acct,
+    struct mock_conn *mc, const char *wire)
+{
+	size_t at = mc->next;
+	char *sent;
+
+	assert_int_equal(run_account(f, acct, mc), 0);
+	sent = wire_sent(mc->written[at]);
+	assert_string_equal(sent, wire);
+	free(sent);
+}
+
+/*
+ * Defect 4 of issue 13: under keep with keep_days, a message past its
+ * days is shown as deleted, as the run deletes it, and the run then sends
+ * what the preview said.  The preview changes nothing.
+ */
+static void
+test_preview_keep_days(void **state)
+{
+	struct fixture *f = *state;
+	struct mock_conn mc = { .scripts = {
+		                    HELLO LIST3 UIDL3 TOPM1 TOPM2 TOPM3 OK,
+		                    HELLO LIST3 UIDL3 M3 OK OK,
+		                } };
+	struct fetch_account acct;
+	struct preview pv = { 0 };
+	char *wire = NULL;
+
+	has_keep_days = true;
+	keep_days = 3;
+	acct = account(PLAN_KEEP);
+	/* One seen long ago, one seen now, one new. */
+	assert_int_equal(uidl_append(f->st, "u-one", 10, "f1", 1, &f->err), 0);
+	assert_int_equal(uidl_append(f->st, "u-two", 20, "f2",
+	                     (int64_t)time(NULL), &f->err),
+	    0);
+	assert_int_equal(uidl_sync(f->st, &f->err), 0);
+	assert_int_equal(run_preview(f, &acct, &mc, &pv, &wire), 0);
+	assert_string_equal(mc.written[0],
+	    "CAPA\r\n" LOGIN
+	    "LIST\r\nUIDL\r\nTOP 1 0\r\nTOP 2 0\r\nTOP 3 0\r\nQUIT\r\n");
+	assert_int_equal(pv.n, 3);
+	assert_true(pv.has_header[0]);
+	assert_true(pv.pm[0].is_seen && pv.pm[0].is_expired &&
+	    pv.pm[0].is_dele && !pv.pm[0].is_retr);
+	assert_true(pv.pm[1].is_seen && !pv.pm[1].is_expired &&
+	    !pv.pm[1].is_dele && !pv.pm[1].is_retr);
+	assert_true(!pv.pm[2].is_seen && pv.pm[2].is_retr && !pv.pm[2].is_dele);
+	assert_string_equal(wire, "RETR 3, DELE 1, QUIT");
+	assert_int_equal(uidl_count(f->st), 2); /* nothing recorded */
+
+	expect_run_sends(f, &acct, &mc, wire);
+	assert_int_equal(f->stats.deleted, 1);
+	free(wire);
+	mock_conn_cleanup(&mc);
+}
+
+/*
+ * The rules' decisions from TOP are the plan's: the skipped message is
+ * neither retrieved nor deleted, the discarded one deleted unretrieved
+ * (each deletes), and the run sends what the preview said.
+ */
+static void
+test_preview_rules(void **state)
+{
+	struct fixture *f = *state;
+	struct mock_conn mc = { .scripts = {
+		                    HELLO LIST3 UIDL3 TOPM1 TOPM2 TOPM3 OK,
+		                    HELLO LIST3 UIDL3 TOPM1 TOPM2 TOPM3 M1 OK OK
+		                        OK,
+		                } };
+	struct fetch_account acct;
+	struct preview pv = { 0 };
+	char *wire = NULL;
+
+	has_rules = true;
+	acct = account(PLAN_EACH);
+	assert_int_equal(run_preview(f, &acct, &mc, &pv, &wire), 0);
+	assert_int_equal(decide_calls, 3);
+	assert_int_equal(pv.n, 3);
+	assert_true(pv.pm[0].is_decided && pv.pm[0].verdict == FETCH_STORE &&
+	    pv.pm[0].is_retr && pv.pm[0].is_dele);
+	assert_true(pv.pm[1].is_decided && pv.pm[1].verdict == FETCH_SKIP &&
+	    !pv.pm[1].is_retr && !pv.pm[1].is_dele);
+	assert_true(pv.pm[2].is_decided && pv.pm[2].verdict == FETCH_DISCARD &&
+	    !pv.pm[2].is_retr && pv.pm[2].is_dele);
+	assert_string_equal(wire, "RETR 1, DELE 1, DELE 3, QUIT");
+
+	expect_run_sends(f, &acct, &mc, wire);
+	free(wire);
+	mock_conn_cleanup(&mc);
+}
+
+/*
+ * A server whose CAPA has no TOP: the run decides as each message
+ * arrives, so it retrieves the skipped and the discarded one too; the
+ * preview says so (it still reads the headers, for the listing).
+ */
+static void
+test_preview_rules_without_top(void **state)
+{
+	struct fixture *f = *state;
+	const char *hello = "+OK ready\r\n+OK\r\nUSER\r\nUIDL\r\n.\r\n"
+	                    "+OK user\r\n+OK logged in\r\n" NO_CAPA_AGAIN;
+	char *script[2] = {
+		g_strconcat(hello, LIST3, UIDL3, TOPM1, TOPM2, TOPM3, OK, NULL),
+		g_strconcat(hello, LIST3, UIDL3, M1, OK, M2, M3, OK, OK, NULL),
+	};
+	struct mock_conn mc = { .scripts = { script[0], script[1] } };
+	struct fetch_account acct;
+	struct preview pv = { 0 };
+	char *wire = NULL;
+
+	has_rules = true;
+	acct = account(PLAN_EACH);
+	assert_int_equal(run_preview(f, &acct, &mc, &pv, &wire), 0);
+	assert_true(pv.pm[1].is_decided && pv.pm[1].verdict == FETCH_SKIP &&
+	    pv.pm[1].is_retr && !pv.pm[1].is_dele);
+	assert_true(pv.pm[2].verdict == FETCH_DISCARD && pv.pm[2].is_retr &&
+	    pv.pm[2].is_dele);
+	assert_string_equal(wire,
+	    "RETR 1, DELE 1, RETR 2, RETR 3, DELE 3, QUIT");
+
+	expect_run_sends(f, &acct, &mc, wire);
+	assert_int_equal(f->stats.skipped, 1);
+	assert_int_equal(f->stats.discarded, 1);
+	free(wire);
+	g_free(script[0]);
+	g_free(script[1]);
+	mock_conn_cleanup(&mc);
+}
+
+/*
+ * After a killed run, the preview finds what the run would recover (and
+ * records nothing): shown stored, deleted unfetched under each, as the
+ * run then does.
+ */
+static void
+test_preview_recover(void **state)
+{
+	struct fixture *f = *state;
+	struct mock_conn mc = { .scripts = {
+		                    HELLO LIST3 UIDL3 TOPM1 TOPM2 TOPM3 OK,
+		                    HELLO LIST3 UIDL3 M1 OK OK M3 OK OK,
+		                } };
+	struct fetch_account acct;
+	struct preview pv = { 0 };
+	char *wire = NULL;
+
+	recovered_uid = "u-two";
+	acct = account(PLAN_EACH);
+	assert_int_equal(run_preview(f, &acct, &mc, &pv, &wire), 0);
+	assert_int_equal(pv.n, 3);
+	assert_true(pv.pm[1].is_recovered && pv.pm[1].is_seen &&
+	    pv.pm[1].is_dele && !pv.pm[1].is_retr);
+	assert_false(pv.pm[0].is_recovered || pv.pm[2].is_recovered);
+	assert_string_equal(wire,
+	    "RETR 1, DELE 1, DELE 2, RETR 3, DELE 3, QUIT");
+	assert_false(uidl_has(f->st, "u-two", 20)); /* nothing recorded */
+
+	expect_run_sends(f, &acct, &mc, wire);
+	assert_true(uidl_has(f->st, "u-two", 20));
+	free(wire);
+	mock_conn_cleanup(&mc);
+}
+
 int
 main(void)
 {
@@ -1224,6 +1715,16 @@ main(void)
 		T(test_twins_kept_by_keep_days),
 		T(test_rules_before_download),
 		T(test_rules_without_top),
+		T(test_account_checkpoint),
+		T(test_account_checkpoint_then_refused),
+		T(test_account_stls_refused),
+		T(test_account_stls),
+		T(test_account_oauth_retry),
+		T(test_account_oauth_retry_once),
+		T(test_preview_keep_days),
+		T(test_preview_rules),
+		T(test_preview_rules_without_top),
+		T(test_preview_recover),
 	};
 #undef T
 

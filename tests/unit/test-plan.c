@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -218,6 +219,86 @@ test_keep_days(void **state)
 	plan_cleanup(&p);
 }
 
+/* The deadline keep_days sets, which the run and --status both use. */
+static void
+test_keep_until(void **state)
+{
+	(void)state;
+	assert_int_equal(plan_keep_until(1000, 0), 1000);
+	assert_int_equal(plan_keep_until(1000, 3), 1000 + 3 * 86400);
+	assert_int_equal(plan_keep_until(1764979200, 36500),
+	    1764979200 + (int64_t)36500 * 86400);
+	/* Due from the deadline on, not a second before. */
+	assert_false(plan_is_due(1000, 3, 1000 + 3 * 86400 - 1));
+	assert_true(plan_is_due(1000, 3, 1000 + 3 * 86400));
+	assert_true(plan_is_due(1000, 0, 1000));
+}
+
+/* --dry-run's "order on the wire": the plan's commands, as sent. */
+static void
+test_describe(void **state)
+{
+	struct plan p;
+	struct err err;
+	bool is_sent[2 * NMSG];
+	char *text;
+
+	(void)state;
+	seen_uids = " b ";
+	assert_int_equal(plan_build(msgs, NMSG, true, seen, NULL, &seen_uids,
+	                     PLAN_EACH, &p, &err),
+	    0);
+	text = plan_describe(&p, msgs, NULL);
+	assert_string_equal(text,
+	    "RETR 1, DELE 1, DELE 2, RETR 3, DELE 3, RETR 4, DELE 4, "
+	    "RETR 5, DELE 5, QUIT");
+	free(text);
+	/* What the run would not send (a rule skipped 4) is left out. */
+	memset(is_sent, 1, sizeof(is_sent));
+	is_sent[5] = is_sent[6] = false;
+	text = plan_describe(&p, msgs, is_sent);
+	assert_string_equal(text,
+	    "RETR 1, DELE 1, DELE 2, RETR 3, DELE 3, RETR 5, DELE 5, QUIT");
+	free(text);
+	plan_cleanup(&p);
+
+	/* Nothing to do: QUIT alone. */
+	seen_uids = " a b c d e ";
+	assert_int_equal(plan_build(msgs, NMSG, true, seen, NULL, &seen_uids,
+	                     PLAN_KEEP, &p, &err),
+	    0);
+	text = plan_describe(&p, msgs, NULL);
+	assert_string_equal(text, "QUIT");
+	free(text);
+	plan_cleanup(&p);
+}
+
+/* A long plan: its head and tail, and how many commands between. */
+static void
+test_describe_long(void **state)
+{
+	struct pop3_msg many[30];
+	struct plan p;
+	struct err err;
+	size_t i;
+	char *text;
+
+	(void)state;
+	memset(many, 0, sizeof(many));
+	for (i = 0; i < 30; i++)
+		many[i].num = (unsigned)i + 1;
+	assert_int_equal(plan_build(many, 30, false, NULL, NULL, NULL,
+	                     PLAN_BATCH, &p, &err),
+	    0);
+	text = plan_describe(&p, many, NULL);
+	assert_string_equal(text,
+	    "RETR 1, RETR 2, RETR 3, RETR 4, RETR 5, RETR 6, RETR 7, "
+	    "RETR 8, RETR 9, RETR 10, RETR 11, RETR 12, ... (44 more) ..., "
+	    "DELE 27, DELE 28, DELE 29, DELE 30, QUIT");
+	free(text);
+	plan_cleanup(&p);
+}
+
 int
 main(void)
 {
@@ -234,6 +315,9 @@ main(void)
 		cmocka_unit_test_setup(test_empty_mailbox, setup),
 		cmocka_unit_test_setup(test_counts, setup),
 		cmocka_unit_test_setup(test_keep_days, setup),
+		cmocka_unit_test_setup(test_keep_until, setup),
+		cmocka_unit_test_setup(test_describe, setup),
+		cmocka_unit_test_setup(test_describe_long, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -538,6 +538,45 @@ test_capa_err(void **state)
 	}
 }
 
+/*
+ * RFC 2449 §4: asked again after login, CAPA replaces what it said
+ * before, unless it says -ERR then.
+ */
+static void
+test_capa_after_login(void **state)
+{
+	const struct pop3_caps *caps;
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+
+	(void)state;
+	s = start(GREET "+OK\r\nUSER\r\nRESP-CODES\r\nLOGIN-DELAY 300 "
+	                "USER\r\n.\r\n+OK\r\n+OK\r\n-ERR not now\r\n"
+	                "+OK\r\nTOP\r\nUIDL\r\nPIPELINING\r\n"
+	                "LOGIN-DELAY 60\r\n.\r\n",
+	    0, &t);
+	err_clear(&err);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	caps = pop3_get_caps(s);
+	assert_true(caps->has_user_values);
+	assert_false(caps->top || caps->pipelining);
+	assert_true(pop3_caps_may_grow(caps));
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	caps = pop3_get_caps(s);
+	assert_true(caps->has_capa && caps->resp_codes);
+	assert_int_equal(caps->login_delay, 300);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	caps = pop3_get_caps(s);
+	assert_true(caps->top && caps->uidl && caps->pipelining);
+	assert_false(caps->resp_codes || caps->has_user_values);
+	assert_int_equal(caps->login_delay, 60);
+	assert_false(pop3_caps_may_grow(caps));
+	pop3_free(s);
+}
+
 static void
 test_capa_broken(void **state)
 {
@@ -735,7 +774,7 @@ test_list_bad(void **state)
 	static const char *const bad[] = {
 		"1\r\n", "a 1\r\n", "0 5\r\n", "1 -5\r\n", "1 5x\r\n",
 		" 1 5\r\n", "1  5\r\n", "+1 5\r\n",
-		"1 99999999999999999999999\r\n", "1000001 5\r\n", "\r\n",
+		"1 9999999999999999999x\r\n", "1000001 5\r\n", "\r\n",
 		"1 10\r\n2 20\r\n1 30\r\n", /* a number twice */
 	};
 	struct pop3_session *s;
@@ -762,6 +801,35 @@ test_list_bad(void **state)
 	assert_int_equal(pop3_list(s, &msgs, &n, &err), -1);
 	assert_int_equal(err.cls, ERR_TEMP);
 	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	pop3_free(s);
+}
+
+/* Sizes no journal can hold mark their message; the listing stands. */
+static void
+test_list_huge_size(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	size_t n;
+
+	(void)state;
+	s = login("+OK\r\n1 10\r\n2 18446744073709551615\r\n"
+	          "3 99999999999999999999999\r\n4 9223372036854775807\r\n"
+	          "5 9223372036854775808 x\r\n.\r\n",
+	    3, &t);
+	assert_int_equal(pop3_list(s, &msgs, &n, &err), 0);
+	assert_int_equal(n, 5);
+	assert_false(msgs[0].has_bad_size);
+	assert_true(msgs[1].has_bad_size);
+	assert_int_equal(msgs[1].size, 0);
+	assert_true(msgs[2].has_bad_size);
+	assert_false(msgs[3].has_bad_size);
+	assert_int_equal(msgs[3].size, INT64_MAX);
+	assert_true(msgs[4].has_bad_size);
+	assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+	free(msgs);
 	pop3_free(s);
 }
 
@@ -923,6 +991,29 @@ test_uidl_bad_uid(void **state)
 		free(msgs);
 		pop3_free(s);
 	}
+}
+
+/* Padding around a unique-id (some servers' habit) is not part of it. */
+static void
+test_uidl_padded(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct pop3_msg *msgs;
+	struct err err;
+	bool is_supported;
+
+	(void)state;
+	s = listed("+OK\r\n1   spaced\r\n2 trailing \t \r\n3 \t both  \r\n"
+	           ".\r\n",
+	    2, &t, &msgs);
+	assert_int_equal(pop3_uidl(s, msgs, 3, &is_supported, &err), 0);
+	assert_true(msgs[0].has_uid && msgs[1].has_uid && msgs[2].has_uid);
+	assert_string_equal(msgs[0].uid, "spaced");
+	assert_string_equal(msgs[1].uid, "trailing");
+	assert_string_equal(msgs[2].uid, "both");
+	free(msgs);
+	pop3_free(s);
 }
 
 static void
@@ -1351,6 +1442,7 @@ test_quit(void **state)
 		assert_non_null(strstr(log, "TRANSACTION -> UPDATE\n"));
 		assert_non_null(strstr(log, "UPDATE -> DISCONNECTED\n"));
 		assert_string_equal(written_after_login(t), "QUIT\r\n");
+		assert_true(pop3_is_quit_confirmed(s));
 		/* Nothing more after QUIT, not even a greeting. */
 		assert_int_equal(call_all(s, true, ERR_SOFTWARE), 0);
 		free(log);
@@ -1366,16 +1458,18 @@ test_quit(void **state)
 	assert_null(strstr(log, "UPDATE"));
 	free(log);
 	pop3_free(s);
-	/* The deletions failed, or the answer never came. */
+	/* The deletions failed. */
 	s = login("-ERR some deleted messages not removed\r\n", 0, &t);
 	assert_int_equal(pop3_quit(s, &err), -1);
 	assert_int_equal(err.cls, ERR_PROTO);
 	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	assert_false(pop3_is_quit_confirmed(s));
 	pop3_free(s);
+	/* A hang-up for an answer ends the session, unconfirmed. */
 	s = login("", 0, &t);
-	assert_int_equal(pop3_quit(s, &err), -1);
-	assert_int_equal(err.cls, ERR_TEMP);
-	assert_int_equal(pop3_get_state(s), POP3_BROKEN);
+	assert_int_equal(pop3_quit(s, &err), 0);
+	assert_int_equal(pop3_get_state(s), POP3_DISCONNECTED);
+	assert_false(pop3_is_quit_confirmed(s));
 	pop3_free(s);
 }
 
@@ -2360,17 +2454,20 @@ main(void)
 		cmocka_unit_test(test_pipeline_bounded),
 		cmocka_unit_test(test_list_uidl_pipelined),
 		cmocka_unit_test(test_capa_err),
+		cmocka_unit_test(test_capa_after_login),
 		cmocka_unit_test(test_capa_broken),
 		cmocka_unit_test(test_stls),
 		cmocka_unit_test(test_stls_failures),
 		cmocka_unit_test(test_stat),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_list_bad),
+		cmocka_unit_test(test_list_huge_size),
 		cmocka_unit_test(test_list_too_many),
 		cmocka_unit_test(test_uidl),
 		cmocka_unit_test(test_uidl_bad),
 		cmocka_unit_test(test_uidl_bad_uid),
 		cmocka_unit_test(test_top_pipelined),
+		cmocka_unit_test(test_uidl_padded),
 		cmocka_unit_test(test_uidl_unsupported),
 		cmocka_unit_test(test_retr_unstuff),
 		cmocka_unit_test(test_retr_every_split),

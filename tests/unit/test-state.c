@@ -393,6 +393,56 @@ test_file_names(void **state)
 	state_close(st);
 }
 
+/*
+ * --dry-run and --status look at the state while a run may hold it: no
+ * lock taken, no marker set or taken away, nothing written or made.
+ */
+static void
+test_peek(void **state)
+{
+	struct fixture *fx = *state;
+	char *dir = g_build_filename(fx->dir, "popfetch", NULL);
+	char *marker = g_build_filename(dir, "acct.running", NULL);
+	struct state *st, *peek;
+	struct store store;
+
+	assert_int_equal(setenv("XDG_STATE_HOME", fx->dir, 1), 0);
+	/* No state yet: an empty store, and nothing made. */
+	peek = state_peek("acct", &fx->err);
+	assert_non_null(peek);
+	assert_int_equal(uidl_count(state_uidl(peek)), 0);
+	assert_false(state_was_interrupted(peek));
+	state_close(peek);
+	assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
+
+	/* A run in progress, with a message recorded. */
+	st = state_open(dir, "acct", false, &fx->err);
+	assert_non_null(st);
+	state_store(st, &fx->store);
+	assert_int_equal(record(fx, "u1"), 0);
+	peek = state_peek("acct", &fx->err);
+	assert_non_null(peek);
+	assert_true(state_was_interrupted(peek)); /* the run's marker */
+	state_store(peek, &store);
+	assert_true(store.ops->has(store.ctx, "u1", 10));
+	assert_int_equal(store.ops->append(store.ctx, "u2", 10, NULL, 1,
+	                     &fx->err),
+	    -1);
+	state_close(peek);
+	assert_true(g_file_test(marker, G_FILE_TEST_EXISTS));
+	state_close(st);
+	assert_false(g_file_test(marker, G_FILE_TEST_EXISTS));
+
+	/* Nowhere to look. */
+	assert_int_equal(unsetenv("XDG_STATE_HOME"), 0);
+	assert_int_equal(unsetenv("HOME"), 0);
+	err_clear(&fx->err);
+	assert_null(state_peek("acct", &fx->err));
+	assert_int_equal(fx->err.cls, ERR_CONFIG);
+	g_free(marker);
+	g_free(dir);
+}
+
 int
 main(void)
 {
@@ -410,6 +460,7 @@ main(void)
 		T(test_archive_then_journal_fails),
 		T(test_login_delay),
 		T(test_file_names),
+		T(test_peek),
 #undef T
 	};
 

@@ -575,6 +575,83 @@ test_from_fd(void **state)
 	(void)close(sv[1]);
 }
 
+/*
+ * A peer that sends an octet every 20 ms (50 a second) is stalled under
+ * a low-speed limit of 100 octets a second, once the reads have waited
+ * a timeout (200 ms) in all; under 5 octets a second (one in the
+ * window, which any read brings) it is not.
+ */
+static void
+trickle_read(unsigned low_speed, struct err *err, int *rc_out)
+{
+	struct transport *t;
+	char buf[16];
+	int sv[2], i, rc = 0;
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		(void)close(sv[0]);
+		for (i = 0; i < 40; i++) {
+			if (write(sv[1], "x", 1) != 1)
+				_exit(0);
+			(void)usleep(20000);
+		}
+		_exit(0);
+	}
+	(void)close(sv[1]);
+	t = transport_from_fd(sv[0], 200);
+	transport_set_limits(t, low_speed, 0, 0);
+	for (i = 0; i < 40 && rc >= 0; i++)
+		rc = (int)transport_read(t, buf, 1, err);
+	*rc_out = rc;
+	transport_free(t);
+	(void)waitpid(pid, NULL, 0);
+}
+
+static void
+test_low_speed(void **state)
+{
+	struct err err;
+	int rc;
+
+	(void)state;
+	err_clear(&err);
+	trickle_read(100, &err, &rc);
+	assert_int_equal(rc, -1);
+	assert_int_equal(err.cls, ERR_TEMP);
+	assert_true(strncmp(err.msg, "stalled: ", 9) == 0);
+	err_clear(&err);
+	trickle_read(5, &err, &rc);
+	assert_int_equal(rc, 1);
+}
+
+/* The time limit cuts a wait short, whatever the timeout. */
+static void
+test_time_limit(void **state)
+{
+	struct transport *t;
+	struct err err;
+	char buf[16];
+	int64_t t0;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	t = transport_from_fd(sv[0], 10000);
+	t0 = now_ms();
+	transport_set_limits(t, 0, transport_clock_ms() + 150, 7);
+	assert_int_equal(transport_read(t, buf, sizeof(buf), &err), -1);
+	assert_true(now_ms() - t0 < 5000);
+	assert_int_equal(err.cls, ERR_TEMP);
+	assert_string_equal(err.msg,
+	    "time limit of 7 s for the account reached");
+	transport_free(t);
+	(void)close(sv[1]);
+}
+
 /* A CA file that cannot be read is a configuration error, at once. */
 static void
 test_tls_bad_ca_file(void **state)
@@ -699,23 +776,36 @@ tls_reject(const char *cert, const char *host, const char *ca,
 	struct srv_opts o = { .mode = SRV_HANDSHAKE, .cert = cert };
 	struct transport *t;
 	struct err err;
-	char port[16], hex[80];
+	char port[16], fp[100];
 
 	srv_start(&o, port, sizeof(port));
 	t = tls_client(port, host, tls_file(ca), &err);
 	assert_int_equal(err.cls, ERR_PROTO);
 	assert_true(strncmp(err.msg, "TLS certificate of ", 19) == 0);
 	assert_non_null(strstr(err.msg, reason));
-	assert_non_null(strstr(err.msg, "subject CN=localhost"));
-	assert_non_null(strstr(err.msg, "issuer CN=popfetch test CA"));
-	sha256_hex(tls_file(cert), hex, sizeof(hex));
-	assert_non_null(strstr(err.msg, hex));
-	/* The dates come last, and only if they fit. */
-	if (strlen(err.msg) < ERR_MSG_MAX - 1)
+	/* The fingerprint as tls_fingerprint takes it. */
+	memcpy(fp, "(SHA256:", 8);
+	sha256_hex(tls_file(cert), fp + 8, sizeof(fp) - 8);
+	assert_non_null(strstr(err.msg, fp));
+	/*
+	 * Parts that do not fit are left out whole, never cut: the dates
+	 * and the issuer are there in full, or not at all, and room is
+	 * left for a prefix ("STLS: ").
+	 */
+	assert_true(strlen(err.msg) + 16 < ERR_MSG_MAX);
+	assert_int_equal(err.msg[strlen(err.msg) - 1], ')');
+	if (strstr(err.msg, "valid from") != NULL)
 		assert_non_null(strstr(err.msg,
 		    strcmp(cert, "expired.pem") == 0
-		        ? ", valid from 2000-01-01 to 2001-01-01)"
-		        : ", valid from 2000-01-01 to 2125-12-31)"));
+		        ? "valid from 2000-01-01 to 2001-01-01"
+		        : "valid from 2000-01-01 to 2125-12-31"));
+	if (strstr(err.msg, ", subject ") != NULL)
+		assert_non_null(strstr(err.msg, ", subject CN=localhost"));
+	if (strstr(err.msg, ", issuer ") != NULL)
+		assert_non_null(strstr(err.msg, "issuer CN=popfetch test CA"));
+	/* With a short host name, all of it fits. */
+	if (strcmp(host, "localhost") == 0)
+		assert_non_null(strstr(err.msg, ", valid from "));
 	assert_false(transport_is_tls(t));
 	assert_null(transport_tls_info(t));
 	assert_int_equal(transport_write(t, "USER x\r\n", 8, &err), -1);
@@ -737,6 +827,16 @@ test_tls_wrong_host(void **state)
 {
 	(void)state;
 	tls_reject("server.pem", "mail.example.org", "ca.pem",
+	    "does not match");
+}
+
+/* A long host name leaves less room: parts go whole, never cut. */
+static void
+test_tls_wrong_long_host(void **state)
+{
+	(void)state;
+	tls_reject("server.pem",
+	    "a-rather-long-host-name.mail.provider.example.org", "ca.pem",
 	    "does not match");
 }
 
@@ -1015,7 +1115,7 @@ test_tls_pin_wrong(void **state)
 		.verify = true };
 	struct transport *t;
 	struct err err;
-	char port[16], pin[128], got[80], want[80];
+	char port[16], pin[128], got[80], want[80], *desc;
 
 	(void)state;
 	pin_of("self-signed.pem", pin, sizeof(pin));
@@ -1033,7 +1133,13 @@ test_tls_pin_wrong(void **state)
 	assert_non_null(strstr(err.msg, want));
 	assert_non_null(strstr(err.msg, "is not the pinned"));
 	assert_false(transport_is_tls(t));
-	assert_null(transport_describe_peer(t));
+	/* What --serverinfo shows: the certificate that was refused. */
+	desc = transport_describe_peer(t);
+	assert_non_null(desc);
+	assert_true(strncmp(desc, "tls: handshake failed\n", 22) == 0);
+	assert_non_null(strstr(desc, got));
+	assert_non_null(strstr(desc, "\nsha256: SHA256:"));
+	free(desc);
 	assert_int_equal(transport_write(t, "USER x\r\n", 8, &err), -1);
 	assert_int_equal(err.cls, ERR_PROTO);
 	transport_free(t);
@@ -1297,12 +1403,15 @@ main(void)
 		T(test_tcp_eof),
 		T(test_tcp_write_peer_gone),
 		T(test_from_fd),
+		T(test_low_speed),
+		T(test_time_limit),
 		T(test_tls_bad_ca_file),
 		T(test_tls_verify_needs_host),
 		T(test_tls_exchange),
 		T(test_tls_ip_literal),
 		T(test_tls_wrong_ca),
 		T(test_tls_wrong_host),
+		T(test_tls_wrong_long_host),
 		T(test_tls_expired),
 		T(test_tls_no_verify),
 		T(test_tls_partial_records),

@@ -1,5 +1,5 @@
-#ifndef POPFETCH_CLI_ARCHIVE_H
-#define POPFETCH_CLI_ARCHIVE_H
+#ifndef POPFETCH_FILTER_ARCHIVE_H
+#define POPFETCH_FILTER_ARCHIVE_H
 
 #include <stdbool.h>
 #include <stddef.h>

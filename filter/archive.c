@@ -11,7 +11,7 @@
 
 #include <glib.h>
 
-#include "cli/archive.h"
+#include "filter/archive.h"
 #include "filter/filter.h"
 #include "util/fsutil.h"
 #include "util/str.h"
