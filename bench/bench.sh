@@ -33,16 +33,21 @@ fi
 BENCH_RUNS=${BENCH_RUNS:-$runs}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
 BENCH_SEED=${BENCH_SEED:-1939}
-BENCH_CLIENTS=${BENCH_CLIENTS-popfetch mpop getmail fetchmail rawpop}
+BENCH_CLIENTS=${BENCH_CLIENTS-popfetch mpop getmail fetchmail fdm rawpop floor}
 # MAILBOX:FS:NET, FS disk or tmpfs, NET plain (POP3, port 110 style) or
-# tls (POP3S, implicit TLS).
+# tls (POP3S, implicit TLS), either with a round trip added by
+# bench/relay: tls+20ms is POP3S 20 ms away.
 BENCH_PROFILES=${BENCH_PROFILES-small:disk:tls small:tmpfs:tls \
-large:disk:plain large:disk:tls keep100k:disk:tls}
+large:disk:plain large:disk:tls keep100k:disk:tls \
+small:disk:tls+20ms small:disk:tls+50ms large:disk:tls+20ms \
+large:disk:tls+50ms}
 # popfetch's delete strategies on small, compared with keep and with
 # mpop deleting.  NET may carry a round trip, added by bench/relay:
 # tls+20ms is POP3S 20 ms away.
 BENCH_DELETE=${BENCH_DELETE-small:disk:tls small:tmpfs:tls \
 small:disk:tls+20ms small:disk:tls+50ms}
+# Which of them: popfetch's each and batch, mpop deleting, rawpop -d.
+BENCH_DELETE_MODES=${BENCH_DELETE_MODES-each batch mpop:delete rawpop:delete}
 # popfetch -j on small split among 20 accounts.
 BENCH_PARALLEL=${BENCH_PARALLEL-small:disk:tls}
 # Many accounts: MANY_USERS server users of MANY_MSGS small messages.
@@ -63,7 +68,7 @@ bench_say()
 bench_deps()
 {
 	bd_missing=
-	for bd in mpop:mpop getmail:getmail6 fetchmail:fetchmail \
+	for bd in mpop:mpop getmail:getmail6 fetchmail:fetchmail fdm:fdm \
 	    maildrop:maildrop dovecot:dovecot-core certtool:gnutls-bin \
 	    gnuplot:gnuplot-nox python3:python3; do
 		command -v "${bd%%:*}" >/dev/null 2>&1 ||
@@ -354,6 +359,43 @@ client_fetchmail()
 	cs_cmd="fetchmail -s -f $W/fetchmailrc -i $W/state/fetchids"
 }
 
+# fdm writes the Maildir itself; its cache of unique-ids makes it fetch
+# only new mail.  It cannot be given a CA file: certificates are not
+# verified (its default).
+client_fdm()
+{
+	{
+		printf 'set lock-file "%s/state/fdm.lock"\n' "$W"
+		printf 'action "md" maildir "%s/md"\n' "$W"
+		if [ "$cs_net" = tls ]; then
+			printf 'account "bench" pop3s'
+		else
+			printf 'account "bench" pop3'
+		fi
+		printf ' server "127.0.0.1" port %s\n' "$cs_port"
+		printf '\tuser "%s" pass "%s"' "$cs_user" "$PF_PASSWORD"
+		if [ "$cs_mode" = delete ]; then
+			printf '\n'
+		else
+			printf ' new-only cache "%s/state/cache" keep\n' "$W"
+		fi
+		printf 'match all action "md"\n'
+	} >"$W/fdm.conf"
+	chmod 0600 "$W/fdm.conf"
+	cs_cmd="fdm -q -f $W/fdm.conf fetch"
+}
+
+# floor: bench/rawpop sending every RETR at once and storing nothing,
+# the transfer alone (checked by its count, not by a Maildir).
+client_floor()
+{
+	client_rawpop
+	cs_cmd="$RAWPOP -p $cs_port -u $cs_user -s $W/state/seen -n -w 0"
+	if [ "$cs_net" = tls ]; then
+		cs_cmd="$cs_cmd -T $PKI_CA"
+	fi
+}
+
 client_rawpop()
 {
 	cs_env="RAWPOP_PASSWORD=$PF_PASSWORD"
@@ -383,7 +425,10 @@ client_version()
 	    head -n 1
 	    printf ' + '
 	    maildrop -v 2>&1 | awk 'NR == 1 { print $1, $2 }' ;;
+	fdm) printf 'fdm %s' "$(dpkg-query -W -f '${Version}' fdm \
+	    2>/dev/null || echo '?')" ;;
 	rawpop) echo "bench/rawpop (this tree)" ;;
+	floor) echo "bench/rawpop -n -w 0 (this tree)" ;;
 	esac | tr -d '\n'
 }
 
@@ -409,13 +454,31 @@ bench_run()
 		rm -rf "$W/state"
 		mkdir "$W/state"
 	fi
-	bench_clock "$1" "$2" "$3" bench_verify_md "$4"
+	if [ "$1" = floor ]; then
+		bench_clock "$1" "$2" "$3" bench_verify_count "$4"
+	else
+		bench_clock "$1" "$2" "$3" bench_verify_md "$4"
+	fi
 }
 
 # bench_verify_md CHECK: W/md against CHECK (see bench_run).
 bench_verify_md()
 {
 	$VERIFY "$1" "$W/md"
+}
+
+# bench_verify_count CHECK: the floor stores nothing; it says how many
+# messages it retrieved, which must be those of CHECK (none: --empty).
+bench_verify_count()
+{
+	bvc_want=0
+	[ "$1" = --empty ] || bvc_want=$(find "$1" -type f | wc -l)
+	bvc_got=$(sed -n 's/^[0-9]* messages, \([0-9]*\) retrieved.*/\1/p' \
+	    "$W/out")
+	[ "$bvc_got" = "$bvc_want" ] || {
+		echo "floor retrieved ${bvc_got:-?} messages of $bvc_want" >&2
+		return 1
+	}
 }
 
 # bench_clock CLIENT PROFILE ITER VERIFY [ARG...]: time W/run, whose
@@ -533,7 +596,7 @@ bench_prime()
 	mkdir -p "$T/prime"
 	for c in rawpop $BENCH_CLIENTS; do
 		case $c in
-		fetchmail | getmail) continue ;;
+		fetchmail | getmail | floor) continue ;;
 		esac
 		[ ! -d "$T/prime/$c" ] || continue
 		client_setup "$c" keep100k tmpfs tls keep
@@ -575,6 +638,9 @@ bench_state()
 		awk -v t="$bs_now" '{ printf "%s%c%s\n", $0, 0, t }' \
 		    "$BENCH_UIDS" >"$W/state/oldmail-127.0.0.1-$cs_port-keep100k"
 		;;
+	floor)
+		cp -R "$T/prime/rawpop" "$W/state"
+		;;
 	*)
 		cp -R "$T/prime/$1" "$W/state"
 		;;
@@ -597,7 +663,7 @@ bench_delete()
 	while [ "$bd_i" -le "$BENCH_RUNS" ]; do
 		# mpop deleting (its only order is batch's); rawpop -d: what
 		# deleting costs the server, for scale.
-		for bd_mode in each batch mpop:delete rawpop:delete; do
+		for bd_mode in $BENCH_DELETE_MODES; do
 			bd_client=popfetch
 			case $bd_mode in
 			*:*) bd_client=${bd_mode%%:*} bd_mode=${bd_mode#*:} ;;

@@ -34,6 +34,12 @@
  * ids it has seen in a file, read at the start and rewritten (without
  * fsync) at the end, so that a second run fetches only new messages.
  *
+ * With -w 0 every RETR goes out at once, in one write, and with -n the
+ * messages are read and dropped, not stored: the transfer alone, the
+ * floor of any fetcher on a link with a round trip.  (All at once is
+ * safe here only because the benchmark's mailboxes are small enough for
+ * their RETRs to fit the socket buffers.)
+ *
  * It is a yardstick, not a mail client: any error ends it, lines longer
  * than its buffer are cut into pieces (not a concern with the
  * benchmark's mail), and the password comes from RAWPOP_PASSWORD.
@@ -360,8 +366,12 @@ static void
 out_put(struct raw_out *o, const char *p, size_t n)
 {
 	/* Lines are short; a piece of a huge one fits the buffer too. */
-	if (o->len + n > sizeof(o->buf))
-		out_flush(o);
+	if (o->len + n > sizeof(o->buf)) {
+		if (o->fd == -1)
+			o->len = 0; /* -n: dropped */
+		else
+			out_flush(o);
+	}
 	memcpy(o->buf + o->len, p, n);
 	o->len += n;
 }
@@ -396,18 +406,43 @@ retr_body(struct raw_conn *c, struct raw_out *o)
 	}
 }
 
+/* Every RETR of want, in one write. */
+static void
+retr_all(struct raw_conn *c, const unsigned long *want, size_t nwant)
+{
+	char *cmds;
+	size_t i, len = 0;
+
+	if ((cmds = calloc(nwant + 1, 32)) == NULL)
+		die("out of memory");
+	for (i = 0; i < nwant; i++)
+		len += (size_t)sprintf(cmds + len, "RETR %lu\r\n", want[i]);
+	conn_write(c, cmds, len);
+	free(cmds);
+}
+
 static void
 fetch_all(struct raw_conn *c, const char *maildir, const unsigned long *want,
-    size_t nwant, struct raw_out *o)
+    size_t nwant, size_t window, struct raw_out *o)
 {
 	char path[4096];
 	size_t sent = 0, done;
 	int n;
 
+	if (window == 0) {
+		retr_all(c, want, nwant);
+		sent = nwant;
+	}
 	for (done = 0; done < nwant; done++) {
-		while (sent < nwant && sent < done + RAW_WINDOW)
+		while (sent < nwant && sent < done + window)
 			conn_cmd(c, "RETR %lu\r\n", want[sent++]);
 		conn_ok(c, "RETR");
+		if (maildir == NULL) {
+			o->fd = -1;
+			retr_body(c, o);
+			o->len = 0;
+			continue;
+		}
 		n = snprintf(path, sizeof(path), "%s/new/%ld.R%lu.rawpop",
 		    maildir, (long)getpid(), want[done]);
 		if (n < 0 || (size_t)n >= sizeof(path))
@@ -454,7 +489,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: rawpop -p PORT -u USER [-T CAFILE] [-s SEENFILE] "
-	    "(-o MAILDIR [-d] | -l)\n");
+	    "[-w WINDOW] (-o MAILDIR [-d] | -n | -l)\n");
 	exit(EX_USAGE);
 }
 
@@ -467,18 +502,27 @@ main(int argc, char *argv[])
 	static struct raw_out out;
 	unsigned long port = 0, *want;
 	size_t nseen = 0, nwant, total;
-	bool is_list = false, is_delete = false;
+	bool is_list = false, is_delete = false, is_null = false;
+	size_t window = RAW_WINDOW;
 	char **seen = NULL, **all;
 	char *end;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "dlo:p:s:T:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "dlno:p:s:T:u:w:")) != -1) {
 		switch (ch) {
 		case 'd':
 			is_delete = true;
 			break;
 		case 'l':
 			is_list = true;
+			break;
+		case 'n':
+			is_null = true;
+			break;
+		case 'w':
+			window = strtoul(optarg, &end, 10);
+			if (*end != '\0' || window > 100000)
+				usage();
 			break;
 		case 'o':
 			maildir = optarg;
@@ -502,7 +546,8 @@ main(int argc, char *argv[])
 		}
 	}
 	if (optind != argc || port == 0 || user == NULL ||
-	    (maildir == NULL) == !is_list || (is_delete && is_list))
+	    (maildir != NULL) + is_list + is_null != 1 ||
+	    (is_delete && maildir == NULL))
 		usage();
 	if ((pass = getenv("RAWPOP_PASSWORD")) == NULL)
 		die("RAWPOP_PASSWORD is not set");
@@ -523,7 +568,7 @@ main(int argc, char *argv[])
 	conn_ok(&c, "PASS");
 	want = list_wanted(&c, seen, nseen, &nwant, &all, &total);
 	if (!is_list)
-		fetch_all(&c, maildir, want, nwant, &out);
+		fetch_all(&c, maildir, want, nwant, window, &out);
 	if (is_delete)
 		delete_all(&c, want, nwant);
 	if (seen_file != NULL && !is_list)

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -264,6 +265,11 @@ main(int argc, char **argv)
 			relay_die("fork");
 			break;
 		case 0:
+			/*
+			 * A connection whose peer never closes its side must
+			 * not outlive the relay, which bench.sh ends.
+			 */
+			(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 			(void)close(lfd);
 			relay_pump(cfd, relay_connect(sport));
 			_exit(0);

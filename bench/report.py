@@ -24,13 +24,15 @@ import statistics
 import subprocess
 import sys
 
-CLIENTS = ["popfetch", "mpop", "getmail", "fetchmail", "rawpop"]
+CLIENTS = ["popfetch", "mpop", "getmail", "fetchmail", "fdm", "rawpop", "floor"]
 LABELS = {
     "popfetch": "popfetch",
     "mpop": "mpop",
     "getmail": "getmail6",
     "fetchmail": "fetchmail + maildrop",
+    "fdm": "fdm",
     "rawpop": "raw transfer (rawpop)",
+    "floor": "transfer only (floor)",
 }
 FS = {"disk": "disk", "tmpfs": "tmpfs"}
 NET = {"plain": "plain", "tls": "TLS"}

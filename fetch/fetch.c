@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +27,26 @@
 #define FETCH_BATCH_BYTES (8 * 1024 * 1024)
 
 /*
- * RFC 2449 §6.6 PIPELINING: how many commands may be in flight, and how
- * many octets of messages (as LIST announced them) beyond the one being
- * read: enough to keep the link busy, few enough that a stop request
- * is not kept waiting behind a large download.
+ * RFC 2449 §6.6 PIPELINING: how many TOP commands, and DELEs under
+ * each, may be in flight.
  */
 #define FETCH_WINDOW 32
+/*
+ * The RETRs of keep and batch go out as far ahead as pop3_may_pipeline()
+ * lets commands go (a few kilobytes of them, so that no write can
+ * block), and as far as the octets of messages (as LIST announced them)
+ * beyond the one being read stay within a window.  The window covers
+ * twice the bandwidth-delay product as measured (the round trip from
+ * pop3_get_rtt_us(), the rate from what came in so far), between these
+ * bounds: the link stays busy at any round trip, and a stop request
+ * waits behind a bounded download.  Memory does not grow with it: what
+ * is ahead waits in the socket buffers and the server, and is read in
+ * chunks.
+ */
 #define FETCH_WINDOW_BYTES (1024 * 1024)
+#define FETCH_WINDOW_BYTES_MAX (64 * 1024 * 1024)
+/* The low mark: RETRs go out again once this many more may. */
+#define FETCH_REFILL 64
 
 /* A message of the round: retrieved or discarded, not yet durable. */
 struct fetch_done {
@@ -86,8 +100,6 @@ struct fetch_run {
 	bool *is_twin;
 	bool *is_found; /* by acct->recover (see fetch_recover()) */
 	/* The round in hand: */
-	size_t *retr; /* messages to retrieve, in plan order */
-	size_t nretr;
 	struct fetch_done *done; /* up to FETCH_BATCH */
 	size_t ndone;
 	size_t *dele; /* DELEs of the plan waiting for their round */
@@ -374,48 +386,137 @@ fetch_stop_requested(const struct fetch_run *r)
 }
 
 /*
- * Retrieve the round's messages: RETR commands go out ahead, within the
- * window, and the replies are read in turn.  When the run must end,
- * the replies still due are read and dropped, so that QUIT can still
- * commit the deletions of earlier rounds.
+ * The RETRs of keep and batch, sent ahead of the replies read: the plan
+ * is walked for them (from step next), and those sent and not yet read
+ * wait in a ring, oldest first.
+ */
+#define FETCH_PIPE_MAX 1024
+struct fetch_pipe {
+	const struct plan *p;
+	size_t next;                 /* the step to look at for a RETR */
+	size_t ring[FETCH_PIPE_MAX]; /* messages in flight */
+	size_t head, n;
+	bool has_sent;
+	uint64_t ahead;  /* announced octets sent for beyond the one read */
+	uint64_t window; /* the bound on ahead */
+	uint64_t in;     /* announced octets read */
+	struct timespec t0;
+};
+
+/* Is there a message to retrieve at or after step pp->next?  It goes there. */
+static bool
+fetch_pipe_more(const struct fetch_run *r, struct fetch_pipe *pp)
+{
+	const struct plan_step *steps = pp->p->steps;
+
+	for (; pp->next < pp->p->nsteps; pp->next++)
+		if (steps[pp->next].op == PLAN_RETR &&
+		    (r->pre == NULL ||
+		        r->pre[steps[pp->next].idx] == FETCH_STORE))
+			return true;
+	return false;
+}
+
+/* The announced size of the message i places after the oldest in flight. */
+static uint64_t
+fetch_pipe_size(const struct fetch_run *r, const struct fetch_pipe *pp,
+    size_t i)
+{
+	return r->msgs[pp->ring[(pp->head + i) % FETCH_PIPE_MAX]].size;
+}
+
+/*
+ * Send RETRs ahead: the next one whenever nothing is in flight; with
+ * PIPELINING, the one after the message being read as well, and more
+ * while the window and pop3_may_pipeline() allow, once there is room
+ * for FETCH_REFILL of them (so that a write carries many).  They stay
+ * queued until the next read or pop3_flush().
  */
 static int
-fetch_round_retrieve(struct fetch_run *r, struct err *err)
+fetch_pipe_send(struct fetch_run *r, struct fetch_pipe *pp, struct err *err)
 {
-	const struct pop3_caps *caps = pop3_get_caps(r->s);
-	size_t window = caps->pipelining ? FETCH_WINDOW : 1;
-	size_t sent = 0, got;
-	uint64_t ahead = 0; /* announced octets sent for, not yet read */
+	if (pp->n > 1 && !pop3_may_pipeline(r->s, FETCH_REFILL))
+		return 0;
+	while (pp->n < FETCH_PIPE_MAX && fetch_pipe_more(r, pp)) {
+		size_t idx = pp->p->steps[pp->next].idx;
+		uint64_t size = r->msgs[idx].size;
 
-	for (got = 0; got < r->nretr; got++) {
-		while (sent < r->nretr && sent - got < window &&
-		    (sent == got ||
-		        ahead + r->msgs[r->retr[sent]].size <=
-		            FETCH_WINDOW_BYTES)) {
-			if (fetch_stop_requested(r)) {
-				r->is_stopped = true;
-				break;
-			}
-			if (pop3_send_retr(r->s, r->msgs[r->retr[sent]].num,
-			        err) == -1)
-				goto drain; /* got's reply is still due */
-			ahead += r->msgs[r->retr[sent++]].size;
-		}
-		if (got == sent)
-			break; /* stopped */
-		ahead -= r->msgs[r->retr[got]].size;
-		if (fetch_read_one(r, r->retr[got], err) == 0)
-			continue;
-		if (fetch_message_failed(r, err) == -1) {
-			got++; /* its reply is read, or the session broken */
-			goto drain;
-		}
+		if (pp->n > 0 &&
+		    (!pop3_may_pipeline(r->s, 1) ||
+		        (pp->n > 1 && pp->ahead + size > pp->window)))
+			break;
+		if (fetch_stop_requested(r))
+			r->is_stopped = true;
+		if (r->is_stopped)
+			break;
+		if (pop3_send_retr(r->s, r->msgs[idx].num, err) == -1)
+			return -1;
+		if (pp->n > 0)
+			pp->ahead += size;
+		pp->ring[(pp->head + pp->n++) % FETCH_PIPE_MAX] = idx;
+		pp->next++;
+		if (!pp->has_sent)
+			(void)clock_gettime(CLOCK_MONOTONIC, &pp->t0);
+		pp->has_sent = true;
 	}
 	return 0;
-drain:
-	for (; got < sent && pop3_get_state(r->s) != POP3_BROKEN; got++)
+}
+
+/* A reply is read: the next message is the one read, the window moves. */
+static void
+fetch_pipe_advance(struct fetch_run *r, struct fetch_pipe *pp)
+{
+	struct timespec now;
+	uint64_t rtt = pop3_get_rtt_us(r->s), us, want;
+
+	pp->in += fetch_pipe_size(r, pp, 0);
+	pp->head = (pp->head + 1) % FETCH_PIPE_MAX;
+	if (--pp->n > 0)
+		pp->ahead -= fetch_pipe_size(r, pp, 0);
+	if (rtt == 0 || clock_gettime(CLOCK_MONOTONIC, &now) == -1)
+		return;
+	us = (uint64_t)((int64_t)(now.tv_sec - pp->t0.tv_sec) * 1000000 +
+	    (now.tv_nsec - pp->t0.tv_nsec) / 1000);
+	if (us == 0 || pp->in > UINT64_MAX / 2 / rtt)
+		return;
+	/*
+	 * Twice what the rate so far carries in a round trip.  While the
+	 * window is what holds the rate back, this doubles it each round
+	 * trip; once the link is, it settles at twice its product.
+	 */
+	want = 2 * pp->in * rtt / us;
+	pp->window = want < FETCH_WINDOW_BYTES ? FETCH_WINDOW_BYTES
+	    : want > FETCH_WINDOW_BYTES_MAX    ? FETCH_WINDOW_BYTES_MAX
+	                                       : want;
+}
+
+/* Read and drop the replies still due, to stay in step with the server. */
+static void
+fetch_pipe_drain(struct fetch_run *r, struct fetch_pipe *pp)
+{
+	for (; pp->n > 0 && pop3_get_state(r->s) != POP3_BROKEN; pp->n--)
 		(void)pop3_read_retr(r->s, fetch_discard, NULL, NULL,
 		    &(struct err){ 0 });
+}
+
+/*
+ * Read the next message of the pipe into the round, sending more RETRs
+ * first.  0 also when it failed alone (remembered); -1 when the run must
+ * end, with what was sent drained if the session still can.
+ */
+static int
+fetch_pipe_read(struct fetch_run *r, struct fetch_pipe *pp, struct err *err)
+{
+	size_t idx = pp->ring[pp->head];
+	int rc;
+
+	if (fetch_pipe_send(r, pp, err) == -1)
+		return -1; /* the session is broken */
+	rc = fetch_read_one(r, idx, err);
+	fetch_pipe_advance(r, pp);
+	if (rc == 0 || fetch_message_failed(r, err) == 0)
+		return 0;
+	fetch_pipe_drain(r, pp);
 	return -1;
 }
 
@@ -507,8 +608,6 @@ fetch_read_dele(struct fetch_run *r, size_t idx, struct err *err)
 static int
 fetch_round_delete(struct fetch_run *r, struct err *err)
 {
-	const struct pop3_caps *caps = pop3_get_caps(r->s);
-	size_t window = caps->pipelining ? FETCH_WINDOW : 1;
 	size_t *todo, ntodo = 0, keep = 0, sent = 0, got, i;
 	unsigned limit = UINT_MAX;
 	int rc = -1;
@@ -526,10 +625,12 @@ fetch_round_delete(struct fetch_run *r, struct err *err)
 	}
 	r->ndele = keep;
 	for (got = 0; got < ntodo; got++) {
-		while (sent < ntodo && sent - got < window)
-			if (pop3_send_dele(r->s, r->msgs[todo[sent++]].num,
-			        err) == -1)
-				goto out;
+		if (sent == got || pop3_may_pipeline(r->s, FETCH_REFILL))
+			while (sent < ntodo &&
+			    (sent == got || pop3_may_pipeline(r->s, 1)))
+				if (pop3_send_dele(r->s,
+				        r->msgs[todo[sent++]].num, err) == -1)
+					goto out;
 		if (fetch_read_dele(r, todo[got], err) == -1)
 			goto out;
 	}
@@ -543,87 +644,108 @@ out:
 }
 
 /*
- * Take the next round from the plan: RETR steps (up to FETCH_BATCH
- * messages or about FETCH_BATCH_BYTES), and every DELE step on the way,
- * which waits until its message is durable.  A message the rules
- * already settled from TOP is not retrieved at all.
+ * How many messages a round holds: FETCH_BATCH, or with checkpoint (and
+ * a strategy that deletes) no more than it lets be deleted.
  */
 static size_t
-fetch_next_round(struct fetch_run *r, const struct plan *p, size_t i)
+fetch_batch_size(const struct fetch_run *r)
 {
-	size_t batch = FETCH_BATCH;
+	unsigned left;
+
+	if (r->acct->checkpoint == 0 || r->acct->policy == PLAN_KEEP)
+		return FETCH_BATCH;
+	left = r->acct->checkpoint > r->stats->deleted
+	    ? r->acct->checkpoint - r->stats->deleted
+	    : 0;
+	return left == 0 ? 1 : left < FETCH_BATCH ? left : FETCH_BATCH;
+}
+
+/*
+ * Make the round durable.  The RETRs queued go out first: the server
+ * sends the next round while this one is fsynced.
+ */
+static int
+fetch_round_end(struct fetch_run *r, uint64_t *bytes, struct err *err)
+{
+	*bytes = 0;
+	if (pop3_flush(r->s, err) == -1)
+		return -1;
+	return fetch_round_commit(r, false, err);
+}
+
+/*
+ * keep and batch: run the plan in rounds of group commit (up to
+ * fetch_batch_size() messages or about FETCH_BATCH_BYTES), over one
+ * pipeline of RETRs that never drains: the RETRs of the next round are
+ * on the wire while a round is made durable (fetch_round_end()).  Only
+ * DELEs wait for it, and the plan puts every DELE of these strategies
+ * after the last RETR (batch: all RETRs, then all DELEs, then QUIT), so
+ * they go out last, each only for a message durable by then.  A
+ * message the rules settled from TOP is not retrieved at all.  Even
+ * when the run must end, what was retrieved is made durable first.
+ */
+static int
+fetch_steps_rounds(struct fetch_run *r, const struct plan *p, struct err *err)
+{
+	struct fetch_pipe *pp = xcalloc(1, sizeof(*pp));
+	size_t batch = fetch_batch_size(r), i;
 	uint64_t bytes = 0;
+	struct err cerr;
+	int rc = 0;
 
-	if (r->acct->checkpoint != 0 && r->acct->policy != PLAN_KEEP) {
-		/* Retrieve no more than the checkpoint lets be deleted. */
-		unsigned left = r->acct->checkpoint > r->stats->deleted
-		    ? r->acct->checkpoint - r->stats->deleted
-		    : 0;
-
-		if (left < batch)
-			batch = left > 0 ? left : 1;
-	}
-	r->nretr = 0;
-	for (; i < p->nsteps; i++) {
+	pp->p = p;
+	pp->window = FETCH_WINDOW_BYTES;
+	r->done = xreallocarray(NULL, FETCH_BATCH, sizeof(*r->done));
+	r->dele = xreallocarray(NULL, p->nsteps + 1, sizeof(*r->dele));
+	for (i = 0; rc == 0 && i < p->nsteps; i++) {
 		const struct plan_step *step = &p->steps[i];
 
 		if (step->op == PLAN_DELE) {
 			r->dele[r->ndele++] = step->idx;
 			continue;
 		}
-		if (r->nretr + r->ndone >= batch || bytes >= FETCH_BATCH_BYTES)
-			break;
-		if (r->pre != NULL && r->pre[step->idx] != FETCH_STORE)
+		if ((r->ndone >= batch || bytes >= FETCH_BATCH_BYTES) &&
+		    fetch_round_end(r, &bytes, err) == -1)
+			goto uncommitted;
+		if (r->pre != NULL && r->pre[step->idx] != FETCH_STORE) {
 			fetch_unstored(r, step->idx, r->pre[step->idx]);
-		else {
-			r->retr[r->nretr++] = step->idx;
-			bytes += r->msgs[step->idx].size;
+			continue;
 		}
+		if (pp->n == 0 && (rc = fetch_pipe_send(r, pp, err)) == -1)
+			break;
+		if (pp->n == 0)
+			break; /* stopped */
+		assert(pp->ring[pp->head] == step->idx);
+		bytes += r->msgs[step->idx].size;
+		rc = fetch_pipe_read(r, pp, err);
 	}
-	return i;
-}
-
-/*
- * keep and batch: run the plan round by round: retrieve, make durable,
- * delete (batch's DELEs all come after its last RETR: the plan puts
- * them there).  Even when the run must end, what was retrieved is made
- * durable first.
- */
-static int
-fetch_steps_rounds(struct fetch_run *r, const struct plan *p, struct err *err)
-{
-	size_t i = 0;
-	int rc = 0;
-
-	r->retr = xreallocarray(NULL, FETCH_BATCH, sizeof(*r->retr));
-	r->done = xreallocarray(NULL, FETCH_BATCH, sizeof(*r->done));
-	r->dele = xreallocarray(NULL, p->nsteps + 1, sizeof(*r->dele));
-	while (rc == 0 && i < p->nsteps && !r->stats->is_checkpoint) {
-		if (fetch_stop_requested(r))
-			r->is_stopped = true;
-		if (r->is_stopped)
-			break;
-		i = fetch_next_round(r, p, i);
-		rc = fetch_round_retrieve(r, err);
-		if (rc == -1) {
-			struct err cerr;
-
-			/*
-			 * Keep what came in whole, and delete it if the
-			 * session still can; report the first error.
-			 */
-			err_clear(&cerr);
-			if (fetch_round_commit(r, false, &cerr) == -1 ||
-			    (pop3_get_state(r->s) == POP3_TRANSACTION &&
-			        fetch_round_delete(r, &cerr) == -1))
-				log_warnx("%s: %s", r->account, cerr.msg);
-			break;
-		}
-		if ((rc = fetch_round_commit(r, false, err)) == -1)
-			break;
+	if (rc == 0) {
+		if (fetch_round_end(r, &bytes, err) == -1)
+			goto uncommitted;
 		rc = fetch_round_delete(r, err);
+		goto out;
 	}
-	free(r->retr);
+	/*
+	 * Keep what came in whole, and delete it if the session still can
+	 * (the DELEs of the plan, for what is durable); report the first
+	 * error.
+	 */
+	fetch_pipe_drain(r, pp);
+	for (; i < p->nsteps; i++)
+		if (p->steps[i].op == PLAN_DELE)
+			r->dele[r->ndele++] = p->steps[i].idx;
+	err_clear(&cerr);
+	if (fetch_round_commit(r, false, &cerr) == -1 ||
+	    (pop3_get_state(r->s) == POP3_TRANSACTION &&
+	        fetch_round_delete(r, &cerr) == -1))
+		log_warnx("%s: %s", r->account, cerr.msg);
+	goto out;
+uncommitted:
+	/* Nothing more is deleted; the replies due are read, for QUIT. */
+	rc = -1;
+	fetch_pipe_drain(r, pp);
+out:
+	free(pp);
 	free(r->done);
 	free(r->dele);
 	return rc;

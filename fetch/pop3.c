@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -48,7 +49,26 @@
  * How many commands may await their replies (RFC 2449 §6.6): more is a
  * bug in the caller, which bounds its window well below this.
  */
-#define POP3_PENDING_MAX 256
+#define POP3_PENDING_MAX 1024
+/*
+ * RFC 2449 §6.6 lets the client send commands ahead, but a server may
+ * read the next command only once it has written the whole reply to the
+ * last one, and a reply can be megabytes.  The client then writes while
+ * the server writes, and neither reads: a deadlock, unless every
+ * command byte we have sent and whose reply has not begun fits in the
+ * socket buffers (ours to send, the server's to receive), so that our
+ * write returns and we go back to reading.  Linux gives a connection
+ * 16 KB to send and 128 KB to receive by default (tcp_wmem, tcp_rmem),
+ * so we keep the commands in flight to POP3_INFLIGHT_MAX octets of
+ * command text, some 700 RETRs: with the TLS record header and tag of
+ * each write (about 30 octets; a caller refills at a low mark, so that
+ * a write carries many commands), well within what the two buffers
+ * hold by default.  (A server that lowered its receive buffer to the
+ * 4 KB minimum would need our send buffer to take the rest.)
+ */
+#define POP3_INFLIGHT_MAX 8192
+/* The longest command about one message: "RETR 4294967295\r\n". */
+#define POP3_MSG_CMD_MAX 24
 /* Room for an APOP timestamp "<...>" from the greeting (RFC 1939 §7). */
 #define POP3_STAMP_MAX 256
 /* RFC 5034 §4: the longest AUTH command that may carry a response. */
@@ -72,11 +92,21 @@ struct pop3_session {
 	 * first (a ring): a reply is blamed on the command it answers.
 	 */
 	char pending[POP3_PENDING_MAX][POP3_CMD_SHOWN];
+	unsigned short plen[POP3_PENDING_MAX]; /* octets each, CRLF too */
 	size_t phead, npending;
 	size_t wlen; /* bytes of commands in wbuf, not yet written */
 	char wbuf[POP3_WBUF_SIZE];
 	size_t rpos, rlen; /* unread bytes are rbuf[rpos..rlen) */
 	char rbuf[POP3_RBUF_SIZE];
+	size_t inflight; /* octets of the pending commands */
+	size_t nqueued;  /* commands in wbuf */
+	/*
+	 * The round trip: a write of commands when nothing else was
+	 * pending, timed to the first status line; the shortest seen.
+	 */
+	bool is_timing;
+	struct timespec t_sent;
+	uint64_t rtt_us; /* 0: not measured yet */
 };
 
 /* A status line (RFC 1939 §3); text points into the read buffer. */
@@ -178,6 +208,7 @@ pop3_flush(struct pop3_session *s, struct err *err)
 	}
 	explicit_bzero(s->wbuf, s->wlen);
 	s->wlen = 0;
+	s->nqueued = 0;
 	return rc;
 }
 
@@ -190,12 +221,55 @@ pop3_flush(struct pop3_session *s, struct err *err)
 static int
 pop3_next_reply(struct pop3_session *s, struct err *err)
 {
+	/* All that is pending goes out now: the reply times a round trip. */
+	bool is_alone = s->npending > 0 && s->npending == s->nqueued;
+
 	if (s->npending > 0) {
 		memcpy(s->cmd, s->pending[s->phead], sizeof(s->cmd));
+		s->inflight -= s->plen[s->phead];
 		s->phead = (s->phead + 1) % POP3_PENDING_MAX;
 		s->npending--;
 	}
-	return pop3_flush(s, err);
+	if (pop3_flush(s, err) == -1)
+		return -1;
+	if (is_alone) {
+		(void)clock_gettime(CLOCK_MONOTONIC, &s->t_sent);
+		s->is_timing = true;
+	}
+	return 0;
+}
+
+/* The status line that answers a timed write is in. */
+static void
+pop3_timed(struct pop3_session *s)
+{
+	struct timespec now;
+	int64_t us;
+
+	s->is_timing = false;
+	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
+		return;
+	us = (int64_t)(now.tv_sec - s->t_sent.tv_sec) * 1000000 +
+	    (now.tv_nsec - s->t_sent.tv_nsec) / 1000;
+	if (us <= 0)
+		us = 1;
+	if (s->rtt_us == 0 || (uint64_t)us < s->rtt_us)
+		s->rtt_us = (uint64_t)us;
+}
+
+bool
+pop3_may_pipeline(const struct pop3_session *s, size_t n)
+{
+	if (s->npending == 0 && n <= 1)
+		return true;
+	return s->caps.pipelining && n <= POP3_PENDING_MAX - s->npending &&
+	    n <= (POP3_INFLIGHT_MAX - s->inflight) / POP3_MSG_CMD_MAX;
+}
+
+uint64_t
+pop3_get_rtt_us(const struct pop3_session *s)
+{
+	return s->rtt_us;
 }
 
 /*
@@ -234,6 +308,9 @@ pop3_vsend(struct pop3_session *s, bool is_secret, struct err *err,
 		vlen = POP3_CMD_SHOWN - 1;
 	memcpy(name, line, vlen);
 	name[vlen] = '\0';
+	s->plen[(s->phead + s->npending) % POP3_PENDING_MAX] =
+	    (unsigned short)(len + 2);
+	s->inflight += len + 2;
 	s->npending++;
 	if (is_secret) {
 		(void)snprintf(shown, sizeof(shown), "%s ****", name);
@@ -246,6 +323,7 @@ pop3_vsend(struct pop3_session *s, bool is_secret, struct err *err,
 		goto out;
 	memcpy(s->wbuf + s->wlen, line, len);
 	s->wlen += len;
+	s->nqueued++;
 	rc = 0;
 out:
 	explicit_bzero(line, sizeof(line));
@@ -455,6 +533,8 @@ pop3_read_reply(struct pop3_session *s, struct pop3_reply *r, struct err *err)
 		    "connection closed by server");
 	}
 	log_trace(s->account, "S", line, len);
+	if (s->is_timing)
+		pop3_timed(s);
 	return pop3_take_status(s, line, len, r, err);
 }
 
@@ -954,6 +1034,31 @@ pop3_is_safe_arg(const char *arg)
 	return strlen(arg) < POP3_CMD_MAX - 8 && strpbrk(arg, "\r\n") == NULL;
 }
 
+/* USER and PASS in one write; both replies read, the first -ERR wins. */
+static int
+pop3_user_pass_pipelined(struct pop3_session *s, const char *user,
+    const char *pass, struct err *err)
+{
+	struct pop3_reply r;
+
+	if (pop3_send(s, false, err, "USER %s", user) == -1 ||
+	    pop3_send(s, true, err, "PASS %s", pass) == -1 ||
+	    pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	if (!r.is_ok) {
+		pop3_refused(s, &r, ERR_AUTH, false, err);
+		/* PASS's reply, to stay in step (the session may QUIT). */
+		(void)pop3_read_reply(s, &r, &(struct err){ 0 });
+		return -1;
+	}
+	if (pop3_read_reply(s, &r, err) == -1)
+		return -1;
+	if (!r.is_ok)
+		return pop3_refused(s, &r, ERR_AUTH, false, err);
+	pop3_set_state(s, POP3_TRANSACTION);
+	return 0;
+}
+
 int
 pop3_user_pass(struct pop3_session *s, const char *user, const char *pass,
     struct err *err)
@@ -971,8 +1076,12 @@ pop3_user_pass(struct pop3_session *s, const char *user, const char *pass,
 	}
 	/*
 	 * RFC 1939 §7: after -ERR the server stays in AUTHORIZATION, so
-	 * the session does too (the caller may still QUIT).
+	 * the session does too (the caller may still QUIT).  With
+	 * PIPELINING (RFC 2449 §6.6), PASS goes with USER, a round trip
+	 * less; a -ERR to USER then gets its PASS refused as well.
 	 */
+	if (s->caps.pipelining)
+		return pop3_user_pass_pipelined(s, user, pass, err);
 	if (pop3_simple(s, ERR_AUTH, false, &r, err, "USER %s", user) == -1)
 		return -1;
 	if (pop3_send(s, true, err, "PASS %s", pass) == -1 ||

@@ -284,6 +284,23 @@ int pop3_read_dele(struct pop3_session *s, struct err *err);
  */
 int pop3_flush(struct pop3_session *s, struct err *err);
 
+/*
+ * May n more commands about a message (RETR, DELE, TOP) be sent before
+ * the replies pending are read?  One always when nothing is pending;
+ * else only with PIPELINING, and only while the commands in flight stay
+ * within what the socket buffers take without blocking, so that a
+ * server that reads the next command only after writing a whole reply
+ * can never leave both sides writing (see POP3_INFLIGHT_MAX in pop3.c).
+ */
+bool pop3_may_pipeline(const struct pop3_session *s, size_t n);
+
+/*
+ * The shortest round trip seen so far, in microseconds: from a write of
+ * commands, when nothing else was pending, to the first status line of
+ * its replies (CAPA, USER, LIST...).  0 before any.
+ */
+uint64_t pop3_get_rtt_us(const struct pop3_session *s);
+
 int pop3_dele(struct pop3_session *s, unsigned num, struct err *err);
 int pop3_rset(struct pop3_session *s, struct err *err);
 int pop3_noop(struct pop3_session *s, struct err *err);

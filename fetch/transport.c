@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -396,7 +397,7 @@ transport_connect(const char *host, const char *port, int timeout_ms,
     struct err *err)
 {
 	struct addrinfo hints, *res = NULL, *ai;
-	int fd = -1, rc;
+	int fd = -1, rc, one = 1;
 
 	assert(timeout_ms > 0);
 	memset(&hints, 0, sizeof(hints));
@@ -412,6 +413,12 @@ transport_connect(const char *host, const char *port, int timeout_ms,
 	freeaddrinfo(res);
 	if (fd == -1)
 		return NULL;
+	/*
+	 * pop3.c gathers the commands it sends ahead into one write, so
+	 * Nagle's algorithm could only hold a write back until the last one
+	 * is acknowledged: a round trip, the very wait pipelining is for.
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return tcp_new(fd, timeout_ms);
 }
 

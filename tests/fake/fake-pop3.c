@@ -66,7 +66,11 @@
  * script is skipped, which is not a failure in itself.
  *
  * The log has the client's lines as they came, one a line, and the
- * server's own notes on lines starting with "# ".
+ * server's own notes on lines starting with "# ".  Among them "# flight"
+ * before each line that the client sent after the server's last reply,
+ * rather than together with lines before it: the client's round trips.
+ * (Before each reply it sends, the server takes in what has come by
+ * then, over plain TCP; under TLS, only what it had read already.)
  *
  * Options: -s SCRIPT (repeatable: connection i plays the i-th), -p FILE
  * (write the port there; else to stdout), -l LOG, -t SECONDS (the hard
@@ -130,7 +134,8 @@ struct fake_conn {
 	uint64_t sent;
 	char rbuf[FAKE_LINE_MAX];
 	size_t rlen;
-	char *held; /* a line read by O: that did not match */
+	size_t ahead; /* of rlen, what had come before the last reply */
+	char *held;   /* a line read by O: that did not match */
 	const struct fake_script *sc;
 	const char *file; /* the step being played */
 	int lineno;
@@ -561,6 +566,25 @@ fake_write_all(struct fake_conn *c, const char *buf, size_t len)
 }
 
 /* Send bytes, honouring a pending drop-after. */
+/*
+ * Before a reply goes out: take in what the client has sent by now, sent
+ * without waiting for this reply (see "# flight" above).
+ */
+static void
+fake_take_ahead(struct fake_conn *c)
+{
+	ssize_t n;
+
+	while (!c->has_tls && c->rlen < sizeof(c->rbuf)) {
+		n = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen,
+		    MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		c->rlen += (size_t)n;
+	}
+	c->ahead = c->rlen;
+}
+
 static void
 fake_send(struct fake_conn *c, const char *buf, size_t len)
 {
@@ -568,6 +592,7 @@ fake_send(struct fake_conn *c, const char *buf, size_t len)
 
 	if (c->is_dead)
 		return;
+	fake_take_ahead(c);
 	if (c->drop_left >= 0 && (long long)len >= c->drop_left)
 		now = (size_t)c->drop_left;
 	if (fake_write_all(c, buf, now) == -1) {
@@ -622,6 +647,9 @@ fake_read_line(struct fake_conn *c, char **line_out)
 		c->rlen += (size_t)n;
 	}
 	len = (size_t)(lf - c->rbuf);
+	if (c->ahead < len + 1)
+		fprintf(fake_log, "# flight\n");
+	c->ahead = c->ahead < len + 1 ? 0 : c->ahead - (len + 1);
 	if ((line = malloc(len + 1)) == NULL)
 		return -1;
 	memcpy(line, c->rbuf, len);

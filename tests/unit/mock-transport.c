@@ -23,7 +23,12 @@ struct mock_transport {
 	size_t outlen;
 	size_t outcap;
 	size_t lastat; /* where the last write began in out */
-	char **saved;  /* gets out when freed, or NULL */
+	/* mock_transport_lockstep(): */
+	size_t *reply_at, nreply, cap;
+	size_t *cmd_end; /* where each command written ends in out */
+	size_t ncmd, lock_from, max_unread, max_octets;
+	bool is_lockstep;
+	char **saved; /* gets out when freed, or NULL */
 };
 
 static struct mock_transport *
@@ -32,11 +37,42 @@ mock_of(struct transport *t)
 	return (struct mock_transport *)t;
 }
 
+/* How many of the commands written the lock-step server has read. */
+static size_t
+mock_taken(const struct mock_transport *m)
+{
+	size_t j = 0;
+
+	while (j < m->nreply && j < m->ncmd && m->reply_at[j] <= m->pos)
+		j++;
+	return j;
+}
+
+/* Lock-step: how far the script may be read (SIZE_MAX: no bound). */
+static size_t
+mock_readable(const struct mock_transport *m)
+{
+	if (!m->is_lockstep || m->ncmd >= m->nreply)
+		return SIZE_MAX;
+	return m->reply_at[m->ncmd];
+}
+
 static ssize_t
 mock_read(struct transport *t, void *buf, size_t len, struct err *err)
 {
 	struct mock_transport *m = mock_of(t);
-	size_t i, n = m->len - m->pos;
+	size_t i, n = m->len - m->pos, stop = mock_readable(m);
+
+	if (stop != SIZE_MAX) {
+		if (m->pos >= stop) {
+			err_setx(err, ERR_TEMP,
+			    "read: waiting for a reply to a command not sent "
+			    "(mock)");
+			return -1;
+		}
+		if (n > stop - m->pos)
+			n = stop - m->pos;
+	}
 
 	if (m->pos >= m->fail_at) {
 		err_setx(err, ERR_TEMP, "read: connection reset (mock)");
@@ -56,6 +92,37 @@ mock_read(struct transport *t, void *buf, size_t len, struct err *err)
 	return (ssize_t)n;
 }
 
+/*
+ * Lock-step: count the commands just written, and fail if those the
+ * server has not read overflow the socket buffers.
+ */
+static int
+mock_lockstep_write(struct mock_transport *m, struct err *err)
+{
+	size_t i, taken, octets;
+
+	for (i = m->lastat; i < m->outlen; i++)
+		if (m->out[i] == '\n') {
+			m->cmd_end = xreallocarray(m->cmd_end, m->ncmd + 1,
+			    sizeof(*m->cmd_end));
+			m->cmd_end[m->ncmd++] = i + 1;
+		}
+	taken = mock_taken(m);
+	octets = m->outlen - (taken > 0 ? m->cmd_end[taken - 1] : m->lock_from);
+	if (m->ncmd - taken > m->max_unread)
+		m->max_unread = m->ncmd - taken;
+	if (octets > m->max_octets)
+		m->max_octets = octets;
+	if (octets > m->cap) {
+		err_setx(err, ERR_TEMP,
+		    "write: %zu octets the server does not read: blocked "
+		    "forever (mock)",
+		    octets);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 mock_write(struct transport *t, const void *buf, size_t len, struct err *err)
 {
@@ -73,7 +140,7 @@ mock_write(struct transport *t, const void *buf, size_t len, struct err *err)
 	m->lastat = m->outlen;
 	m->outlen += len;
 	m->out[m->outlen] = '\0';
-	return 0;
+	return m->is_lockstep ? mock_lockstep_write(m, err) : 0;
 }
 
 static int
@@ -108,6 +175,8 @@ mock_free(struct transport *t)
 	} else
 		free(m->out);
 	free(m->script);
+	free(m->reply_at);
+	free(m->cmd_end);
 	free(m);
 }
 
@@ -200,4 +269,28 @@ size_t
 mock_transport_consumed(struct transport *t)
 {
 	return mock_of(t)->pos;
+}
+
+void
+mock_transport_lockstep(struct transport *t, const size_t *reply_at, size_t n,
+    size_t cap)
+{
+	struct mock_transport *m = mock_of(t);
+
+	m->reply_at = xreallocarray(NULL, n + 1, sizeof(*m->reply_at));
+	memcpy(m->reply_at, reply_at, n * sizeof(*reply_at));
+	m->nreply = n;
+	m->cap = cap;
+	m->lock_from = m->outlen;
+	m->is_lockstep = true;
+}
+
+size_t
+mock_transport_max_unread(struct transport *t, size_t *octets_out)
+{
+	struct mock_transport *m = mock_of(t);
+
+	if (octets_out != NULL)
+		*octets_out = m->max_octets;
+	return m->max_unread;
 }

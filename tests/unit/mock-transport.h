@@ -66,4 +66,20 @@ void mock_transport_save_written(struct transport *t, char **saved);
 /* How many script bytes were consumed so far. */
 size_t mock_transport_consumed(struct transport *t);
 
+/*
+ * From now on, the server reads a command only once it has written the
+ * whole reply to the one before (RFC 2449 §6.6 allows it), and never
+ * answers a command before it has it.  The reply to the j-th command
+ * written from now on begins at script offset reply_at[j] (n of them,
+ * copied).  Reads stop at the reply to a command not yet written (a
+ * read there fails: it would wait forever).  Commands the server has
+ * not read yet fill the socket buffers, which hold cap octets: a write
+ * beyond that fails, as both sides would be writing forever.
+ */
+void mock_transport_lockstep(struct transport *t, const size_t *reply_at,
+    size_t n, size_t cap);
+
+/* The most commands, and octets of them, unread by the server at once. */
+size_t mock_transport_max_unread(struct transport *t, size_t *octets_out);
+
 #endif

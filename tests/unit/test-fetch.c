@@ -26,7 +26,7 @@
  * A sink that keeps messages in memory and can fail the Nth commit or
  * the Nth sync.  What a failed sync would have made durable is dropped.
  */
-#define MEM_MAX 128
+#define MEM_MAX 1024
 struct mem_sink {
 	char *cur;
 	size_t curlen;
@@ -195,6 +195,9 @@ recover(void *arg, const struct pop3_msg *msg, bool is_shared, char **file_out)
 static volatile sig_atomic_t stop_flag;
 static int refresh_calls; /* the OAuth token asked for again */
 static bool with_capa;    /* the script answers CAPA after the greeting */
+/* mock_transport_lockstep() after login, with these; and the read size. */
+static size_t *lock_at, lock_n, lock_cap;
+static size_t read_chunk = 3;
 
 struct fixture {
 	char dir[64];
@@ -248,6 +251,9 @@ teardown(void **state)
 	early_calls = 0;
 	stop_flag = 0;
 	with_capa = false;
+	free(lock_at);
+	lock_at = NULL;
+	read_chunk = 3;
 	state_close(f->state);
 	for (i = 0; i < f->mem.nstored; i++)
 		free(f->mem.stored[i]);
@@ -288,7 +294,7 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 		.recover = recovered_uid != NULL ? recover : NULL,
 		.decide = has_rules ? decide : NULL,
 		.stop = &stop_flag };
-	struct transport *t = mock_transport_str(script, 3);
+	struct transport *t = mock_transport_str(script, read_chunk);
 	struct pop3_session *s = pop3_new(t, "test");
 
 	expect_filing = has_rules ? &filing_marker : NULL;
@@ -297,6 +303,8 @@ run(struct fixture *f, const char *script, enum plan_policy policy,
 	if (with_capa)
 		assert_int_equal(pop3_capa(s, &f->err), 0);
 	assert_int_equal(pop3_user_pass(s, "u", "p", &f->err), 0);
+	if (lock_at != NULL)
+		mock_transport_lockstep(t, lock_at, lock_n, lock_cap);
 	*s_out = s;
 	*t_out = t;
 	return fetch_session(s, &acct, &f->store, &f->sink, &f->stats, &f->err);
@@ -1148,6 +1156,110 @@ test_each_pipelined_seen(void **state)
 }
 
 /*
+ * n messages under PIPELINING, the replies to LIST, UIDL, RETR 1..n,
+ * then ndele DELEs and QUIT; lock_at gets where each begins, for
+ * mock_transport_lockstep().
+ */
+static char *
+lockstep_script(unsigned n, unsigned ndele)
+{
+	GString *g = g_string_new(LOGIN_PIPE);
+	unsigned i, j = 0;
+
+	lock_n = 2 + (size_t)n + ndele + 1;
+	lock_at = xreallocarray(NULL, lock_n, sizeof(*lock_at));
+	lock_at[j++] = g->len;
+	g_string_append(g, "+OK\r\n");
+	for (i = 1; i <= n; i++)
+		g_string_append_printf(g, "%u %u\r\n", i, 300u);
+	g_string_append(g, ".\r\n");
+	lock_at[j++] = g->len;
+	g_string_append(g, "+OK\r\n");
+	for (i = 1; i <= n; i++)
+		g_string_append_printf(g, "%u uid-%u\r\n", i, i);
+	g_string_append(g, ".\r\n");
+	for (i = 1; i <= n; i++) {
+		lock_at[j++] = g->len;
+		g_string_append_printf(g, "+OK\r\nSubject: %u\r\n\r\n", i);
+		/* A body line that ends in every possible place of a read. */
+		g_string_append_printf(g, "%.*s\r\n.\r\n", (int)(i % 256),
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxxxxx");
+	}
+	for (i = 0; i <= ndele; i++) {
+		lock_at[j++] = g->len;
+		g_string_append(g, OK);
+	}
+	return g_string_free(g, FALSE);
+}
+
+/*
+ * A server that reads a command only after writing the whole reply to
+ * the one before, behind socket buffers of 8 KB: 1,000 messages under
+ * policy, with replies in chunks of chunk octets.  The pipeline goes far
+ * deeper than the old 32 commands, yet never leaves more command octets
+ * unread than the buffers hold (the write would block forever); the
+ * RETRs of the next round are out before a round is made durable; and
+ * the wire is all RETRs, then (batch) all DELEs, then QUIT.
+ */
+static void
+lockstep_run(struct fixture *f, enum plan_policy policy, size_t chunk)
+{
+	unsigned ndele = policy == PLAN_BATCH ? 1000 : 0;
+	struct pop3_session *s;
+	struct transport *t;
+	char *script = lockstep_script(1000, ndele);
+	GString *wire = g_string_new("CAPA\r\n" LOGIN "LIST\r\nUIDL\r\n");
+	size_t depth, octets;
+
+	lock_cap = 8192;
+	read_chunk = chunk;
+	append_cmds(wire, "RETR", 1, 1000);
+	append_cmds(wire, "DELE", 1, ndele);
+	g_string_append(wire, "QUIT\r\n");
+	assert_int_equal(run_pipe(f, script, policy, &s, &t), 0);
+	assert_string_equal(mock_transport_written(t), wire->str);
+	assert_int_equal(f->stats.retrieved, 1000);
+	assert_int_equal(f->stats.deleted, ndele);
+	assert_true(f->stats.quit_ok);
+	assert_int_equal(f->mem.nsyncs, 16);
+	assert_true(g_str_has_prefix(f->mem.stored[999], "Subject: 1000\n\nx"));
+	depth = mock_transport_max_unread(t, &octets);
+	assert_true(depth > 600);
+	assert_true(octets <= 8192);
+	/* 64 messages read and stored; RETR 65 and more already out. */
+	assert_non_null(f->mem.sent_at_sync[0]);
+	assert_non_null(strstr(f->mem.sent_at_sync[0], "RETR 100\r\n"));
+	assert_null(strstr(f->mem.sent_at_sync[0], "DELE"));
+	pop3_free(s);
+	g_string_free(wire, TRUE);
+	g_free(script);
+}
+
+static void
+test_lockstep_server(void **state)
+{
+	lockstep_run(*state, PLAN_BATCH, 0);
+}
+
+/* The same with every reply split at every octet. */
+static void
+test_lockstep_server_octets(void **state)
+{
+	lockstep_run(*state, PLAN_BATCH, 1);
+}
+
+/* keep: nothing deleted, QUIT right after the last RETR. */
+static void
+test_lockstep_server_keep(void **state)
+{
+	lockstep_run(*state, PLAN_KEEP, 3);
+}
+
+/*
  * Whole account runs (fetch_account(), fetch_preview()) over scripted
  * peers: a connector that hands out a mock transport per connection,
  * one script each, and keeps what the client wrote on each.
@@ -1650,6 +1762,9 @@ main(void)
 		T(test_pipelined_retr),
 		T(test_pipelined_retr_err),
 		T(test_pipelined_failure_drains),
+		T(test_lockstep_server),
+		T(test_lockstep_server_octets),
+		T(test_lockstep_server_keep),
 		T(test_keep_fetches_new_only),
 		T(test_each_is_foxmail_order),
 		T(test_batch_is_outlook_order),

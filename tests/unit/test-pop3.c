@@ -2329,7 +2329,107 @@ test_pipeline_bounded(void **state)
 		rc = pop3_send_dele(s, i, &err);
 	assert_int_equal(rc, -1);
 	assert_int_equal(err.cls, ERR_SOFTWARE);
-	assert_true(i < 1000);
+	assert_true(i < 1100);
+	pop3_free(s);
+}
+
+/*
+ * How far commands may go ahead: one at a time without PIPELINING; with
+ * it, while the commands unanswered stay within 8 KB (some 700 DELEs),
+ * and again once replies come.
+ */
+static void
+test_may_pipeline(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	unsigned i;
+
+	(void)state;
+	s = login("+OK\r\n", 0, &t);
+	assert_true(pop3_may_pipeline(s, 1));
+	assert_false(pop3_may_pipeline(s, 2));
+	assert_int_equal(pop3_send_dele(s, 1, &err), 0);
+	assert_false(pop3_may_pipeline(s, 1));
+	assert_int_equal(pop3_read_dele(s, &err), 0);
+	assert_true(pop3_may_pipeline(s, 1));
+	pop3_free(s);
+
+	s = start(GREET "+OK\r\nPIPELINING\r\n.\r\n+OK\r\n+OK\r\n"
+	                "+OK\r\n+OK\r\n",
+	    0, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
+	assert_true(pop3_may_pipeline(s, 300));
+	for (i = 1; pop3_may_pipeline(s, 1) && i < 10000; i++)
+		assert_int_equal(pop3_send_dele(s, 1000 + i, &err), 0);
+	/* "DELE 1xxx\r\n" is 11 octets: 8192 / 11 of them, fewer a few. */
+	assert_true(i > 700 && i < 750);
+	assert_false(pop3_may_pipeline(s, 1));
+	assert_int_equal(pop3_read_dele(s, &err), 0);
+	assert_true(pop3_may_pipeline(s, 1));
+	assert_false(pop3_may_pipeline(s, 64));
+	pop3_free(s);
+}
+
+/*
+ * With PIPELINING, USER and PASS go out in one write (one round trip);
+ * a -ERR to USER is the error, PASS's reply is read all the same, and
+ * the session stays in AUTHORIZATION, in step for QUIT.
+ */
+static void
+test_user_pass_pipelined(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < N_CHUNKS; c++) {
+		s = start(GREET "+OK\r\nPIPELINING\r\n.\r\n+OK u\r\n+OK in\r\n",
+		    chunks[c], &t);
+		assert_int_equal(pop3_greeting(s, &err), 0);
+		assert_int_equal(pop3_capa(s, &err), 0);
+		assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
+		assert_string_equal(mock_transport_last_write(t),
+		    "USER bob\r\nPASS hunter2\r\n");
+		assert_int_equal(pop3_get_state(s), POP3_TRANSACTION);
+		pop3_free(s);
+	}
+	s = start(GREET "+OK\r\nPIPELINING\r\n.\r\n-ERR no such user\r\n"
+	                "-ERR no\r\n+OK bye\r\n",
+	    1, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), -1);
+	assert_int_equal(err.cls, ERR_AUTH);
+	assert_string_equal(err.server, "no such user");
+	assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+	assert_int_equal(pop3_quit(s, &err), 0);
+	pop3_free(s);
+}
+
+/*
+ * The round trip is timed from a write with nothing else pending to
+ * the first status line of its reply: none after the greeting alone,
+ * one after CAPA.
+ */
+static void
+test_rtt_measured(void **state)
+{
+	struct pop3_session *s;
+	struct transport *t;
+	struct err err;
+
+	(void)state;
+	s = start(GREET CAPA_FULL, 1, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_get_rtt_us(s), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	assert_true(pop3_get_rtt_us(s) > 0);
 	pop3_free(s);
 }
 
@@ -2337,6 +2437,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_may_pipeline),
+		cmocka_unit_test(test_rtt_measured),
+		cmocka_unit_test(test_user_pass_pipelined),
 		cmocka_unit_test(test_greeting_ok),
 		cmocka_unit_test(test_greeting_garbage),
 		cmocka_unit_test(test_greeting_too_long),
