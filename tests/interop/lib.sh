@@ -253,8 +253,7 @@ strip_fields()
 # tmp/, and each name ends in ,S=<size>.  With INTEROP_STRIP, the fields
 # it names are taken out first, and each copy must have had an X-UIDL
 # field (which the server added).  UNIQUE=yes compares the set of
-# messages rather than the multiset (after a known failure that stored
-# copies).
+# messages rather than the multiset.
 interop_check()
 {
 	ic_what=$1

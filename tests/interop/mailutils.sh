@@ -11,9 +11,8 @@
 # already holds X-UIDL.  Byte-exact here means: the delivered copy,
 # without those fields, equals the original; and each copy has X-UIDL.
 # The LIST size of a message grows between the first session and the
-# second, which is issue 14 item 7: until popfetch knows a message by
-# its UIDL alone, a second keep run stores copies, and that one check is
-# a known failure.  pop3d's transcript (its log) is the server's record
+# second: popfetch must know it by its unique-id and header, and a
+# second keep run must fetch nothing.  pop3d's transcript (its log) is the server's record
 # of the order on the wire.
 
 MU_POP3D=/usr/sbin/pop3d
