@@ -80,26 +80,9 @@ mbox()
 }
 
 # The accept loop: pop3d --inetd for each connection, the socket as its
-# standard input and output.
-python3 - "$T/mu.port" "$MU_POP3D" --inetd \
-    --config-file="$MU_DIR/pop3d.conf" <<'PY' &
-import os, signal, socket, sys
-signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(8)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write("%d\n" % s.getsockname()[1])
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-while True:
-    c, _ = s.accept()
-    if os.fork() == 0:
-        s.close()
-        os.dup2(c.fileno(), 0)
-        os.dup2(c.fileno(), 1)
-        os.execv(sys.argv[2], sys.argv[2:])
-    c.close()
-PY
+# standard input and output (tests/tools/inetd-loop.py).
+python3 "$top_srcdir/tests/tools/inetd-loop.py" "$T/mu.port" "$T/pop3d.log" \
+    "$MU_POP3D" --inetd --config-file="$MU_DIR/pop3d.conf" &
 MU_LOOP_PID=$!
 i=0
 while [ ! -s "$T/mu.port" ]; do
