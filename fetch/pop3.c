@@ -12,7 +12,6 @@
  * (RFC 2449 §6.6).  Multi-line replies are read line by line (CAPA, LIST,
  * UIDL, bounded by POP3_LINE_MAX) or streamed (RETR, TOP, unbounded).
  */
-#include "compat/compat.h"
 #include "config.h"
 
 #include <assert.h>
@@ -28,6 +27,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "compat/compat.h"
 #include "fetch/pop3.h"
 #include "fetch/sasl.h"
 #include "util/log.h"
@@ -917,10 +917,16 @@ pop3_parse_capa(struct pop3_caps *c, const char *line, size_t len)
 			pop3_parse_sasl(c, arg, alen);
 			return;
 		}
-		/* "EXPIRE 30 USER" (§6.7): only the first argument counts. */
+		/*
+		 * "EXPIRE 30 USER" (§6.5, §6.7): only the first argument
+		 * counts, and USER after it says a login may change it.
+		 */
 		if ((sp = memchr(arg, ' ', alen)) != NULL) {
-			c->has_user_values |= pop3_is_tag(sp + 1,
-			    alen - (size_t)(sp + 1 - arg), "USER");
+			c->has_user_values |=
+			    (pop3_is_tag(line, tlen, "EXPIRE") ||
+			        pop3_is_tag(line, tlen, "LOGIN-DELAY")) &&
+			    pop3_is_tag(sp + 1, alen - (size_t)(sp + 1 - arg),
+			        "USER");
 			alen = (size_t)(sp - arg);
 		}
 	} else
@@ -1078,9 +1084,11 @@ pop3_user_pass(struct pop3_session *s, const char *user, const char *pass,
 	 * RFC 1939 §7: after -ERR the server stays in AUTHORIZATION, so
 	 * the session does too (the caller may still QUIT).  With
 	 * PIPELINING (RFC 2449 §6.6), PASS goes with USER, a round trip
-	 * less; a -ERR to USER then gets its PASS refused as well.
+	 * less; a -ERR to USER then gets its PASS refused as well.  Only
+	 * over TLS: in the clear, a password goes out only once USER was
+	 * accepted, as it always did.
 	 */
-	if (s->caps.pipelining)
+	if (s->caps.pipelining && transport_is_tls(s->t))
 		return pop3_user_pass_pipelined(s, user, pass, err);
 	if (pop3_simple(s, ERR_AUTH, false, &r, err, "USER %s", user) == -1)
 		return -1;

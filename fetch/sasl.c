@@ -12,7 +12,6 @@
  * Everything with a hash or a nonce in it is left to GNU SASL; only the
  * token mechanisms, which are plain formatting, are done here.
  */
-#include "compat/compat.h"
 #include "config.h"
 
 #include <stdint.h>
@@ -23,6 +22,7 @@
 
 #include <gsasl.h>
 
+#include "compat/compat.h"
 #include "fetch/sasl.h"
 #include "util/log.h"
 #include "util/str.h"

@@ -1151,6 +1151,11 @@ tcp_read(struct transport *base, void *buf, size_t len, struct err *err)
 	if (len == 0)
 		return 0;
 	t0 = now_ms();
+	/* time_limit bounds a server that never stops sending, too. */
+	if (t->deadline != 0 && t0 >= t->deadline) {
+		set_io_timeout(t, err);
+		return -1;
+	}
 	if (t->is_tls)
 		n = tls_read(t, buf, len, err);
 	else
@@ -1167,6 +1172,10 @@ tcp_write(struct transport *base, const void *buf, size_t len, struct err *err)
 
 	if (tcp_check(t, err) == -1)
 		return -1;
+	if (t->deadline != 0 && now_ms() >= t->deadline) {
+		set_io_timeout(t, err);
+		return -1;
+	}
 	low_speed_reset(t);
 	if (t->is_tls)
 		return tls_write(t, buf, len, err);

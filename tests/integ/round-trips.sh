@@ -4,7 +4,7 @@
 # server: "# flight" in its log before each command the client sent
 # after the server's last reply rather than with the ones before.  With
 # the connection and greeting, at most 5 when the server has PIPELINING
-# (RFC 2449 §6.6): CAPA; USER and PASS (or AUTH PLAIN with its
+# (RFC 2449 §6.6): CAPA; USER and PASS over TLS (or AUTH PLAIN with its
 # response); LIST and UIDL; QUIT.  (A server whose capabilities may
 # grow at login, RFC 2449 §4, is asked CAPA again: one more.)  Without
 # PIPELINING, one command at a time, as the RFC wants.
@@ -24,13 +24,13 @@ flights()
 	    END { print f + 0 }' "$FAKE_LOG"
 }
 
-# empty_poll SCRIPT WANT: popfetch polls an empty mailbox on SCRIPT; the
-# connection and greeting and the client's flights make WANT round
-# trips.
+# empty_poll SCRIPT WANT [TLS]: popfetch polls an empty mailbox on SCRIPT
+# (tls = TLS, off by default); the connection and greeting and the
+# client's flights make WANT round trips.
 empty_poll()
 {
 	fake_start "$1"
-	fake_account ep off keep
+	fake_account ep "${3:-off}" keep
 	fake_pf
 	assert_rc 0 "$1"
 	fake_finish "$1"
@@ -40,9 +40,16 @@ empty_poll()
 	    fail "$1: $ep_n round trips, not $2"
 }
 
+# USER and PASS go together only over TLS: in the clear, the password
+# goes out only once USER was accepted, a round trip more.
 check_user_pass()
 {
-	empty_poll empty-poll 5
+	empty_poll empty-poll-tls 5 on
+}
+
+check_user_pass_plain()
+{
+	empty_poll empty-poll 6
 }
 
 check_sasl_plain()
@@ -55,7 +62,8 @@ check_lockstep()
 	empty_poll empty-poll-lockstep 7
 }
 
-fake_check "empty poll, USER and PASS, PIPELINING" check_user_pass
+fake_check "empty poll, USER and PASS, PIPELINING, TLS" check_user_pass
+fake_check "empty poll, USER and PASS, PIPELINING, plain" check_user_pass_plain
 fake_check "empty poll, AUTH PLAIN, PIPELINING" check_sasl_plain
 fake_check "empty poll, no PIPELINING" check_lockstep
 fake_summary

@@ -2391,6 +2391,8 @@ test_user_pass_pipelined(void **state)
 	for (c = 0; c < N_CHUNKS; c++) {
 		s = start(GREET "+OK\r\nPIPELINING\r\n.\r\n+OK u\r\n+OK in\r\n",
 		    chunks[c], &t);
+		mock_transport_allow_tls(t);
+		assert_int_equal(transport_starttls(t, NULL, &err), 0);
 		assert_int_equal(pop3_greeting(s, &err), 0);
 		assert_int_equal(pop3_capa(s, &err), 0);
 		assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), 0);
@@ -2402,12 +2404,24 @@ test_user_pass_pipelined(void **state)
 	s = start(GREET "+OK\r\nPIPELINING\r\n.\r\n-ERR no such user\r\n"
 	                "-ERR no\r\n+OK bye\r\n",
 	    1, &t);
+	mock_transport_allow_tls(t);
+	assert_int_equal(transport_starttls(t, NULL, &err), 0);
 	assert_int_equal(pop3_greeting(s, &err), 0);
 	assert_int_equal(pop3_capa(s, &err), 0);
 	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), -1);
 	assert_int_equal(err.cls, ERR_AUTH);
 	assert_string_equal(err.server, "no such user");
 	assert_int_equal(pop3_get_state(s), POP3_AUTHORIZATION);
+	assert_int_equal(pop3_quit(s, &err), 0);
+	pop3_free(s);
+	/* In the clear, PASS goes out only once USER was accepted. */
+	s = start(GREET "+OK\r\nPIPELINING\r\n.\r\n-ERR no such user\r\n"
+	                "+OK bye\r\n",
+	    1, &t);
+	assert_int_equal(pop3_greeting(s, &err), 0);
+	assert_int_equal(pop3_capa(s, &err), 0);
+	assert_int_equal(pop3_user_pass(s, "bob", "hunter2", &err), -1);
+	assert_null(strstr(mock_transport_written(t), "hunter2"));
 	assert_int_equal(pop3_quit(s, &err), 0);
 	pop3_free(s);
 }

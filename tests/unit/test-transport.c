@@ -652,6 +652,33 @@ test_time_limit(void **state)
 	(void)close(sv[1]);
 }
 
+/*
+ * A server that never stops sending is bounded too: data waiting to be
+ * read does not outlast the time limit, nor does a write go out after
+ * it.
+ */
+static void
+test_time_limit_busy(void **state)
+{
+	struct transport *t;
+	struct err err;
+	char buf[16];
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[1], "+OK lots of data\r\n", 18), 18);
+	t = transport_from_fd(sv[0], 10000);
+	transport_set_limits(t, 0, transport_clock_ms() - 1, 7);
+	assert_int_equal(transport_read(t, buf, sizeof(buf), &err), -1);
+	assert_string_equal(err.msg,
+	    "time limit of 7 s for the account reached");
+	assert_int_equal(transport_write(t, "QUIT\r\n", 6, &err), -1);
+	assert_int_equal(err.cls, ERR_TEMP);
+	transport_free(t);
+	(void)close(sv[1]);
+}
+
 /* A CA file that cannot be read is a configuration error, at once. */
 static void
 test_tls_bad_ca_file(void **state)
@@ -1405,6 +1432,7 @@ main(void)
 		T(test_from_fd),
 		T(test_low_speed),
 		T(test_time_limit),
+		T(test_time_limit_busy),
 		T(test_tls_bad_ca_file),
 		T(test_tls_verify_needs_host),
 		T(test_tls_exchange),
