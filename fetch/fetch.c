@@ -1093,13 +1093,21 @@ fetch_find_resized(struct fetch_run *r, bool is_run, struct err *err)
 	unsigned found = 0;
 	size_t i;
 
-	if (r->st->ops->find_uid == NULL || (caps->has_capa && !caps->top))
+	/*
+	 * Under keep only: there "the same message" means "not fetched
+	 * again".  Under each and batch it would mean deleted unread, on
+	 * the word of a header another message may share (a list copy
+	 * under a header-hashed uid): there it is fetched again.
+	 */
+	if (r->acct->policy != PLAN_KEEP || r->st->ops->find_uid == NULL ||
+	    (caps->has_capa && !caps->top))
 		return 0;
 	for (i = 0; i < r->n; i++) {
 		const struct pop3_msg *m = &r->msgs[i];
 		int64_t first;
 
-		if (!m->has_uid || r->is_stored[i] || r->is_shared[i] ||
+		if (!m->has_uid || m->has_bad_size || r->is_stored[i] ||
+		    r->is_shared[i] ||
 		    !r->st->ops->find_uid(r->st->ctx, m->uid, &size, &hid) ||
 		    hid == 0 || size == m->size)
 			continue;
@@ -1337,8 +1345,14 @@ fetch_prescreen(struct fetch_run *r, const struct plan *p, struct err *err)
 		r->hdr->len = 0;
 		if (fetch_prescreen_one(r, todo[i],
 		        pop3_read_top(r->s, fetch_header_write, r->hdr, err),
-		        err) == -1)
+		        err) == -1) {
+			/* The TOPs sent ahead are answered all the same. */
+			while (
+			    ++i < sent && pop3_get_state(r->s) != POP3_BROKEN)
+				(void)pop3_read_top(r->s, fetch_discard, NULL,
+				    &(struct err){ 0 });
 			goto out;
+		}
 	}
 	rc = 0;
 out:
@@ -1381,11 +1395,10 @@ static void
 fetch_checkpoint_check(struct fetch_run *r)
 {
 	long delay = pop3_get_caps(r->s)->login_delay;
-	size_t i, nuid = 0;
+	size_t i;
 
 	if (r->track != NULL) {
 		for (i = 0; i < r->n; i++) {
-			nuid += r->msgs[i].has_uid;
 			if (r->msgs[i].has_uid &&
 			    g_hash_table_contains(r->track->dropped,
 			        r->msgs[i].uid))
@@ -1399,9 +1412,13 @@ fetch_checkpoint_check(struct fetch_run *r)
 		          "deletion it accepted: it ignores DELE; no more "
 		          "checkpoints in this run",
 		    r->account, r->track->relisted);
-	else if (r->track != NULL && nuid == 0 && r->track->prev_deleted > 0 &&
+	else if (r->track != NULL && r->track->prev_deleted > 0 &&
 	    r->n >= r->track->prev_on_server)
-		/* Without unique-ids only the count can tell. */
+		/*
+		 * The count tells it too: without unique-ids, and against a
+		 * server that gives the same messages new ones each session
+		 * (or new mail came: one session more is no harm).
+		 */
 		log_warnx("%s: the server lists %zu messages after %u of %u "
 		          "were deleted: it seems to ignore DELE; no more "
 		          "checkpoints in this run",
@@ -1871,7 +1888,9 @@ fetch_preview(const struct fetch_account *acct,
 		    (err->scope != ERR_SCOPE_MESSAGE ||
 		        pop3_get_state(r.s) == POP3_BROKEN))
 			goto quit;
-		if (fetch_preview_one(&r, i, &step[2 * i], trc == 0, is_early,
+		/* As fetch_prescreen_one(): part of a header is none. */
+		if (fetch_preview_one(&r, i, &step[2 * i],
+		        trc == 0 && fetch_header_is_whole(r.hdr), is_early,
 		        is_sent, &pm, err) == -1)
 			goto quit;
 		each(arg, &pm);

@@ -234,11 +234,14 @@ extern const struct fetch_connector fetch_tcp;
 
 /*
  * Run the plan over a session already in TRANSACTION state: LIST, UIDL,
- * plan, then in rounds of up to FETCH_BATCH messages: RETR each into
- * sink (pipelined when the server has PIPELINING) -> commit, then one
- * sink sync -> record them all in st -> one journal fsync -> the DELEs
- * the plan has for them; then QUIT.  No DELE is ever sent for a message
- * that is not durably stored (and recorded in st).  On a message-scope
+ * plan, then the steps in the order of acct->policy.  keep and batch: in
+ * rounds of up to FETCH_BATCH messages, RETR each into sink (pipelined
+ * when the server has PIPELINING) -> commit, then one sink sync ->
+ * record them all in st -> one journal fsync -> the DELEs the plan has
+ * for them.  each: per message, RETR -> commit -> sink sync -> record
+ * (written, fsynced once before QUIT: see fetch_steps_each()) -> DELE.
+ * Then QUIT.  No DELE is ever sent for a message that is not durably in
+ * the Maildir (file and directory fsynced) and recorded.  On a message-scope
  * failure the message is left on the server and the run goes on; the
  * first error is returned in err (-1) after the rest has been done.
  */

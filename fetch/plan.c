@@ -73,7 +73,8 @@ plan_build(const struct pop3_msg *msgs, size_t n, bool has_uidl,
 	/* keep_days: what has stayed its time goes, unread again. */
 	if (policy == PLAN_KEEP && expired != NULL)
 		for (i = 0; i < n; i++)
-			if (plan_is_seen(&msgs[i], seen, arg) &&
+			if (!msgs[i].has_bad_size &&
+			    plan_is_seen(&msgs[i], seen, arg) &&
 			    expired(arg, &msgs[i]))
 				plan_add(out, PLAN_DELE, i);
 	return 0;
