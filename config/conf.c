@@ -1603,6 +1603,37 @@ conf_include_file(struct conf_parse *p, const char *path, cfg_t *defs,
 	return rc;
 }
 
+/* An included directory or file must be the user's own, or root's. */
+static int
+conf_include_owned(struct conf_parse *p, struct conf_at at, const char *path,
+    const struct stat *st)
+{
+	if (st->st_uid == geteuid() || st->st_uid == 0)
+		return 0;
+	conf_fail_at(p, at, "include: %s: belongs to another user", path);
+	return -1;
+}
+
+/*
+ * A file of the included directory: a regular one (a FIFO would block
+ * the read), the user's own.
+ */
+static int
+conf_include_checked(struct conf_parse *p, struct conf_at at, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1) {
+		conf_fail_at(p, at, "include: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		conf_fail_at(p, at, "include: %s: not a regular file", path);
+		return -1;
+	}
+	return conf_include_owned(p, at, path, &st);
+}
+
 /*
  * include = "DIR": every DIR/ *.conf, in name order, each parsed on its
  * own, after the main file.  libconfuse's own include (cfg_include) is
@@ -1634,17 +1665,23 @@ conf_include(struct conf_parse *p, cfg_t *cfg, cfg_t *defs, struct conf *c)
 		conf_fail_at(p, at, "include: %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	/* Whoever can add a file there can make us run password_command. */
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+	/*
+	 * Whoever can add a file there can make us run password_command:
+	 * a sticky bit does not stop anyone adding one.
+	 */
+	if (st.st_mode & S_IWOTH) {
 		conf_fail_at(p, at,
 		    "include: %s: is writable by anyone (chmod o-w %s)", dir,
 		    dir);
 		goto out;
 	}
+	if (conf_include_owned(p, at, dir, &st) == -1)
+		goto out;
 	for (i = 0; i < names->len; i++) {
 		path = xasprintf("%s/%s", dir,
 		    (const char *)g_ptr_array_index(names, i));
-		if (conf_include_file(p, path, defs, c) == -1) {
+		if (conf_include_checked(p, at, path) == -1 ||
+		    conf_include_file(p, path, defs, c) == -1) {
 			free(path);
 			goto out;
 		}

@@ -1413,7 +1413,25 @@ test_include_errors(void **state)
 	(void)snprintf(msg, sizeof(msg),
 	    "include: %s: is writable by anyone (chmod o-w %s)", dir, dir);
 	expect_error_in(f, inc_main, f->path, 1, msg);
+	/* Sticky or not: anyone may still add a file. */
+	assert_int_equal(chmod(dir, 01777), 0);
+	expect_error_in(f, inc_main, f->path, 1, msg);
 	assert_int_equal(chmod(dir, 0700), 0);
+	/* A FIFO would block the read: only regular files. */
+	assert_int_equal(mkfifo(b, 0600), 0);
+	(void)snprintf(msg, sizeof(msg), "include: %s: not a regular file", b);
+	expect_error_in(f, inc_main, f->path, 1, msg);
+	(void)unlink(b);
+	/* Another user's file (only root can make one). */
+	if (geteuid() == 0) {
+		inc_write(f, "b.conf", "account bob {\n maildir = /m/b\n}\n",
+		    0600);
+		assert_int_equal(chown(b, 65534, 65534), 0);
+		(void)snprintf(msg, sizeof(msg),
+		    "include: %s: belongs to another user", b);
+		expect_error_in(f, inc_main, f->path, 1, msg);
+		(void)unlink(b);
+	}
 	(void)snprintf(msg, sizeof(msg), "include: %s: Not a directory", a);
 	expect_error_in(f,
 	    "include = \"accounts.d/a.conf\"\naccount a {\n host = h\n"
