@@ -20,6 +20,7 @@
 #include "state/archive.h"
 #include "state/state.h"
 #include "state/uidl.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -136,21 +137,6 @@ run_is_gone(void *arg, const struct pop3_msg *msg)
 	return !maildir_index_has(run_index(arg), msg->uid);
 }
 
-/* fsync the directory holding path. */
-static int
-run_sync_parent(const char *path)
-{
-	char *dir = g_path_get_dirname(path);
-	int fd, rc = -1;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		rc = fsync(fd);
-		(void)close(fd);
-	}
-	g_free(dir);
-	return rc;
-}
-
 /*
  * After a killed run: is msg in the Maildir all the same, by the tag in
  * its file name and its size?  Its link may not be durable yet (the run
@@ -166,9 +152,13 @@ run_recover(void *arg, const struct pop3_msg *msg, bool is_shared,
 	struct err err;
 
 	if ((path = maildir_index_find(run_index(ctx), msg->uid, msg->size,
-	         is_shared)) == NULL ||
-	    run_sync_parent(path) == -1)
+	         is_shared)) == NULL)
 		return false;
+	err_clear(&err);
+	if (fsutil_sync_parent(path, &err) == -1) {
+		log_warnx("%s: %s", ctx->account, err.msg);
+		return false;
+	}
 	/*
 	 * archive = yes: the run may have died before the message was
 	 * indexed.  Indexed now, before it is recorded (the store's sync

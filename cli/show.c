@@ -22,6 +22,7 @@
 #include "state/archive.h"
 #include "state/state.h"
 #include "state/uidl.h"
+#include "util/fsutil.h"
 #include "util/xmalloc.h"
 
 /* What --dry-run needs while it lists one account. */
@@ -299,24 +300,44 @@ static int
 run_record_found(struct run_ctx *ctx, const struct maildir_index *idx,
     const struct pop3_msg *msgs, size_t n, size_t *found_out, struct err *err)
 {
-	const char *file;
+	GHashTable *synced;
+	const char *path;
+	char *dir;
 	size_t i;
+	int rc = -1;
 
 	*found_out = 0;
+	/* Directories made durable, once each. */
+	synced = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	for (i = 0; i < n; i++) {
 		if (!msgs[i].has_uid ||
-		    (file = maildir_index_find(idx, msgs[i].uid, msgs[i].size,
+		    (path = maildir_index_find(idx, msgs[i].uid, msgs[i].size,
 		         false)) == NULL)
 			continue;
-		file = strrchr(file, '/') + 1;
 		(*found_out)++;
 		if (uidl_has(state_uidl(ctx->state), msgs[i].uid, msgs[i].size))
 			continue;
+		/*
+		 * As recovery does: its link may not be durable yet (a run
+		 * killed before syncing new/), and once recorded, a message
+		 * may be deleted on the server.
+		 */
+		dir = g_path_get_dirname(path);
+		if (!g_hash_table_contains(synced, dir) &&
+		    fsutil_sync_parent(path, err) == -1) {
+			g_free(dir);
+			goto out;
+		}
+		g_hash_table_add(synced, dir);
 		if (uidl_append(state_uidl(ctx->state), msgs[i].uid,
-		        msgs[i].size, file, (int64_t)time(NULL), err) == -1)
-			return -1;
+		        msgs[i].size, strrchr(path, '/') + 1,
+		        (int64_t)time(NULL), err) == -1)
+			goto out;
 	}
-	return uidl_sync(state_uidl(ctx->state), err);
+	rc = uidl_sync(state_uidl(ctx->state), err);
+out:
+	g_hash_table_destroy(synced);
+	return rc;
 }
 
 /* What the archive index's rebuild carries through the Maildir walk. */

@@ -113,6 +113,16 @@ maildir_tag_parse_old(const char *name, struct maildir_tag *out)
 bool
 maildir_tag_parse(const char *name, struct maildir_tag *out)
 {
+	const char *p;
+
+	/*
+	 * A name with a control character cannot be recorded in the state
+	 * (its records are lines): such a file counts as no one's, or a
+	 * recovery that found it would fail on every run.
+	 */
+	for (p = name; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
 	return maildir_tag_parse_new(name, out) ||
 	    maildir_tag_parse_old(name, out);
 }

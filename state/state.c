@@ -301,12 +301,22 @@ state_archive(struct state *st)
 	return st->ar;
 }
 
+/* The longest LOGIN-DELAY honoured, in seconds. */
+#define STATE_DELAY_MAX (60 * 60)
+
 int
 state_set_login_delay(struct state *st, long seconds, struct err *err)
 {
 	char *path = state_path(st, "delay"), text[32];
 	int rc;
 
+	/*
+	 * The server's word, bounded: an hour at most (RFC 2449 §6.5 speaks
+	 * of minutes), so that neither the sum overflows nor a hostile
+	 * value shuts the account out for good.
+	 */
+	if (seconds > STATE_DELAY_MAX)
+		seconds = STATE_DELAY_MAX;
 	(void)snprintf(text, sizeof(text), "%lld\n",
 	    (long long)time(NULL) + seconds);
 	rc = fsutil_atomic_write(st->dir_fd, strrchr(path, '/') + 1, text,

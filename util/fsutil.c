@@ -22,7 +22,7 @@ fsutil_fsync_dir(int dirfd, const char *path, struct err *err)
 	return 0;
 }
 
-static int
+int
 fsutil_sync_parent(const char *path, struct err *err)
 {
 	char *parent, *slash;

@@ -13,6 +13,9 @@
  */
 int fsutil_fsync_dir(int dirfd, const char *path, struct err *err);
 
+/* fsync the directory that holds path (ERR_LOCAL on failure). */
+int fsutil_sync_parent(const char *path, struct err *err);
+
 /*
  * Create path and its missing parents with mode (like mkdir -p); an
  * existing directory is fine.  Each directory made is fsynced into its

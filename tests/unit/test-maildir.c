@@ -1059,6 +1059,9 @@ test_tag_parse(void **state)
 	assert_true(maildir_tag_parse(name, &t));
 	assert_string_equal(t.key, key);
 	assert_int_equal(t.list_size, 4990);
+	/* A control character: not a name the state could record. */
+	(void)snprintf(name, sizeof(name), "1.M2\tP3.host,S=4886,%s", tag);
+	assert_false(maildir_tag_parse(name, &t));
 	/* The old tag, as written and as mbsync rewrote it. */
 	assert_true(maildir_tag_parse("1.M2.h,S=4886,U=a1ff41849bdaa983", &t));
 	assert_string_equal(t.key, "a1ff41849bdaa983");

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -375,7 +376,21 @@ test_login_delay(void **state)
 	assert_true(g_file_set_contents(path, "1000\n", -1, NULL));
 	g_free(path);
 	st = open_ok(fx, false);
+	/* A server's LOGIN-DELAY is honoured up to an hour, no more. */
+	assert_int_equal(state_set_login_delay(st, LONG_MAX, &fx->err), 0);
 	state_close(st);
+	path = g_build_filename(fx->dir, "acct.delay", NULL);
+	{
+		gchar *text;
+		long long until;
+
+		assert_true(g_file_get_contents(path, &text, NULL, NULL));
+		until = g_ascii_strtoll(text, NULL, 10);
+		assert_true(until > (long long)time(NULL));
+		assert_true(until <= (long long)time(NULL) + 60 * 60);
+		g_free(text);
+	}
+	g_free(path);
 }
 
 /* The account's name is made safe as a file name. */
