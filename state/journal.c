@@ -503,7 +503,9 @@ journal_rewrite(struct journal *j, const char *data, size_t len,
 	if (rc == 0) {
 		j->is_dirty = false;
 		j->need_dir_sync = false; /* fsutil_atomic_write did it */
-	}
+	} else
+		/* The rename may stand while its directory is not durable. */
+		j->need_dir_sync = true;
 	return rc;
 }
 

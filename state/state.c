@@ -385,8 +385,16 @@ static int
 state_store_compact(void *ctx, const char *const *keep, size_t n,
     struct err *err)
 {
-	/* A failure keeps the old file, with every record: nothing lost. */
-	return uidl_compact(((struct state *)ctx)->uidl, keep, n, err);
+	struct state *st = ctx;
+
+	/*
+	 * A failure keeps every record, in the old file or the new; but the
+	 * new one's name may not be durable: the next run looks again.
+	 */
+	if (uidl_compact(st->uidl, keep, n, err) == 0)
+		return 0;
+	st->is_unclean = true;
+	return -1;
 }
 
 static bool

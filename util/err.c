@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include <glib.h>
+
 #include "util/err.h"
 #include "util/str.h"
 
@@ -24,15 +26,24 @@ err_clear(struct err *err)
 /*
  * An error quotes what it was given: configuration text, server replies,
  * message headers, file names.  None of it may reach a terminal or a log
- * raw, so every byte outside printable ASCII becomes '?', whoever wrote
- * the format.
+ * raw, so every control character (C0, DEL, C1) and every byte that is
+ * not UTF-8 becomes '?', whoever wrote the format.  Printable UTF-8 (a
+ * Maildir called "Entwürfe") stays as the user wrote it.
  */
 static void
 err_scrub(char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			*s = '?';
+	gunichar c;
+
+	while (*s != '\0') {
+		c = g_utf8_get_char_validated(s, -1);
+		if (c == (gunichar)-1 || c == (gunichar)-2 || c < 0x20 ||
+		    (c >= 0x7f && c < 0xa0)) {
+			*s++ = '?';
+			continue;
+		}
+		s += g_utf8_skip[*(guchar *)s];
+	}
 }
 
 static void err_vset(struct err *, enum err_class, int, const char *, va_list)

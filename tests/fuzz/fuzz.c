@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib.h>
+
 #include "tests/fuzz/fuzz.h"
 #include "tests/unit/mock-transport.h"
 #include "util/xmalloc.h"
@@ -63,6 +65,26 @@ fuzz_is_printable(const char *s, size_t len)
 	return true;
 }
 
+/*
+ * Printable as an error message is: valid UTF-8 without control
+ * characters (C0, DEL, C1).
+ */
+static bool
+fuzz_is_printable_utf8(const char *s, size_t len)
+{
+	const char *end = s + len;
+	gunichar c;
+
+	if (!g_utf8_validate(s, (gssize)len, NULL))
+		return false;
+	for (; s < end; s += g_utf8_skip[*(const guchar *)s]) {
+		c = g_utf8_get_char(s);
+		if (c < 0x20 || (c >= 0x7f && c < 0xa0))
+			return false;
+	}
+	return true;
+}
+
 void
 fuzz_check_err(const struct err *err)
 {
@@ -73,7 +95,7 @@ fuzz_check_err(const struct err *err)
 	FUZZ_CHECK(err->cls != ERR_SOFTWARE);
 	FUZZ_CHECK(mlen > 0 && mlen < sizeof(err->msg));
 	FUZZ_CHECK(slen < sizeof(err->server));
-	FUZZ_CHECK(fuzz_is_printable(err->msg, mlen));
+	FUZZ_CHECK(fuzz_is_printable_utf8(err->msg, mlen));
 	FUZZ_CHECK(fuzz_is_printable(err->server, slen));
 }
 

@@ -116,8 +116,8 @@ maildir_check "--json" "$T/client/first" "$T/orig/five" "$T/orig/three"
 # Strings are escaped: an error naming a Maildir path with a quote, a
 # backslash, a tab, UTF-8 and a byte that is not UTF-8 still gives valid
 # JSON, with the path in it, made printable as every error message is
-# (each byte outside printable ASCII a "?").  (The path is a file: a
-# local error, 74.)
+# (a control character or a byte that is not UTF-8 a "?"; UTF-8 kept).
+# (The path is a file: a local error, 74.)
 pf_config_new
 pf_account first olga starttls keep
 python3 - "$PF_CONF" "$T" <<'EOF'
@@ -141,7 +141,7 @@ import json, sys
 with open(sys.argv[1], "rb") as f:
     doc = json.loads(f.read().decode("utf-8"))
 err = doc["accounts"][0]["error"]
-want = 'q"b\\?x???'
+want = 'q"b\\?x\u00e9?'
 if want not in err["message"] or err["class"] != "local":
     print("error %r lacks %r" % (err, want), file=sys.stderr)
     sys.exit(1)

@@ -426,6 +426,31 @@ test_fault_rewrite(void **state)
 	assert_file(fx, HEADER "a\nb\n");
 }
 
+/*
+ * The compaction's rename stood but its directory's fsync failed: the
+ * next sync makes the directory durable, not only the file.
+ */
+static void
+test_fault_rewrite_dir(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = open_ok(fx);
+
+	append_ok(fx, j, "a\n");
+	assert_int_equal(journal_sync(j, &fx->err), 0);
+	/* The temporary file's fsync, then the directory's: that one. */
+	fault_arm(&fault_fsync, 2, 1, EIO);
+	assert_int_equal(journal_rewrite(j, HEADER "a\n", strlen(HEADER) + 2,
+	                     &fx->err),
+	    -1);
+	append_ok(fx, j, "b\n");
+	fault_fsync_calls = 0;
+	assert_int_equal(journal_sync(j, &fx->err), 0);
+	assert_int_equal(fault_fsync_calls, 2);
+	journal_free(j);
+	assert_file(fx, HEADER "a\nb\n");
+}
+
 int
 main(void)
 {
@@ -445,6 +470,7 @@ main(void)
 		T(test_readonly),
 		T(test_rewrite),
 		T(test_fault_rewrite),
+		T(test_fault_rewrite_dir),
 #undef T
 	};
 

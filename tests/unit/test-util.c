@@ -373,10 +373,12 @@ test_err_sanitised(void **state)
 	assert_string_equal(err.msg, "no rule called \"h???[2J?\"");
 	errno = ENOENT;
 	err_set(&err, ERR_LOCAL, "open %s", "caf\xc3\xa9\t");
-	assert_string_equal(err.msg, "open caf???: No such file or directory");
-	err_prefix(&err, "account \"%s\"", "\r\x7f");
+	/* UTF-8 stays as it is; a control character does not. */
 	assert_string_equal(err.msg,
-	    "account \"??\": open caf???: No such file or directory");
+	    "open caf\xc3\xa9?: No such file or directory");
+	err_prefix(&err, "account \"%s\"", "\r\x7f\xc2\x85");
+	assert_string_equal(err.msg,
+	    "account \"????\": open caf\xc3\xa9?: No such file or directory");
 }
 
 static void
